@@ -1,0 +1,239 @@
+import { requestJson, validateBody, UpstreamError, type JsonRequest } from './http.ts';
+import { arrayOf, number, object, optional, string, type Check } from './validate.ts';
+
+/** How to reach the Contrail (Tungsten Fabric) config API, usually `http://controller:8082`. */
+export interface ContrailClientOptions {
+  url: string;
+  /** Keystone token for `X-Auth-Token`, where the API has auth on (e.g. `() => openstack.token()`). */
+  authToken?: () => Promise<string>;
+  /** Per-request timeout. Default 10 s. */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** A reference from one Contrail object to another. */
+export interface ContrailRef {
+  to: string[];
+  uuid: string;
+}
+
+export interface ContrailVirtualNetwork {
+  uuid: string;
+  name: string;
+  fqName: string[];
+  /** The project (tenant) the network belongs to: `fq_name[1]`. */
+  project: string;
+  routeTargets: string[];
+  /** CIDRs of the network's IPAM subnets. */
+  subnets: string[];
+  networkIpamRefs: ContrailRef[];
+}
+
+export interface ContrailVirtualRouter {
+  uuid: string;
+  name: string;
+  fqName: string[];
+  ipAddress?: string;
+  /** IPAMs (tenant address spaces) the vRouter serves. */
+  networkIpamRefs: ContrailRef[];
+}
+
+export interface ContrailBgpRouter {
+  uuid: string;
+  name: string;
+  fqName: string[];
+  vendor?: string;
+  routerType?: string;
+  autonomousSystem?: number;
+  address?: string;
+  identifier?: string;
+  port?: number;
+  holdTime?: number;
+  addressFamilies: string[];
+  /** Names of the routers it peers with. */
+  peers: string[];
+}
+
+export interface CreateVirtualRouterInput {
+  /** Host name of the vRouter; for a gateway, its id. */
+  name: string;
+  /** Address the vRouter agent reaches the control node from; unknown until the gateway is on line. */
+  ip?: string;
+  /** Virtual network whose IPAMs the vRouter serves, e.g. `['default-domain', tenant, `${tenant}-iot`]`. */
+  virtualNetworkFqName?: string[];
+}
+
+const ref: Check<ContrailRef> = object({ to: arrayOf(string), uuid: string });
+const listItem = object({ uuid: string, fq_name: arrayOf(string) });
+
+const virtualNetwork = object({
+  uuid: string,
+  fq_name: arrayOf(string),
+  route_target_list: optional(object({ route_target: optional(arrayOf(string)) })),
+  network_ipam_refs: optional(
+    arrayOf(
+      object({
+        to: arrayOf(string),
+        uuid: string,
+        attr: optional(object({ ipam_subnets: optional(arrayOf(object({ subnet: optional(object({ ip_prefix: string, ip_prefix_len: number })) }))) })),
+      }),
+    ),
+  ),
+});
+
+const virtualRouter = object({
+  uuid: string,
+  fq_name: arrayOf(string),
+  virtual_router_ip_address: optional(string),
+  network_ipam_refs: optional(arrayOf(ref)),
+});
+
+const bgpRouter = object({
+  uuid: string,
+  fq_name: arrayOf(string),
+  bgp_router_parameters: optional(
+    object({
+      vendor: optional(string),
+      router_type: optional(string),
+      autonomous_system: optional(number),
+      address: optional(string),
+      identifier: optional(string),
+      port: optional(number),
+      hold_time: optional(number),
+      address_families: optional(object({ family: optional(arrayOf(string)) })),
+    }),
+  ),
+  bgp_router_refs: optional(arrayOf(ref)),
+});
+
+/** `?detail=true` lists wrap each item in an object keyed by the resource type. */
+function detailList<T>(collection: string, resource: string, item: Check<T>): Check<T[]> {
+  return (value, path) => {
+    const body = object({ [collection]: arrayOf(object({ [resource]: item })) })(value, path);
+    return (body[collection] ?? []).map((wrapped) => wrapped[resource] as T);
+  };
+}
+
+/**
+ * The Contrail config API over `fetch`: virtual networks, vRouters and BGP routers, plus what a
+ * gateway registration needs (create, find and delete a vRouter).
+ */
+export class ContrailClient {
+  readonly #url: string;
+  readonly #options: ContrailClientOptions;
+
+  constructor(options: ContrailClientOptions) {
+    this.#options = options;
+    this.#url = options.url.replace(/\/+$/, '');
+  }
+
+  async listVirtualNetworks(): Promise<ContrailVirtualNetwork[]> {
+    const items = await this.#get('/virtual-networks?detail=true', detailList('virtual-networks', 'virtual-network', virtualNetwork));
+    return items.map(toVirtualNetwork);
+  }
+
+  async listVirtualRouters(): Promise<ContrailVirtualRouter[]> {
+    const items = await this.#get('/virtual-routers?detail=true', detailList('virtual-routers', 'virtual-router', virtualRouter));
+    return items.map(toVirtualRouter);
+  }
+
+  async listBgpRouters(): Promise<ContrailBgpRouter[]> {
+    const items = await this.#get('/bgp-routers?detail=true', detailList('bgp-routers', 'bgp-router', bgpRouter));
+    return items.map((b) => {
+      const p = b.bgp_router_parameters;
+      return {
+        uuid: b.uuid,
+        name: lastName(b.fq_name),
+        fqName: b.fq_name,
+        vendor: p?.vendor,
+        routerType: p?.router_type,
+        autonomousSystem: p?.autonomous_system,
+        address: p?.address,
+        identifier: p?.identifier,
+        port: p?.port,
+        holdTime: p?.hold_time,
+        addressFamilies: p?.address_families?.family ?? [],
+        peers: (b.bgp_router_refs ?? []).map((r) => lastName(r.to)),
+      };
+    });
+  }
+
+  /** The vRouter whose host name is `name`, or undefined. */
+  async findVirtualRouter(name: string): Promise<ContrailVirtualRouter | undefined> {
+    const list = await this.#get('/virtual-routers', object({ 'virtual-routers': arrayOf(listItem) }));
+    const item = list['virtual-routers'].find((r) => lastName(r.fq_name) === name);
+    if (!item) return undefined;
+    const body = await this.#get(`/virtual-router/${encodeURIComponent(item.uuid)}`, object({ 'virtual-router': virtualRouter }));
+    return toVirtualRouter(body['virtual-router']);
+  }
+
+  /** Creates a vRouter under the global system config, serving the IPAMs of `virtualNetworkFqName`. */
+  async createVirtualRouter(input: CreateVirtualRouterInput): Promise<ContrailVirtualRouter> {
+    let networkIpamRefs: ContrailRef[] = [];
+    if (input.virtualNetworkFqName) {
+      const wanted = input.virtualNetworkFqName.join(':');
+      const network = (await this.listVirtualNetworks()).find((n) => n.fqName.join(':') === wanted);
+      if (!network) throw new Error(`Contrail: virtual network ${wanted} does not exist`);
+      networkIpamRefs = network.networkIpamRefs;
+    }
+    const created = await this.#send('POST', '/virtual-routers', {
+      'virtual-router': {
+        fq_name: ['default-global-system-config', input.name],
+        parent_type: 'global-system-config',
+        ...(input.ip ? { virtual_router_ip_address: input.ip } : {}),
+        ...(networkIpamRefs.length
+          ? { network_ipam_refs: networkIpamRefs.map((r) => ({ to: r.to, uuid: r.uuid, attr: { allocation_pools: [], subnet: [] } })) }
+          : {}),
+      },
+    }, object({ 'virtual-router': object({ uuid: string }) }));
+    return { uuid: created['virtual-router'].uuid, name: input.name, fqName: ['default-global-system-config', input.name], ipAddress: input.ip, networkIpamRefs };
+  }
+
+  async deleteVirtualRouter(uuid: string): Promise<void> {
+    await this.#send('DELETE', `/virtual-router/${encodeURIComponent(uuid)}`, undefined, () => undefined);
+  }
+
+  #get<T>(path: string, check: Check<T>): Promise<T> {
+    return this.#send('GET', path, undefined, check);
+  }
+
+  async #send<T>(method: JsonRequest['method'], path: string, body: unknown, check: Check<T>): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.#options.authToken) headers['X-Auth-Token'] = await this.#options.authToken();
+    const request = { system: 'Contrail' as const, method, url: `${this.#url}${path}`, fetch: this.#options.fetch ?? globalThis.fetch, timeoutMs: this.#options.timeoutMs ?? 10_000 };
+    const response = await requestJson({ ...request, headers, body });
+    return validateBody(check, response.body, request);
+  }
+}
+
+/** True when `error` is Contrail answering 409: the object (e.g. a vRouter of that name) exists. */
+export function isContrailConflict(error: unknown): boolean {
+  return error instanceof UpstreamError && error.system === 'Contrail' && error.status === 409;
+}
+
+function toVirtualNetwork(n: ReturnType<typeof virtualNetwork>): ContrailVirtualNetwork {
+  const refs = n.network_ipam_refs ?? [];
+  return {
+    uuid: n.uuid,
+    name: lastName(n.fq_name),
+    fqName: n.fq_name,
+    project: n.fq_name[1] ?? '',
+    routeTargets: n.route_target_list?.route_target ?? [],
+    subnets: refs.flatMap((r) => r.attr?.ipam_subnets ?? []).flatMap((s) => (s.subnet ? [`${s.subnet.ip_prefix}/${s.subnet.ip_prefix_len}`] : [])),
+    networkIpamRefs: refs.map((r) => ({ to: r.to, uuid: r.uuid })),
+  };
+}
+
+function toVirtualRouter(r: ReturnType<typeof virtualRouter>): ContrailVirtualRouter {
+  return {
+    uuid: r.uuid,
+    name: lastName(r.fq_name),
+    fqName: r.fq_name,
+    ipAddress: r.virtual_router_ip_address,
+    networkIpamRefs: (r.network_ipam_refs ?? []).map((x) => ({ to: x.to, uuid: x.uuid })),
+  };
+}
+
+function lastName(fqName: string[]): string {
+  return fqName[fqName.length - 1] ?? '';
+}

@@ -1,0 +1,67 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+
+/**
+ * Every error code a client of the platform can see, in one place. Expected errors are thrown
+ * as `GraphQLError` with one of these codes; anything else is masked as INTERNAL_SERVER_ERROR.
+ */
+export const ErrorCode = {
+  /** An argument or input field is malformed or out of range. */
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** The id names nothing that exists (or nothing the caller may see). */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The thing already exists (e.g. a gateway id taken). */
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** A gateway's IQRF daemon did not answer in time. */
+  GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
+  /** A gateway's IQRF daemon answered with an error status. */
+  GATEWAY_ERROR: 'GATEWAY_ERROR',
+  /** An external system (OpenStack, Contrail, Kubernetes, Graphite) failed or is unreachable. */
+  UPSTREAM_ERROR: 'UPSTREAM_ERROR',
+  /** A subscriber fell too far behind the live stream and was ended. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** A time range or duration could not be parsed, or asks for too many points. */
+  BAD_TIME_RANGE: 'BAD_TIME_RANGE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+/** Builds an expected error: it reaches the client with its message and code. */
+export function userError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/**
+ * Apollo's `formatError`: errors we threw on purpose, and GraphQL's own validation and parse
+ * errors, pass through; anything else becomes INTERNAL_SERVER_ERROR with the original message
+ * kept only when `exposeInternal` is set (development).
+ */
+export function maskError(exposeInternal: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && (knownCodes.has(code) || isGraphQLLanguageCode(code))) return formatted;
+    const original = error instanceof GraphQLError ? error.originalError : error;
+    return {
+      message: 'Unexpected error.',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: {
+        code: ErrorCode.INTERNAL_SERVER_ERROR,
+        ...(exposeInternal && original instanceof Error ? { originalMessage: original.message } : {}),
+      },
+    };
+  };
+}
+
+// Codes Apollo Server itself assigns to bad requests (parse, validation, variables).
+function isGraphQLLanguageCode(code: string): boolean {
+  return (
+    code === 'GRAPHQL_PARSE_FAILED' ||
+    code === 'GRAPHQL_VALIDATION_FAILED' ||
+    code === 'BAD_REQUEST' ||
+    code === 'PERSISTED_QUERY_NOT_FOUND' ||
+    code === 'PERSISTED_QUERY_NOT_SUPPORTED' ||
+    code === 'OPERATION_RESOLUTION_FAILURE'
+  );
+}

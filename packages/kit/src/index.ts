@@ -1,0 +1,6 @@
+export { startSubgraph, type SubgraphOptions, type RunningSubgraph } from './server.ts';
+export { ErrorCode, userError, maskError } from './errors.ts';
+export { DateTime, Duration, JSONScalar } from './scalars.ts';
+export { parseDuration, parseInstant } from './time.ts';
+export { loadTypeDefs } from './typedefs.ts';
+export { envConfig, type EnvReader } from './config.ts';

@@ -1,0 +1,3 @@
+export type { GatewayRecord, GatewayRegistry, NodeMeta, CpuArch, GatewayStatus } from './registry.ts';
+export { FileGatewayRegistry } from './file-registry.ts';
+export { MeshCatalog, describeSensors, sensorId, parseSensorId, type SensorInfo, type MeshCatalogOptions } from './catalog.ts';

@@ -1,0 +1,197 @@
+import type { MqttClient } from 'mqtt';
+import { ContrailClient, GatewayProvisioner, KubernetesClient, OpenStackClient, type KubernetesClientOptions, type OpenStackClientOptions } from '#cloud';
+import { connectMqtt, IqrfClient } from '#iqrf';
+import type { RunningSubgraph } from '#kit';
+import type { Logger } from '#log';
+import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
+import { buildScenario, defaultCloudCredentials, scenarioOpenData, scenarioRegistry, startSimulator, type Scenario, type Simulator } from '#simulator';
+import { MemoryLiveBus, MemoryTimeSeriesStore, type LiveBus, type TimeSeriesStore } from '#telemetry';
+import { Collector } from '../collector/src/collector.ts';
+import { composeSupergraph } from '../router/src/compose.ts';
+import { startRouter, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
+import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
+import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
+import { defaultSubgraphUrl, subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
+import { startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
+import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
+
+/** Everything `startPlatform` needs; `platform/main.ts` fills it from the environment. */
+export interface PlatformConfig {
+  logger: Logger;
+  host?: string;
+  scenario: Scenario['name'];
+  seed?: number;
+  /** An MQTT broker to use; the embedded one (aedes) is started on `mqttPort` when absent. */
+  mqttUrl?: string;
+  mqttPort?: number;
+  /** Run the simulated city (IQRF daemons, OpenStack, Contrail, Kubernetes). */
+  simulate: boolean;
+  /** Real data-center systems; the simulator's are used when absent. */
+  openstack?: OpenStackClientOptions;
+  contrailUrl?: string;
+  kubernetes?: KubernetesClientOptions;
+  routerPort: number;
+  /** Per subgraph; 0 picks free ports. */
+  subgraphPorts: Record<SubgraphName, number>;
+  /** A supergraph SDL to serve; composed from the running subgraphs when absent. */
+  supergraph?: string;
+  planner?: QueryPlanner;
+  /** Where the gateway registry is kept (a JSON file); in memory only when absent. */
+  registryFile?: string;
+  /** An open data catalogue; the scenario's when absent. */
+  openData?: OpenDataCatalog;
+  /** Extra tenants gateways may be registered for, beside the scenario's and the registry's. */
+  tenants?: string[];
+  pollIntervalMs?: number;
+  iqrfTimeoutMs?: number;
+  lossRate?: number;
+  nodeReadyDelayMs?: number;
+  subscriberQueueLimit?: number;
+  exposeInternalErrors?: boolean;
+}
+
+export interface Platform {
+  routerUrl: string;
+  mqttUrl: string;
+  subgraphs: Record<SubgraphName, RunningSubgraph>;
+  router: RunningRouter;
+  collector: Collector;
+  registry: GatewayRegistry;
+  store: TimeSeriesStore;
+  bus: LiveBus;
+  iqrf: IqrfClient;
+  simulator?: Simulator;
+  scenario: Scenario;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole platform in this process: MQTT broker (embedded unless `mqttUrl`), simulator,
+ * collector, the four subgraphs and the router. Parts are closed in reverse order by `close()`,
+ * and also when a later part fails to start.
+ */
+export async function startPlatform(config: PlatformConfig): Promise<Platform> {
+  const { logger } = config;
+  const host = config.host ?? '127.0.0.1';
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) {
+      try {
+        await closer();
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    const scenario = buildScenario(config.scenario, config.seed);
+
+    let broker: EmbeddedBroker | undefined;
+    if (!config.mqttUrl) {
+      broker = await startEmbeddedBroker(config.mqttPort ?? 1883, host);
+      closers.push(() => broker!.close());
+    }
+    const mqttUrl = config.mqttUrl ?? broker!.url;
+    const connect = async (name: string): Promise<MqttClient> => {
+      const client = await connectMqtt(mqttUrl, { clientId: `${name}-${process.pid}` });
+      closers.push(() => client.endAsync());
+      client.on('error', (error) => logger.warn({ client: name, err: error.message }, 'MQTT error'));
+      return client;
+    };
+
+    let simulator: Simulator | undefined;
+    if (config.simulate) {
+      simulator = await startSimulator({ scenario, mqtt: await connect('simulator'), logger: logger.child({ component: 'simulator' }), lossRate: config.lossRate, nodeReadyDelayMs: config.nodeReadyDelayMs });
+      closers.push(() => simulator!.close());
+    }
+
+    const registry = await FileGatewayRegistry.open(config.registryFile);
+    closers.push(() => registry.close());
+    if ((await registry.list()).length === 0 && config.simulate) {
+      for (const record of scenarioRegistry(scenario, new Date())) await registry.add(record);
+    }
+
+    const iqrf = new IqrfClient(await connect('api'), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs });
+    await iqrf.start();
+    closers.push(() => iqrf.close());
+    const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
+
+    const store = new MemoryTimeSeriesStore();
+    const bus = new MemoryLiveBus();
+    closers.push(() => store.close(), () => bus.close());
+
+    const collector = new Collector({ iqrf, catalog, registry, store, bus, logger: logger.child({ component: 'collector' }), intervalMs: config.pollIntervalMs });
+    collector.start();
+    closers.push(() => collector.stop());
+
+    const openstackOptions = config.openstack ?? simulatedOpenStack(simulator);
+    const openstack = new OpenStackClient(openstackOptions);
+    const contrail = new ContrailClient({ url: config.contrailUrl ?? required(simulator, 'CONTRAIL_URL').cloud.contrailUrl });
+    const kubernetes = new KubernetesClient(config.kubernetes ?? { server: required(simulator, 'KUBECONFIG').cloud.kubernetesUrl });
+    const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
+
+    const tenants = new Set([...scenario.tenants, ...(await registry.list()).map((g) => g.tenant), ...(config.tenants ?? [])]);
+    const common = { host, exposeInternalErrors: config.exposeInternalErrors };
+    const started = {} as Record<SubgraphName, RunningSubgraph>;
+    const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
+    started.devices = await startDevicesSubgraph({
+      ...common,
+      port: config.subgraphPorts.devices,
+      logger: subgraphLogger('devices'),
+      sources: { registry, catalog, iqrf, provisioner, tenants, onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+    });
+    closers.push(() => started.devices.close());
+    started.telemetry = await startTelemetrySubgraph({
+      ...common,
+      port: config.subgraphPorts.telemetry,
+      logger: subgraphLogger('telemetry'),
+      sources: { store, bus, subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000 },
+    });
+    closers.push(() => started.telemetry.close());
+    started.infrastructure = await startInfrastructureSubgraph({
+      ...common,
+      port: config.subgraphPorts.infrastructure,
+      logger: subgraphLogger('infrastructure'),
+      sources: { openstack, contrail, kubernetes },
+    });
+    closers.push(() => started.infrastructure.close());
+
+    const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
+    started.opendata = await startOpendataSubgraph({
+      ...common,
+      port: config.subgraphPorts.opendata,
+      logger: subgraphLogger('opendata'),
+      sources: { catalog: config.openData ?? scenarioOpenData(scenario, routerUrlGuess), store },
+    });
+    closers.push(() => started.opendata.close());
+
+    const supergraph =
+      config.supergraph ??
+      (await composeSupergraph(Object.fromEntries(subgraphList.map(({ name }) => [name, started[name].url])) as Record<SubgraphName, string>));
+    const router = await startRouter({ supergraph, port: config.routerPort, host, logger: logger.child({ component: 'router' }), planner: config.planner });
+    closers.push(() => router.close());
+
+    return { routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The ports `npm start` uses: the router on 4000, subgraphs on 4001-4004 (as in schema/supergraph.graphql). */
+export const defaultPorts = {
+  router: 4000,
+  subgraphs: Object.fromEntries(subgraphList.map(({ name, port }) => [name, port])) as Record<SubgraphName, number>,
+  urlOf: defaultSubgraphUrl,
+};
+
+function simulatedOpenStack(simulator: Simulator | undefined): OpenStackClientOptions {
+  const { cloud } = required(simulator, 'OPENSTACK_AUTH_URL');
+  return { authUrl: cloud.openstackAuthUrl, ...defaultCloudCredentials };
+}
+
+function required(simulator: Simulator | undefined, variable: string): Simulator {
+  if (!simulator) throw new Error(`${variable} must be set when the simulator is off (SIMULATOR=off)`);
+  return simulator;
+}

@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGatewayRuntime, getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
+import httpTransport from '@graphql-mesh/transport-http';
+import wsTransport from '@graphql-mesh/transport-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '#log';
+import { hiveLogger } from './plugins/logger.ts';
+
+export type QueryPlanner = 'rust' | 'js';
+
+export interface RouterOptions {
+  /** The supergraph SDL; subgraph URLs are taken from it. */
+  supergraph: string;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  logger: Logger;
+  /** `rust` (default): the Rust query planner of @graphql-hive/router-runtime; `js`: the runtime's own. */
+  planner?: QueryPlanner;
+  /** Largest WebSocket message accepted, in bytes. Default 1 MiB. */
+  maxMessageBytes?: number;
+}
+
+export interface RunningRouter {
+  /** `http://host:port/graphql` */
+  url: string;
+  port: number;
+  runtime: GatewayRuntime;
+  close(): Promise<void>;
+}
+
+/** Subgraphs whose subscriptions are reached over graphql-ws (same URL, `ws:`). */
+const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql' } };
+
+/**
+ * The router: Hive Gateway's runtime serving the supergraph at `/graphql` over HTTP (GraphiQL in
+ * a browser, SSE for subscriptions) and graphql-ws on the same path. The supergraph is loaded
+ * before the server listens, so `/health` answers 200 only when every transport can serve.
+ */
+export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
+  const { logger } = options;
+  const runtime = createGatewayRuntime({
+    supergraph: options.supergraph,
+    ...(options.planner === 'js' ? {} : { unifiedGraphHandler }),
+    transports: { http: httpTransport, ws: wsTransport },
+    transportEntries: { '*.http': { options: subscriptionTransport } },
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthcheck',
+    readinessCheckEndpoint: '/readiness',
+    landingPage: false,
+    graphiql: { title: 'IoT platform API' },
+    logging: hiveLogger(logger),
+    maskedErrors: true,
+  });
+  // Load the supergraph now: graphql-ws connections use it before any HTTP request would.
+  await runtime.getSchema();
+  let ready = true;
+
+  const httpServer: Server = createServer((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ready ? 'ok' : 'unavailable' }));
+      return;
+    }
+    void runtime.handleNodeRequestAndResponse(req, res);
+  });
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
+  const wsCleanup = useServer(
+    getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket })),
+    wsServer,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
+  logger.info({ url, planner: options.planner ?? 'rust' }, 'router ready');
+
+  return {
+    url,
+    port,
+    runtime,
+    async close() {
+      ready = false;
+      await wsCleanup.dispose();
+      for (const client of wsServer.clients) client.terminate();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await runtime.dispose();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { Logger } from '#log';
+import type { Scenario } from '../scenario.ts';
+import { contrailHandler } from './contrail.ts';
+import { listen, type LoopbackServer } from './http.ts';
+import { kubernetesHandler } from './kubernetes.ts';
+import { OPENSTACK_PREFIX, openStackHandler } from './openstack.ts';
+import { CloudState, type CloudStateOptions } from './state.ts';
+
+export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudStateEvents, type CloudStateOptions } from './state.ts';
+
+export interface CloudSimulatorOptions extends CloudStateOptions {
+  scenario: Scenario;
+  logger: Logger;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface CloudSimulator {
+  /** Keystone v3, e.g. `http://127.0.0.1:PORT/identity/v3`; its catalog points at Nova and Neutron. */
+  openstackAuthUrl: string;
+  /** The Contrail config API root. */
+  contrailUrl: string;
+  /** The Kubernetes API server root. */
+  kubernetesUrl: string;
+  state: CloudState;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves simulated OpenStack (devstack layout), Contrail config API and Kubernetes API servers
+ * on free loopback ports, all over one `CloudState` built from the scenario.
+ */
+export async function startCloudSimulator(options: CloudSimulatorOptions): Promise<CloudSimulator> {
+  const { logger, host = '127.0.0.1' } = options;
+  const state = new CloudState(options.scenario, options);
+  let openstackBase = '';
+  let contrailBase = '';
+  const servers: LoopbackServer[] = [];
+  try {
+    const openstack = await listen('openstack', host, logger, openStackHandler(state, () => openstackBase));
+    servers.push(openstack);
+    openstackBase = openstack.url;
+    const contrail = await listen('contrail', host, logger, contrailHandler(state, () => contrailBase));
+    servers.push(contrail);
+    contrailBase = contrail.url;
+    const kubernetes = await listen('kubernetes', host, logger, kubernetesHandler(state));
+    servers.push(kubernetes);
+    const simulator: CloudSimulator = {
+      openstackAuthUrl: `${openstack.url}${OPENSTACK_PREFIX.identity}/v3`,
+      contrailUrl: contrail.url,
+      kubernetesUrl: kubernetes.url,
+      state,
+      async close() {
+        state.close();
+        await Promise.all(servers.map((s) => s.close()));
+      },
+    };
+    logger.info({ openstack: simulator.openstackAuthUrl, contrail: contrail.url, kubernetes: kubernetes.url }, 'cloud simulator ready');
+    return simulator;
+  } catch (error) {
+    state.close();
+    await Promise.all(servers.map((s) => s.close()));
+    throw error;
+  }
+}

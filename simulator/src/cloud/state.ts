@@ -1,0 +1,284 @@
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Scenario } from '../scenario.ts';
+import type { ContrailObject, Json, JsonObject, KeystoneProject, KubeObject, NeutronNetwork, NovaHypervisor, NovaServer } from './model.ts';
+import { nodeStatus, runningPodStatus, seedContrail, seedKubernetes, seedOpenStack } from './seed.ts';
+
+/** Which login the simulated Keystone accepts. */
+export interface CloudCredentials {
+  username: string;
+  password: string;
+  projectName: string;
+  domainName: string;
+}
+
+export const defaultCloudCredentials: CloudCredentials = { username: 'admin', password: 'iot-platform', projectName: 'admin', domainName: 'Default' };
+
+export interface CloudStateOptions {
+  /** How long the simulated kubelet takes to report a new node (and to start a new pod). Default 300 ms. */
+  nodeReadyDelayMs?: number;
+  /** Lifetime of Keystone tokens. Default 1 h. */
+  tokenTtlMs?: number;
+  credentials?: Partial<CloudCredentials>;
+}
+
+export type KubeResource = 'nodes' | 'pods' | 'namespaces';
+export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** Events of the simulated data center. */
+export interface CloudStateEvents {
+  /** A node was created through the API (scenario nodes exist from the start and are not announced). */
+  nodeAdded: [name: string, labels: Record<string, string>];
+  nodeDeleted: [name: string];
+  /** The simulated kubelet reported the node Ready. */
+  nodeReady: [name: string];
+  /** Every change of a Kubernetes object, for `?watch=1`. */
+  kube: [resource: KubeResource, type: WatchType, object: KubeObject];
+}
+
+export type Conflict = { ok: false; reason: 'AlreadyExists' | 'NotFound' | 'Invalid'; message: string };
+export type Result<T> = { ok: true; value: T } | Conflict;
+
+interface Token {
+  expiresAt: number;
+  projectId: string;
+}
+
+/**
+ * The simulated data center: OpenStack, Contrail and Kubernetes objects derived from a scenario,
+ * mutated by the simulated APIs. Owns the simulated kubelet's timers; `close()` clears them.
+ */
+export class CloudState extends EventEmitter<CloudStateEvents> {
+  readonly credentials: CloudCredentials;
+  readonly nodeReadyDelayMs: number;
+  readonly tokenTtlMs: number;
+
+  readonly projects: KeystoneProject[];
+  readonly hypervisors: NovaHypervisor[];
+  readonly servers: NovaServer[];
+  readonly networks: NeutronNetwork[];
+  readonly #tokens = new Map<string, Token>();
+
+  readonly networkIpams: ContrailObject[];
+  readonly virtualNetworks: ContrailObject[];
+  readonly virtualRouters = new Map<string, ContrailObject>();
+  readonly bgpRouters: ContrailObject[];
+
+  readonly nodes = new Map<string, KubeObject>();
+  readonly namespaces = new Map<string, KubeObject>();
+  /** Keyed `namespace/name`. */
+  readonly pods = new Map<string, KubeObject>();
+  #resourceVersion = 1000;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(readonly scenario: Scenario, options: CloudStateOptions = {}) {
+    super();
+    this.credentials = { ...defaultCloudCredentials, ...options.credentials };
+    this.nodeReadyDelayMs = options.nodeReadyDelayMs ?? 300;
+    this.tokenTtlMs = options.tokenTtlMs ?? 3_600_000;
+    const openstack = seedOpenStack(scenario);
+    this.projects = openstack.projects;
+    this.hypervisors = openstack.hypervisors;
+    this.servers = openstack.servers;
+    this.networks = openstack.networks;
+    const contrail = seedContrail(scenario);
+    this.networkIpams = contrail.networkIpams;
+    this.virtualNetworks = contrail.virtualNetworks;
+    for (const router of contrail.virtualRouters) this.virtualRouters.set(router.uuid, router);
+    this.bgpRouters = contrail.bgpRouters;
+    const kube = seedKubernetes(scenario, () => this.nextResourceVersion());
+    for (const node of kube.nodes) this.nodes.set(node.metadata.name, node);
+    for (const ns of kube.namespaces) this.namespaces.set(ns.metadata.name, ns);
+    for (const pod of kube.pods) this.pods.set(podKey(pod), pod);
+  }
+
+  // --- Keystone -------------------------------------------------------------------------------
+
+  /** Issues a token scoped to `projectId`. */
+  issueToken(projectId: string): { token: string; expiresAt: Date; issuedAt: Date } {
+    const token = `gAAAAA${randomBytes(48).toString('base64url')}`;
+    const issuedAt = new Date();
+    const expiresAt = new Date(issuedAt.getTime() + this.tokenTtlMs);
+    this.#tokens.set(token, { expiresAt: expiresAt.getTime(), projectId });
+    return { token, expiresAt, issuedAt };
+  }
+
+  /** The token's project id when the token is known and not expired. */
+  checkToken(token: string | undefined): string | undefined {
+    const entry = token ? this.#tokens.get(token) : undefined;
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.#tokens.delete(token!);
+      return undefined;
+    }
+    return entry.projectId;
+  }
+
+  /** Forgets every token (as a Keystone restart with new fernet keys would). */
+  revokeTokens(): void {
+    this.#tokens.clear();
+  }
+
+  // --- Contrail -------------------------------------------------------------------------------
+
+  findVirtualRouterByName(name: string): ContrailObject | undefined {
+    for (const router of this.virtualRouters.values()) if (router.name === name) return router;
+    return undefined;
+  }
+
+  addVirtualRouter(router: ContrailObject): Result<ContrailObject> {
+    const existing = this.findVirtualRouterByName(router.name);
+    if (existing) return { ok: false, reason: 'AlreadyExists', message: `Fq_name ${JSON.stringify(router.fq_name)} already exists with uuid: ${existing.uuid}` };
+    this.virtualRouters.set(router.uuid, router);
+    return { ok: true, value: router };
+  }
+
+  // --- Kubernetes -----------------------------------------------------------------------------
+
+  nextResourceVersion(): string {
+    return String(++this.#resourceVersion);
+  }
+
+  get resourceVersion(): string {
+    return String(this.#resourceVersion);
+  }
+
+  /** Registers a node; it reports Ready after `nodeReadyDelayMs`, like a kubelet that starts up. */
+  createNode(node: KubeObject): Result<KubeObject> {
+    const { name } = node.metadata;
+    if (this.nodes.has(name)) return { ok: false, reason: 'AlreadyExists', message: `nodes "${name}" already exists` };
+    const arch = node.metadata.labels['kubernetes.io/arch'] ?? 'amd64';
+    node.status = nodeStatus(name, arch, undefined, false, new Date().toISOString());
+    this.#store('nodes', 'ADDED', node);
+    this.emit('nodeAdded', name, { ...node.metadata.labels });
+    this.#later(() => {
+      const current = this.nodes.get(name);
+      if (current !== node) return;
+      node.status = nodeStatus(name, arch, undefined, true, new Date().toISOString());
+      this.#store('nodes', 'MODIFIED', node);
+      this.emit('nodeReady', name);
+      for (const pod of this.pods.values()) if (podNodeName(pod) === name && podPhase(pod) === 'Pending') this.#startPod(pod);
+    });
+    return { ok: true, value: node };
+  }
+
+  replaceNode(node: KubeObject): KubeObject {
+    this.#store('nodes', 'MODIFIED', node);
+    return node;
+  }
+
+  deleteNode(name: string): Result<KubeObject> {
+    const node = this.nodes.get(name);
+    if (!node) return { ok: false, reason: 'NotFound', message: `nodes "${name}" not found` };
+    this.nodes.delete(name);
+    this.emit('kube', 'nodes', 'DELETED', node);
+    this.emit('nodeDeleted', name);
+    return { ok: true, value: node };
+  }
+
+  createNamespace(ns: KubeObject): Result<KubeObject> {
+    const { name } = ns.metadata;
+    if (this.namespaces.has(name)) return { ok: false, reason: 'AlreadyExists', message: `namespaces "${name}" already exists` };
+    ns.spec = { finalizers: ['kubernetes'] };
+    ns.status = { phase: 'Active' };
+    ns.metadata.labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
+    this.#store('namespaces', 'ADDED', ns);
+    return { ok: true, value: ns };
+  }
+
+  /** Creates a pod; the simulated scheduler binds it to a Ready node matching its nodeSelector. */
+  createPod(pod: KubeObject): Result<KubeObject> {
+    const namespace = pod.metadata['namespace'];
+    if (typeof namespace !== 'string' || !this.namespaces.has(namespace)) {
+      return { ok: false, reason: 'NotFound', message: `namespaces "${String(namespace)}" not found` };
+    }
+    if (this.pods.has(podKey(pod))) return { ok: false, reason: 'AlreadyExists', message: `pods "${pod.metadata.name}" already exists` };
+    const spec = asObject(pod.spec);
+    if (typeof spec['nodeName'] !== 'string') {
+      const selector = asObject(spec['nodeSelector']);
+      const node = [...this.nodes.values()].find(
+        (n) => isReady(n) && !n.metadata.labels['node-role.kubernetes.io/control-plane'] && Object.entries(selector).every(([k, v]) => n.metadata.labels[k] === v),
+      );
+      if (node) spec['nodeName'] = node.metadata.name;
+    }
+    pod.spec = spec;
+    pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: typeof spec['nodeName'] === 'string' ? 'True' : 'False' }] };
+    this.#store('pods', 'ADDED', pod);
+    const node = this.nodes.get(String(spec['nodeName']));
+    if (node && isReady(node)) this.#later(() => this.#startPod(pod));
+    return { ok: true, value: pod };
+  }
+
+  deletePod(namespace: string, name: string): Result<KubeObject> {
+    const key = `${namespace}/${name}`;
+    const pod = this.pods.get(key);
+    if (!pod) return { ok: false, reason: 'NotFound', message: `pods "${name}" not found` };
+    this.pods.delete(key);
+    this.emit('kube', 'pods', 'DELETED', pod);
+    return { ok: true, value: pod };
+  }
+
+  /** Stops the simulated kubelet's timers. */
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.removeAllListeners();
+  }
+
+  #startPod(pod: KubeObject): void {
+    if (this.pods.get(podKey(pod)) !== pod) return;
+    const containers = asArray(asObject(pod.spec)['containers']).map((c) => ({ name: String(asObject(c)['name']), image: String(asObject(c)['image']) }));
+    pod.status = runningPodStatus(containers, `10.244.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 2}`, new Date().toISOString());
+    this.#store('pods', 'MODIFIED', pod);
+  }
+
+  #store(resource: KubeResource, type: WatchType, object: KubeObject): void {
+    object.metadata.resourceVersion = this.nextResourceVersion();
+    if (resource === 'nodes') this.nodes.set(object.metadata.name, object);
+    else if (resource === 'namespaces') this.namespaces.set(object.metadata.name, object);
+    else this.pods.set(podKey(object), object);
+    this.emit('kube', resource, type, object);
+  }
+
+  #later(run: () => void): void {
+    if (this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, this.nodeReadyDelayMs);
+    this.#timers.add(timer);
+  }
+}
+
+/** A fresh uid for objects created through the API. */
+export function newUid(): string {
+  return randomUUID();
+}
+
+export function podKey(pod: KubeObject): string {
+  return `${String(pod.metadata['namespace'])}/${pod.metadata.name}`;
+}
+
+export function podNodeName(pod: KubeObject): string | undefined {
+  const name = asObject(pod.spec)['nodeName'];
+  return typeof name === 'string' ? name : undefined;
+}
+
+export function podPhase(pod: KubeObject): string | undefined {
+  const phase = asObject(pod.status)['phase'];
+  return typeof phase === 'string' ? phase : undefined;
+}
+
+export function isReady(node: KubeObject): boolean {
+  return asArray(asObject(node.status)['conditions']).some((c) => asObject(c)['type'] === 'Ready' && asObject(c)['status'] === 'True');
+}
+
+export function asObject(value: Json | undefined): JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {};
+}
+
+export function asArray(value: Json | undefined): Json[] {
+  return Array.isArray(value) ? value : [];
+}

@@ -1,0 +1,70 @@
+import type { MqttClient } from 'mqtt';
+import { GatewayLabel } from '#cloud';
+import type { Logger } from '#log';
+import { startCloudSimulator, type CloudSimulator } from './cloud/index.ts';
+import { IqrfDaemonSimulator } from './iqrf-daemon.ts';
+import type { Arch, Scenario } from './scenario.ts';
+
+export { buildScenario, scenarioNames, type Scenario, type ScenarioGateway, type ScenarioNode, type GeoPoint } from './scenario.ts';
+export { scenarioRegistry, scenarioOpenData } from './seed.ts';
+export { IqrfDaemonSimulator } from './iqrf-daemon.ts';
+export { startCloudSimulator, defaultCloudCredentials, type CloudSimulator } from './cloud/index.ts';
+
+export interface SimulatorOptions {
+  scenario: Scenario;
+  /** The MQTT connection the simulated IQRF daemons answer on. */
+  mqtt: MqttClient;
+  logger: Logger;
+  /** Share of FRC answers where a node gives nothing. Default 0. */
+  lossRate?: number;
+  /** How long a new gateway's kubelet takes to report Ready. */
+  nodeReadyDelayMs?: number;
+}
+
+export interface Simulator {
+  iqrf: IqrfDaemonSimulator;
+  cloud: CloudSimulator;
+  close(): Promise<void>;
+}
+
+/**
+ * The simulated city: an IQRF daemon per gateway over MQTT and the data center's OpenStack,
+ * Contrail and Kubernetes APIs on loopback. A gateway whose Kubernetes node is created through
+ * the API boots once the node is Ready: from then on its daemon answers (with an empty mesh).
+ */
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const { scenario, logger } = options;
+  const iqrf = new IqrfDaemonSimulator({ mqtt: options.mqtt, scenario, logger, lossRate: options.lossRate });
+  await iqrf.start();
+  const cloud = await startCloudSimulator({ scenario, logger, nodeReadyDelayMs: options.nodeReadyDelayMs });
+  const booting = new Map<string, Record<string, string>>();
+  cloud.state.on('nodeAdded', (name, labels) => {
+    if (labels[GatewayLabel.GATEWAY] === name) booting.set(name, labels);
+  });
+  cloud.state.on('nodeReady', (name) => {
+    const labels = booting.get(name);
+    if (!labels) return;
+    booting.delete(name);
+    iqrf.addGateway({
+      id: name,
+      name,
+      tenant: labels[GatewayLabel.TENANT] ?? 'unknown',
+      arch: (labels[GatewayLabel.ARCH] ?? 'amd64') as Arch,
+      location: { lat: 0, lon: 0, address: '' },
+      nodes: [],
+    });
+    logger.info({ gatewayId: name }, 'simulated gateway booted');
+  });
+  cloud.state.on('nodeDeleted', (name) => {
+    booting.delete(name);
+    iqrf.removeGateway(name);
+  });
+  return {
+    iqrf,
+    cloud,
+    async close() {
+      iqrf.stop();
+      await cloud.close();
+    },
+  };
+}

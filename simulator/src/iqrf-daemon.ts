@@ -1,0 +1,271 @@
+import type { MqttClient } from 'mqtt';
+import {
+  defaultTopics,
+  gatewayFromTopic,
+  isObject,
+  sensorTypes,
+  SensorType,
+  Quantity,
+  topicFor,
+  type AutoNetworkProgress,
+  type DaemonResponse,
+  type EnumeratedSensor,
+  type SensorValue,
+  type TopicScheme,
+  type TopologyDevice,
+} from '#iqrf';
+import type { Logger } from '#log';
+import { seededRandom } from './random.ts';
+import type { Scenario, ScenarioGateway, ScenarioNode, ScenarioSensor } from './scenario.ts';
+import { signalValue } from './signals.ts';
+
+export interface IqrfDaemonSimulatorOptions {
+  mqtt: MqttClient;
+  scenario: Scenario;
+  logger: Logger;
+  topics?: TopicScheme;
+  /** Share of FRC answers where a node gives nothing (`null`), as radio loss does. Default 0. */
+  lossRate?: number;
+  /** The clock of the simulated sensors. */
+  now?: () => Date;
+}
+
+/** The standard sensors a newly bonded node brings (a DDC-SE-01 style environment sensor). */
+const bondedNodeSensors: ScenarioSensor[] = [
+  { type: SensorType.TEMPERATURE, quantity: Quantity.TEMPERATURE },
+  { type: SensorType.HUMIDITY, quantity: Quantity.HUMIDITY },
+  { type: SensorType.CO2, quantity: Quantity.CO2 },
+];
+
+interface SimulatedGateway {
+  spec: ScenarioGateway;
+  nodes: Map<number, ScenarioNode>;
+  /** Last read time per `${address}:${sensorIndex}`, for counters that count since the last read. */
+  lastRead: Map<string, number>;
+}
+
+/**
+ * An IQRF Gateway Daemon for every gateway of the scenario, over MQTT: answers the JSON API
+ * requests on each gateway's request topic with the daemon's message shapes. Gateways can be
+ * added (a new gateway boots) and removed (it goes dark: requests are not answered).
+ */
+export class IqrfDaemonSimulator {
+  private readonly gateways = new Map<string, SimulatedGateway>();
+  private readonly random: () => number;
+  private readonly topics: TopicScheme;
+  private readonly capacities = new Map<string, number>();
+  private readonly now: () => Date;
+  private readonly onMessage = (topic: string, payload: Buffer) => {
+    const gatewayId = gatewayFromTopic(this.topics.requests, topic);
+    if (gatewayId === undefined) return;
+    const gateway = this.gateways.get(gatewayId);
+    if (gateway) this.handle(gateway, payload);
+  };
+
+  constructor(private readonly options: IqrfDaemonSimulatorOptions) {
+    this.random = seededRandom(options.scenario.seed ^ 0x1f2e3d);
+    this.topics = options.topics ?? defaultTopics;
+    this.now = options.now ?? (() => new Date());
+    for (const gateway of options.scenario.gateways) this.addGateway(gateway);
+    for (const lot of options.scenario.parkingLots) this.capacities.set(`${lot.gatewayId}:${lot.counterAddress}`, lot.capacity);
+  }
+
+  async start(): Promise<void> {
+    this.options.mqtt.on('message', this.onMessage);
+    await this.options.mqtt.subscribeAsync(topicFor(this.topics.requests, '+'), { qos: 1 });
+  }
+
+  stop(): void {
+    this.options.mqtt.off('message', this.onMessage);
+  }
+
+  /** A gateway boots: its daemon answers from now on (an empty mesh unless `spec.nodes` has some). */
+  addGateway(spec: ScenarioGateway): void {
+    if (this.gateways.has(spec.id)) return;
+    this.gateways.set(spec.id, { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() });
+  }
+
+  /** The gateway goes dark. */
+  removeGateway(id: string): void {
+    this.gateways.delete(id);
+  }
+
+  hasGateway(id: string): boolean {
+    return this.gateways.has(id);
+  }
+
+  /** Bonded node addresses of a gateway (for tests and the cloud simulator). */
+  bondedNodes(id: string): number[] {
+    return [...(this.gateways.get(id)?.nodes.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  private handle(gateway: SimulatedGateway, payload: Buffer): void {
+    let request: unknown;
+    try {
+      request = JSON.parse(payload.toString('utf8'));
+    } catch (error) {
+      return this.reply(gateway, 'messageError', 'unknown', { message: payload.toString('utf8').slice(0, 200), error: (error as Error).message, offset: 0 }, 2, 'Failed to parse message');
+    }
+    if (!isObject(request) || typeof request.mType !== 'string' || !isObject(request.data) || typeof request.data.msgId !== 'string') {
+      return this.reply(gateway, 'messageError', 'unknown', { message: payload.toString('utf8').slice(0, 200), error: 'missing mType or data.msgId' }, 1, 'Failed to validate message');
+    }
+    const { mType } = request;
+    const msgId = request.data.msgId;
+    const req = isObject(request.data.req) ? request.data.req : {};
+    const param = isObject(req.param) ? req.param : {};
+    switch (mType) {
+      case 'iqrfEmbedCoordinator_BondedDevices':
+        return this.reply(gateway, mType, msgId, { nAdr: 0, hwpId: 0, rCode: 0, dpaVal: 0, result: { bondedDevices: [...gateway.nodes.keys()].sort((a, b) => a - b) } });
+      case 'iqrfDb_GetNetworkTopology':
+        return this.reply(gateway, mType, msgId, { devices: this.topology(gateway) });
+      case 'iqrfSensor_Enumerate':
+        return this.enumerate(gateway, msgId, Number(req.nAdr));
+      case 'iqrfSensor_Frc':
+        return this.frc(gateway, msgId, param);
+      case 'iqrfSensor_ReadSensorsWithTypes':
+        return this.readSensors(gateway, msgId, Number(req.nAdr), param);
+      case 'iqmeshNetwork_BondNodeLocal':
+        return this.bond(gateway, msgId, Number(req.deviceAddr ?? 0));
+      case 'iqmeshNetwork_RemoveBond':
+        return this.removeBond(gateway, msgId, Number(req.deviceAddr));
+      case 'iqmeshNetwork_AutoNetwork':
+        return this.autoNetwork(gateway, msgId, req);
+      default:
+        return this.reply(gateway, 'messageError', msgId, { message: mType, error: `Unsupported message type: ${mType}` }, 1, 'Unsupported message type');
+    }
+  }
+
+  private topology(gateway: SimulatedGateway): TopologyDevice[] {
+    const coordinator: TopologyDevice = { address: 0, vrn: 0, zone: 0, parent: null, os: '4.06D', dpa: 1047 };
+    const depth = (node: ScenarioNode): number => {
+      let hops = 1;
+      for (let parent = gateway.nodes.get(node.parent); parent; parent = gateway.nodes.get(parent.parent)) hops++;
+      return hops;
+    };
+    return [
+      coordinator,
+      ...[...gateway.nodes.values()].map((node) => ({ address: node.address, vrn: node.address, zone: depth(node), parent: node.parent, os: '4.06D', dpa: 1047 })),
+    ];
+  }
+
+  private enumerate(gateway: SimulatedGateway, msgId: string, address: number): void {
+    const node = gateway.nodes.get(address);
+    if (!node) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    const sensors: EnumeratedSensor[] = node.sensors.map((sensor) => {
+      const info = sensorTypes.get(sensor.type)!;
+      return { id: info.id, type: sensor.type, name: info.name, shortName: info.id, unit: info.unit, decimalPlaces: info.decimalPlaces, frcs: [info.frcCommand] };
+    });
+    this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors } });
+  }
+
+  private frc(gateway: SimulatedGateway, msgId: string, param: Record<string, unknown>): void {
+    const type = Number(param.sensorType);
+    const typeIndex = Number(param.sensorIndex ?? 0);
+    const selected = Array.isArray(param.selectedNodes) ? param.selectedNodes.map(Number) : undefined;
+    const addresses = selected ?? range(0, Math.max(0, ...gateway.nodes.keys()) + 1);
+    const time = this.now();
+    const sensors = addresses.map((address) => {
+      const node = gateway.nodes.get(address);
+      const index = node ? indexOfType(node, type, typeIndex) : -1;
+      if (!node || index < 0 || this.random() < (this.options.lossRate ?? 0)) return null;
+      const value = this.sensorValue(gateway, node, index, time);
+      return param.extFormat ? { nAdr: address, mid: node.mid, hwpid: 5122, sensor: value } : value;
+    });
+    this.reply(gateway, 'iqrfSensor_Frc', msgId, {
+      nAdr: 0,
+      pnum: 13,
+      pcmd: selected ? 130 : 128,
+      hwpId: 0,
+      rCode: 0,
+      dpaVal: 0,
+      result: { sensors, sensorIndex: typeIndex, ...(selected ? { selectedNodes: selected } : {}) },
+    });
+  }
+
+  private readSensors(gateway: SimulatedGateway, msgId: string, address: number, param: Record<string, unknown>): void {
+    const node = gateway.nodes.get(address);
+    if (!node) return this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    const wanted = Array.isArray(param.sensorIndexes) ? param.sensorIndexes.map(Number) : range(0, node.sensors.length);
+    const time = this.now();
+    const sensors = wanted.filter((i) => i < node.sensors.length).map((i) => this.sensorValue(gateway, node, i, time));
+    this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors, sensorIndexes: wanted } });
+  }
+
+  private sensorValue(gateway: SimulatedGateway, node: ScenarioNode, index: number, time: Date): SensorValue {
+    const sensor = node.sensors[index]!;
+    const info = sensorTypes.get(sensor.type)!;
+    const key = `${node.address}:${index}`;
+    const last = gateway.lastRead.get(key) ?? time.getTime() - 10_000;
+    gateway.lastRead.set(key, time.getTime());
+    const value = signalValue(sensor.quantity, time, this.random(), {
+      intervalSeconds: Math.max(0, (time.getTime() - last) / 1000),
+      capacity: this.capacities.get(`${gateway.spec.id}:${node.address}`),
+    });
+    return { id: info.id, type: sensor.type, name: info.name, shortName: info.id, value, unit: info.unit, decimalPlaces: info.decimalPlaces };
+  }
+
+  private bond(gateway: SimulatedGateway, msgId: string, requested: number): void {
+    const address = requested === 0 ? firstFree(gateway.nodes) : requested;
+    if (address === undefined || address < 1 || address > 239 || gateway.nodes.has(address)) {
+      return this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {}, 1001, `Address ${requested} is not free`);
+    }
+    const mid = Math.floor(this.random() * 0xffffffff).toString(16).padStart(8, '0');
+    gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
+    this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {
+      assignedAddr: address,
+      nodesNr: gateway.nodes.size,
+      hwpId: 2,
+      manufacturer: 'IQRF Tech s.r.o.',
+      product: 'DDC-SE-01 sensor example',
+      osRead: { mid },
+    });
+  }
+
+  private removeBond(gateway: SimulatedGateway, msgId: string, address: number): void {
+    if (!gateway.nodes.delete(address)) return this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, {}, 1002, `Node ${address} is not bonded`);
+    this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, { nodesNr: gateway.nodes.size });
+  }
+
+  /** Bonds up to `stopConditions.waves` x 2 new sensor nodes, streaming progress as the daemon does. */
+  private autoNetwork(gateway: SimulatedGateway, msgId: string, req: Record<string, unknown>): void {
+    const stop = isObject(req.stopConditions) ? req.stopConditions : {};
+    const waves = Math.max(1, Math.min(10, Number(stop.waves ?? 2)));
+    const messages: AutoNetworkProgress[] = [];
+    for (let wave = 1; wave <= waves; wave++) {
+      messages.push({ wave, waveStateCode: 1, waveState: 'SmartConnect.', progress: Math.round(((wave - 1) / waves) * 100) });
+      const newNodes: Array<{ mid: string; address: number }> = [];
+      for (let i = 0; i < 2; i++) {
+        const address = firstFree(gateway.nodes);
+        if (address === undefined) break;
+        const mid = Math.floor(this.random() * 0xffffffff).toString(16).padStart(8, '0');
+        gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
+        newNodes.push({ mid, address });
+      }
+      messages.push({ wave, nodesNr: gateway.nodes.size, newNodesNr: newNodes.length, newNodes, progress: Math.round((wave / waves) * 100), lastWave: wave === waves });
+    }
+    for (const rsp of messages) this.reply(gateway, 'iqmeshNetwork_AutoNetwork', msgId, rsp);
+  }
+
+  private reply(gateway: SimulatedGateway, mType: string, msgId: string, rsp: unknown, status = 0, statusStr = 'ok'): void {
+    const response: DaemonResponse = { mType, data: { msgId, rsp, status, statusStr, insId: `iqrfgd2-${gateway.spec.id}` } };
+    this.options.mqtt.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });
+  }
+}
+
+function indexOfType(node: ScenarioNode, type: number, typeIndex: number): number {
+  let seen = 0;
+  for (let i = 0; i < node.sensors.length; i++) {
+    if (node.sensors[i]!.type !== type) continue;
+    if (seen++ === typeIndex) return i;
+  }
+  return -1;
+}
+
+function firstFree(nodes: Map<number, ScenarioNode>): number | undefined {
+  for (let address = 1; address <= 239; address++) if (!nodes.has(address)) return address;
+  return undefined;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}

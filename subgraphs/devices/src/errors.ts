@@ -1,0 +1,12 @@
+import { IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError } from '#iqrf';
+import { ErrorCode, userError } from '#kit';
+import { GraphQLError } from 'graphql';
+
+/** Turns what a gateway's daemon did wrong into an error the client can act on. */
+export function toGraphQLError(error: unknown): GraphQLError {
+  if (error instanceof GraphQLError) return error;
+  if (error instanceof IqrfTimeoutError) return userError(ErrorCode.GATEWAY_TIMEOUT, error.message, { gatewayId: error.gatewayId });
+  if (error instanceof IqrfUnavailableError) return userError(ErrorCode.GATEWAY_TIMEOUT, error.message, { gatewayId: error.gatewayId });
+  if (error instanceof IqrfStatusError) return userError(ErrorCode.GATEWAY_ERROR, error.message, { gatewayId: error.gatewayId, status: error.status });
+  return new GraphQLError('Unexpected error.', { originalError: error instanceof Error ? error : new Error(String(error)) });
+}

@@ -1,0 +1,47 @@
+import DataLoader from 'dataloader';
+import type { TopologyDevice } from '#iqrf';
+import { parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
+import type { DevicesSources } from './context.ts';
+import { toGraphQLError } from './errors.ts';
+
+export type DevicesLoaders = ReturnType<typeof createLoaders>;
+
+/** Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through them. */
+export function createLoaders(sources: DevicesSources) {
+  const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
+    (await sources.registry.getMany(ids)).map((record) => record ?? null),
+  );
+
+  const topology = new DataLoader<string, TopologyDevice[]>((gatewayIds) =>
+    Promise.all(gatewayIds.map((id) => sources.catalog.topology(id).catch(toGraphQLError))),
+  );
+
+  const gatewaySensors = new DataLoader<string, SensorInfo[]>(async (gatewayIds) => {
+    const records = await gateway.loadMany(gatewayIds);
+    return Promise.all(
+      records.map(async (record) => {
+        if (record instanceof Error) return record;
+        if (!record) return [];
+        return sources.catalog.sensorsOf(record).catch(toGraphQLError);
+      }),
+    );
+  });
+
+  const sensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
+    const parsed = ids.map(parseSensorId);
+    const known = parsed.filter((p) => p !== undefined);
+    const perGateway = new Map<string, SensorInfo[] | Error>();
+    const gatewayIds = [...new Set(known.map((p) => p.gatewayId))];
+    const lists = await gatewaySensors.loadMany(gatewayIds);
+    gatewayIds.forEach((id, i) => perGateway.set(id, lists[i]!));
+    return ids.map((id, i) => {
+      const key = parsed[i];
+      if (!key) return null;
+      const sensors = perGateway.get(key.gatewayId);
+      if (sensors instanceof Error) return sensors;
+      return sensors?.find((s) => s.id === id) ?? null;
+    });
+  });
+
+  return { gateway, topology, gatewaySensors, sensor };
+}

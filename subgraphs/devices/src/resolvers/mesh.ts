@@ -1,0 +1,61 @@
+import type { TopologyDevice } from '#iqrf';
+import type { MeshNetworkResolvers, MeshNodeResolvers } from '../__generated__/resolvers.ts';
+import type { DevicesContext } from '../context.ts';
+import type { MeshNodeModel } from '../models.ts';
+
+export const MeshNetwork: MeshNetworkResolvers = {
+  gateway: async ({ gatewayId }, _, { loaders }) => (await loaders.gateway.load(gatewayId))!,
+  coordinator: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
+  nodes: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0),
+  size: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0).length,
+};
+
+export const MeshNode: MeshNodeResolvers = {
+  __resolveReference: async ({ id }, ctx) => {
+    const [gatewayId, address] = splitNodeId(id);
+    if (gatewayId === undefined) return null;
+    return (await meshNodes(gatewayId, ctx)).find((n) => n.address === address) ?? null;
+  },
+  id: ({ gatewayId, address }) => `${gatewayId}.${address}`,
+  role: async (node, _, { loaders }) => {
+    if (node.address === 0) return 'COORDINATOR';
+    const sensors = await loaders.gatewaySensors.load(node.gatewayId);
+    return sensors.some((s) => s.address === node.address) ? 'SENSOR' : 'ROUTER';
+  },
+  parent: async (node, _, ctx) => {
+    const parent = (await resolved(node, ctx)).parent;
+    return parent === null || parent === undefined ? null : { gatewayId: node.gatewayId, address: parent };
+  },
+  hops: async (node, _, ctx) => (await resolved(node, ctx)).hops ?? 0,
+  name: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gateway.load(gatewayId))?.nodes[address]?.name ?? null,
+  room: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gateway.load(gatewayId))?.nodes[address]?.room ?? null,
+  gateway: async ({ gatewayId }, _, { loaders }) => (await loaders.gateway.load(gatewayId))!,
+  sensors: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gatewaySensors.load(gatewayId)).filter((s) => s.address === address),
+};
+
+/** The mesh of a gateway as node models with parents and hop counts from the daemon's topology. */
+export async function meshNodes(gatewayId: string, { loaders }: DevicesContext): Promise<MeshNodeModel[]> {
+  const devices = await loaders.topology.load(gatewayId);
+  return withHops(gatewayId, devices);
+}
+
+function withHops(gatewayId: string, devices: readonly TopologyDevice[]): MeshNodeModel[] {
+  const byAddress = new Map(devices.map((d) => [d.address, d]));
+  const hops = (device: TopologyDevice): number => {
+    let count = 0;
+    // Bounded walk: a malformed topology with a cycle must not hang the request.
+    for (let current: TopologyDevice | undefined = device; current && current.parent !== null && count <= 240; current = byAddress.get(current.parent)) count++;
+    return count;
+  };
+  return devices.map((d) => ({ gatewayId, address: d.address, parent: d.address === 0 ? null : d.parent, hops: hops(d) })).sort((a, b) => a.address - b.address);
+}
+
+async function resolved(node: MeshNodeModel, ctx: DevicesContext): Promise<MeshNodeModel> {
+  if (node.hops !== undefined) return node;
+  return (await meshNodes(node.gatewayId, ctx)).find((n) => n.address === node.address) ?? node;
+}
+
+function splitNodeId(id: string): [string | undefined, number] {
+  const dot = id.lastIndexOf('.');
+  return dot > 0 ? [id.slice(0, dot), Number(id.slice(dot + 1))] : [undefined, Number.NaN];
+}

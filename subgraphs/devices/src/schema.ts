@@ -1,0 +1,11 @@
+import { DateTime, loadTypeDefs } from '#kit';
+import type { Resolvers } from './__generated__/resolvers.ts';
+import { Gateway } from './resolvers/gateway.ts';
+import { MeshNetwork, MeshNode } from './resolvers/mesh.ts';
+import { Mutation } from './resolvers/mutation.ts';
+import { Query } from './resolvers/query.ts';
+import { Sensor } from './resolvers/sensor.ts';
+
+export const typeDefs = loadTypeDefs('../schema.graphql', import.meta.url);
+
+export const resolvers: Resolvers = { DateTime, Query, Mutation, Gateway, MeshNetwork, MeshNode, Sensor };

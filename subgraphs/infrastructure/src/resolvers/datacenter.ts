@@ -1,0 +1,29 @@
+import type { Resolvers } from '../__generated__/resolvers.ts';
+
+/** `Query.datacenter` and its three views; each list is fetched once per operation. */
+export const datacenterResolvers: Resolvers = {
+  Query: {
+    datacenter: () => ({}),
+  },
+  Datacenter: {
+    openstack: () => ({}),
+    contrail: () => ({}),
+    kubernetes: () => ({}),
+  },
+  OpenStackView: {
+    projects: (_view, _args, ctx) => ctx.loaders.lists.projects(),
+    servers: (_view, _args, ctx) => ctx.loaders.lists.servers(),
+    hypervisors: (_view, _args, ctx) => ctx.loaders.lists.hypervisors(),
+    networks: (_view, _args, ctx) => ctx.loaders.lists.networks(),
+  },
+  ContrailView: {
+    virtualNetworks: (_view, _args, ctx) => ctx.loaders.lists.virtualNetworks(),
+    vRouters: (_view, _args, ctx) => ctx.loaders.lists.virtualRouters(),
+    bgpPeers: (_view, _args, ctx) => ctx.loaders.lists.bgpRouters(),
+  },
+  KubernetesView: {
+    nodes: (_view, _args, ctx) => ctx.loaders.lists.nodes(),
+    pods: (_view, args, ctx) => (args.namespace ? ctx.loaders.podsByNamespace.load(args.namespace) : ctx.loaders.lists.pods()),
+    namespaces: (_view, _args, ctx) => ctx.loaders.lists.namespaces(),
+  },
+};

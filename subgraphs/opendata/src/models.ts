@@ -1,0 +1,1 @@
+export type { DatasetRecord as DatasetModel, IntersectionRecord as IntersectionModel, ParkingLotRecord as ParkingLotModel } from './sources/catalog.ts';

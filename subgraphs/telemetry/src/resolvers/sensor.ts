@@ -1,0 +1,32 @@
+import { Aggregate } from '#telemetry';
+import { ErrorCode, userError } from '#kit';
+import type { SensorResolvers } from '../__generated__/resolvers.ts';
+
+/** Most buckets (or raw points) one sensor's history may return. */
+const MAX_POINTS = 10_000;
+const DEFAULT_RANGE_MS = 24 * 3600_000;
+
+export const Sensor: SensorResolvers = {
+  __resolveReference: ({ id }) => ({ id }),
+  latest: async ({ id }, _, { loaders }) => {
+    const point = await loaders.latest.load(id);
+    return point ? { sensorId: id, ...point } : null;
+  },
+  readings: async ({ id }, args, { loaders }) => {
+    const until = args.until ? toDate(args.until).getTime() : Date.now();
+    const from = args.from ? toDate(args.from).getTime() : until - DEFAULT_RANGE_MS;
+    if (from >= until) throw userError(ErrorCode.BAD_TIME_RANGE, `from (${new Date(from).toISOString()}) must be before until (${new Date(until).toISOString()})`);
+    const everySeconds = args.every ?? undefined;
+    if (everySeconds && (until - from) / (everySeconds * 1000) > MAX_POINTS) {
+      throw userError(ErrorCode.BAD_TIME_RANGE, `from..until in buckets of ${everySeconds}s gives more than ${MAX_POINTS} buckets; use a larger every or a shorter range`);
+    }
+    const aggregate = everySeconds ? (args.aggregate ?? Aggregate.AVG) : undefined;
+    if (args.aggregate && !everySeconds) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)');
+    const points = await loaders.series.load({ sensorId: id, from, until, everySeconds, aggregate });
+    return points.slice(-MAX_POINTS).map((point) => ({ sensorId: id, ...point }));
+  },
+};
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}

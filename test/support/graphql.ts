@@ -1,0 +1,72 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; path?: Array<string | number>; extensions?: { code?: string; [key: string]: unknown } }>;
+}
+
+/** POSTs one operation as a partner app would. */
+export async function graphql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
+  return { status: response.status, ...body };
+}
+
+/** A graphql-ws client of `url` (http: is turned into ws:). */
+export function wsClient(url: string): Client {
+  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+}
+
+/** Collects `count` results of a subscription, or rejects after `timeoutMs`. */
+export function take<T = Record<string, any>>(client: Client, query: string, count: number, timeoutMs = 15_000, variables?: Record<string, unknown>): Promise<Array<{ data?: T | null; errors?: unknown }>> {
+  return new Promise((resolve, reject) => {
+    const results: Array<{ data?: T | null; errors?: unknown }> = [];
+    const timer = setTimeout(() => {
+      dispose();
+      reject(new Error(`only ${results.length} of ${count} events within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const dispose = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          results.push(result as { data?: T | null; errors?: unknown });
+          if (results.length >= count) {
+            clearTimeout(timer);
+            dispose();
+            resolve(results);
+          }
+        },
+        error: (error) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+        },
+        complete: () => {
+          clearTimeout(timer);
+          if (results.length < count) reject(new Error(`subscription completed after ${results.length} of ${count} events`));
+        },
+      },
+    );
+  });
+}
+
+/** Retries `probe` until it returns something truthy. */
+export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+}
