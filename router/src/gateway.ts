@@ -5,8 +5,10 @@ import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import httpTransport from '@graphql-mesh/transport-http';
 import wsTransport from '@graphql-mesh/transport-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '#log';
+import { maskRouterError } from './plugins/errors.ts';
 import { hiveLogger } from './plugins/logger.ts';
 
 export type QueryPlanner = 'rust' | 'js';
@@ -53,7 +55,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     landingPage: false,
     graphiql: { title: 'IoT platform API' },
     logging: hiveLogger(logger),
-    maskedErrors: true,
+    maskedErrors: { maskError: maskRouterError },
   });
   // Load the supergraph now: graphql-ws connections use it before any HTTP request would.
   await runtime.getSchema();
@@ -65,11 +67,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       res.end(JSON.stringify({ status: ready ? 'ok' : 'unavailable' }));
       return;
     }
-    void runtime.handleNodeRequestAndResponse(req, res);
+    void runtime.requestListener(req, res);
   });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
   const wsCleanup = useServer(
-    getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket })),
+    {
+      ...getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket })),
+      // The Rust planner's results carry plain error objects, which graphql-ws would call
+      // `toJSON()` on; serialise them ourselves instead of failing the subscription.
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(toFormattedError) } : result),
+    },
     wsServer,
   );
 
@@ -95,4 +102,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await runtime.dispose();
     },
   };
+}
+
+function toFormattedError(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  return error instanceof GraphQLError ? error.toJSON() : error;
 }

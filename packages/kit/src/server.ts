@@ -4,7 +4,7 @@ import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import type { DocumentNode, ExecutionResult, GraphQLSchema } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from '#log';
@@ -157,7 +157,9 @@ export async function startSubgraph<TContext extends BaseContext>(
 
 function maskResult(result: ExecutionResult, format: ReturnType<typeof maskError>): ExecutionResult {
   if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) } as unknown as ExecutionResult;
+  // graphql-ws passes errors as graphql-js made them, or as plain objects when they came formatted.
+  const errors = result.errors.map((error) => format(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError), error));
+  return { ...result, errors } as unknown as ExecutionResult;
 }
 
 // graphql-ws clients (the router among them) send their headers in `connectionParams`.
