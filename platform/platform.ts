@@ -1,10 +1,10 @@
 import type { MqttClient } from 'mqtt';
-import { ContrailClient, GatewayProvisioner, KubernetesClient, OpenStackClient, type KubernetesClientOptions, type OpenStackClientOptions } from '#cloud';
+import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#cloud';
 import { connectMqtt, IqrfClient } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
-import { buildScenario, defaultCloudCredentials, scenarioOpenData, scenarioRegistry, startSimulator, type Scenario, type Simulator } from '#simulator';
+import { buildScenario, scenarioOpenData, scenarioRegistry, simulatedCloudOptions, startSimulator, type Scenario, type Simulator } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type LiveBus, type TimeSeriesStore } from '#telemetry';
 import { Collector } from '../collector/src/collector.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
@@ -28,9 +28,7 @@ export interface PlatformConfig {
   /** Run the simulated city (IQRF daemons, OpenStack, Contrail, Kubernetes). */
   simulate: boolean;
   /** Real data-center systems; the simulator's are used when absent. */
-  openstack?: OpenStackClientOptions;
-  contrailUrl?: string;
-  kubernetes?: KubernetesClientOptions;
+  cloud?: CloudOptions;
   routerPort: number;
   /** Per subgraph; 0 picks free ports. */
   subgraphPorts: Record<SubgraphName, number>;
@@ -68,8 +66,8 @@ export interface Platform {
 
 /**
  * Starts the whole platform in this process: MQTT broker (embedded unless `mqttUrl`), simulator,
- * collector, the four subgraphs and the router. Parts are closed in reverse order by `close()`,
- * and also when a later part fails to start.
+ * the four subgraphs, the router and the collector. Parts are closed in reverse order by
+ * `close()`, and also when a later part fails to start.
  */
 export async function startPlatform(config: PlatformConfig): Promise<Platform> {
   const { logger } = config;
@@ -121,14 +119,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const bus = new MemoryLiveBus();
     closers.push(() => store.close(), () => bus.close());
 
-    const collector = new Collector({ iqrf, catalog, registry, store, bus, logger: logger.child({ component: 'collector' }), intervalMs: config.pollIntervalMs });
-    collector.start();
-    closers.push(() => collector.stop());
-
-    const openstackOptions = config.openstack ?? simulatedOpenStack(simulator);
-    const openstack = new OpenStackClient(openstackOptions);
-    const contrail = new ContrailClient({ url: config.contrailUrl ?? required(simulator, 'CONTRAIL_URL').cloud.contrailUrl });
-    const kubernetes = new KubernetesClient(config.kubernetes ?? { server: required(simulator, 'KUBECONFIG').cloud.kubernetesUrl });
+    if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
+    const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
 
     const tenants = new Set([...scenario.tenants, ...(await registry.list()).map((g) => g.tenant), ...(config.tenants ?? [])]);
@@ -172,6 +164,11 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const router = await startRouter({ supergraph, port: config.routerPort, host, logger: logger.child({ component: 'router' }), planner: config.planner });
     closers.push(() => router.close());
 
+    // Polling starts once the API is up, and stops first: no reading is published into a closing API.
+    const collector = new Collector({ iqrf, catalog, registry, store, bus, logger: logger.child({ component: 'collector' }), intervalMs: config.pollIntervalMs });
+    collector.start();
+    closers.push(() => collector.stop());
+
     return { routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
   } catch (error) {
     await close();
@@ -185,13 +182,3 @@ export const defaultPorts = {
   subgraphs: Object.fromEntries(subgraphList.map(({ name, port }) => [name, port])) as Record<SubgraphName, number>,
   urlOf: defaultSubgraphUrl,
 };
-
-function simulatedOpenStack(simulator: Simulator | undefined): OpenStackClientOptions {
-  const { cloud } = required(simulator, 'OPENSTACK_AUTH_URL');
-  return { authUrl: cloud.openstackAuthUrl, ...defaultCloudCredentials };
-}
-
-function required(simulator: Simulator | undefined, variable: string): Simulator {
-  if (!simulator) throw new Error(`${variable} must be set when the simulator is off (SIMULATOR=off)`);
-  return simulator;
-}

@@ -22,6 +22,8 @@ export interface RouterOptions {
   logger: Logger;
   /** `rust` (default): the Rust query planner of @graphql-hive/router-runtime; `js`: the runtime's own. */
   planner?: QueryPlanner;
+  /** How long in-flight HTTP requests may finish on close. Default 5 s. */
+  shutdownGraceMs?: number;
   /** Largest WebSocket message accepted, in bytes. Default 1 MiB. */
   maxMessageBytes?: number;
 }
@@ -97,8 +99,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await wsCleanup.dispose();
       for (const client of wsServer.clients) client.terminate();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      // In-flight requests get a grace period; SSE streams never end on their own.
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      const force = setTimeout(() => httpServer.closeAllConnections(), options.shutdownGraceMs ?? 5_000);
+      await closed;
+      clearTimeout(force);
       await runtime.dispose();
     },
   };

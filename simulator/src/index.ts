@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
-import { GatewayLabel } from '#cloud';
+import { GatewayLabel, type CloudOptions } from '#cloud';
 import type { Logger } from '#log';
-import { startCloudSimulator, type CloudSimulator } from './cloud/index.ts';
+import { defaultCloudCredentials, startCloudSimulator, type CloudSimulator } from './cloud/index.ts';
 import { IqrfDaemonSimulator } from './iqrf-daemon.ts';
 import type { Arch, Scenario } from './scenario.ts';
 
@@ -66,5 +66,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       iqrf.stop();
       await cloud.close();
     },
+  };
+}
+
+/** Client options that point the platform's real clients at the simulated data center. */
+export function simulatedCloudOptions(cloud: CloudSimulator): CloudOptions {
+  return {
+    openstack: { authUrl: cloud.openstackAuthUrl, ...defaultCloudCredentials },
+    contrail: { url: cloud.contrailUrl, keystoneAuth: false },
+    kubernetes: { server: cloud.kubernetesUrl },
   };
 }

@@ -5,3 +5,4 @@ export { GatewayProvisioner, tenantVirtualNetwork, type GatewayProvisionerOption
 export { GatewayLabel, gatewayNodeLabels, isLabelValue, labelSelectorIn } from './labels.ts';
 export { UpstreamError, type SystemName } from './http.ts';
 export { ValidationError } from './validate.ts';
+export { cloudOptionsFromEnv, createCloudClients, type CloudOptions, type CloudClients } from './config.ts';

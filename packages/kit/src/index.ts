@@ -4,3 +4,4 @@ export { DateTime, Duration, JSONScalar } from './scalars.ts';
 export { parseDuration, parseInstant } from './time.ts';
 export { loadTypeDefs } from './typedefs.ts';
 export { envConfig, type EnvReader } from './config.ts';
+export { runService, type Service } from './service.ts';

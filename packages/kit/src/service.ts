@@ -1,0 +1,39 @@
+import { createLogger, type Logger } from '#log';
+import { envConfig, type EnvReader } from './config.ts';
+
+export interface Service {
+  close(): Promise<void>;
+}
+
+/**
+ * The tail of every `main.ts`: reads the environment once, starts the service, stops it cleanly
+ * on SIGINT/SIGTERM, and exits non-zero when starting fails. Repeated signals are ignored: a
+ * terminal's Ctrl-C reaches npm, tsx and this process together, and tsx relays it once more.
+ */
+export function runService(name: string, start: (env: EnvReader, logger: Logger) => Promise<Service>): void {
+  const env = envConfig();
+  const logger = createLogger(name, env.string('LOG_LEVEL', 'info'));
+  start(env, logger).then(
+    (service) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'stopping');
+        service.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, 'stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (error: unknown) => {
+      logger.fatal({ err: error }, `${name} failed to start`);
+      process.exit(1);
+    },
+  );
+}

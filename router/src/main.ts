@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { runService } from '#kit';
+import { startRouter } from './gateway.ts';
+
+const defaultSupergraph = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
+
+/** `npm run router`: serves any composed supergraph (SUPERGRAPH), with the subgraph URLs written in it. */
+runService('router', async (env, logger) => {
+  const file = env.string('SUPERGRAPH', defaultSupergraph);
+  const supergraph = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read the supergraph SUPERGRAPH=${file}: ${error.code ?? error.message}`);
+  });
+  const planner = env.string('ROUTER_PLANNER', 'rust');
+  if (planner !== 'rust' && planner !== 'js') throw new Error(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
+  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, planner });
+});

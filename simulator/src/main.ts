@@ -1,0 +1,19 @@
+import { connectMqtt } from '#iqrf';
+import { runService } from '#kit';
+import { buildScenario, scenarioNames, startSimulator, type Scenario } from './index.ts';
+
+/** `npm run simulator`: the simulated city alone, answering on an MQTT broker (MQTT_URL). */
+runService('simulator', async (env, logger) => {
+  const name = env.string('SCENARIO', 'demo');
+  if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
+  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'));
+  const simulator = await startSimulator({ scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)), mqtt, logger });
+  const { cloud } = simulator;
+  logger.info({ openstackAuthUrl: cloud.openstackAuthUrl, contrailUrl: cloud.contrailUrl, kubernetesUrl: cloud.kubernetesUrl }, 'simulated city ready');
+  return {
+    async close() {
+      await simulator.close();
+      await mqtt.endAsync();
+    },
+  };
+});

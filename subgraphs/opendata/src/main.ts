@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { runService } from '#kit';
+import { buildScenario, scenarioOpenData } from '#simulator';
+import { MemoryTimeSeriesStore } from '#telemetry';
+import { startOpendataSubgraph, validateCatalog } from './index.ts';
+
+runService('opendata', async (env, logger) => {
+  const file = env.optional('OPENDATA_CATALOG');
+  const publicUrl = env.string('PUBLIC_URL', 'http://localhost:4000');
+  const catalog = file
+    ? validateCatalog(JSON.parse(await readFile(file, 'utf8')), file)
+    : scenarioOpenData(buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'), publicUrl);
+  const store = new MemoryTimeSeriesStore();
+  const subgraph = await startOpendataSubgraph({
+    port: env.int('PORT', 4004),
+    host: env.string('HOST', '127.0.0.1'),
+    logger,
+    exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
+    sources: { catalog, store },
+  });
+  return {
+    async close() {
+      await subgraph.close();
+      await store.close();
+    },
+  };
+});
