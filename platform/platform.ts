@@ -166,7 +166,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 
     // Polling starts once the API is up, and stops first: no reading is published into a closing API.
     const collector = new Collector({ iqrf, catalog, registry, store, bus, logger: logger.child({ component: 'collector' }), intervalMs: config.pollIntervalMs });
-    collector.start();
+    await collector.start();
     closers.push(() => collector.stop());
 
     return { routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };

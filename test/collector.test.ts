@@ -32,6 +32,7 @@ describe('collector against simulated IQRF daemons over MQTT', () => {
     const bus = new MemoryLiveBus();
     bus.subscribe((readings) => published.push(...readings));
     collector = new Collector({ iqrf, catalog: new MeshCatalog(iqrf), registry, store, bus, logger: silentLogger });
+    await collector.listen();
   });
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
-import { parseSensorValue, sensorTypes, type FrcRequest, type FrcResult, type IqrfClient } from '#iqrf';
+import { isObject, parseSensorValue, sensorTypes, type DaemonResponse, type FrcRequest, type IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import type { GatewayRecord, GatewayRegistry, MeshCatalog, SensorInfo } from '#registry';
 import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
+import type { CollectorMembership } from './membership.ts';
 
 export interface CollectorOptions {
   iqrf: IqrfClient;
@@ -14,36 +15,51 @@ export interface CollectorOptions {
   intervalMs?: number;
   /** Gateways polled at the same time. Default 32. */
   concurrency?: number;
+  /** With several collectors: who polls which gateway. Alone, a collector polls them all. */
+  membership?: CollectorMembership;
+  /**
+   * MQTT 5 shared subscription of the collectors (`$share/<group>/...`) and its subscription
+   * identifier: each FRC answer is then turned into readings by exactly one collector, whichever
+   * sent the request, also when it arrives after a restart from the persistent session.
+   */
+  sharedSubscription?: { group: string; identifier: number };
   now?: () => number;
 }
 
 export interface CollectorStats {
   /** Poll rounds started. */
   rounds: number;
-  /** Readings written and published. */
+  /** FRC requests sent. */
+  polls: number;
+  /** Readings written to the store and published on the bus. */
   readings: number;
   /** Entries the daemon gave as `null` (the node gave nothing). */
   skippedNulls: number;
-  /** Entries that were not a sensor value of the requested type. */
+  /** Entries that were not a sensor value of a known sensor. */
   invalidEntries: number;
   /** Payloads on response topics that were not daemon responses at all. */
   malformedPayloads: number;
-  /** FRC requests that failed (timeout, error status, broker down). */
+  /** Requests that failed (timeout, error status, broker down). */
   failedRequests: number;
-  /** Readings that could not be stored or published. */
-  failedWrites: number;
+  /** Store or bus calls that failed and were retried. */
+  deliveryRetries: number;
 }
 
+const MAX_RETRY_DELAY_MS = 5_000;
+
 /**
- * The MQTT bridge of the platform: polls each registered gateway's sensors through its IQRF
- * daemon (one `iqrfSensor_Frc` per sensor type and index, for all nodes having it), turns the
- * answers into readings, writes them to the time-series store and publishes them on the live bus.
+ * The MQTT bridge of the platform: polls the sensors of the gateways it owns through their IQRF
+ * daemons (one `iqrfSensor_Frc` per sensor type and index, for the nodes having it), turns every
+ * FRC answer it receives into readings, and hands them to the time-series store and the live
+ * bus, retrying until both accepted them. Malformed answers are logged and counted.
  */
 export class Collector {
-  private readonly counters = { rounds: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, failedWrites: 0 };
+  private readonly counters = { rounds: 0, polls: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
+  private readonly processing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private stopped = false;
+  private stopped = true;
+  private stopResponses: (() => void) | undefined;
   private readonly intervalMs: number;
   private readonly now: () => number;
 
@@ -56,8 +72,29 @@ export class Collector {
     return { ...this.counters, malformedPayloads: this.options.iqrf.stats.malformed };
   }
 
-  /** Polls now, then every `intervalMs` (a round that overruns delays the next one). */
-  start(): void {
+  /** Listens for answers (joining the shared subscription if any); resolves once subscribed. */
+  async listen(): Promise<void> {
+    if (this.stopResponses) return;
+    const shared = this.options.sharedSubscription;
+    this.stopResponses = this.options.iqrf.onResponse((gatewayId, response, identifiers) => {
+      if (response.mType !== 'iqrfSensor_Frc') return;
+      if (shared && !identifiers.includes(shared.identifier)) return;
+      const done = this.processFrc(gatewayId, response).catch((error: unknown) => {
+        this.counters.invalidEntries++;
+        this.options.logger.warn({ gatewayId, err: (error as Error).message }, 'FRC answer could not be turned into readings');
+      });
+      this.processing.set(response.data.msgId, done);
+      void done.finally(() => this.processing.delete(response.data.msgId));
+    });
+    if (shared) {
+      const mqtt = this.options.iqrf.mqttClient;
+      await mqtt.subscribeAsync(`$share/${shared.group}/${this.options.iqrf.responseTopicFilter}`, { qos: 1, properties: { subscriptionIdentifier: shared.identifier } });
+    }
+  }
+
+  /** Listens, then polls now and every `intervalMs` (a round that overruns delays the next one). */
+  async start(): Promise<void> {
+    await this.listen();
     this.stopped = false;
     const tick = () => {
       this.running = this.pollAll().finally(() => {
@@ -67,16 +104,21 @@ export class Collector {
     tick();
   }
 
+  /** Stops polling and waits for answers being processed; stays subscribed (the session keeps them). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.processing.values());
+    this.stopResponses?.();
+    this.stopResponses = undefined;
   }
 
-  /** One round over every active gateway; resolves when all readings are written and published. */
+  /** One round over the active gateways this collector owns; resolves when their readings are delivered. */
   async pollAll(): Promise<void> {
     this.counters.rounds++;
-    const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED');
+    const { membership } = this.options;
+    const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
     const queue = [...gateways];
     const workers = Array.from({ length: Math.min(this.options.concurrency ?? 32, queue.length) }, async () => {
       for (let gateway = queue.shift(); gateway; gateway = queue.shift()) await this.pollGateway(gateway);
@@ -85,73 +127,98 @@ export class Collector {
   }
 
   /** Reads every sensor of one gateway once; failures are logged and counted, never thrown. */
-  async pollGateway(gateway: GatewayRecord): Promise<Reading[]> {
+  async pollGateway(gateway: GatewayRecord): Promise<void> {
     let sensors: SensorInfo[];
     try {
       sensors = await this.options.catalog.sensorsOf(gateway);
     } catch (error) {
       this.counters.failedRequests++;
       this.options.logger.warn({ gatewayId: gateway.id, err: (error as Error).message }, 'cannot enumerate sensors');
-      return [];
+      return;
     }
     const groups = new Map<string, SensorInfo[]>();
     for (const sensor of sensors) {
       const key = `${sensor.type}:${sensor.typeIndex}`;
       groups.set(key, [...(groups.get(key) ?? []), sensor]);
     }
-    const batches = await Promise.all([...groups.values()].map((group) => this.readGroup(gateway, group)));
-    const readings = batches.flat();
-    if (readings.length) await this.deliver(readings);
-    return readings;
+    await Promise.all([...groups.values()].map((group) => this.requestGroup(gateway, group)));
   }
 
-  private async readGroup(gateway: GatewayRecord, group: SensorInfo[]): Promise<Reading[]> {
+  private async requestGroup(gateway: GatewayRecord, group: SensorInfo[]): Promise<void> {
     const { type, typeIndex } = group[0]!;
-    const selectedNodes = group.map((s) => s.address);
     const request: FrcRequest = {
       nAdr: 0,
-      param: { sensorType: type, sensorIndex: typeIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes },
+      param: { sensorType: type, sensorIndex: typeIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes: group.map((s) => s.address) },
     };
-    let result: FrcResult | undefined;
+    this.counters.polls++;
     try {
-      const data = await this.options.iqrf.request<{ result?: FrcResult }>(gateway.id, 'iqrfSensor_Frc', request);
-      result = data.rsp?.result;
+      const data = await this.options.iqrf.request(gateway.id, 'iqrfSensor_Frc', request);
+      // The answer is turned into readings by whichever collector got it; wait if that is us.
+      await this.processing.get(data.msgId);
     } catch (error) {
       this.counters.failedRequests++;
       this.options.logger.warn({ gatewayId: gateway.id, sensorType: type, err: (error as Error).message }, 'FRC failed');
-      return [];
     }
-    if (!result || !Array.isArray(result.sensors)) {
+  }
+
+  /** Turns one FRC answer into readings, from what the answer itself says (no request needed). */
+  private async processFrc(gatewayId: string, response: DaemonResponse): Promise<void> {
+    const rsp = response.data.rsp;
+    const result = isObject(rsp) && isObject(rsp.result) ? rsp.result : undefined;
+    if (!result || !Array.isArray(result.sensors) || typeof result.sensorIndex !== 'number') {
       this.counters.invalidEntries++;
-      this.options.logger.warn({ gatewayId: gateway.id, sensorType: type }, 'FRC answer without result.sensors ignored');
-      return [];
+      this.options.logger.warn({ gatewayId }, 'FRC answer without result.sensors and result.sensorIndex ignored');
+      return;
     }
+    const [gateway] = await this.options.registry.getMany([gatewayId]);
+    if (!gateway) {
+      this.options.logger.warn({ gatewayId }, 'FRC answer from an unregistered gateway ignored');
+      return;
+    }
+    const sensors = await this.options.catalog.sensorsOf(gateway);
+    const selected = Array.isArray(result.selectedNodes) ? result.selectedNodes : undefined;
     const time = this.now();
     const readings: Reading[] = [];
-    group.forEach((sensor, i) => {
-      const parsed = parseSensorValue(result.sensors[i], `result.sensors[${i}]`);
-      if (!parsed.ok || (parsed.value && parsed.value.type !== type)) {
+    result.sensors.forEach((entry: unknown, i: number) => {
+      const parsed = parseSensorValue(entry, `result.sensors[${i}]`);
+      if (!parsed.ok) {
         this.counters.invalidEntries++;
-        this.options.logger.warn({ gatewayId: gateway.id, sensorId: sensor.id, error: parsed.ok ? `type ${parsed.value?.type} is not ${type}` : parsed.error }, 'invalid sensor entry ignored');
+        this.options.logger.warn({ gatewayId, error: parsed.error }, 'invalid sensor entry ignored');
         return;
       }
       if (parsed.value === null || parsed.value.value === null) {
         this.counters.skippedNulls++;
         return;
       }
-      readings.push({ sensorId: sensor.id, gatewayId: gateway.id, tenant: gateway.tenant, quantity: sensor.quantity, time, value: parsed.value.value });
+      const address = selected ? Number(selected[i]) : i;
+      const { type } = parsed.value;
+      const sensor = sensors.find((s) => s.address === address && s.type === type && s.typeIndex === result.sensorIndex);
+      if (!sensor) {
+        this.counters.invalidEntries++;
+        this.options.logger.warn({ gatewayId, address, type }, 'value of an unknown sensor ignored');
+        return;
+      }
+      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, time, value: parsed.value.value });
     });
-    return readings;
+    if (readings.length) await this.deliver(readings);
   }
 
+  /** Store first, then bus; each retried with backoff until it accepts (they buffer and reconnect). */
   private async deliver(readings: Reading[]): Promise<void> {
-    try {
-      await this.options.store.write(readings);
-      await this.options.bus.publish(readings);
-      this.counters.readings += readings.length;
-    } catch (error) {
-      this.counters.failedWrites += readings.length;
-      this.options.logger.error({ err: (error as Error).message, readings: readings.length }, 'cannot store or publish readings');
+    await this.retry('store', () => this.options.store.write(readings));
+    await this.retry('bus', () => this.options.bus.publish(readings));
+    this.counters.readings += readings.length;
+  }
+
+  private async retry(what: string, attempt: () => Promise<void>): Promise<void> {
+    for (let delay = 100; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        this.counters.deliveryRetries++;
+        this.options.logger.warn({ err: (error as Error).message, retryInMs: delay }, `${what} refused readings; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 }

@@ -15,7 +15,7 @@ runService('collector', async (env, logger) => {
   const store = new MemoryTimeSeriesStore();
   const bus = new MemoryLiveBus();
   const collector = new Collector({ iqrf, catalog: new MeshCatalog(iqrf), registry, store, bus, logger, intervalMs: interval * 1000 });
-  collector.start();
+  await collector.start();
   return {
     async close() {
       await collector.stop();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from '#log';
 import { parseDaemonResponse, type DaemonRequest, type DaemonResponse } from './messages.ts';
 import { gatewayFromTopic, topicFor, type TopicScheme, defaultTopics } from './topics.ts';
@@ -30,6 +30,11 @@ export class IqrfUnavailableError extends Error {
 
 export interface IqrfClientOptions {
   topics?: TopicScheme;
+  /**
+   * MQTT 5 subscription identifier of the response subscription, so that a client holding other
+   * subscriptions to the same topics (a collector's shared one) can tell copies apart.
+   */
+  subscriptionIdentifier?: number;
   /** Default time to wait for an answer. */
   timeoutMs?: number;
   logger: Logger;
@@ -42,6 +47,9 @@ export interface IqrfClientStats {
   unmatched: number;
   timeouts: number;
 }
+
+/** Sees every valid daemon response on the response topics, matched to a request or not. */
+export type ResponseListener = (gatewayId: string, response: DaemonResponse, subscriptionIdentifiers: readonly number[]) => void;
 
 interface Pending {
   gatewayId: string;
@@ -59,21 +67,43 @@ export class IqrfClient {
   readonly stats: IqrfClientStats = { malformed: 0, unmatched: 0, timeouts: 0 };
   private readonly pending = new Map<string, Pending>();
   private readonly seen = new Map<string, number>();
+  private readonly listeners = new Set<ResponseListener>();
   private readonly topics: TopicScheme;
   private readonly timeoutMs: number;
   private readonly logger: Logger;
-  private readonly onMessage = (topic: string, payload: Buffer) => this.handleMessage(topic, payload);
+  private readonly onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) => this.handleMessage(topic, payload, packet);
+  private readonly subscriptionIdentifier: number | undefined;
 
   constructor(private readonly mqtt: MqttClient, options: IqrfClientOptions) {
     this.topics = options.topics ?? defaultTopics;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.logger = options.logger;
+    this.subscriptionIdentifier = options.subscriptionIdentifier;
   }
 
   /** Subscribes to every gateway's response topic. */
   async start(): Promise<void> {
     this.mqtt.on('message', this.onMessage);
-    await this.mqtt.subscribeAsync(topicFor(this.topics.responses, '+'), { qos: 1 });
+    await this.mqtt.subscribeAsync(topicFor(this.topics.responses, '+'), {
+      qos: 1,
+      ...(this.subscriptionIdentifier ? { properties: { subscriptionIdentifier: this.subscriptionIdentifier } } : {}),
+    });
+  }
+
+  /** The MQTT connection this client talks over. */
+  get mqttClient(): MqttClient {
+    return this.mqtt;
+  }
+
+  /** The response topics' subscription pattern (with `+` for the gateway id). */
+  get responseTopicFilter(): string {
+    return topicFor(this.topics.responses, '+');
+  }
+
+  /** Calls `listener` with every valid response from now on; returns the function that stops it. */
+  onResponse(listener: ResponseListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Sends one request and resolves with the answer's `data` (status 0), or rejects with a clear error. */
@@ -208,7 +238,7 @@ export class IqrfClient {
     });
   }
 
-  private handleMessage(topic: string, payload: Buffer): void {
+  private handleMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const gatewayId = gatewayFromTopic(this.topics.responses, topic);
     if (gatewayId === undefined) return;
     const parsed = parseDaemonResponse(payload);
@@ -218,6 +248,11 @@ export class IqrfClient {
       return;
     }
     this.seen.set(gatewayId, Date.now());
+    const identifiers = packet.properties?.subscriptionIdentifier;
+    const subscriptionIdentifiers = identifiers === undefined ? [] : Array.isArray(identifiers) ? identifiers : [identifiers];
+    for (const listener of this.listeners) listener(gatewayId, parsed.value, subscriptionIdentifiers);
+    // A copy that reached us only through another subscription (e.g. a shared one) is not ours to match.
+    if (this.subscriptionIdentifier && subscriptionIdentifiers.length && !subscriptionIdentifiers.includes(this.subscriptionIdentifier)) return;
     const pending = this.pending.get(parsed.value.data.msgId);
     if (!pending || pending.gatewayId !== gatewayId) {
       this.stats.unmatched++;

@@ -1,5 +1,5 @@
 export * from './quantity.ts';
 export * from './messages.ts';
 export * from './topics.ts';
-export { IqrfClient, IqrfTimeoutError, IqrfStatusError, IqrfUnavailableError, type IqrfClientOptions, type IqrfClientStats } from './client.ts';
+export { IqrfClient, IqrfTimeoutError, IqrfStatusError, IqrfUnavailableError, type IqrfClientOptions, type IqrfClientStats, type ResponseListener } from './client.ts';
 export { connectMqtt, type MqttOptions } from './mqtt.ts';
