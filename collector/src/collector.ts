@@ -59,37 +59,43 @@ export class Collector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
-  private stopResponses: (() => void) | undefined;
+  private readonly stopResponses: () => void;
+  private subscribed = false;
   private readonly intervalMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: CollectorOptions) {
     this.intervalMs = options.intervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
+    // Handle answers from the start: those kept by a persistent session arrive right after connecting.
+    this.stopResponses = options.iqrf.onResponse((gatewayId, response, identifiers) => this.onResponse(gatewayId, response, identifiers));
+  }
+
+  private onResponse(gatewayId: string, response: DaemonResponse, identifiers: readonly number[]): void {
+    const shared = this.options.sharedSubscription;
+    if (response.mType !== 'iqrfSensor_Frc') return;
+    if (shared && !identifiers.includes(shared.identifier)) return;
+    const done = this.processFrc(gatewayId, response).catch((error: unknown) => {
+      this.counters.invalidEntries++;
+      this.options.logger.warn({ gatewayId, err: (error as Error).message }, 'FRC answer could not be turned into readings');
+    });
+    this.processing.set(response.data.msgId, done);
+    void done.finally(() => this.processing.delete(response.data.msgId));
   }
 
   get stats(): CollectorStats {
     return { ...this.counters, malformedPayloads: this.options.iqrf.stats.malformed };
   }
 
-  /** Listens for answers (joining the shared subscription if any); resolves once subscribed. */
+  /** Joins the collectors' shared subscription, if any; answers are handled from construction on. */
   async listen(): Promise<void> {
-    if (this.stopResponses) return;
     const shared = this.options.sharedSubscription;
-    this.stopResponses = this.options.iqrf.onResponse((gatewayId, response, identifiers) => {
-      if (response.mType !== 'iqrfSensor_Frc') return;
-      if (shared && !identifiers.includes(shared.identifier)) return;
-      const done = this.processFrc(gatewayId, response).catch((error: unknown) => {
-        this.counters.invalidEntries++;
-        this.options.logger.warn({ gatewayId, err: (error as Error).message }, 'FRC answer could not be turned into readings');
-      });
-      this.processing.set(response.data.msgId, done);
-      void done.finally(() => this.processing.delete(response.data.msgId));
+    if (!shared || this.subscribed) return;
+    this.subscribed = true;
+    await this.options.iqrf.mqttClient.subscribeAsync(`$share/${shared.group}/${this.options.iqrf.responseTopicFilter}`, {
+      qos: 1,
+      properties: { subscriptionIdentifier: shared.identifier },
     });
-    if (shared) {
-      const mqtt = this.options.iqrf.mqttClient;
-      await mqtt.subscribeAsync(`$share/${shared.group}/${this.options.iqrf.responseTopicFilter}`, { qos: 1, properties: { subscriptionIdentifier: shared.identifier } });
-    }
   }
 
   /** Listens, then polls now and every `intervalMs` (a round that overruns delays the next one). */
@@ -104,14 +110,18 @@ export class Collector {
     tick();
   }
 
-  /** Stops polling and waits for answers being processed; stays subscribed (the session keeps them). */
+  /** Stops polling and waits for the answers being processed; answers still arriving are handled. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
     await Promise.all(this.processing.values());
-    this.stopResponses?.();
-    this.stopResponses = undefined;
+  }
+
+  /** Stops handling answers for good (the process is going away). */
+  async close(): Promise<void> {
+    await this.stop();
+    this.stopResponses();
   }
 
   /** One round over the active gateways this collector owns; resolves when their readings are delivered. */

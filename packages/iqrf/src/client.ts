@@ -79,11 +79,12 @@ export class IqrfClient {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.logger = options.logger;
     this.subscriptionIdentifier = options.subscriptionIdentifier;
+    // Listen from the start: a persistent session is replayed right after the connection opens.
+    this.mqtt.on('message', this.onMessage);
   }
 
   /** Subscribes to every gateway's response topic. */
   async start(): Promise<void> {
-    this.mqtt.on('message', this.onMessage);
     await this.mqtt.subscribeAsync(topicFor(this.topics.responses, '+'), {
       qos: 1,
       ...(this.subscriptionIdentifier ? { properties: { subscriptionIdentifier: this.subscriptionIdentifier } } : {}),

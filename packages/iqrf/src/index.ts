@@ -2,4 +2,4 @@ export * from './quantity.ts';
 export * from './messages.ts';
 export * from './topics.ts';
 export { IqrfClient, IqrfTimeoutError, IqrfStatusError, IqrfUnavailableError, type IqrfClientOptions, type IqrfClientStats, type ResponseListener } from './client.ts';
-export { connectMqtt, type MqttOptions } from './mqtt.ts';
+export { connectMqtt, createMqttClient, waitForConnection, type MqttOptions } from './mqtt.ts';

@@ -7,7 +7,7 @@ export interface MqttOptions {
    * client is away, so a restart loses nothing sent to it meanwhile. Needs a stable `clientId`.
    */
   clean?: boolean;
-  /** How long the broker keeps a persistent session (MQTT 5). Default 1 day. */
+  /** How long the broker keeps the session of a client that vanished (MQTT 5). Default 1 h. */
   sessionExpirySeconds?: number;
   /** 4 (MQTT 3.1.1, what the embedded aedes broker speaks) or 5. Default 4. */
   protocolVersion?: 4 | 5;
@@ -17,9 +17,19 @@ export interface MqttOptions {
 
 /** Connects to an MQTT broker, reconnecting every second after a loss, and resolves once connected. */
 export async function connectMqtt(url: string, options: MqttOptions = {}): Promise<MqttClient> {
+  const client = createMqttClient(url, options);
+  await waitForConnection(client);
+  return client;
+}
+
+/**
+ * Starts connecting and returns the client at once, so that message handlers can be attached
+ * before the broker replays a persistent session (those messages come right after CONNACK).
+ */
+export function createMqttClient(url: string, options: MqttOptions = {}): MqttClient {
   const protocolVersion = options.protocolVersion ?? 4;
   const clean = options.clean ?? true;
-  return mqtt.connectAsync(url, {
+  return mqtt.connect(url, {
     protocolVersion,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
@@ -28,6 +38,27 @@ export async function connectMqtt(url: string, options: MqttOptions = {}): Promi
     resubscribe: true,
     ...(options.clientId ? { clientId: options.clientId } : {}),
     ...(options.will ? { will: options.will } : {}),
-    ...(protocolVersion === 5 && !clean ? { properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? 86_400 } } : {}),
+    ...(protocolVersion === 5 && !clean ? { properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? 3_600 } } : {}),
+  });
+}
+
+/** Resolves on the first connection; rejects on a connection error or after `timeoutMs`. */
+export function waitForConnection(client: MqttClient, timeoutMs = 10_000): Promise<void> {
+  if (client.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`MQTT broker did not accept the connection within ${timeoutMs} ms`)), timeoutMs);
+    const onConnect = () => finish();
+    const onError = (error: Error) => finish(error);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      if (error) {
+        client.end(true);
+        reject(error);
+      } else resolve();
+    };
+    client.on('connect', onConnect);
+    client.on('error', onError);
   });
 }

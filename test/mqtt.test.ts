@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt, createMqttClient, defaultTopics, IqrfClient, IqrfTimeoutError, IqrfUnavailableError, topicFor, waitForConnection } from '#iqrf';
+import { silentLogger } from '#log';
+import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
+import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
+import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
+import { Collector } from '../collector/src/collector.ts';
+import { CollectorMembership } from '../collector/src/membership.ts';
+import { eventually } from './support/graphql.ts';
+import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
+
+const scenario = buildScenario('demo');
+const allSensors = scenario.gateways.flatMap((g) => g.nodes.flatMap((n) => n.sensors.map((_, i) => `${g.id}.${n.address}.${i}`)));
+
+describe('collectors on a real Mosquitto (MQTT 5)', () => {
+  let mosquitto: RunningMosquitto;
+  let registry: GatewayRegistry;
+  const clients: MqttClient[] = [];
+  const connect = async (options: Parameters<typeof connectMqtt>[1] = {}) => {
+    const client = await connectMqtt(mosquitto.url, { protocolVersion: 5, ...options });
+    clients.push(client);
+    return client;
+  };
+
+  /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
+  async function startCollector(id: string, bus: MemoryLiveBus, store = new MemoryTimeSeriesStore()) {
+    const mqtt = createMqttClient(mosquitto.url, { protocolVersion: 5, clientId: id, clean: false, will: CollectorMembership.will(id) });
+    clients.push(mqtt);
+    const iqrf = new IqrfClient(mqtt, { logger: silentLogger, timeoutMs: 2_000, subscriptionIdentifier: 1 });
+    const membership = new CollectorMembership(mqtt, id, silentLogger);
+    const collector = new Collector({ iqrf, catalog: new MeshCatalog(iqrf), registry, store, bus, logger: silentLogger, membership, sharedSubscription: { group: 'collectors', identifier: 2 } });
+    await waitForConnection(mqtt);
+    await iqrf.start();
+    await membership.start();
+    await collector.listen();
+    /** Graceful stop: leave the group and end the session, so no answer is queued for it any more. */
+    const close = async () => {
+      await collector.close();
+      await membership.stop();
+      await mqtt.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
+    };
+    return { collector, membership, mqtt, iqrf, close };
+  }
+
+  beforeAll(async () => {
+    mosquitto = await startMosquitto();
+    const simulator = new IqrfDaemonSimulator({ mqtt: await connect(), scenario, logger: silentLogger });
+    await simulator.start();
+    registry = await FileGatewayRegistry.open();
+    for (const record of scenarioRegistry(scenario)) await registry.add(record);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await mosquitto?.stop();
+  });
+
+  it('two collectors split the gateways and turn every answer into readings exactly once', async () => {
+    const bus = new MemoryLiveBus();
+    const published: Reading[] = [];
+    bus.subscribe((readings) => published.push(...readings));
+    const a = await startCollector('split-a', bus);
+    const b = await startCollector('split-b', bus);
+    await eventually(async () => a.membership.size === 2 && b.membership.size === 2);
+
+    const owners = scenario.gateways.map((g) => [a.membership.owns(g.id), b.membership.owns(g.id)]);
+    expect(owners.every(([x, y]) => x !== y)).toBe(true); // each gateway has exactly one owner
+
+    await Promise.all([a.collector.pollAll(), b.collector.pollAll()]);
+    await eventually(async () => published.length >= allSensors.length);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const counts = new Map<string, number>();
+    for (const r of published) counts.set(r.sensorId, (counts.get(r.sensorId) ?? 0) + 1);
+    expect(new Set(counts.keys())).toEqual(new Set(allSensors));
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(a.collector.stats.polls).toBeGreaterThan(0);
+    expect(b.collector.stats.polls).toBeGreaterThan(0);
+
+    // When one leaves, the other owns every gateway.
+    await a.close();
+    await eventually(async () => b.membership.size === 1);
+    expect(scenario.gateways.every((g) => b.membership.owns(g.id))).toBe(true);
+    await b.close();
+  });
+
+  it('keeps the answers that arrive while a collector restarts (persistent session)', async () => {
+    const bus = new MemoryLiveBus();
+    const published: Reading[] = [];
+    bus.subscribe((readings) => published.push(...readings));
+    const first = await startCollector('restart-me', bus);
+    await first.collector.pollAll(); // learn the meshes, receive one round
+    const before = published.length;
+    // The collector process dies; meanwhile its FRC requests are answered.
+    await first.mqtt.endAsync(true);
+    const requester = await connect();
+    const frc = { mType: 'iqrfSensor_Frc', data: { msgId: 'while-away', req: { nAdr: 0, param: { sensorType: 2, sensorIndex: 0, frcCommand: 224, selectedNodes: [21, 22, 23] } } } };
+    await requester.publishAsync(topicFor(defaultTopics.requests, 'austin-gw01'), JSON.stringify(frc), { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(published.length).toBe(before);
+
+    const again = await startCollector("restart-me", bus);
+    await again.collector.pollAll().catch(() => undefined);
+    await eventually(async () => published.slice(before).filter((r) => ['austin-gw01.21.2', 'austin-gw01.22.2', 'austin-gw01.23.2'].includes(r.sensorId)).length >= 6);
+    await again.close();
+  });
+
+  it('fails requests in flight with a clear error when the broker goes away, and recovers after', async () => {
+    const mqtt = await connect();
+    const iqrf = new IqrfClient(mqtt, { logger: silentLogger, timeoutMs: 1_000 });
+    await iqrf.start();
+    const pending = iqrf.request('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }).catch((e: unknown) => e);
+    await mosquitto.stop();
+    const error = await pending;
+    // Either the answer arrived before the broker stopped, or the request failed clearly.
+    if (error instanceof Error) expect(error).toSatisfy((e) => e instanceof IqrfTimeoutError || e instanceof IqrfUnavailableError);
+    await expect(iqrf.request('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} })).rejects.toThrow(/not connected|did not answer/);
+    await mosquitto.restart();
+    const bonded = await eventually(async () => (await iqrf.request<{ result: { bondedDevices: number[] } }>('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }).catch(() => undefined))?.rsp.result.bondedDevices, 20_000, 300);
+    expect(bonded).toHaveLength(40);
+    iqrf.close();
+  }, 40_000);
+});
