@@ -8,14 +8,12 @@ import { cloudOptionsFromEnv } from '#cloud';
 import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
 import { scenarioNames, type Scenario } from '#simulator';
+import { backendOptionsFromEnv } from './backends.ts';
 import { defaultPorts, startPlatform, type PlatformConfig } from './platform.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 async function readConfig(env: EnvReader, logger: Logger): Promise<PlatformConfig> {
-  for (const variable of ['REDIS_URL', 'GRAPHITE_URL', 'CARBON_URL']) {
-    if (env.optional(variable)) throw new Error(`${variable} is not supported by this version yet (real Redis and Graphite arrive with the real-backends work); unset it to use the embedded default`);
-  }
   const scenario = env.string('SCENARIO', 'demo');
   if (!(scenarioNames as readonly string[]).includes(scenario)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${scenario}"`);
   const pollInterval = parseDuration(env.string('POLL_INTERVAL', '10s'));
@@ -37,9 +35,19 @@ async function readConfig(env: EnvReader, logger: Logger): Promise<PlatformConfi
     subgraphPorts: defaultPorts.subgraphs,
     supergraph: await readFile(supergraphFile, 'utf8'),
     planner,
-    registryFile: `${dataDir}/registry-${scenario}.json`,
+    backends: backendOptionsFromEnv(env, { registryFile: `${dataDir}/registry-${scenario}.json` }),
+    mqttProtocolVersion: mqttProtocol(env),
+    collectorId: env.optional('COLLECTOR_ID'),
     pollIntervalMs: pollInterval * 1000,
   };
+}
+
+/** MQTT_PROTOCOL_VERSION: 5 (default with MQTT_URL) or 4; the embedded broker speaks 4. */
+function mqttProtocol(env: EnvReader): 4 | 5 | undefined {
+  const version = env.optional('MQTT_PROTOCOL_VERSION');
+  if (version === undefined) return undefined;
+  if (version !== '4' && version !== '5') throw new Error(`MQTT_PROTOCOL_VERSION must be 4 or 5, got "${version}"`);
+  return version === '4' ? 4 : 5;
 }
 
 runService('platform', async (env, logger) => {

@@ -3,18 +3,19 @@ import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#clou
 import { connectMqtt, createMqttClient, IqrfClient, waitForConnection, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
-import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
+import { MeshCatalog, type GatewayRegistry } from '#registry';
 import { buildScenario, scenarioOpenData, scenarioRegistry, simulatedCloudOptions, startSimulator, type Scenario, type Simulator } from '#simulator';
-import { MemoryLiveBus, MemoryTimeSeriesStore, type LiveBus, type TimeSeriesStore } from '#telemetry';
+import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import { Collector } from '../collector/src/collector.ts';
 import { CollectorMembership } from '../collector/src/membership.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
 import { startRouter, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
 import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
 import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
-import { defaultSubgraphUrl, subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
+import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
 import { startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
+import { openBackends, type BackendOptions } from './backends.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 
 /** Everything `startPlatform` needs; `platform/main.ts` fills it from the environment. */
@@ -45,8 +46,11 @@ export interface PlatformConfig {
   /** A supergraph SDL to serve; composed from the running subgraphs when absent. */
   supergraph?: string;
   planner?: QueryPlanner;
-  /** Where the gateway registry is kept (a JSON file); in memory only when absent. */
-  registryFile?: string;
+  /**
+   * Redis (live bus, registry), Graphite (time series) and the registry file; the in-process
+   * defaults for what is not named.
+   */
+  backends?: BackendOptions;
   /** An open data catalogue; the scenario's when absent. */
   openData?: OpenDataCatalog;
   /** Extra tenants gateways may be registered for, beside the scenario's and the registry's. */
@@ -115,8 +119,9 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       closers.push(() => simulator!.close());
     }
 
-    const registry = await FileGatewayRegistry.open(config.registryFile);
-    closers.push(() => registry.close());
+    const backends = await openBackends(config.backends ?? {}, logger);
+    closers.push(() => backends.close());
+    const { registry, store, bus } = backends;
     if ((await registry.list()).length === 0 && config.simulate) {
       for (const record of scenarioRegistry(scenario, new Date())) await registry.add(record);
     }
@@ -126,9 +131,6 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => iqrf.close());
     const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
 
-    const store = new MemoryTimeSeriesStore();
-    const bus = new MemoryLiveBus();
-    closers.push(() => store.close(), () => bus.close());
 
     if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
     const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
@@ -191,7 +193,6 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 export const defaultPorts = {
   router: 4000,
   subgraphs: Object.fromEntries(subgraphList.map(({ name, port }) => [name, port])) as Record<SubgraphName, number>,
-  urlOf: defaultSubgraphUrl,
 };
 
 /**

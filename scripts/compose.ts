@@ -1,30 +1,30 @@
 /**
- * Writes `schema/supergraph.graphql` from the four subgraph schemas, with each subgraph at its
- * default local URL (override with DEVICES_URL, TELEMETRY_URL, INFRASTRUCTURE_URL, OPENDATA_URL).
- * `--check` only compares and exits 1 when the file is stale.
+ * Writes the supergraphs from the four subgraph schemas:
+ * - `schema/supergraph.graphql`: subgraphs on this machine (127.0.0.1:4001-4004), for `npm start`;
+ * - `schema/supergraph.compose.graphql`: subgraphs as docker-compose names them (devices:4001, ...).
+ * `--check` only compares and exits 1 when a file is stale.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { composeSupergraph } from '../router/src/compose.ts';
-import { defaultSubgraphUrl, subgraphs, type SubgraphName } from '../subgraphs/list.ts';
-
-const target = new URL('../schema/supergraph.graphql', import.meta.url);
+import { supergraphTargets } from '../router/src/targets.ts';
 
 async function main(): Promise<void> {
-  const urls = Object.fromEntries(
-    subgraphs.map(({ name, port }) => [name, process.env[`${name.toUpperCase()}_URL`] ?? defaultSubgraphUrl(port)]),
-  ) as Record<SubgraphName, string>;
-  const sdl = await composeSupergraph(urls);
-  if (process.argv.includes('--check')) {
-    const current = await readFile(target, 'utf8').catch(() => '');
-    if (current !== sdl) {
-      process.stderr.write('schema/supergraph.graphql is stale: run `npm run compose`\n');
-      process.exit(1);
+  let stale = false;
+  for (const target of supergraphTargets) {
+    const file = new URL(`../${target.file}`, import.meta.url);
+    const sdl = await composeSupergraph(target.urls);
+    const current = await readFile(file, 'utf8').catch(() => '');
+    if (process.argv.includes('--check')) {
+      if (current !== sdl) {
+        stale = true;
+        process.stderr.write(`${target.file} is stale: run \`npm run compose\`\n`);
+      }
+    } else if (current !== sdl) {
+      await writeFile(file, sdl);
+      process.stdout.write(`wrote ${target.file}\n`);
     }
-    process.stdout.write('schema/supergraph.graphql is up to date\n');
-    return;
   }
-  await writeFile(target, sdl);
-  process.stdout.write(`wrote ${target.pathname}\n`);
+  if (stale) process.exit(1);
 }
 
 main().catch((error: unknown) => {

@@ -7,8 +7,3 @@ export const subgraphs = [
 ] as const;
 
 export type SubgraphName = (typeof subgraphs)[number]['name'];
-
-/** The URL a subgraph is served at when it runs on its default port on this machine. */
-export function defaultSubgraphUrl(port: number): string {
-  return `http://127.0.0.1:${port}/graphql`;
-}

@@ -3,15 +3,14 @@ import { generate } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
 import codegenConfig from '../codegen.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
-import { defaultSubgraphUrl, subgraphs, type SubgraphName } from '../subgraphs/list.ts';
+import { supergraphTargets } from '../router/src/targets.ts';
+import { subgraphs } from '../subgraphs/list.ts';
 
 const repo = new URL('../', import.meta.url);
 
 describe('generated files are up to date', () => {
-  it('schema/supergraph.graphql is the composition of the subgraph schemas (else: npm run compose)', async () => {
-    const urls = Object.fromEntries(subgraphs.map(({ name, port }) => [name, defaultSubgraphUrl(port)])) as Record<SubgraphName, string>;
-    const expected = await composeSupergraph(urls);
-    expect(await readFile(new URL('schema/supergraph.graphql', repo), 'utf8')).toBe(expected);
+  it.each(supergraphTargets)('$file is the composition of the subgraph schemas (else: npm run compose)', async ({ file, urls }) => {
+    expect(await readFile(new URL(file, repo), 'utf8')).toBe(await composeSupergraph(urls));
   });
 
   it('the resolver types are what codegen.ts generates (else: npm run codegen)', async () => {

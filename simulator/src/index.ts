@@ -19,6 +19,10 @@ export interface SimulatorOptions {
   lossRate?: number;
   /** How long a new gateway's kubelet takes to report Ready. */
   nodeReadyDelayMs?: number;
+  /** Where the data-center APIs listen (default 127.0.0.1, free ports) and the host name clients use. */
+  host?: string;
+  advertisedHost?: string;
+  ports?: { openstack?: number; contrail?: number; kubernetes?: number };
 }
 
 export interface Simulator {
@@ -36,7 +40,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const { scenario, logger } = options;
   const iqrf = new IqrfDaemonSimulator({ mqtt: options.mqtt, scenario, logger, lossRate: options.lossRate });
   await iqrf.start();
-  const cloud = await startCloudSimulator({ scenario, logger, nodeReadyDelayMs: options.nodeReadyDelayMs });
+  const cloud = await startCloudSimulator({ scenario, logger, nodeReadyDelayMs: options.nodeReadyDelayMs, host: options.host, advertisedHost: options.advertisedHost, ports: options.ports });
   const booting = new Map<string, Record<string, string>>();
   cloud.state.on('nodeAdded', (name, labels) => {
     if (labels[GatewayLabel.GATEWAY] === name) booting.set(name, labels);

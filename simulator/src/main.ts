@@ -6,8 +6,16 @@ import { buildScenario, scenarioNames, startSimulator, type Scenario } from './i
 runService('simulator', async (env, logger) => {
   const name = env.string('SCENARIO', 'demo');
   if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
-  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'));
-  const simulator = await startSimulator({ scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)), mqtt, logger });
+  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
+  const simulator = await startSimulator({
+    scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)),
+    mqtt,
+    logger,
+    host: env.string('HOST', '127.0.0.1'),
+    advertisedHost: env.optional('ADVERTISED_HOST'),
+    // The real systems' usual ports, so that a configuration written for them works unchanged.
+    ports: { openstack: env.int('OPENSTACK_PORT', 5000), contrail: env.int('CONTRAIL_PORT', 8082), kubernetes: env.int('KUBERNETES_PORT', 6443) },
+  });
   const { cloud } = simulator;
   logger.info({ openstackAuthUrl: cloud.openstackAuthUrl, contrailUrl: cloud.contrailUrl, kubernetesUrl: cloud.kubernetesUrl }, 'simulated city ready');
   return {

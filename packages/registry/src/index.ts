@@ -1,3 +1,4 @@
 export type { GatewayRecord, GatewayRegistry, NodeMeta, CpuArch, GatewayStatus } from './registry.ts';
 export { FileGatewayRegistry } from './file-registry.ts';
 export { MeshCatalog, describeSensors, sensorId, parseSensorId, type SensorInfo, type MeshCatalogOptions } from './catalog.ts';
+export { RedisGatewayRegistry, type RedisGatewayRegistryOptions } from './redis-registry.ts';

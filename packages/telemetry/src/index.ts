@@ -2,4 +2,6 @@ export * from './reading.ts';
 export { summarize, bucketOf, aggregateValues } from './summarize.ts';
 export type { TimeSeriesStore, SeriesQuery } from './store.ts';
 export { MemoryTimeSeriesStore, type MemoryStoreOptions } from './memory-store.ts';
+export { GraphiteTimeSeriesStore, type GraphiteStoreOptions, type GraphiteStoreStats } from './graphite-store.ts';
 export { MemoryLiveBus, type LiveBus, type BusListener } from './bus.ts';
+export { RedisLiveBus, LiveBusBacklogError, type RedisLiveBusOptions, type BusEntry } from './redis-bus.ts';

@@ -20,9 +20,10 @@ export interface RedisLiveBusOptions {
   /** Most batches one `XREAD` returns. Default 100. */
   batchCount?: number;
   /**
-   * Bytes of batches (their JSON) that may wait for Redis at once: sent but not yet acknowledged,
-   * or queued while Redis is unreachable. Past it `publish` rejects with `LiveBusBacklogError` at
-   * once and the batch is not queued. Default 64 MiB.
+   * Bytes of batches that may wait for Redis at once: sent but not yet acknowledged, or queued
+   * while Redis is unreachable. A batch counts its JSON plus 1 KiB (the script and ioredis' command
+   * around it). Past it `publish` rejects at once with `LiveBusBacklogError` and the batch is not
+   * queued; batches already waiting are not affected. Default 64 MiB.
    */
   maxPendingBytes?: number;
 }
@@ -32,7 +33,7 @@ export class LiveBusBacklogError extends Error {
   readonly code = 'LIVE_BUS_BACKLOG_FULL';
   constructor(pendingBytes: number, batchBytes: number, maxPendingBytes: number) {
     super(
-      `live bus: ${pendingBytes} bytes of readings already wait for Redis; a batch of ${batchBytes} bytes would pass maxPendingBytes (${maxPendingBytes}), so it was not published`,
+      `live bus: ${pendingBytes} bytes of batches already wait for Redis; one more of ${batchBytes} bytes would pass maxPendingBytes (${maxPendingBytes}), so it was not published`,
     );
     this.name = 'LiveBusBacklogError';
   }
@@ -51,15 +52,25 @@ type StreamEntry = [id: string, fields: string[]];
  * Appends a batch unless this publisher already did (a command resent after a lost reply):
  * each publisher numbers its batches, and ioredis sends one connection's commands in order,
  * resent ones first, so a number not above the last one stored was already appended.
- * KEYS: stream, this publisher's last number. ARGV: number, MAXLEN|MINID, threshold, JSON, key TTL (s).
+ * Trimming by age uses Redis' clock, the one entry ids are made from.
+ * KEYS: stream, this publisher's last number. ARGV: number, MAXLEN|MINID, max length or
+ * retention in ms, JSON, TTL of the publisher key in s.
  */
 const PUBLISH_SCRIPT = `
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) <= last then return false end
-local id = redis.call('XADD', KEYS[1], ARGV[2], '~', ARGV[3], '*', 'r', ARGV[4])
+local threshold = ARGV[3]
+if ARGV[2] == 'MINID' then
+  local now = redis.call('TIME')
+  threshold = string.format('%.0f', math.max(0, now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[3])))
+end
+local id = redis.call('XADD', KEYS[1], ARGV[2], '~', threshold, '*', 'r', ARGV[4])
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[5])
 return id
 `;
+
+/** What a waiting batch costs beyond its JSON: the script text and ioredis' command objects. */
+const BATCH_OVERHEAD_BYTES = 1024;
 
 /** How long Redis remembers a publisher's last batch number after its last publish. */
 const PUBLISHER_KEY_TTL_SECONDS = 24 * 60 * 60;
@@ -118,11 +129,10 @@ export class RedisLiveBus implements LiveBus {
   async publish(readings: readonly Reading[]): Promise<void> {
     if (this.closed) throw new Error('live bus: publish after close');
     const payload = JSON.stringify(readings);
-    const bytes = Buffer.byteLength(payload);
+    const bytes = Buffer.byteLength(payload) + BATCH_OVERHEAD_BYTES;
     if (this.pendingBytes + bytes > this.maxPendingBytes) throw new LiveBusBacklogError(this.pendingBytes, bytes, this.maxPendingBytes);
     this.pendingBytes += bytes;
     try {
-      const threshold = this.trim.strategy === 'MAXLEN' ? this.trim.threshold : Date.now() - this.trim.retentionMs;
       await this.writer.eval(
         PUBLISH_SCRIPT,
         2,
@@ -130,7 +140,7 @@ export class RedisLiveBus implements LiveBus {
         this.publisherKey,
         ++this.publishSequence,
         this.trim.strategy,
-        Math.max(0, threshold),
+        this.trim.strategy === 'MAXLEN' ? this.trim.threshold : this.trim.retentionMs,
         payload,
         PUBLISHER_KEY_TTL_SECONDS,
       );
@@ -191,12 +201,14 @@ export class RedisLiveBus implements LiveBus {
     this.generation++;
     this.listeners.clear();
     this.reader.disconnect();
-    await this.loop;
     if (this.writer.status === 'ready') {
-      // QUIT is answered after the commands before it, so acknowledged publishes finish first.
-      await Promise.race([this.writer.quit().catch(() => {}), delay(2_000)]);
+      // QUIT is answered after the commands sent before it, so publishes under way finish first.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.writer.quit().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+      clearTimeout(timer);
     }
     this.writer.disconnect();
+    await this.loop;
   }
 
   private connect(url: string, role: 'writer' | 'reader', socketTimeout: number): Redis {
@@ -207,18 +219,18 @@ export class RedisLiveBus implements LiveBus {
       retryStrategy: (times) => Math.min(50 * times, 1_000),
       socketTimeout,
     });
+    // One line when the connection goes and one when it is back, not one per reconnect attempt.
     let lost = false;
     redis.on('ready', () => {
       if (lost) this.logger.info({ stream: this.stream, role }, 'live bus reconnected to Redis');
       lost = false;
     });
-    redis.on('error', (error: Error) => {
-      if (!lost && !this.closed) this.logger.warn({ stream: this.stream, role, err: error }, 'live bus lost Redis; reconnecting');
-      lost = true;
-    });
     redis.on('close', () => {
-      if (!this.closed) lost = true;
+      if (lost || this.closed) return;
+      lost = true;
+      this.logger.warn({ stream: this.stream, role }, 'live bus lost its Redis connection; reconnecting');
     });
+    redis.on('error', (error: Error) => this.logger.debug({ stream: this.stream, role, err: error }, 'live bus Redis connection error'));
     return redis;
   }
 

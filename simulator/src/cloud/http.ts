@@ -10,7 +10,8 @@ export interface LoopbackServer {
 }
 
 /** Listens on a free port; an exception in `handler` is logged and answered with 500. */
-export async function listen(name: string, host: string, logger: Logger, handler: Handler): Promise<LoopbackServer> {
+/** Serves `handler` on `host:port` (0: a free port); the URL names `advertisedHost`, what clients reach. */
+export async function listen(name: string, host: string, logger: Logger, handler: Handler, port = 0, advertisedHost = host): Promise<LoopbackServer> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     Promise.resolve()
@@ -23,11 +24,11 @@ export async function listen(name: string, host: string, logger: Logger, handler
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `http://${advertisedHost.includes(':') ? `[${advertisedHost}]` : advertisedHost}:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

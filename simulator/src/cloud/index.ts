@@ -13,6 +13,10 @@ export interface CloudSimulatorOptions extends CloudStateOptions {
   logger: Logger;
   /** Default 127.0.0.1. */
   host?: string;
+  /** The host name clients use (in URLs and Keystone's catalog). Default `host`. */
+  advertisedHost?: string;
+  /** Fixed ports; free ones when absent. */
+  ports?: { openstack?: number; contrail?: number; kubernetes?: number };
 }
 
 export interface CloudSimulator {
@@ -37,13 +41,13 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
   let contrailBase = '';
   const servers: LoopbackServer[] = [];
   try {
-    const openstack = await listen('openstack', host, logger, openStackHandler(state, () => openstackBase));
+    const openstack = await listen('openstack', host, logger, openStackHandler(state, () => openstackBase), options.ports?.openstack, options.advertisedHost);
     servers.push(openstack);
     openstackBase = openstack.url;
-    const contrail = await listen('contrail', host, logger, contrailHandler(state, () => contrailBase));
+    const contrail = await listen('contrail', host, logger, contrailHandler(state, () => contrailBase), options.ports?.contrail, options.advertisedHost);
     servers.push(contrail);
     contrailBase = contrail.url;
-    const kubernetes = await listen('kubernetes', host, logger, kubernetesHandler(state));
+    const kubernetes = await listen('kubernetes', host, logger, kubernetesHandler(state), options.ports?.kubernetes, options.advertisedHost);
     servers.push(kubernetes);
     const simulator: CloudSimulator = {
       openstackAuthUrl: `${openstack.url}${OPENSTACK_PREFIX.identity}/v3`,

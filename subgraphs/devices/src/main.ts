@@ -1,17 +1,19 @@
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
 import { connectMqtt, IqrfClient } from '#iqrf';
 import { runService } from '#kit';
-import { FileGatewayRegistry, MeshCatalog } from '#registry';
+import { MeshCatalog } from '#registry';
+import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
 import { startDevicesSubgraph } from './index.ts';
 
 runService('devices', async (env, logger) => {
   const cloud = cloudOptionsFromEnv(env);
   if (!cloud) throw new Error('Set OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG (or KUBERNETES_URL): registerGateway provisions there');
   const { kubernetes, contrail } = createCloudClients(cloud);
-  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID') });
+  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID'), protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
-  const registry = await FileGatewayRegistry.open(env.string('REGISTRY_FILE', '.data/registry.json'));
+  const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
+  const { registry } = backends;
   const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
@@ -32,7 +34,7 @@ runService('devices', async (env, logger) => {
       await subgraph.close();
       iqrf.close();
       await mqtt.endAsync();
-      await registry.close();
+      await backends.close();
     },
   };
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { runService } from '#kit';
 import { buildScenario, scenarioOpenData } from '#simulator';
-import { MemoryTimeSeriesStore } from '#telemetry';
+import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
 import { startOpendataSubgraph, validateCatalog } from './index.ts';
 
 runService('opendata', async (env, logger) => {
@@ -10,18 +10,18 @@ runService('opendata', async (env, logger) => {
   const catalog = file
     ? validateCatalog(JSON.parse(await readFile(file, 'utf8')), file)
     : scenarioOpenData(buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'), publicUrl);
-  const store = new MemoryTimeSeriesStore();
+  const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startOpendataSubgraph({
     port: env.int('PORT', 4004),
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
-    sources: { catalog, store },
+    sources: { catalog, store: backends.store },
   });
   return {
     async close() {
       await subgraph.close();
-      await store.close();
+      await backends.close();
     },
   };
 });

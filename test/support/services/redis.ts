@@ -6,6 +6,8 @@ export interface RedisService extends ServiceProcess {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   port: number;
+  /** Stops Redis, runs `whileStopped` (if given) while nothing listens, and starts it again on the same port and data. */
+  restart(options?: { whileStopped?: () => unknown }): Promise<void>;
 }
 
 export interface RedisServiceOptions {
@@ -38,8 +40,9 @@ export async function startRedis(options: RedisServiceOptions = {}): Promise<Red
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async restart() {
+    async restart({ whileStopped } = {}) {
       await stopProcess(child);
+      await whileStopped?.();
       child = await launch();
     },
     async stop() {

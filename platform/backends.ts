@@ -1,0 +1,62 @@
+import type { EnvReader } from '#kit';
+import type { Logger } from '#log';
+import { FileGatewayRegistry, RedisGatewayRegistry, type GatewayRegistry } from '#registry';
+import { GraphiteTimeSeriesStore, MemoryLiveBus, MemoryTimeSeriesStore, RedisLiveBus, type LiveBus, type TimeSeriesStore } from '#telemetry';
+
+/** Where the shared state lives: real services when named, in-process defaults otherwise. */
+export interface BackendOptions {
+  /** Redis for the live bus and the gateway registry. */
+  redisUrl?: string;
+  /** graphite-web (reads) and carbon's line receiver (writes), both or neither. */
+  graphiteUrl?: string;
+  carbonUrl?: string;
+  /** Without Redis, the registry is this JSON file (in memory only when absent). */
+  registryFile?: string;
+  /** Redis stream retention of the live bus, in ms (replay window of resumable subscriptions). */
+  busRetentionMs?: number;
+}
+
+export interface Backends {
+  store: TimeSeriesStore;
+  bus: LiveBus;
+  registry: GatewayRegistry;
+  close(): Promise<void>;
+}
+
+/** The backends named by the environment (REDIS_URL, GRAPHITE_URL + CARBON_URL, REGISTRY_FILE). */
+export function backendOptionsFromEnv(env: EnvReader, defaults: { registryFile?: string } = {}): BackendOptions {
+  const graphiteUrl = env.optional('GRAPHITE_URL');
+  const carbonUrl = env.optional('CARBON_URL');
+  if (Boolean(graphiteUrl) !== Boolean(carbonUrl)) throw new Error('Set both GRAPHITE_URL (graphite-web, reads) and CARBON_URL (carbon line receiver, writes), or neither');
+  const retention = env.optional('BUS_RETENTION_MS');
+  return {
+    redisUrl: env.optional('REDIS_URL'),
+    graphiteUrl,
+    carbonUrl,
+    registryFile: env.optional('REGISTRY_FILE') ?? defaults.registryFile,
+    ...(retention ? { busRetentionMs: env.int('BUS_RETENTION_MS', 0) } : {}),
+  };
+}
+
+/** Opens the store, bus and registry; `close()` closes what it opened. */
+export async function openBackends(options: BackendOptions, logger: Logger): Promise<Backends> {
+  const store: TimeSeriesStore =
+    options.graphiteUrl && options.carbonUrl
+      ? new GraphiteTimeSeriesStore({ graphiteUrl: options.graphiteUrl, carbonUrl: options.carbonUrl, logger: logger.child({ component: 'graphite' }) })
+      : new MemoryTimeSeriesStore();
+  const bus: LiveBus = options.redisUrl
+    ? new RedisLiveBus({ url: options.redisUrl, logger: logger.child({ component: 'live-bus' }), ...(options.busRetentionMs ? { retentionMs: options.busRetentionMs } : {}) })
+    : new MemoryLiveBus();
+  const registry: GatewayRegistry = options.redisUrl
+    ? new RedisGatewayRegistry({ url: options.redisUrl, logger: logger.child({ component: 'registry' }) })
+    : await FileGatewayRegistry.open(options.registryFile);
+  logger.info({ store: store.constructor.name, bus: bus.constructor.name, registry: registry.constructor.name }, 'backends');
+  return {
+    store,
+    bus,
+    registry,
+    async close() {
+      await Promise.all([store.close(), bus.close(), registry.close()]);
+    },
+  };
+}
