@@ -46,6 +46,8 @@ export interface CollectorStats {
 }
 
 const MAX_RETRY_DELAY_MS = 5_000;
+/** How long `close()` keeps retrying deliveries to a store or bus that refuses them. */
+const CLOSE_GRACE_MS = 10_000;
 
 /**
  * The MQTT bridge of the platform: polls the sensors of the gateways it owns through their IQRF
@@ -61,6 +63,7 @@ export class Collector {
   private stopped = true;
   private readonly stopResponses: () => void;
   private subscribed = false;
+  private closingSince: number | undefined;
   private readonly intervalMs: number;
   private readonly now: () => number;
 
@@ -120,6 +123,7 @@ export class Collector {
 
   /** Stops handling answers for good (the process is going away). */
   async close(): Promise<void> {
+    this.closingSince = Date.now();
     await this.stop();
     this.stopResponses();
   }
@@ -225,6 +229,10 @@ export class Collector {
       try {
         return await attempt();
       } catch (error) {
+        if (this.closingSince !== undefined && Date.now() - this.closingSince > CLOSE_GRACE_MS) {
+          this.options.logger.error({ err: (error as Error).message }, `${what} still refuses readings after ${CLOSE_GRACE_MS} ms of closing; giving up on them`);
+          throw error;
+        }
         this.counters.deliveryRetries++;
         this.options.logger.warn({ err: (error as Error).message, retryInMs: delay }, `${what} refused readings; retrying`);
         await new Promise((resolve) => setTimeout(resolve, delay));
