@@ -92,14 +92,28 @@ export class Collector {
 
   /** Joins the collectors' shared subscription, if any; answers are handled from construction on. */
   async listen(): Promise<void> {
-    const shared = this.options.sharedSubscription;
-    if (!shared || this.subscribed) return;
+    if (!this.options.sharedSubscription || this.subscribed) return;
     this.subscribed = true;
-    await this.options.iqrf.mqttClient.subscribeAsync(`$share/${shared.group}/${this.options.iqrf.responseTopicFilter}`, {
-      qos: 1,
-      properties: { subscriptionIdentifier: shared.identifier },
-    });
+    // Again after every reconnection: Mosquitto 2.0 restores sessions without their shared subscriptions.
+    this.options.iqrf.mqttClient.on('connect', this.joinSharedSubscription);
+    await this.joinSharedSubscription();
   }
+
+  private readonly joinSharedSubscription = async (): Promise<void> => {
+    const shared = this.options.sharedSubscription!;
+    const filter = `$share/${shared.group}/${this.options.iqrf.responseTopicFilter}`;
+    const mqtt = this.options.iqrf.mqttClient;
+    try {
+      // A shared subscription Mosquitto 2.0 restored from its persistence after a restart delivers
+      // nothing, and subscribing over it changes nothing: drop it and subscribe anew.
+      if (this.joinedOnce) await mqtt.unsubscribeAsync(filter);
+      await mqtt.subscribeAsync(filter, { qos: 1, properties: { subscriptionIdentifier: shared.identifier } });
+      this.joinedOnce = true;
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message, filter }, 'cannot join the collectors shared subscription');
+    }
+  };
+  private joinedOnce = false;
 
   /** Listens, then polls now and every `intervalMs` (a round that overruns delays the next one). */
   async start(): Promise<void> {
@@ -126,6 +140,7 @@ export class Collector {
     this.closingSince = Date.now();
     await this.stop();
     this.stopResponses();
+    this.options.iqrf.mqttClient.off('connect', this.joinSharedSubscription);
   }
 
   /** One round over the active gateways this collector owns; resolves when their readings are delivered. */

@@ -44,13 +44,24 @@ export class CollectorMembership {
 
   async start(): Promise<void> {
     this.mqtt.on('message', this.onMessage);
-    await this.mqtt.subscribeAsync(`${this.prefix}/+`, { qos: 1 });
-    await this.mqtt.publishAsync(`${this.prefix}/${this.id}`, JSON.stringify({ id: this.id, since: new Date().toISOString() }), { qos: 1, retain: true });
+    this.mqtt.on('connect', this.announce);
+    await this.announce();
   }
+
+  // Also after every reconnection: the broker may have restarted without our presence or subscription.
+  private readonly announce = async (): Promise<void> => {
+    try {
+      await this.mqtt.subscribeAsync(`${this.prefix}/+`, { qos: 1 });
+      await this.mqtt.publishAsync(`${this.prefix}/${this.id}`, JSON.stringify({ id: this.id, since: new Date().toISOString() }), { qos: 1, retain: true });
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'cannot announce this collector');
+    }
+  };
 
   /** Leaves the group: the others take this collector's gateways over. */
   async stop(): Promise<void> {
     this.mqtt.off('message', this.onMessage);
+    this.mqtt.off('connect', this.announce);
     if (this.mqtt.connected) await this.mqtt.publishAsync(`${this.prefix}/${this.id}`, Buffer.alloc(0), { qos: 1, retain: true });
   }
 

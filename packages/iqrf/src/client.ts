@@ -81,10 +81,24 @@ export class IqrfClient {
     this.subscriptionIdentifier = options.subscriptionIdentifier;
     // Listen from the start: a persistent session is replayed right after the connection opens.
     this.mqtt.on('message', this.onMessage);
+    this.mqtt.on('connect', this.onReconnect);
   }
+
+  // Subscribe again on every reconnection: a broker that restarted may have kept the session but
+  // not every subscription of it (Mosquitto 2.0 forgets shared ones), and subscribing is idempotent.
+  private readonly onReconnect = () => {
+    if (!this.started) return;
+    this.subscribe().catch((error: Error) => this.logger.warn({ err: error.message }, 'resubscribing to IQRF responses failed'));
+  };
+  private started = false;
 
   /** Subscribes to every gateway's response topic. */
   async start(): Promise<void> {
+    this.started = true;
+    await this.subscribe();
+  }
+
+  private async subscribe(): Promise<void> {
     await this.mqtt.subscribeAsync(topicFor(this.topics.responses, '+'), {
       qos: 1,
       ...(this.subscriptionIdentifier ? { properties: { subscriptionIdentifier: this.subscriptionIdentifier } } : {}),
@@ -180,6 +194,7 @@ export class IqrfClient {
   /** Rejects every request in flight and stops listening. */
   close(): void {
     this.mqtt.off('message', this.onMessage);
+    this.mqtt.off('connect', this.onReconnect);
     for (const [msgId, pending] of this.pending) {
       this.pending.delete(msgId);
       pending.fail(new Error(`IQRF client closed before gateway "${pending.gatewayId}" answered ${pending.mType}`));
