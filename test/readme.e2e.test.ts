@@ -60,8 +60,12 @@ describe('the README, run against `npm start`', () => {
   });
 
   it('brings the router up within 30 seconds', async () => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const started = Date.now();
-    await eventually(async () => (await fetch(url.replace('/graphql', '/health')).catch(() => undefined))?.ok, 30_000, 200);
+    const up = await eventually(async () => (await fetch(url.replace('/graphql', '/health')).catch(() => undefined))?.ok, 30_000, 200).catch(() => false);
+    expect(up, `npm start did not come up; it printed:\n${output}`).toBe(true);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 40_000);
 

@@ -1,6 +1,8 @@
 import { createLogger, type Logger } from '#log';
 import { envConfig, type EnvReader } from './config.ts';
 
+const STOP_TIMEOUT_MS = 30_000;
+
 export interface Service {
   close(): Promise<void>;
 }
@@ -20,6 +22,12 @@ export function runService(name: string, start: (env: EnvReader, logger: Logger)
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'stopping');
+        // A part that does not finish stopping must not keep the process (and its ports) alive.
+        const deadline = setTimeout(() => {
+          logger.error({ timeoutMs: STOP_TIMEOUT_MS }, 'did not stop in time; exiting');
+          process.exit(1);
+        }, STOP_TIMEOUT_MS);
+        deadline.unref();
         service.close().then(
           () => process.exit(0),
           (error: unknown) => {
