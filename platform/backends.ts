@@ -14,6 +14,8 @@ export interface BackendOptions {
   registryFile?: string;
   /** Redis stream retention of the live bus, in ms (replay window of resumable subscriptions). */
   busRetentionMs?: number;
+  /** Slot size of the in-memory store (Graphite's is its retention). Default 10 s. */
+  memoryResolutionSeconds?: number;
 }
 
 export interface Backends {
@@ -43,7 +45,7 @@ export async function openBackends(options: BackendOptions, logger: Logger): Pro
   const store: TimeSeriesStore =
     options.graphiteUrl && options.carbonUrl
       ? new GraphiteTimeSeriesStore({ graphiteUrl: options.graphiteUrl, carbonUrl: options.carbonUrl, logger: logger.child({ component: 'graphite' }) })
-      : new MemoryTimeSeriesStore();
+      : new MemoryTimeSeriesStore({ resolutionSeconds: options.memoryResolutionSeconds });
   const bus: LiveBus = options.redisUrl
     ? new RedisLiveBus({ url: options.redisUrl, logger: logger.child({ component: 'live-bus' }), ...(options.busRetentionMs ? { retentionMs: options.busRetentionMs } : {}) })
     : new MemoryLiveBus();

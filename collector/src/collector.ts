@@ -227,7 +227,7 @@ export class Collector {
         this.options.logger.warn({ gatewayId, address, type }, 'value of an unknown sensor ignored');
         return;
       }
-      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, time, value: parsed.value.value });
+      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, ...(sensor.room ? { room: sensor.room } : {}), time, value: parsed.value.value });
     });
     if (readings.length) await this.deliver(readings);
   }

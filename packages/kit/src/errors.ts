@@ -17,6 +17,8 @@ export const ErrorCode = {
   GATEWAY_ERROR: 'GATEWAY_ERROR',
   /** An external system (OpenStack, Contrail, Kubernetes, Graphite) failed or is unreachable. */
   UPSTREAM_ERROR: 'UPSTREAM_ERROR',
+  /** A resume cursor points before the oldest reading the live bus still keeps. */
+  CURSOR_EXPIRED: 'CURSOR_EXPIRED',
   /** A subscriber fell too far behind the live stream and was ended. */
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** A time range or duration could not be parsed, or asks for too many points. */

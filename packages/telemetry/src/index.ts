@@ -3,5 +3,5 @@ export { summarize, bucketOf, aggregateValues } from './summarize.ts';
 export type { TimeSeriesStore, SeriesQuery } from './store.ts';
 export { MemoryTimeSeriesStore, type MemoryStoreOptions } from './memory-store.ts';
 export { GraphiteTimeSeriesStore, type GraphiteStoreOptions, type GraphiteStoreStats } from './graphite-store.ts';
-export { MemoryLiveBus, type LiveBus, type BusListener } from './bus.ts';
-export { RedisLiveBus, LiveBusBacklogError, type RedisLiveBusOptions, type BusEntry } from './redis-bus.ts';
+export { MemoryLiveBus, comparePositions, type LiveBus, type BusListener, type BusEntry } from './bus.ts';
+export { RedisLiveBus, LiveBusBacklogError, type RedisLiveBusOptions } from './redis-bus.ts';

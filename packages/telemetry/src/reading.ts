@@ -6,6 +6,8 @@ export interface Reading {
   gatewayId: string;
   tenant: string;
   quantity: Quantity;
+  /** The room of the sensor, when the registry knows it (live filters use it). */
+  room?: string;
   /** Milliseconds since the epoch. */
   time: number;
   value: number;

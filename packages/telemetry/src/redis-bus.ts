@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Quantity } from '#iqrf';
 import type { Logger } from '#log';
-import type { BusListener, LiveBus } from './bus.ts';
+import type { BusEntry, BusListener, LiveBus } from './bus.ts';
 import type { Reading } from './reading.ts';
 
 export interface RedisLiveBusOptions {
@@ -39,12 +39,6 @@ export class LiveBusBacklogError extends Error {
   }
 }
 
-/** One batch read back from the stream. */
-export interface BusEntry {
-  /** The stream entry id (`<ms>-<seq>`), the same `position` listeners are called with. */
-  position: string;
-  readings: Reading[];
-}
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -170,13 +164,15 @@ export class RedisLiveBus implements LiveBus {
     return this.started;
   }
 
-  /** Up to `count` batches after `afterPosition` (exclusive), oldest first; malformed entries are left out. */
-  async readRange(afterPosition: string, count: number): Promise<BusEntry[]> {
+  /** Up to `count` batches after `afterPosition` (exclusive unless `inclusive`), oldest first; malformed entries are left out. */
+  async readRange(afterPosition: string, count: number, inclusive = false): Promise<BusEntry[]> {
     const batches: BusEntry[] = [];
     let after = afterPosition;
+    let open = !inclusive;
     while (batches.length < count) {
       const wanted = count - batches.length;
-      const entries = (await this.writer.xrange(this.stream, `(${after}`, '+', 'COUNT', wanted)) as StreamEntry[];
+      const entries = (await this.writer.xrange(this.stream, open ? `(${after}` : after, '+', 'COUNT', wanted)) as StreamEntry[];
+      open = true;
       for (const entry of entries) {
         const batch = this.parse(entry);
         if (batch) batches.push(batch);

@@ -8,4 +8,6 @@ export interface ReadingModel {
   /** ms since the epoch */
   time: number;
   value: number;
+  /** Live readings only. */
+  cursor?: string;
 }

@@ -40,6 +40,11 @@ export type Quantity =
 
 export type Reading = {
   __typename?: 'Reading';
+  /**
+   * Where this reading stands in a live stream: give it as `after` to resume right behind it.
+   * Opaque; null for readings of `Sensor.readings`.
+   */
+  cursor?: Maybe<Scalars['String']['output']>;
   sensor: Sensor;
   /** When it was measured (history: the start of its slot or bucket). */
   time: Scalars['DateTime']['output'];
@@ -70,16 +75,43 @@ export type SensorReadingsArgs = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
+   * The same live stream as `readings` (same filters, `after`), one event per batch the collector
+   * delivered (e.g. one poll of a gateway): the fields of other subgraphs are then fetched once per
+   * batch instead of once per reading.
+   */
+  readingBatches: Array<Reading>;
+  /**
    * Live readings as the collector accepts them. Filters combine with AND; at least one of
    * `sensorIds` or `gatewayId` is required.
+   *
+   * - `after`: a `cursor` of an earlier event: first every matching reading published since (within
+   *   the live bus's retention; an older cursor gives CURSOR_EXPIRED), then the live stream, with
+   *   none missing and none twice.
+   * - `from` (needs `sensorIds`): first the history since `from`, then live. With `every`, history
+   *   and live come as buckets of that size combined by `aggregate` (default AVG), exactly as
+   *   `Sensor.readings` computes them; a live bucket is sent once it has closed.
    */
   readings: Reading;
 };
 
 
-export type SubscriptionReadingsArgs = {
+export type SubscriptionReadingBatchesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   gatewayId?: InputMaybe<Scalars['ID']['input']>;
   quantity?: InputMaybe<Quantity>;
+  room?: InputMaybe<Scalars['String']['input']>;
+  sensorIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+
+export type SubscriptionReadingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  aggregate?: InputMaybe<Aggregate>;
+  every?: InputMaybe<Scalars['Duration']['input']>;
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  gatewayId?: InputMaybe<Scalars['ID']['input']>;
+  quantity?: InputMaybe<Quantity>;
+  room?: InputMaybe<Scalars['String']['input']>;
   sensorIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
@@ -183,12 +215,12 @@ export type ResolversTypes = ResolversObject<{
   Duration: ResolverTypeWrapper<Scalars['Duration']['output']>;
   Quantity: Quantity;
   Reading: ResolverTypeWrapper<ReadingModel>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Sensor: ResolverTypeWrapper<SensorRef>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -196,12 +228,12 @@ export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Duration: Scalars['Duration']['output'];
   Reading: ReadingModel;
+  String: Scalars['String']['output'];
   Float: Scalars['Float']['output'];
   Sensor: SensorRef;
   ID: Scalars['ID']['output'];
   Subscription: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
-  String: Scalars['String']['output'];
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -213,6 +245,7 @@ export interface DurationScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type ReadingResolvers<ContextType = TelemetryContext, ParentType extends ResolversParentTypes['Reading'] = ResolversParentTypes['Reading']> = ResolversObject<{
+  cursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sensor?: Resolver<ResolversTypes['Sensor'], ParentType, ContextType>;
   time?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   value?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -226,6 +259,7 @@ export type SensorResolvers<ContextType = TelemetryContext, ParentType extends R
 }>;
 
 export type SubscriptionResolvers<ContextType = TelemetryContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  readingBatches?: SubscriptionResolver<Array<ResolversTypes['Reading']>, "readingBatches", ParentType, ContextType, Partial<SubscriptionReadingBatchesArgs>>;
   readings?: SubscriptionResolver<ResolversTypes['Reading'], "readings", ParentType, ContextType, Partial<SubscriptionReadingsArgs>>;
 }>;
 

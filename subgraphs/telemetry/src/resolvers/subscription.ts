@@ -1,26 +1,100 @@
+import { GraphQLError } from 'graphql';
 import { ErrorCode, userError } from '#kit';
 import { parseSensorId } from '#registry';
-import type { Reading } from '#telemetry';
-import type { SubscriptionResolvers } from '../__generated__/resolvers.ts';
-import { liveReadings } from '../sources/live-stream.ts';
+import { Aggregate } from '#telemetry';
+import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
+import type { TelemetryContext } from '../context.ts';
 import type { ReadingModel } from '../models.ts';
+import { BucketStream } from '../sources/bucket-stream.ts';
+import { decodeCursor, flatten, LiveBatches, type LiveReading, type ReadingFilter } from '../sources/live-stream.ts';
 
 const MAX_SENSOR_IDS = 1000;
+const MAX_HISTORY_BUCKETS = 10_000;
 
 export const Subscription: SubscriptionResolvers = {
   readings: {
-    subscribe: (_, { sensorIds, gatewayId, quantity }, { sources }) => {
-      if (!sensorIds?.length && !gatewayId) throw userError(ErrorCode.BAD_USER_INPUT, 'Give sensorIds or gatewayId: a subscription to every sensor of the platform is not offered');
-      if (sensorIds && sensorIds.length > MAX_SENSOR_IDS) throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SENSOR_IDS} sensorIds per subscription`);
-      const malformed = sensorIds?.find((id) => !parseSensorId(id));
-      if (malformed !== undefined) throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, { field: 'sensorIds' });
-      const filter = {
-        ...(sensorIds?.length ? { sensorIds: new Set(sensorIds) } : {}),
-        ...(gatewayId ? { gatewayId } : {}),
-        ...(quantity ? { quantity } : {}),
-      };
-      return liveReadings(sources.bus, filter, sources.subscriberQueueLimit);
+    subscribe: async (_, args, ctx) => {
+      const filter = readingFilter(args);
+      if (args.from || args.every || args.aggregate) return historyThenLive(args, filter, ctx);
+      return flatten(await liveBatches(args, filter, ctx));
     },
-    resolve: (reading: Reading): ReadingModel => ({ sensorId: reading.sensorId, time: reading.time, value: reading.value }),
+    resolve: (event: LiveReading | ReadingModel | GraphQLError): ReadingModel => {
+      if (event instanceof GraphQLError) throw event;
+      return 'reading' in event ? toModel(event) : event;
+    },
+  },
+  readingBatches: {
+    subscribe: (_, args, ctx) => liveBatches(args, readingFilter(args), ctx),
+    resolve: (batch: LiveReading[] | GraphQLError): ReadingModel[] => {
+      if (batch instanceof GraphQLError) throw batch;
+      return batch.map(toModel);
+    },
   },
 };
+
+function toModel({ reading, cursor }: LiveReading): ReadingModel {
+  return { sensorId: reading.sensorId, time: reading.time, value: reading.value, cursor };
+}
+
+/** The filters of a live subscription, checked: a subscription to the whole platform is not offered. */
+function readingFilter({ sensorIds, gatewayId, quantity, room }: SubscriptionReadingBatchesArgs): ReadingFilter {
+  if (!sensorIds?.length && !gatewayId) throw userError(ErrorCode.BAD_USER_INPUT, 'Give sensorIds or gatewayId: a subscription to every sensor of the platform is not offered');
+  if (sensorIds && sensorIds.length > MAX_SENSOR_IDS) throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SENSOR_IDS} sensorIds per subscription`);
+  const malformed = sensorIds?.find((id) => !parseSensorId(id));
+  if (malformed !== undefined) throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, { field: 'sensorIds' });
+  return {
+    ...(sensorIds?.length ? { sensorIds: new Set(sensorIds) } : {}),
+    ...(gatewayId ? { gatewayId } : {}),
+    ...(quantity ? { quantity } : {}),
+    ...(room ? { room } : {}),
+  };
+}
+
+function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingFilter, { sources }: TelemetryContext): Promise<LiveBatches> {
+  return new LiveBatches(sources.bus, filter, sources.subscriberQueueLimit, after ? decodeCursor(after) : undefined).prepare();
+}
+
+/**
+ * `from` (and `every`): history from the store, then live. With `every`, every event is a bucket
+ * read from the store as `Sensor.readings` reads it; without, raw history then the live readings
+ * measured after it.
+ */
+async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFilter, ctx: TelemetryContext): Promise<AsyncIterableIterator<LiveReading | ReadingModel | GraphQLError>> {
+  const { sources } = ctx;
+  if (!args.sensorIds?.length) throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', { field: 'sensorIds' });
+  if (args.after && !args.after.startsWith('bucket:')) throw userError(ErrorCode.BAD_USER_INPUT, 'after with from/every takes the cursor of a bucket event', { field: 'after' });
+  if (args.aggregate && !args.every) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
+  const now = Date.now();
+  const from = args.from ? new Date(args.from).getTime() : now;
+  if (from > now) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must not be in the future');
+  if (args.every) {
+    if ((now - from) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
+    const resumeFrom = args.after ? Number(args.after.slice('bucket:'.length)) + args.every * 1000 : from;
+    return flatten(new BucketStream({ store: sources.store, sensorIds: args.sensorIds, from: resumeFrom, everySeconds: args.every, aggregate: args.aggregate ?? Aggregate.AVG }));
+  }
+  // Listen first, then read history up to now: live readings measured after now follow it.
+  const live = new LiveBatches(sources.bus, { ...filter, after: now }, sources.subscriberQueueLimit);
+  const history = await sources.store.query({ sensorIds: args.sensorIds, from, until: now });
+  const past: ReadingModel[] = history
+    .flatMap((points, i) => points.map((point) => ({ sensorId: args.sensorIds![i]!, ...point })))
+    .sort((a, b) => a.time - b.time);
+  return prepend(past, flatten(live));
+}
+
+function prepend<T, U>(first: readonly T[], then: AsyncIterableIterator<U>): AsyncIterableIterator<T | U> {
+  const pending = [...first];
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      const head = pending.shift();
+      if (head !== undefined) return { value: head, done: false };
+      return then.next();
+    },
+    async return() {
+      pending.length = 0;
+      return then.return!();
+    },
+  };
+}

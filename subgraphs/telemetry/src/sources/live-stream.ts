@@ -1,65 +1,219 @@
 import { ErrorCode, userError } from '#kit';
-import type { LiveBus, Reading } from '#telemetry';
+import { GraphQLError } from 'graphql';
+import { comparePositions, type LiveBus, type Reading } from '#telemetry';
 
 export interface ReadingFilter {
   sensorIds?: ReadonlySet<string>;
   gatewayId?: string;
   quantity?: string;
+  room?: string;
+  /** Only readings measured after this instant (ms). */
+  after?: number;
 }
 
 export function matches(filter: ReadingFilter, reading: Reading): boolean {
   return (
     (!filter.sensorIds || filter.sensorIds.has(reading.sensorId)) &&
     (!filter.gatewayId || filter.gatewayId === reading.gatewayId) &&
-    (!filter.quantity || filter.quantity === reading.quantity)
+    (!filter.quantity || filter.quantity === reading.quantity) &&
+    (!filter.room || filter.room === reading.room) &&
+    (filter.after === undefined || reading.time > filter.after)
   );
 }
 
+/** A reading of the live stream with its cursor. */
+export interface LiveReading {
+  reading: Reading;
+  cursor: string;
+}
+
+/** Where a reading stands in the bus: its batch's position and its index in the batch. */
+export interface Cursor {
+  position: string;
+  index: number;
+}
+
+const CURSOR = /^(\d{1,20}(?:-\d{1,20})?):(\d{1,6})$/;
+
+export function encodeCursor({ position, index }: Cursor): string {
+  return `${position}:${index}`;
+}
+
+/** The cursor in `text`, or a BAD_USER_INPUT error saying it is not one. */
+export function decodeCursor(text: string): Cursor {
+  const match = CURSOR.exec(text);
+  if (!match) throw userError(ErrorCode.BAD_USER_INPUT, `"${text}" is not a cursor: give the \`cursor\` of a reading you received`, { field: 'after' });
+  return { position: match[1]!, index: Number(match[2]) };
+}
+
+const REPLAY_PAGE = 500;
+
 /**
- * The readings of the bus that match `filter`, as an async iterator for a GraphQL subscription.
- * Readings wait in a queue of at most `queueLimit`; a subscriber that falls further behind is
- * ended with a SLOW_CONSUMER error instead of growing the server's memory.
+ * The bus's batches, each narrowed to the readings that match `filter`, as an async iterator for
+ * a GraphQL subscription. With `after`, it first replays every matching reading published after
+ * that cursor (read back from the bus), then goes on live, without gap or duplicate: it listens
+ * before it reads back, and skips live batches the replay already gave.
+ *
+ * Live batches wait in a queue of at most `queueLimit` readings; a subscriber that falls further
+ * behind is ended with SLOW_CONSUMER naming the cursor to resume from, so that the server's
+ * memory cannot grow because of one slow client. That error comes as the last event (resolvers
+ * throw it, so it reaches the client as a GraphQL error of that event), not as a broken stream.
+ *
+ * Call `prepare()` before handing it to GraphQL: it reads back what `after` asks for, and its
+ * errors (an expired cursor) then answer the subscribe request itself.
  */
-export function liveReadings(bus: LiveBus, filter: ReadingFilter, queueLimit: number): AsyncIterableIterator<Reading> {
-  const queue: Reading[] = [];
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
-  let done = false;
-  const unsubscribe = bus.subscribe((readings) => {
-    if (done || failure) return;
-    for (const reading of readings) if (matches(filter, reading)) queue.push(reading);
-    if (queue.length > queueLimit) {
-      failure = userError(ErrorCode.SLOW_CONSUMER, `More than ${queueLimit} readings waited for this subscriber; it was ended. Subscribe again with a narrower filter or read faster.`);
-      queue.length = 0;
-      unsubscribe();
+export class LiveBatches implements AsyncIterableIterator<LiveReading[] | GraphQLError> {
+  private readonly queue: Array<{ position: string; batch: LiveReading[] }> = [];
+  private queued = 0;
+  private wake: (() => void) | undefined;
+  private failure: GraphQLError | undefined;
+  private done = false;
+  private replay: LiveReading[][] | undefined;
+  private replayedUpTo: string | undefined;
+  private replayCursor: Cursor | undefined;
+  private lastCursor: string | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly bus: LiveBus,
+    private readonly filter: ReadingFilter,
+    private readonly queueLimit: number,
+    after?: Cursor,
+  ) {
+    this.replayCursor = after;
+    this.lastCursor = after && encodeCursor(after);
+    this.unsubscribe = bus.subscribe((readings, position) => {
+      if (this.done || this.failure) return;
+      const batch = select(readings, position, filter, -1);
+      if (!batch.length) return;
+      this.queue.push({ position, batch });
+      this.queued += batch.length;
+      if (this.queued > this.queueLimit) {
+        this.failure = userError(
+          ErrorCode.SLOW_CONSUMER,
+          `More than ${this.queueLimit} readings waited for this subscriber, so it was ended. Subscribe again with after: "${this.lastCursor ?? ''}" to get the rest.`,
+          { resumeAfter: this.lastCursor ?? null },
+        );
+        this.queue.length = 0;
+        this.unsubscribe();
+      }
+      this.wake?.();
+    });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Reads back what was published after the `after` cursor; rejects with CURSOR_EXPIRED and the like. */
+  async prepare(): Promise<this> {
+    try {
+      if (this.replayCursor) await this.readBack(this.replayCursor);
+      return this;
+    } catch (error) {
+      this.finish();
+      throw error;
     }
-    wake?.();
-  });
-  const finish = () => {
-    done = true;
-    unsubscribe();
-    wake?.();
-  };
+  }
+
+  async next(): Promise<IteratorResult<LiveReading[] | GraphQLError>> {
+    if (this.replayCursor) await this.prepare();
+    const replayed = this.replay?.shift();
+    if (replayed) return this.emit(replayed);
+    while (!this.done) {
+      const next = this.queue.shift();
+      if (next) {
+        this.queued -= next.batch.length;
+        if (this.replayedUpTo && comparePositions(next.position, this.replayedUpTo) <= 0) continue;
+        return this.emit(next.batch);
+      }
+      if (this.failure) {
+        this.finish();
+        return { value: this.failure, done: false };
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    return { value: undefined, done: true };
+  }
+
+  async return(): Promise<IteratorResult<LiveReading[]>> {
+    this.finish();
+    return { value: undefined, done: true };
+  }
+
+  private emit(batch: LiveReading[]): IteratorResult<LiveReading[]> {
+    this.lastCursor = batch[batch.length - 1]!.cursor;
+    return { value: batch, done: false };
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.unsubscribe();
+    this.wake?.();
+  }
+
+  /** Reads back what was published since `after`, once, into `replay`. */
+  private async readBack(after: Cursor): Promise<void> {
+    this.replayCursor = undefined;
+    const oldest = await this.bus.oldestPosition();
+    if (oldest === undefined || comparePositions(after.position, oldest) < 0) {
+      throw userError(
+        ErrorCode.CURSOR_EXPIRED,
+        `Cursor "${encodeCursor(after)}" is older than what the live bus keeps${oldest ? ` (the oldest batch is at ${oldest})` : ''}; subscribe without after, or read the gap from Sensor.readings.`,
+        { oldest: oldest ?? null },
+      );
+    }
+    const replay: LiveReading[][] = [];
+    let page = await this.bus.readRange(after.position, REPLAY_PAGE, true);
+    if (page[0]?.position !== after.position) {
+      throw userError(ErrorCode.BAD_USER_INPUT, `Cursor "${encodeCursor(after)}" names no batch of the live bus`, { field: 'after' });
+    }
+    let index = after.index;
+    while (page.length) {
+      for (const entry of page) {
+        const batch = select(entry.readings, entry.position, this.filter, index);
+        index = -1;
+        if (batch.length) replay.push(batch);
+        this.replayedUpTo = entry.position;
+      }
+      page = await this.bus.readRange(page[page.length - 1]!.position, REPLAY_PAGE);
+    }
+    this.replay = replay;
+  }
+}
+
+/** The readings of one batch that match, from index `after + 1` on, with their cursors. */
+function select(readings: readonly Reading[], position: string, filter: ReadingFilter, after: number): LiveReading[] {
+  const selected: LiveReading[] = [];
+  for (let index = after + 1; index < readings.length; index++) {
+    const reading = readings[index]!;
+    if (matches(filter, reading)) selected.push({ reading, cursor: encodeCursor({ position, index }) });
+  }
+  return selected;
+}
+
+/**
+ * One reading at a time out of an iterator of batches (errors pass as they are); `return()`
+ * reaches the source at once.
+ */
+export function flatten<T>(source: AsyncIterator<T[] | GraphQLError>): AsyncIterableIterator<T | GraphQLError> {
+  let buffer: Array<T | GraphQLError> = [];
   return {
     [Symbol.asyncIterator]() {
       return this;
     },
-    async next(): Promise<IteratorResult<Reading>> {
-      while (true) {
-        const reading = queue.shift();
-        if (reading) return { value: reading, done: false };
-        if (failure) {
-          const error = failure;
-          finish();
-          throw error;
-        }
-        if (done) return { value: undefined, done: true };
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
+    async next() {
+      while (!buffer.length) {
+        const result = await source.next();
+        if (result.done) return { value: undefined, done: true };
+        buffer = result.value instanceof GraphQLError ? [result.value] : [...result.value];
       }
+      return { value: buffer.shift()!, done: false };
     },
-    async return(): Promise<IteratorResult<Reading>> {
-      finish();
+    async return() {
+      buffer = [];
+      await source.return?.();
       return { value: undefined, done: true };
     },
   };
