@@ -38,6 +38,7 @@ async function readConfig(env: EnvReader, logger: Logger): Promise<PlatformConfi
     backends: backendOptionsFromEnv(env, { registryFile: `${dataDir}/registry-${scenario}.json` }),
     mqttProtocolVersion: mqttProtocol(env),
     collectorId: env.optional('COLLECTOR_ID'),
+    subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000),
     pollIntervalMs: pollInterval * 1000,
   };
 }
