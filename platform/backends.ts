@@ -18,6 +18,13 @@ export interface BackendOptions {
   memoryResolutionSeconds?: number;
 }
 
+/** Only the gateway registry (Redis when named, the JSON file otherwise), for parts that need nothing else. */
+export async function openRegistry(options: BackendOptions, logger: Logger): Promise<GatewayRegistry> {
+  return options.redisUrl
+    ? new RedisGatewayRegistry({ url: options.redisUrl, logger: logger.child({ component: 'registry' }) })
+    : FileGatewayRegistry.open(options.registryFile);
+}
+
 export interface Backends {
   store: TimeSeriesStore;
   bus: LiveBus;
@@ -42,6 +49,7 @@ export function backendOptionsFromEnv(env: EnvReader, defaults: { registryFile?:
 
 /** Opens the store, bus and registry; `close()` closes what it opened. */
 export async function openBackends(options: BackendOptions, logger: Logger): Promise<Backends> {
+  const registry = await openRegistry(options, logger);
   const store: TimeSeriesStore =
     options.graphiteUrl && options.carbonUrl
       ? new GraphiteTimeSeriesStore({ graphiteUrl: options.graphiteUrl, carbonUrl: options.carbonUrl, logger: logger.child({ component: 'graphite' }) })
@@ -49,9 +57,6 @@ export async function openBackends(options: BackendOptions, logger: Logger): Pro
   const bus: LiveBus = options.redisUrl
     ? new RedisLiveBus({ url: options.redisUrl, logger: logger.child({ component: 'live-bus' }), ...(options.busRetentionMs ? { retentionMs: options.busRetentionMs } : {}) })
     : new MemoryLiveBus();
-  const registry: GatewayRegistry = options.redisUrl
-    ? new RedisGatewayRegistry({ url: options.redisUrl, logger: logger.child({ component: 'registry' }) })
-    : await FileGatewayRegistry.open(options.registryFile);
   logger.info({ store: store.constructor.name, bus: bus.constructor.name, registry: registry.constructor.name }, 'backends');
   return {
     store,

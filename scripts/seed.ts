@@ -6,13 +6,13 @@
 import { envConfig } from '#kit';
 import { createLogger } from '#log';
 import { buildScenario, scenarioRegistry } from '#simulator';
-import { backendOptionsFromEnv, openBackends } from '../platform/backends.ts';
+import { backendOptionsFromEnv, openRegistry } from '../platform/backends.ts';
 
 async function main(): Promise<void> {
   const env = envConfig();
   const logger = createLogger('seed', env.string('LOG_LEVEL', 'info'));
   const scenario = buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo', env.int('SEED', 2016));
-  const { registry, close } = await openBackends(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
+  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
   try {
     const existing = await registry.list();
     if (existing.length) {
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     for (const record of scenarioRegistry(scenario, new Date())) await registry.add(record);
     logger.info({ gateways: scenario.gateways.length, scenario: scenario.name }, 'registry seeded');
   } finally {
-    await close();
+    await registry.close();
   }
 }
 

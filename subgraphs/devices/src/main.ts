@@ -2,7 +2,7 @@ import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cl
 import { connectMqtt, IqrfClient } from '#iqrf';
 import { runService } from '#kit';
 import { MeshCatalog } from '#registry';
-import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
+import { backendOptionsFromEnv, openRegistry } from '../../../platform/backends.ts';
 import { startDevicesSubgraph } from './index.ts';
 
 runService('devices', async (env, logger) => {
@@ -12,8 +12,7 @@ runService('devices', async (env, logger) => {
   const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID'), protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
-  const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
-  const { registry } = backends;
+  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
   const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
@@ -34,7 +33,7 @@ runService('devices', async (env, logger) => {
       await subgraph.close();
       iqrf.close();
       await mqtt.endAsync();
-      await backends.close();
+      await registry.close();
     },
   };
 });
