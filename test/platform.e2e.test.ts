@@ -121,6 +121,11 @@ describe('the platform through the router', () => {
     expect(node).toMatchObject({ address: 13, role: 'SENSOR', name: 'new probe', room: 'lab' });
     expect(node.sensors.map((s: { quantity: string }) => s.quantity)).toEqual(['TEMPERATURE', 'HUMIDITY', 'CO2']);
     expect(platform.simulator!.iqrf.bondedNodes('pisek-gw002')).toContain(13);
+    // The collector hears of the new node at once and reads its sensors.
+    const seen = new Set<string>();
+    const stop = platform.bus.subscribe((readings) => readings.forEach((r) => seen.add(r.sensorId)));
+    await eventually(async () => seen.has('pisek-gw002.13.2'), 5_000);
+    stop();
 
     const unbond = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 13 }) { removedAddress gateway { mesh { size } } } }');
     expect(unbond.errors).toBeUndefined();

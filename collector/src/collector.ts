@@ -1,4 +1,4 @@
-import { isObject, parseSensorValue, sensorTypes, type DaemonResponse, type FrcRequest, type IqrfClient } from '#iqrf';
+import { isObject, meshChangedTopics, parseSensorValue, sensorTypes, type DaemonResponse, type FrcRequest, type IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import type { GatewayRecord, GatewayRegistry, MeshCatalog, SensorInfo } from '#registry';
 import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
@@ -72,7 +72,13 @@ export class Collector {
     this.now = options.now ?? Date.now;
     // Handle answers from the start: those kept by a persistent session arrive right after connecting.
     this.stopResponses = options.iqrf.onResponse((gatewayId, response, identifiers) => this.onResponse(gatewayId, response, identifiers));
+    options.iqrf.mqttClient.on('message', this.onMeshChanged);
   }
+
+  private readonly onMeshChanged = (topic: string) => {
+    const gatewayId = meshChangedTopics.gatewayOf(topic);
+    if (gatewayId) this.options.catalog.invalidate(gatewayId);
+  };
 
   private onResponse(gatewayId: string, response: DaemonResponse, identifiers: readonly number[]): void {
     const shared = this.options.sharedSubscription;
@@ -92,8 +98,10 @@ export class Collector {
 
   /** Joins the collectors' shared subscription, if any; answers are handled from construction on. */
   async listen(): Promise<void> {
-    if (!this.options.sharedSubscription || this.subscribed) return;
+    if (this.subscribed) return;
     this.subscribed = true;
+    await this.options.iqrf.mqttClient.subscribeAsync(meshChangedTopics.filter, { qos: 1 });
+    if (!this.options.sharedSubscription) return;
     // Again after every reconnection: Mosquitto 2.0 restores sessions without their shared subscriptions.
     this.options.iqrf.mqttClient.on('connect', this.joinSharedSubscription);
     await this.joinSharedSubscription();
@@ -141,6 +149,7 @@ export class Collector {
     await this.stop();
     this.stopResponses();
     this.options.iqrf.mqttClient.off('connect', this.joinSharedSubscription);
+    this.options.iqrf.mqttClient.off('message', this.onMeshChanged);
   }
 
   /** One round over the active gateways this collector owns; resolves when their readings are delivered. */

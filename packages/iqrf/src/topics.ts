@@ -22,3 +22,15 @@ export function gatewayFromTopic(template: string, topic: string): string | unde
   const id = topic.slice(before.length, topic.length - after.length);
   return id && !id.includes('/') ? id : undefined;
 }
+
+/**
+ * Announced (QoS 1) by whoever changes a gateway's mesh (bonding, unbonding, discovery), so that
+ * every process caching what the daemon said about that mesh forgets it.
+ */
+export const meshChangedTopics = {
+  of: (gatewayId: string) => `iot/mesh/${gatewayId}/changed`,
+  filter: 'iot/mesh/+/changed',
+  gatewayOf(topic: string): string | undefined {
+    return gatewayFromTopic('iot/mesh/{gatewayId}/changed', topic);
+  },
+};

@@ -1,3 +1,4 @@
+import { meshChangedTopics } from '#iqrf';
 import { ErrorCode, userError } from '#kit';
 import type { GatewayRecord } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
@@ -40,7 +41,7 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       throw toGraphQLError(error);
     } finally {
-      sources.catalog.invalidate(gateway.id);
+      await meshChanged(gateway.id, ctx);
     }
     if (input.name || input.room) {
       await sources.registry.update(gateway.id, (g) => ({
@@ -65,13 +66,19 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       throw toGraphQLError(error);
     } finally {
-      sources.catalog.invalidate(gateway.id);
+      await meshChanged(gateway.id, ctx);
     }
     const { [input.address]: _removed, ...nodes } = gateway.nodes;
     const updated = (await sources.registry.update(gateway.id, (g) => ({ ...g, nodes }))) ?? gateway;
     return { gateway: updated, removedAddress: input.address };
   },
 };
+
+/** Forgets the mesh here and tells the collectors to forget it too (they then poll new nodes at once). */
+async function meshChanged(gatewayId: string, { sources }: DevicesContext): Promise<void> {
+  sources.catalog.invalidate(gatewayId);
+  await sources.iqrf.mqttClient.publishAsync(meshChangedTopics.of(gatewayId), '', { qos: 1 }).catch(() => undefined);
+}
 
 async function existingGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
   const gateway = await loaders.gateway.load(id);
