@@ -180,6 +180,14 @@ describe('the platform through the router', () => {
     expect(event.data.readings.sensor.quantity).toBe('VEHICLE_COUNT');
   });
 
+  it('serves GraphiQL to a browser and tells when it is ready', async () => {
+    const page = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toMatch(/graphiql/i);
+    const health = await fetch(url.replace('/graphql', '/health'));
+    expect(await health.json()).toEqual({ status: 'ok' });
+  });
+
   it('answers bad input with clear errors and keeps running', async () => {
     const parse = await graphql(url, '{ gateways { id ');
     expect(parse.status).toBe(400);
