@@ -1,0 +1,30 @@
+import { runPartnerApp } from './partner-app.ts';
+
+/**
+ * The example partner app against a running API (`npm start`):
+ *
+ *   npm run example -- [gatewayId]
+ *
+ * Reads API_URL (default http://localhost:4000/graphql), GATEWAY_ID (the gateway to register,
+ * default a fresh `partner-<time>`; the first argument wins) and READINGS (default 5).
+ */
+function readConfig(argv: string[], env: NodeJS.ProcessEnv): { url: string; gatewayId: string; readings: number } {
+  const url = env['API_URL'] ?? 'http://localhost:4000/graphql';
+  if (!/^https?:\/\//.test(url)) throw new Error(`API_URL must be an http(s) URL, not ${url}`);
+  const gatewayId = argv[0] ?? env['GATEWAY_ID'] ?? `partner-${Date.now().toString(36)}`;
+  const readings = Number(env['READINGS'] ?? '5');
+  if (!Number.isInteger(readings) || readings < 1) throw new Error(`READINGS must be a positive integer, not ${env['READINGS']}`);
+  return { url, gatewayId, readings };
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+try {
+  const config = readConfig(process.argv.slice(2), process.env);
+  print(`partner app against ${config.url}`);
+  const report = await runPartnerApp({ ...config, print });
+  print(`done: ${report.live.length} live readings, resumed after ${report.resumedAfter}`);
+} catch (error) {
+  process.stderr.write(`partner app failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}

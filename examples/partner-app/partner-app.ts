@@ -1,0 +1,96 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import {
+  GatewayOverviewDocument,
+  RegisterGatewayDocument,
+  SensorHistoryDocument,
+  type GatewayOverviewQuery,
+  type RegisterGatewayMutation,
+  type SensorHistoryQuery,
+} from '../../clients/typescript/graphql.ts';
+import { graphqlHttp } from './graphql-http.ts';
+import { liveReadings, type LiveReading } from './live-readings.ts';
+
+export interface PartnerAppOptions {
+  /** The API's GraphQL endpoint over HTTP; subscriptions use the same URL over WebSocket. */
+  url: string;
+  /** Id of the gateway to register: lowercase letters, digits and dashes, 3-63 characters. */
+  gatewayId: string;
+  /** How many live readings to take before the connection drops, and again after resuming. */
+  readings: number;
+  /** The gateway to look at and follow live (default `austin-gw01`, the Austin demo mesh). */
+  watch?: string;
+  /** The tenant the new gateway belongs to (default `pisek-city`). */
+  tenant?: string;
+  /** How long the app stays away after its connection dropped (default 1000 ms). */
+  reconnectDelayMs?: number;
+  /** Where the app tells what it does (default: nowhere). */
+  print?: (line: string) => void;
+}
+
+export interface PartnerAppReport {
+  /** `GatewayOverview` of the watched gateway. */
+  overview: NonNullable<GatewayOverviewQuery['gateway']>;
+  /** `SensorHistory` of its first CO2 sensor over the last hour in 5 min buckets; null without one. */
+  history: NonNullable<SensorHistoryQuery['sensor']> | null;
+  /** The gateway `RegisterGateway` created. */
+  registered: RegisterGatewayMutation['registerGateway']['gateway'];
+  /**
+   * Every live reading received, in order: `readings` before the drop, those that were already on
+   * their way when it dropped, then `readings` after resuming.
+   */
+  live: LiveReading[];
+  /** The cursor the subscription was resumed with (`after`). */
+  resumedAfter: string | undefined;
+}
+
+/**
+ * A partner app in a few calls, using only the typed documents generated from
+ * `schema/operations/*.graphql`: queries, a mutation, then a subscription over graphql-ws that
+ * loses its connection after `readings` readings, resumes with the cursor of the last one it
+ * received, and takes `readings` more.
+ */
+export async function runPartnerApp(options: PartnerAppOptions): Promise<PartnerAppReport> {
+  const { url, gatewayId, readings, watch = 'austin-gw01', tenant = 'pisek-city', reconnectDelayMs = 1_000, print = () => {} } = options;
+
+  const { gateway: overview } = await graphqlHttp(url, GatewayOverviewDocument, { id: watch });
+  if (!overview) throw new Error(`no gateway ${watch}`);
+  print(`${overview.name} (${overview.id}): ${overview.status}, ${overview.arch}, node ${overview.node?.name ?? '-'} ready=${overview.node?.ready ?? false}, ${overview.sensors.length} sensors`);
+  for (const sensor of overview.sensors) print(`  ${sensor.id} ${sensor.quantity} in ${sensor.room ?? '-'}: ${sensor.latest ? `${sensor.latest.value} ${sensor.unit} at ${sensor.latest.time}` : 'no reading yet'}`);
+
+  const co2 = overview.sensors.find((sensor) => sensor.quantity === 'CO2');
+  const history = co2 ? (await graphqlHttp(url, SensorHistoryDocument, { id: co2.id, from: '-1h', every: '5min', aggregate: 'AVG' })).sensor : null;
+  if (history) print(`${history.id} over the last hour: ${history.readings.map((r) => r.value.toFixed(0)).join(' ') || 'nothing yet'}`);
+
+  const { registerGateway } = await graphqlHttp(url, RegisterGatewayDocument, {
+    input: { id: gatewayId, name: `Partner gateway ${gatewayId}`, tenant, arch: 'ARM64', location: { latitude: 49.3088, longitude: 14.1475 } },
+  });
+  const registered = registerGateway.gateway;
+  print(`registered ${registered.id} for ${registered.tenant}: ${registered.status}`);
+
+  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const live: LiveReading[] = [];
+  let resumedAfter: string | undefined;
+  let sinceResume = 0;
+  try {
+    const stream = liveReadings(client, { gatewayId: watch }, {
+      reconnectDelayMs,
+      onResume: (after, reason) => {
+        resumedAfter = after;
+        print(`reconnected (${reason}): resuming after ${after}`);
+      },
+    });
+    for await (const reading of stream) {
+      live.push(reading);
+      print(`  ${reading.time} ${reading.sensor.id} ${reading.sensor.quantity} = ${reading.value} ${reading.sensor.unit}  [${reading.cursor}]`);
+      if (live.length === readings) {
+        print('dropping the connection');
+        client.terminate(); // as a network change would
+      }
+      if (resumedAfter !== undefined && ++sinceResume === readings) break;
+    }
+  } finally {
+    await client.dispose();
+  }
+  return { overview, history, registered, live, resumedAfter };
+}
