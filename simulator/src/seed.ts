@@ -1,5 +1,6 @@
+import { quantityUnit, sensorTypes } from '#iqrf';
 import { sensorId, type GatewayRecord, type NodeMeta } from '#registry';
-import type { OpenDataCatalog } from '../../subgraphs/opendata/src/sources/catalog.ts';
+import type { DatasetContent, OpenDataCatalog, SeriesRecord } from '../../subgraphs/opendata/src/sources/catalog.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
@@ -32,7 +33,7 @@ export function scenarioRegistry(scenario: Scenario, registeredAt = new Date(0))
 export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified = new Date(0)): OpenDataCatalog {
   const license = { name: 'Creative Commons Attribution 4.0', url: 'https://creativecommons.org/licenses/by/4.0/' };
   const graphql = { title: 'GraphQL API', format: 'GraphQL', mediaType: 'application/graphql-response+json', accessPath: '/graphql' };
-  const dataset = (id: string, title: string, description: string, themes: string[], keywords: string[]) => ({
+  const dataset = (id: string, title: string, description: string, themes: string[], keywords: string[], content: DatasetContent) => ({
     id,
     title,
     description,
@@ -43,13 +44,29 @@ export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified
     distributions: [graphql],
     modified: modified.toISOString(),
     accrualPeriodicity: 'PT10S',
+    content,
   });
+  // Published indoor series: the school rooms on Pisek gateway 1 (city tenant), nothing else.
+  const schoolRooms: SeriesRecord[] = scenario.gateways
+    .filter((gateway) => gateway.id === 'pisek-gw001')
+    .flatMap((gateway) =>
+      gateway.nodes
+        .filter((node) => node.room?.startsWith('school room'))
+        .flatMap((node) =>
+          node.sensors.map((sensor, index) => ({
+            sensorId: sensorId(gateway.id, node.address, index),
+            label: `${node.room}: ${sensorTypes.get(sensor.type)?.name ?? sensor.quantity}`,
+            quantity: sensor.quantity,
+            unit: quantityUnit[sensor.quantity],
+          })),
+        ),
+    );
   return {
     publicUrl,
     datasets: [
-      dataset('pisek-traffic-counts', 'Traffic counts, Kollarova x Zizkova', 'Vehicles and pedestrians counted at the crossing of Kollarova and Zizkova, Pisek.', ['TRAN'], ['traffic', 'vehicles', 'pedestrians', 'Pisek']),
-      dataset('pisek-parking-occupancy', 'Car park occupancy', 'Cars parked and free spaces in the municipal car parks of Pisek.', ['TRAN'], ['parking', 'Pisek']),
-      dataset('indoor-environment', 'Indoor environment', 'Temperature, relative humidity and CO2 per room, from IQRF sensor meshes.', ['ENVI', 'HEAL'], ['temperature', 'humidity', 'CO2', 'air quality']),
+      dataset('pisek-traffic-counts', 'Traffic counts, Kollarova x Zizkova', 'Vehicles and pedestrians counted at the crossing of Kollarova and Zizkova, Pisek.', ['TRAN'], ['traffic', 'vehicles', 'pedestrians', 'Pisek'], { kind: 'traffic' }),
+      dataset('pisek-parking-occupancy', 'Car park occupancy', 'Cars parked and free spaces in the municipal car parks of Pisek.', ['TRAN'], ['parking', 'Pisek'], { kind: 'parking' }),
+      dataset('indoor-environment', 'Indoor environment', 'Temperature, relative humidity and CO2 per room, from IQRF sensor meshes.', ['ENVI', 'HEAL'], ['temperature', 'humidity', 'CO2', 'air quality'], { kind: 'sensors', series: schoolRooms }),
     ],
     intersections: scenario.intersections.map((crossing) => ({
       id: crossing.id,

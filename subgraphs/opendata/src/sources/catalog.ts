@@ -17,6 +17,35 @@ export interface DatasetRecord {
   distributions: Array<{ title: string; format: string; mediaType: string; accessPath: string }>;
   modified: string;
   accrualPeriodicity?: string;
+  /** What the dataset's CSV and JSON downloads hold; see `datasetContent` when absent. */
+  content?: DatasetContent;
+  /** The period the data covers (DCAT `dct:temporal`), ISO-8601 instants; open-ended without `end`. */
+  temporal?: { start: string; end?: string };
+  /** Named places the data is about (DCAT `dct:spatial`), e.g. an RUIAN municipality IRI. */
+  spatial?: string[];
+}
+
+/**
+ * The data behind a dataset's downloads. Traffic and parking read the counters of the
+ * catalogue's intersections and car parks (all of them unless ids are given); `sensors`
+ * publishes exactly the listed series and nothing else, so a download can never reach a sensor
+ * its operator did not publish (one gateway serves several tenants).
+ */
+export type DatasetContent =
+  | { kind: 'traffic'; intersectionIds?: string[] }
+  | { kind: 'parking'; parkingLotIds?: string[] }
+  | { kind: 'sensors'; series: SeriesRecord[] };
+
+/** One published sensor series of a `sensors` dataset. */
+export interface SeriesRecord {
+  /** `<gatewayId>.<node>.<index>`, as in the registry. */
+  sensorId: string;
+  /** What a reader sees, e.g. "school room 1, CO2". */
+  label: string;
+  /** A `Quantity` of the platform, e.g. CO2. */
+  quantity: string;
+  /** e.g. ppm, Cel, % */
+  unit?: string;
 }
 
 export interface IntersectionRecord {
@@ -39,6 +68,10 @@ export interface ParkingLotRecord {
 export interface OpenDataCatalog {
   /** Base URL that distributions' paths are relative to. */
   publicUrl: string;
+  /** Title and publisher of the catalogue (DCAT `dcat:Catalog`); derived from the datasets when absent. */
+  title?: string;
+  description?: string;
+  publisher?: string;
   datasets: DatasetRecord[];
   intersections: IntersectionRecord[];
   parkingLots: ParkingLotRecord[];
@@ -58,5 +91,42 @@ export function validateCatalog(value: unknown, source: string): OpenDataCatalog
       if (typeof entry?.id !== 'string' || !entry.id) fail(`${key}[${i}].id must be a non-empty string`);
     });
   }
+  catalog.datasets!.forEach((dataset, i) => {
+    const content: unknown = dataset.content;
+    if (content === undefined) return;
+    const where = `datasets[${i}].content`;
+    if (typeof content !== 'object' || content === null) fail(`${where} must be an object`);
+    const { kind } = content as { kind?: unknown };
+    if (kind === 'sensors') {
+      const series: unknown = (content as { series?: unknown }).series;
+      if (!Array.isArray(series)) fail(`${where}.series must be an array`);
+      (series as unknown[]).forEach((entry, j) => {
+        const record = entry as Partial<SeriesRecord> | null;
+        for (const key of ['sensorId', 'label', 'quantity'] as const) {
+          if (typeof record?.[key] !== 'string' || !record[key]) fail(`${where}.series[${j}].${key} must be a non-empty string`);
+        }
+      });
+    } else if (kind === 'traffic' || kind === 'parking') {
+      const key = kind === 'traffic' ? 'intersectionIds' : 'parkingLotIds';
+      const ids: unknown = (content as Record<string, unknown>)[key];
+      if (ids !== undefined && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string'))) fail(`${where}.${key} must be an array of strings`);
+    } else {
+      fail(`${where}.kind must be "traffic", "parking" or "sensors"`);
+    }
+  });
   return catalog as OpenDataCatalog;
+}
+
+/**
+ * What a dataset's downloads hold: its `content`, or for catalogues written before `content`
+ * existed, traffic for a dataset with the keyword "traffic" and parking for one with "parking"
+ * (both over the catalogue's own, already public, intersections and car parks). Sensor series
+ * are never guessed. Undefined: the dataset has no downloads.
+ */
+export function datasetContent(dataset: DatasetRecord): DatasetContent | undefined {
+  if (dataset.content) return dataset.content;
+  const keywords = new Set(dataset.keywords.map((keyword) => keyword.toLowerCase()));
+  if (keywords.has('traffic')) return { kind: 'traffic' };
+  if (keywords.has('parking')) return { kind: 'parking' };
+  return undefined;
 }

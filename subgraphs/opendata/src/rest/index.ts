@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '#log';
+import type { TimeSeriesStore } from '#telemetry';
+import { datasetContent, type OpenDataCatalog } from '../sources/catalog.ts';
+import { toCsv } from './csv.ts';
+import { catalogJsonLd, datasetJsonLd, OpenDataUrls } from './dcat.ts';
+import { parseDownloadRange, readDatasetTable } from './downloads.ts';
+import { OpenDataError, OpenDataErrorCode, send, sendError, sendJson } from './http.ts';
+import { createSensorThingsView } from './sensorthings.ts';
+
+export { OpenDataError, OpenDataErrorCode } from './http.ts';
+export { dcatContext } from './dcat.ts';
+export { MAX_BUCKETS, MAX_SELECTED } from './downloads.ts';
+
+export interface OpenDataHandlerOptions {
+  /** What is published; its `publicUrl` is where the router serves `/opendata/`. */
+  catalog: OpenDataCatalog;
+  /** Where the counters' and sensors' readings are read from. */
+  store: TimeSeriesStore;
+  logger: Logger;
+  /** The clock for default and relative ranges (tests fix it). */
+  now?: () => number;
+}
+
+/**
+ * Serves one request whose `url.pathname` is relative to the mount point (`/catalog.jsonld`,
+ * not `/opendata/catalog.jsonld`); resolves false, having written nothing, when the path is
+ * none of ours.
+ */
+export type OpenDataHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+const JSON_LD = 'application/ld+json';
+const DATASET_PATH = /^\/datasets\/([^/]+?)(\.csv|\.json|\.jsonld)?$/;
+const STA_PREFIX = '/sta/v1.1';
+
+/**
+ * The open data downloads beside GraphQL, for the router to mount under `/opendata/`:
+ *
+ * - `GET /catalog.jsonld`: the catalogue as DCAT-AP in JSON-LD
+ * - `GET /datasets/<id>`: one dataset's DCAT-AP record (its IRI)
+ * - `GET /datasets/<id>.csv|.json?from=&until=&every=`: its data for a range (default: the last
+ *   24 hours in 1-hour buckets)
+ * - `GET /sta/v1.1/...`: intersections and car parks as OGC SensorThings (read only)
+ *
+ * Errors are `{ "error": { "code", "message" } }` with 400, 404 or 405; unexpected ones are
+ * logged and answered 500 without details.
+ */
+export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenDataHandler {
+  const { catalog, store, logger } = options;
+  const now = options.now ?? Date.now;
+  const urls = new OpenDataUrls(catalog);
+  const sensorThings = createSensorThingsView({ catalog, store, baseUrl: urls.sensorThings, now });
+  const dcatOptions = { sensorThings: true };
+  const datasets = new Map(catalog.datasets.map((dataset) => [dataset.id, dataset]));
+  warnAboutDanglingIds(catalog, logger);
+
+  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    const path = url.pathname;
+    if (path === '/catalog.jsonld') {
+      send(req, res, 200, JSON_LD, JSON.stringify(catalogJsonLd(urls, dcatOptions)), { 'cache-control': 'public, max-age=300' });
+      return true;
+    }
+    const datasetMatch = DATASET_PATH.exec(path);
+    if (datasetMatch) {
+      const id = decode(datasetMatch[1]!);
+      const extension = datasetMatch[2] ?? '';
+      const dataset = datasets.get(id);
+      if (!dataset) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no dataset "${id}"; the catalogue is at ${urls.catalogIri}`);
+      if (extension === '' || extension === '.jsonld') {
+        send(req, res, 200, JSON_LD, JSON.stringify(datasetJsonLd(urls, dataset, dcatOptions)), { 'cache-control': 'public, max-age=300' });
+        return true;
+      }
+      const content = datasetContent(dataset);
+      if (!content) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `dataset "${id}" has no downloads; see its distributions at ${urls.dataset(id)}`);
+      const range = parseDownloadRange(url.searchParams, now());
+      const table = await readDatasetTable({ catalog, dataset, content, store, range, params: url.searchParams });
+      const from = new Date(range.from).toISOString();
+      const until = new Date(range.until).toISOString();
+      const headers = { 'cache-control': 'public, max-age=60', 'content-disposition': `attachment; filename="${id}_${compactTime(from)}_${compactTime(until)}${extension}"` };
+      if (extension === '.csv') {
+        send(req, res, 200, 'text/csv; charset=utf-8', toCsv(table.columns, table.rows), headers);
+      } else {
+        const body = { dataset: id, title: dataset.title, license: dataset.license, from, until, every: range.every, columns: table.columns, ...(table.series ? { series: table.series } : {}), rows: table.rows };
+        sendJson(req, res, 200, body, 'application/json; charset=utf-8', headers);
+      }
+      return true;
+    }
+    if (path === STA_PREFIX || path.startsWith(`${STA_PREFIX}/`)) {
+      sendJson(req, res, 200, await sensorThings.get(path.slice(STA_PREFIX.length), url.searchParams));
+      return true;
+    }
+    return false;
+  };
+
+  return async (req, res, url) => {
+    const ours = url.pathname === '/catalog.jsonld' || url.pathname.startsWith('/datasets/') || url.pathname === STA_PREFIX || url.pathname.startsWith(`${STA_PREFIX}/`);
+    if (!ours) return false;
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-max-age': '86400', allow: 'GET, HEAD, OPTIONS' });
+      res.end();
+      return true;
+    }
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new OpenDataError(405, OpenDataErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed; open data is read with GET`);
+      return await route(req, res, url);
+    } catch (error) {
+      if (error instanceof OpenDataError) {
+        sendError(req, res, error, error.status === 405 ? { allow: 'GET, HEAD, OPTIONS' } : {});
+      } else {
+        logger.error({ err: error, path: url.pathname }, 'open data request failed');
+        sendError(req, res, new OpenDataError(500, OpenDataErrorCode.INTERNAL_SERVER_ERROR, 'internal error'));
+      }
+      return true;
+    }
+  };
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `"${text}" is not valid percent-encoding`);
+  }
+}
+
+/** `2026-11-24T10:00:00.000Z` -> `20261124T100000Z`: a file name any system accepts. */
+function compactTime(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+}
+
+/** A dataset naming an intersection or car park the catalogue lacks publishes less than meant. */
+function warnAboutDanglingIds(catalog: OpenDataCatalog, logger: Logger): void {
+  const known = { intersectionIds: new Set(catalog.intersections.map((i) => i.id)), parkingLotIds: new Set(catalog.parkingLots.map((p) => p.id)) };
+  for (const dataset of catalog.datasets) {
+    const content = dataset.content;
+    if (!content || content.kind === 'sensors') continue;
+    const key = content.kind === 'traffic' ? 'intersectionIds' : 'parkingLotIds';
+    const missing = (content.kind === 'traffic' ? content.intersectionIds : content.parkingLotIds)?.filter((id) => !known[key].has(id)) ?? [];
+    if (missing.length) logger.warn({ dataset: dataset.id, missing }, `open data: the dataset names ${key} the catalogue does not have`);
+  }
+}
