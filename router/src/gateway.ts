@@ -1,15 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGatewayRuntime, getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
+import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import httpTransport from '@graphql-mesh/transport-http';
 import wsTransport from '@graphql-mesh/transport-ws';
-import { useServer, type Extra } from 'graphql-ws/use/ws';
+import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '#log';
 import { maskRouterError } from './plugins/errors.ts';
 import { hiveLogger } from './plugins/logger.ts';
+import { SendQueueLimit, type SendQueueLimitOptions } from './plugins/sendQueueLimit.ts';
+import { useSharedSubscriptions } from './plugins/sharedSubscriptions.ts';
+import type { SubscriptionFanout } from './plugins/subscriptionFanout.ts';
 
 export type QueryPlanner = 'rust' | 'js';
 
@@ -26,6 +29,16 @@ export interface RouterOptions {
   shutdownGraceMs?: number;
   /** Largest WebSocket message accepted, in bytes. Default 1 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Back-pressure of each graphql-ws connection: past `maxBufferedBytes` (default 8 MiB) not yet
+   * sent, it is closed with 4429 "slow consumer: resume with your last cursor".
+   */
+  sendQueue?: SendQueueLimitOptions;
+  /**
+   * Merge concurrent requests to one subgraph into one (`@graphql-tools/batch-execute`). Off by
+   * default: its cache grows for as long as a subscription runs.
+   */
+  batchSubgraphRequests?: boolean;
 }
 
 export interface RunningRouter {
@@ -33,6 +46,8 @@ export interface RunningRouter {
   url: string;
   port: number;
   runtime: GatewayRuntime;
+  /** The shared graphql-ws subscriptions and the connections' send queue limit. */
+  subscriptions: { fanout: SubscriptionFanout; sendQueue: SendQueueLimit };
   close(): Promise<void>;
 }
 
@@ -58,6 +73,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     graphiql: { title: 'IoT platform API' },
     logging: hiveLogger(logger),
     maskedErrors: { maskError: maskRouterError },
+    // Batching keeps a DataLoader per (context, subgraph) that caches every request; a
+    // subscription's context lives as long as it does, so each event's entity fetch would stay in
+    // memory (about 7 KB an event, measured). The Rust planner already puts all representations
+    // of a fetch in one request.
+    __experimental__batchExecution: options.batchSubgraphRequests ?? false,
   });
   // Load the supergraph now: graphql-ws connections use it before any HTTP request would.
   await runtime.getSchema();
@@ -72,9 +92,18 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     void runtime.requestListener(req, res);
   });
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
+  // Identical subscriptions share one execution and one serialisation per event; each
+  // connection's send queue is bounded.
+  const shared = useSharedSubscriptions(runtime, {
+    context: (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket }),
+    sendQueue: new SendQueueLimit({
+      ...options.sendQueue,
+      onSlowConsumer: (_socket, bufferedBytes) => logger.warn({ bufferedBytes }, 'closed a slow graphql-ws consumer'),
+    }),
+  });
   const wsCleanup = useServer(
     {
-      ...getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket })),
+      ...shared.options,
       // The Rust planner's results carry plain error objects, which graphql-ws would call
       // `toJSON()` on; serialise them ourselves instead of failing the subscription.
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(toFormattedError) } : result),
@@ -94,11 +123,13 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     url,
     port,
     runtime,
+    subscriptions: { fanout: shared.fanout, sendQueue: shared.sendQueue },
     async close() {
       ready = false;
       await wsCleanup.dispose();
       for (const client of wsServer.clients) client.terminate();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      await shared.fanout.close();
       // In-flight requests get a grace period; SSE streams never end on their own.
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
