@@ -32,13 +32,18 @@ const { values: args } = parseArgs({
     'poll-ms': { type: 'string', default: '10000' },
     'client-processes': { type: 'string', default: '2' },
     'warmup-seconds': { type: 'string', default: '12' },
+    // `readings`: one event per reading; `batches`: `readingBatches`, one event per collected batch.
+    operation: { type: 'string', default: 'readings' },
   },
 });
 const counts = args.subscribers.split(',').map(Number);
 const seconds = Number(args.seconds);
 const clientProcesses = Number(args['client-processes']);
 const warmupMs = Number(args['warmup-seconds']) * 1000;
-const query = 'subscription Live($gatewayId: ID) { readings(gatewayId: $gatewayId) { value time sensor { name room } } }';
+const batches = args.operation === 'batches';
+if (!batches && args.operation !== 'readings') throw new Error(`--operation must be readings or batches, got "${args.operation}"`);
+const field = batches ? 'readingBatches' : 'readings';
+const query = `subscription Live($gatewayId: ID) { ${field}(gatewayId: $gatewayId) { value time sensor { name room } } }`;
 const lib = (file: string) => fileURLToPath(new URL(`./lib/${file}`, import.meta.url));
 const childArgv = ['--import', 'tsx', '--expose-gc'];
 
@@ -131,7 +136,7 @@ async function main(): Promise<void> {
     let feedPlain = false;
     platform.bus.subscribe((readings: readonly Reading[]) => {
       if (window) for (const r of readings) window.set(r.gatewayId, (window.get(r.gatewayId) ?? 0) + 1);
-      if (feedPlain) plain.send({ type: 'readings', frames: readings.map((r) => ({ gatewayId: r.gatewayId, payload: payloadOf(r, directory) })) });
+      if (feedPlain) plain.send({ type: 'readings', frames: framesOf(readings, directory) });
     });
 
     const rows: Row[] = [];
@@ -212,9 +217,18 @@ async function sensorDirectory(routerUrl: string): Promise<Map<string, { name: s
 }
 
 /** The `payload` of the router's next frame for this reading, byte for byte. */
-function payloadOf(reading: Reading, directory: Map<string, { name: string; room: string | null }>): string {
-  const sensor = directory.get(reading.sensorId) ?? { name: reading.sensorId, room: null };
-  return JSON.stringify({ data: { readings: { value: reading.value, time: new Date(reading.time).toISOString(), sensor: { name: sensor.name, room: sensor.room } } } });
+type Directory = Map<string, { name: string; room: string | null }>;
+
+/** What the router sends for a bus batch: one frame per reading, or (batches) one per gateway. */
+function framesOf(readings: readonly Reading[], directory: Directory): Array<{ gatewayId: string; payload: string }> {
+  const item = (reading: Reading) => {
+    const sensor = directory.get(reading.sensorId) ?? { name: reading.sensorId, room: null };
+    return { value: reading.value, time: new Date(reading.time).toISOString(), sensor: { name: sensor.name, room: sensor.room } };
+  };
+  if (!batches) return readings.map((r) => ({ gatewayId: r.gatewayId, payload: JSON.stringify({ data: { readings: item(r) } }) }));
+  const byGateway = new Map<string, Reading[]>();
+  for (const r of readings) byGateway.set(r.gatewayId, [...(byGateway.get(r.gatewayId) ?? []), r]);
+  return [...byGateway].map(([gatewayId, of]) => ({ gatewayId, payload: JSON.stringify({ data: { readingBatches: of.map(item) } }) }));
 }
 
 function cpuPercent(before: ProcessSample, after: ProcessSample): number {

@@ -9,11 +9,11 @@ import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import { Collector } from '../collector/src/collector.ts';
 import { CollectorMembership } from '../collector/src/membership.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
-import { startRouter, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
+import { startRouter, type HttpHandler, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
 import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
 import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
-import { startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
+import { openDataRoutes, startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
 import { openBackends, type BackendOptions } from './backends.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
@@ -61,6 +61,8 @@ export interface PlatformConfig {
   nodeReadyDelayMs?: number;
   subscriberQueueLimit?: number;
   exposeInternalErrors?: boolean;
+  /** More to serve on the router's port beside GraphQL and open data (e.g. the dashboard). */
+  httpHandlers?: readonly HttpHandler[];
 }
 
 export interface Platform {
@@ -163,18 +165,26 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => started.infrastructure.close());
 
     const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
+    const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
     started.opendata = await startOpendataSubgraph({
       ...common,
       port: config.subgraphPorts.opendata,
       logger: subgraphLogger('opendata'),
-      sources: { catalog: config.openData ?? scenarioOpenData(scenario, routerUrlGuess), store },
+      sources: { catalog: openDataCatalog, store },
     });
     closers.push(() => started.opendata.close());
 
     const supergraph =
       config.supergraph ??
       (await composeSupergraph(Object.fromEntries(subgraphList.map(({ name }) => [name, started[name].url])) as Record<SubgraphName, string>));
-    const router = await startRouter({ supergraph, port: config.routerPort, host, logger: logger.child({ component: 'router' }), planner: config.planner });
+    const router = await startRouter({
+      supergraph,
+      port: config.routerPort,
+      host,
+      logger: logger.child({ component: 'router' }),
+      planner: config.planner,
+      httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
+    });
     closers.push(() => router.close());
 
     // Polling starts once the API is up, and stops first: no reading is published into a closing API.
@@ -244,3 +254,4 @@ async function createCollector(parts: {
     },
   };
 }
+

@@ -188,6 +188,18 @@ describe('the platform through the router', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
   });
 
+  it('serves the open data downloads beside GraphQL', async () => {
+    const base = url.replace('/graphql', '');
+    const catalog = (await (await fetch(`${base}/opendata/catalog.jsonld`)).json()) as { '@context': unknown };
+    expect(catalog['@context']).toBeDefined();
+    const csv = await fetch(`${base}/opendata/datasets/pisek-traffic-counts.csv?from=-10min&every=1min`);
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    const [header, ...rows] = (await csv.text()).trim().split(/\r?\n/);
+    expect(header).toMatch(/vehicles/);
+    expect(rows.length).toBeGreaterThan(0);
+    expect((await fetch(`${base}/opendata/datasets/no-such-dataset.csv`)).status).toBe(404);
+  });
+
   it('answers bad input with clear errors and keeps running', async () => {
     const parse = await graphql(url, '{ gateways { id ');
     expect(parse.status).toBe(400);

@@ -1,7 +1,8 @@
 /**
  * Child process of `bench/fanout.ts`: `count` graphql-transport-ws clients, one subscription
  * each, written against `ws` directly so the client side costs little. Latency is the time from
- * the reading's `time` (set when the collector accepted it) to receipt. Config: the JSON of a
+ * each reading's `time` (set when the collector accepted it) to receipt; a frame counts as many
+ * readings as it holds. Config: the JSON of a
  * `ClientConfig` as its one argument.
  */
 import WebSocket from 'ws';
@@ -23,12 +24,13 @@ function onFrame(data: WebSocket.RawData): void {
     if (text.includes('"type":"error"')) errors++;
     return;
   }
-  received++;
-  const at = text.indexOf(timeMarker);
-  if (at < 0) return;
-  const time = Date.parse(text.slice(at + timeMarker.length, at + timeMarker.length + 24));
-  const latency = Math.min(histogramBuckets - 1, Math.max(0, Date.now() - time));
-  histogram[latency]!++;
+  // One reading per `time` in the frame (a `readingBatches` frame holds several).
+  const now = Date.now();
+  for (let at = text.indexOf(timeMarker); at >= 0; at = text.indexOf(timeMarker, at + timeMarker.length)) {
+    received++;
+    const time = Date.parse(text.slice(at + timeMarker.length, at + timeMarker.length + 24));
+    histogram[Math.min(histogramBuckets - 1, Math.max(0, now - time))]!++;
+  }
 }
 
 function open(index: number): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
@@ -15,6 +15,12 @@ import { useSharedSubscriptions } from './plugins/sharedSubscriptions.ts';
 import type { SubscriptionFanout } from './plugins/subscriptionFanout.ts';
 
 export type QueryPlanner = 'rust' | 'js';
+
+/**
+ * Serves something beside GraphQL on the router's port (open data downloads, the dashboard):
+ * called before GraphQL for every HTTP request; resolves true when it answered the request.
+ */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean;
 
 export interface RouterOptions {
   /** The supergraph SDL; subgraph URLs are taken from it. */
@@ -39,6 +45,8 @@ export interface RouterOptions {
    * default: its cache grows for as long as a subscription runs.
    */
   batchSubgraphRequests?: boolean;
+  /** Tried in order before GraphQL, for paths other than `/graphql` and `/health`. */
+  httpHandlers?: readonly HttpHandler[];
 }
 
 export interface RunningRouter {
@@ -83,14 +91,25 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   await runtime.getSchema();
   let ready = true;
 
+  const handlers = options.httpHandlers ?? [];
   const httpServer: Server = createServer((req, res) => {
     if (req.url === '/health') {
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: ready ? 'ok' : 'unavailable' }));
       return;
     }
-    void runtime.requestListener(req, res);
+    void serve(req, res).catch((error: unknown) => {
+      logger.error({ err: error, path: req.url }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error"}');
+      else res.end();
+    });
   });
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!req.url?.startsWith('/graphql')) {
+      for (const handler of handlers) if (await handler(req, res)) return;
+    }
+    await runtime.requestListener(req, res);
+  }
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
   // Identical subscriptions share one execution and one serialisation per event; each
   // connection's send queue is bounded.

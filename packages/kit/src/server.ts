@@ -34,6 +34,8 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   maxBodyBytes?: number;
   /** Extra readiness check for `/health` (e.g. "the MQTT client is connected"). */
   isReady?: () => boolean;
+  /** Tried in order for paths other than `/graphql` and `/health`; true when one answered. */
+  httpHandlers?: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean>;
 }
 
 export interface RunningSubgraph {
@@ -94,13 +96,18 @@ export async function startSubgraph<TContext extends BaseContext>(
       const ready = !closing && (options.isReady?.() ?? true);
       return sendJson(res, ready ? 200 : 503, { name, status: ready ? 'ok' : 'unavailable' });
     }
-    if (url.pathname !== GRAPHQL_PATH) return sendJson(res, 404, { errors: [{ message: `Not found: ${url.pathname}; GraphQL is served at ${GRAPHQL_PATH}` }] });
-    handleGraphQL(req, res, url).catch((error: unknown) => {
+    const handled = url.pathname === GRAPHQL_PATH ? handleGraphQL(req, res, url) : handleOther(req, res, url);
+    handled.catch((error: unknown) => {
       logger.error({ err: error }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.end();
     });
   });
+
+  async function handleOther(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    for (const handler of options.httpHandlers ?? []) if (await handler(req, res)) return;
+    sendJson(res, 404, { errors: [{ message: `Not found: ${url.pathname}; GraphQL is served at ${GRAPHQL_PATH}` }] });
+  }
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     let body: unknown;

@@ -1,14 +1,30 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startSubgraph, type RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { createOpendataContext, type OpendataContext, type OpendataSources } from './context.ts';
+import { createOpenDataHandler } from './rest/index.ts';
 import { resolvers, typeDefs } from './schema.ts';
 
 export type { OpendataSources } from './context.ts';
 export { validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
 
-/** Starts the open data subgraph (catalogue, traffic counts, parking) on `port`. */
+/**
+ * The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/`, for any
+ * HTTP server: the subgraph's own, and the router's.
+ */
+export function openDataRoutes({ catalog, store }: OpendataSources, logger: Logger) {
+  const handler = createOpenDataHandler({ catalog, store, logger });
+  return (req: IncomingMessage, res: ServerResponse): Promise<boolean> | boolean => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith('/opendata/')) return false;
+    return handler(req, res, new URL(`${url.pathname.slice('/opendata'.length)}${url.search}`, url));
+  };
+}
+
+/** Starts the open data subgraph (catalogue, traffic counts, parking, and the downloads under `/opendata/`) on `port`. */
 export function startOpendataSubgraph(options: { port: number; host?: string; logger: Logger; sources: OpendataSources; exposeInternalErrors?: boolean }): Promise<RunningSubgraph> {
   return startSubgraph<OpendataContext>({
+    httpHandlers: [openDataRoutes(options.sources, options.logger)],
     name: 'opendata',
     typeDefs,
     resolvers,
