@@ -8,6 +8,7 @@ import { cloudOptionsFromEnv } from '#cloud';
 import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
 import { scenarioNames, type Scenario } from '#simulator';
+import { dashboardHandler } from '../dashboard/handler.ts';
 import { backendOptionsFromEnv } from './backends.ts';
 import { defaultPorts, startPlatform, type PlatformConfig } from './platform.ts';
 
@@ -53,13 +54,15 @@ function mqttProtocol(env: EnvReader): 4 | 5 | undefined {
 
 runService('platform', async (env, logger) => {
   const started = Date.now();
-  const platform = await startPlatform(await readConfig(env, logger));
+  const platform = await startPlatform({ ...(await readConfig(env, logger)), httpHandlers: [dashboardHandler()] });
   const base = platform.routerUrl.replace(/\/graphql$/, '');
   process.stdout.write(
     [
       '',
       `IoT platform API is up (${((Date.now() - started) / 1000).toFixed(1)} s, scenario ${platform.scenario.name}: ${platform.scenario.gateways.length} gateways)`,
+      `  live city dashboard                 ${base}/`,
       `  GraphQL, GraphiQL, graphql-ws, SSE  ${platform.routerUrl}`,
+      `  open data catalogue (DCAT-AP)       ${base}/opendata/catalog.jsonld`,
       `  router health                       ${base}/health`,
       `  MQTT broker                         ${platform.mqttUrl}`,
       ...Object.values(platform.subgraphs).map((s) => `  subgraph ${s.name.padEnd(27)}${s.url}`),

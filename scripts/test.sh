@@ -10,6 +10,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto mosquitto-clients)
 [ -x /usr/bin/carbon-cache ] || need+=(graphite-carbon)
 [ -x /usr/bin/graphite-manage ] || need+=(graphite-web)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 lean=()
 command -v docker-compose >/dev/null || lean+=(docker-compose)
 if [ $(( ${#need[@]} + ${#lean[@]} )) -gt 0 ]; then

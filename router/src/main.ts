@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { runService } from '#kit';
+import { dashboardHandler } from '../../dashboard/handler.ts';
 import { startRouter } from './gateway.ts';
 
 const defaultSupergraph = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -13,5 +14,5 @@ runService('router', async (env, logger) => {
   });
   const planner = env.string('ROUTER_PLANNER', 'rust');
   if (planner !== 'rust' && planner !== 'js') throw new Error(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
-  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, planner });
+  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, planner, httpHandlers: [dashboardHandler()] });
 });

@@ -1,0 +1,122 @@
+// The dashboard's only way to the platform: the GraphQL endpoint, over HTTP for queries and
+// graphql-ws for live readings.
+import { createClient } from 'graphql-ws';
+
+/**
+ * @typedef {{ time: string, value: number, cursor: string | null, sensor: { id: string } }} Reading
+ * @typedef {'connecting' | 'live' | 'reconnecting'} ConnectionState
+ */
+
+/** The endpoint named by `?api=<url>`, else `/graphql` of the page's own origin. */
+export function apiEndpoint() {
+  const named = new URLSearchParams(location.search).get('api');
+  return new URL(named ?? '/graphql', location.href).href;
+}
+
+/**
+ * POSTs one operation; throws when there is no data at all. Partial errors are logged and the
+ * data is returned.
+ * @param {string} url
+ * @param {string} query
+ * @param {Record<string, unknown>} [variables]
+ * @returns {Promise<any>}
+ */
+export async function graphql(url, query, variables) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors?.length) console.warn('GraphQL errors', body.errors);
+  if (!body.data) throw new Error(body.errors?.[0]?.message ?? `HTTP ${response.status}`);
+  return body.data;
+}
+
+/**
+ * A graphql-ws client that never gives up: it reconnects with a capped backoff, re-subscribes
+ * every live subscription, and reports its state for the connection indicator.
+ * @param {string} url an http(s) GraphQL endpoint; the WebSocket is the same URL with ws(s):
+ * @param {(state: ConnectionState) => void} onState
+ */
+export function liveClient(url, onState) {
+  let everConnected = false;
+  return createClient({
+    url: url.replace(/^http/, 'ws'),
+    lazy: false,
+    // A dashboard on a wall keeps trying: through router restarts, network drops, laptop sleep.
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 5_000) * (0.75 + Math.random() / 2))),
+    // Pings find a dead connection (a NAT that forgot us) instead of waiting for TCP to notice.
+    keepAlive: 10_000,
+    onNonLazyError: () => {},
+    on: {
+      connecting: () => onState(everConnected ? 'reconnecting' : 'connecting'),
+      connected: () => {
+        everConnected = true;
+        onState('live');
+      },
+      closed: () => onState(everConnected ? 'reconnecting' : 'connecting'),
+    },
+  });
+}
+
+/**
+ * Keeps one `readings` subscription going for as long as the page lives, and loses nothing:
+ * each event's `cursor` is written into the subscription's variables, which graphql-ws sends
+ * again as they are when it re-subscribes after a reconnect, so the stream resumes right behind
+ * the last reading received (`after`). When the server ends the subscription (an error, a slow
+ * consumer) it is started again the same way; a cursor too old for the live bus
+ * (`CURSOR_EXPIRED`) calls `onGap`, whose caller reads the gap from history, and the stream
+ * restarts from now.
+ * @param {import('graphql-ws').Client} client
+ * @param {string} query a subscription with an `$after: String` variable and a `readings` field
+ * @param {Record<string, unknown>} variables
+ * @param {{ onReading: (reading: Reading) => void, onGap?: () => void }} handlers
+ * @returns {() => void} stops the subscription
+ */
+export function resumableReadings(client, query, variables, { onReading, onGap }) {
+  const payload = { query, variables: { ...variables, after: /** @type {string | null} */ (null) } };
+  let stopped = false;
+  let dispose = () => {};
+  let restartTimer = 0;
+  const restart = (delayMs) => {
+    if (stopped) return;
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(start, delayMs);
+  };
+  /** @param {ReadonlyArray<{ message: string, extensions?: Record<string, any> }>} errors */
+  const onErrors = (errors) => {
+    for (const error of errors) {
+      const code = error.extensions?.code;
+      if (code === 'SLOW_CONSUMER' && typeof error.extensions?.resumeAfter === 'string') payload.variables.after = error.extensions.resumeAfter;
+      else if (code === 'CURSOR_EXPIRED') {
+        payload.variables.after = null;
+        onGap?.();
+      } else console.warn('subscription error', error);
+    }
+  };
+  function start() {
+    dispose = client.subscribe(payload, {
+      next: (result) => {
+        if (result.errors?.length) onErrors(/** @type {any} */ (result.errors));
+        const reading = /** @type {Reading | undefined} */ (result.data?.readings);
+        if (!reading) return;
+        if (reading.cursor) payload.variables.after = reading.cursor;
+        onReading(reading);
+      },
+      error: (error) => {
+        if (Array.isArray(error)) onErrors(error);
+        restart(1_000);
+      },
+      complete: () => restart(500),
+    });
+  }
+  start();
+  return () => {
+    stopped = true;
+    clearTimeout(restartTimer);
+    dispose();
+  };
+}
