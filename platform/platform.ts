@@ -1,13 +1,13 @@
 import type { MqttClient } from 'mqtt';
 import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#cloud';
-import { connectMqtt, createMqttClient, IqrfClient, waitForConnection, type MqttOptions } from '#iqrf';
+import { connectMqtt, IqrfClient, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
 import { buildScenario, scenarioOpenData, scenarioRegistry, simulatedCloudOptions, startSimulator, type Scenario, type Simulator } from '#simulator';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
-import { Collector } from '../collector/src/collector.ts';
-import { CollectorMembership } from '../collector/src/membership.ts';
+import type { Collector } from '../collector/src/collector.ts';
+import { startCollectorService } from '../collector/src/service.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
 import { startRouter, type HttpHandler, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
 import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
@@ -188,7 +188,17 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => router.close());
 
     // Polling starts once the API is up, and stops first: no reading is published into a closing API.
-    const { collector, close: closeCollector } = await createCollector({ config, mqttUrl, protocolVersion, registry, store, bus, logger: logger.child({ component: 'collector' }) });
+    const { collector, close: closeCollector } = await startCollectorService({
+      mqttUrl,
+      protocolVersion,
+      id: config.collectorId ?? `collector-${process.pid}`,
+      registry,
+      store,
+      bus,
+      logger: logger.child({ component: 'collector' }),
+      intervalMs: config.pollIntervalMs,
+      iqrfTimeoutMs: config.iqrfTimeoutMs,
+    });
     closers.push(closeCollector);
     if (config.startCollector ?? true) await collector.start();
 
@@ -204,54 +214,3 @@ export const defaultPorts = {
   router: 4000,
   subgraphs: Object.fromEntries(subgraphList.map(({ name, port }) => [name, port])) as Record<SubgraphName, number>,
 };
-
-/**
- * The collector, on its own MQTT connection. With MQTT 5 that connection has a persistent
- * session under the collector's id, a last will that takes it out of the collector group, and a
- * shared subscription to the answers; with MQTT 3.1.1 (aedes) it is the only collector. Its
- * handlers are attached before the connection opens, so the answers a persistent session kept
- * while the collector was away are not missed.
- */
-async function createCollector(parts: {
-  config: PlatformConfig;
-  mqttUrl: string;
-  protocolVersion: 4 | 5;
-  registry: GatewayRegistry;
-  store: TimeSeriesStore;
-  bus: LiveBus;
-  logger: Logger;
-}): Promise<{ collector: Collector; close: () => Promise<void> }> {
-  const { config, logger } = parts;
-  const id = config.collectorId ?? `collector-${process.pid}`;
-  const v5 = parts.protocolVersion === 5;
-  const mqtt = createMqttClient(parts.mqttUrl, { clientId: id, protocolVersion: parts.protocolVersion, ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}) });
-  mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
-  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: config.iqrfTimeoutMs, ...(v5 ? { subscriptionIdentifier: 1 } : {}) });
-  const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
-  const collector = new Collector({
-    iqrf,
-    catalog: new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs }),
-    registry: parts.registry,
-    store: parts.store,
-    bus: parts.bus,
-    logger,
-    intervalMs: config.pollIntervalMs,
-    membership,
-    ...(v5 ? { sharedSubscription: { group: 'collectors', identifier: 2 } } : {}),
-  });
-  await waitForConnection(mqtt);
-  await iqrf.start();
-  await membership?.start();
-  await collector.listen();
-  return {
-    collector,
-    async close() {
-      await collector.close();
-      await membership?.stop();
-      iqrf.close();
-      // A graceful stop ends the session: no answer should wait for a collector that left on purpose.
-      await mqtt.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {});
-    },
-  };
-}
-

@@ -3,6 +3,7 @@
  * registry (REDIS_URL or REGISTRY_FILE) when it holds none yet: what an operator would have
  * entered for the simulated city. Exits 0 without changes when the registry is not empty.
  */
+import { fileURLToPath } from 'node:url';
 import { envConfig } from '#kit';
 import { createLogger } from '#log';
 import { buildScenario, scenarioRegistry } from '#simulator';
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   const env = envConfig();
   const logger = createLogger('seed', env.string('LOG_LEVEL', 'info'));
   const scenario = buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo', env.int('SEED', 2016));
-  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
+  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../.data/registry.json', import.meta.url)) }), logger);
   try {
     const existing = await registry.list();
     if (existing.length) {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, createMqttClient, defaultTopics, IqrfClient, IqrfTimeoutError, IqrfUnavailableError, topicFor, waitForConnection } from '#iqrf';
+import { connectMqtt, defaultTopics, IqrfClient, IqrfTimeoutError, IqrfUnavailableError, topicFor } from '#iqrf';
 import { silentLogger } from '#log';
-import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
+import { FileGatewayRegistry, type GatewayRegistry } from '#registry';
 import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
-import { Collector } from '../collector/src/collector.ts';
-import { CollectorMembership } from '../collector/src/membership.ts';
+import { startCollectorService } from '../collector/src/service.ts';
 import { eventually } from './support/graphql.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
 
@@ -24,23 +23,10 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
   };
 
   /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
-  async function startCollector(id: string, bus: MemoryLiveBus, store = new MemoryTimeSeriesStore()) {
-    const mqtt = createMqttClient(mosquitto.url, { protocolVersion: 5, clientId: id, clean: false, will: CollectorMembership.will(id) });
-    clients.push(mqtt);
-    const iqrf = new IqrfClient(mqtt, { logger: silentLogger, timeoutMs: 2_000, subscriptionIdentifier: 1 });
-    const membership = new CollectorMembership(mqtt, id, silentLogger);
-    const collector = new Collector({ iqrf, catalog: new MeshCatalog(iqrf), registry, store, bus, logger: silentLogger, membership, sharedSubscription: { group: 'collectors', identifier: 2 } });
-    await waitForConnection(mqtt);
-    await iqrf.start();
-    await membership.start();
-    await collector.listen();
-    /** Graceful stop: leave the group and end the session, so no answer is queued for it any more. */
-    const close = async () => {
-      await collector.close();
-      await membership.stop();
-      await mqtt.endAsync(false, { properties: { sessionExpiryInterval: 0 } });
-    };
-    return { collector, membership, mqtt, iqrf, close };
+  async function startCollector(id: string, bus: MemoryLiveBus) {
+    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000 });
+    clients.push(service.mqtt);
+    return { ...service, membership: service.membership! };
   }
 
   beforeAll(async () => {

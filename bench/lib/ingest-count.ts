@@ -38,11 +38,11 @@ export async function settledGraphitePoints(graphiteUrl: string, pattern: string
   }
 }
 
-/** Readings in all batches of the live bus' Redis stream. */
-export async function countBusReadings(redisUrl: string): Promise<{ batches: number; readings: number }> {
+/** Readings in the batches the live bus' Redis stream got since `sinceMs` (Redis' clock). */
+export async function countBusReadings(redisUrl: string, sinceMs: number): Promise<{ batches: number; readings: number }> {
   const bus = new RedisLiveBus({ url: redisUrl, logger: silentLogger });
   try {
-    let position = '0-0';
+    let position = `${sinceMs}-0`;
     let batches = 0;
     let readings = 0;
     for (;;) {

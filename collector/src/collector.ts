@@ -46,7 +46,7 @@ export interface CollectorStats {
 }
 
 const MAX_RETRY_DELAY_MS = 5_000;
-/** How long `close()` keeps retrying deliveries to a store or bus that refuses them. */
+/** How long stopping waits for deliveries to a store or bus that refuses or stalls them. */
 const CLOSE_GRACE_MS = 10_000;
 
 /**
@@ -88,8 +88,10 @@ export class Collector {
       this.counters.invalidEntries++;
       this.options.logger.warn({ gatewayId, err: (error as Error).message }, 'FRC answer could not be turned into readings');
     });
-    this.processing.set(response.data.msgId, done);
-    void done.finally(() => this.processing.delete(response.data.msgId));
+    const msgId = response.data.msgId;
+    this.processing.set(msgId, done);
+    // A redelivered answer (QoS 1) may take the slot; only the entry's own promise clears it.
+    void done.finally(() => this.processing.get(msgId) === done && this.processing.delete(msgId));
   }
 
   get stats(): CollectorStats {
@@ -140,7 +142,12 @@ export class Collector {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    await Promise.all(this.processing.values());
+    // Answers being delivered may wait on a store or bus that is down: wait a bounded time.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([Promise.all(this.processing.values()), grace]);
+    clearTimeout(timer);
+    if (this.processing.size) this.options.logger.error({ answers: this.processing.size }, 'stopped with answers not yet delivered to the store and bus');
   }
 
   /** Stops handling answers for good (the process is going away). */

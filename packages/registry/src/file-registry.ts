@@ -65,7 +65,8 @@ export class FileGatewayRegistry implements GatewayRegistry {
     const path = this.path;
     if (!path) return Promise.resolve();
     const snapshot = JSON.stringify([...this.records.values()], null, 1);
-    this.writing = this.writing.then(async () => {
+    // A failed write must not poison the chain: the next change writes the whole state again.
+    this.writing = this.writing.catch(() => undefined).then(async () => {
       await mkdir(dirname(path), { recursive: true });
       const temporary = `${path}.${process.pid}.tmp`;
       await writeFile(temporary, snapshot);

@@ -53,7 +53,14 @@ export class MemoryLiveBus implements LiveBus {
     const position = String(++this.sequence);
     this.kept.push({ position, readings: [...readings] });
     if (this.kept.length > this.retainedBatches) this.kept.splice(0, this.kept.length - this.retainedBatches);
-    for (const listener of this.listeners) listener(readings, position);
+    for (const listener of this.listeners) {
+      // One failing listener must not keep the batch from the others (or make publish fail).
+      try {
+        listener(readings, position);
+      } catch {
+        // The listener's own business; the Redis bus logs these, here there is no logger.
+      }
+    }
   }
 
   subscribe(listener: BusListener): () => void {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
 import { connectMqtt, IqrfClient } from '#iqrf';
 import { runService } from '#kit';
@@ -12,7 +13,7 @@ runService('devices', async (env, logger) => {
   const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID'), protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
-  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: '.data/registry.json' }), logger);
+  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) }), logger);
   const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),

@@ -20,7 +20,14 @@ export const Mutation: MutationResolvers = {
     } catch (error) {
       throw userError(ErrorCode.UPSTREAM_ERROR, `Provisioning gateway "${record.id}" failed: ${(error as Error).message}`);
     }
-    if (!(await sources.registry.add(record))) {
+    let added: boolean;
+    try {
+      added = await sources.registry.add(record);
+    } catch (error) {
+      await sources.provisioner.deprovision(record.id);
+      throw error;
+    }
+    if (!added) {
       await sources.provisioner.deprovision(record.id);
       throw userError(ErrorCode.ALREADY_EXISTS, `Gateway "${record.id}" is already registered`, { field: 'id' });
     }
@@ -68,8 +75,11 @@ export const Mutation: MutationResolvers = {
     } finally {
       await meshChanged(gateway.id, ctx);
     }
-    const { [input.address]: _removed, ...nodes } = gateway.nodes;
-    const updated = (await sources.registry.update(gateway.id, (g) => ({ ...g, nodes }))) ?? gateway;
+    const updated =
+      (await sources.registry.update(gateway.id, (g) => {
+        const { [input.address]: _removed, ...nodes } = g.nodes;
+        return { ...g, nodes };
+      })) ?? gateway;
     return { gateway: updated, removedAddress: input.address };
   },
 };

@@ -4,12 +4,14 @@ import { parseSensorId } from '#registry';
 import { Aggregate } from '#telemetry';
 import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
 import type { TelemetryContext } from '../context.ts';
+import { createLoaders } from '../loaders.ts';
 import type { ReadingModel } from '../models.ts';
 import { BucketStream } from '../sources/bucket-stream.ts';
 import { decodeCursor, flatten, LiveBatches, type LiveReading, type ReadingFilter } from '../sources/live-stream.ts';
 
 const MAX_SENSOR_IDS = 1000;
 const MAX_HISTORY_BUCKETS = 10_000;
+const MAX_RAW_HISTORY_MS = 6 * 3_600_000;
 
 export const Subscription: SubscriptionResolvers = {
   readings: {
@@ -18,19 +20,29 @@ export const Subscription: SubscriptionResolvers = {
       if (args.from || args.every || args.aggregate) return historyThenLive(args, filter, ctx);
       return flatten(await liveBatches(args, filter, ctx));
     },
-    resolve: (event: LiveReading | ReadingModel | GraphQLError): ReadingModel => {
+    resolve: (event: LiveReading | ReadingModel | GraphQLError, _args: unknown, ctx: TelemetryContext): ReadingModel => {
       if (event instanceof GraphQLError) throw event;
+      freshLoaders(ctx);
       return 'reading' in event ? toModel(event) : event;
     },
   },
   readingBatches: {
     subscribe: (_, args, ctx) => liveBatches(args, readingFilter(args), ctx),
-    resolve: (batch: LiveReading[] | GraphQLError): ReadingModel[] => {
+    resolve: (batch: LiveReading[] | GraphQLError, _args: unknown, ctx: TelemetryContext): ReadingModel[] => {
       if (batch instanceof GraphQLError) throw batch;
+      freshLoaders(ctx);
       return batch.map(toModel);
     },
   },
 };
+
+/**
+ * A subscription's context lives as long as the subscription; each event gets new DataLoaders,
+ * so that `latest` is not the first event's and caches do not grow event after event.
+ */
+function freshLoaders(ctx: TelemetryContext): void {
+  ctx.loaders = createLoaders(ctx.sources);
+}
 
 function toModel({ reading, cursor }: LiveReading): ReadingModel {
   return { sensorId: reading.sensorId, time: reading.time, value: reading.value, cursor };
@@ -62,19 +74,27 @@ function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingF
 async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFilter, ctx: TelemetryContext): Promise<AsyncIterableIterator<LiveReading | ReadingModel | GraphQLError>> {
   const { sources } = ctx;
   if (!args.sensorIds?.length) throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', { field: 'sensorIds' });
-  if (args.after && !args.after.startsWith('bucket:')) throw userError(ErrorCode.BAD_USER_INPUT, 'after with from/every takes the cursor of a bucket event', { field: 'after' });
+  const bucketCursor = args.after === undefined || args.after === null ? undefined : /^bucket:(\d{1,15})$/.exec(args.after);
+  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, 'after with from/every takes the cursor of a bucket event (bucket:<ms>)', { field: 'after' });
   if (args.aggregate && !args.every) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
   const now = Date.now();
   const from = args.from ? new Date(args.from).getTime() : now;
   if (from > now) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must not be in the future');
   if (args.every) {
-    if ((now - from) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
-    const resumeFrom = args.after ? Number(args.after.slice('bucket:'.length)) + args.every * 1000 : from;
+    const resumeFrom = bucketCursor ? Number(bucketCursor[1]) + args.every * 1000 : from;
+    if ((now - resumeFrom) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
     return flatten(new BucketStream({ store: sources.store, sensorIds: args.sensorIds, from: resumeFrom, everySeconds: args.every, aggregate: args.aggregate ?? Aggregate.AVG }));
   }
   // Listen first, then read history up to now: live readings measured after now follow it.
+  if (now - from > MAX_RAW_HISTORY_MS) throw userError(ErrorCode.BAD_TIME_RANGE, `raw history is offered for ${MAX_RAW_HISTORY_MS / 3_600_000} h at most; give every for longer ranges`);
   const live = new LiveBatches(sources.bus, { ...filter, after: now }, sources.subscriberQueueLimit);
-  const history = await sources.store.query({ sensorIds: args.sensorIds, from, until: now });
+  let history;
+  try {
+    history = await sources.store.query({ sensorIds: args.sensorIds, from, until: now });
+  } catch (error) {
+    await live.return();
+    throw error;
+  }
   const past: ReadingModel[] = history
     .flatMap((points, i) => points.map((point) => ({ sensorId: args.sensorIds![i]!, ...point })))
     .sort((a, b) => a.time - b.time);

@@ -1,0 +1,83 @@
+import type { MqttClient } from 'mqtt';
+import { createMqttClient, IqrfClient, waitForConnection } from '#iqrf';
+import type { Logger } from '#log';
+import { MeshCatalog, type GatewayRegistry } from '#registry';
+import type { LiveBus, TimeSeriesStore } from '#telemetry';
+import { Collector } from './collector.ts';
+import { CollectorMembership } from './membership.ts';
+
+export interface CollectorServiceOptions {
+  mqttUrl: string;
+  /** 5: persistent session, collector group and shared subscription; 4 (aedes): the only collector. */
+  protocolVersion: 4 | 5;
+  /** MQTT client id: the persistent session and the name in the collector group. */
+  id: string;
+  /** The collectors' shared subscription group. Default `collectors`. */
+  group?: string;
+  registry: GatewayRegistry;
+  store: TimeSeriesStore;
+  bus: LiveBus;
+  logger: Logger;
+  intervalMs?: number;
+  iqrfTimeoutMs?: number;
+}
+
+export interface CollectorService {
+  collector: Collector;
+  /** With MQTT 5: the group it shares the gateways with. */
+  membership?: CollectorMembership;
+  /** Its MQTT connection. */
+  mqtt: MqttClient;
+  /** Stops polling, leaves the group and ends the session (a graceful stop queues nothing for it). */
+  close(): Promise<void>;
+}
+
+// Subscription identifiers of the collector's connection: its own requests' answers, and the
+// collectors' shared subscription.
+const OWN_ANSWERS = 1;
+const SHARED_ANSWERS = 2;
+
+/**
+ * A collector on its own MQTT connection, listening (not yet polling: call `collector.start()`).
+ * Its handlers are attached before the connection opens, so the answers a persistent session
+ * kept while the collector was away are not missed.
+ */
+export async function startCollectorService(options: CollectorServiceOptions): Promise<CollectorService> {
+  const { id, logger } = options;
+  const v5 = options.protocolVersion === 5;
+  const mqtt = createMqttClient(options.mqttUrl, { clientId: id, protocolVersion: options.protocolVersion, ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}) });
+  mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
+  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
+  const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
+  const collector = new Collector({
+    iqrf,
+    catalog: new MeshCatalog(iqrf, { timeoutMs: options.iqrfTimeoutMs }),
+    registry: options.registry,
+    store: options.store,
+    bus: options.bus,
+    logger,
+    intervalMs: options.intervalMs,
+    membership,
+    ...(v5 ? { sharedSubscription: { group: options.group ?? 'collectors', identifier: SHARED_ANSWERS } } : {}),
+  });
+  try {
+    await waitForConnection(mqtt);
+    await iqrf.start();
+    await membership?.start();
+    await collector.listen();
+  } catch (error) {
+    mqtt.end(true);
+    throw error;
+  }
+  return {
+    collector,
+    membership,
+    mqtt,
+    async close() {
+      await collector.close();
+      await membership?.stop();
+      iqrf.close();
+      await mqtt.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {});
+    },
+  };
+}
