@@ -46,6 +46,8 @@ export interface CollectorStats {
 }
 
 const MAX_RETRY_DELAY_MS = 5_000;
+/** Share of the poll interval a round's polls are spread over. */
+const SPREAD = 0.8;
 /** How long stopping waits for deliveries to a store or bus that refuses or stalls them. */
 const CLOSE_GRACE_MS = 10_000;
 
@@ -125,13 +127,16 @@ export class Collector {
   };
   private joinedOnce = false;
 
-  /** Listens, then polls now and every `intervalMs` (a round that overruns delays the next one). */
+  /** Listens, then starts a round every `intervalMs` (a round that overruns delays the next one). */
   async start(): Promise<void> {
     await this.listen();
     this.stopped = false;
     const tick = () => {
-      this.running = this.pollAll().finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+      const roundStart = Date.now();
+      // Gateways are polled one after the other across the interval, not all at its start: the
+      // readings (and the work of every live subscription) then arrive evenly, not in bursts.
+      this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD }).finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, roundStart + this.intervalMs - Date.now()));
       });
     };
     tick();
@@ -159,16 +164,30 @@ export class Collector {
     this.options.iqrf.mqttClient.off('message', this.onMeshChanged);
   }
 
-  /** One round over the active gateways this collector owns; resolves when their readings are delivered. */
-  async pollAll(): Promise<void> {
+  /**
+   * One round over the active gateways this collector owns, at once or spread over
+   * `spreadOverMs`; resolves when their readings are delivered.
+   */
+  async pollAll(options: { spreadOverMs?: number } = {}): Promise<void> {
     this.counters.rounds++;
     const { membership } = this.options;
     const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
-    const queue = [...gateways];
+    const started = Date.now();
+    const slot = (options.spreadOverMs ?? 0) / Math.max(1, gateways.length);
+    const queue = gateways.map((gateway, i) => ({ gateway, at: started + i * slot }));
     const workers = Array.from({ length: Math.min(this.options.concurrency ?? 32, queue.length) }, async () => {
-      for (let gateway = queue.shift(); gateway; gateway = queue.shift()) await this.pollGateway(gateway);
+      for (let next = queue.shift(); next && !this.stoppedDuring(options); next = queue.shift()) {
+        const wait = next.at - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await this.pollGateway(next.gateway);
+      }
     });
     await Promise.all(workers);
+  }
+
+  // A spread round stops early when the collector stops; an immediate one always finishes.
+  private stoppedDuring(options: { spreadOverMs?: number }): boolean {
+    return Boolean(options.spreadOverMs) && this.stopped;
   }
 
   /** Reads every sensor of one gateway once; failures are logged and counted, never thrown. */
