@@ -59,6 +59,8 @@ describe('the platform through the router', () => {
     expect(co2.latest.value).toBeGreaterThan(300);
     expect(co2.readings.length).toBeGreaterThan(0);
     expect(data!.datasets.map((d: { id: string }) => d.id)).toContain('pisek-traffic-counts');
+    const traffic = data!.datasets.find((d: { id: string }) => d.id === 'pisek-traffic-counts');
+    expect(traffic.distributions.map((d: { accessUrl: string }) => new URL(d.accessUrl).pathname)).toEqual(['/graphql', '/opendata/datasets/pisek-traffic-counts.csv', '/opendata/datasets/pisek-traffic-counts.json']);
     const [crossing] = data!.intersections;
     expect(crossing.name).toBe('Kollarova x Zizkova');
     expect(crossing.counters.map((c: { quantity: string }) => c.quantity)).toEqual(['VEHICLE_COUNT', 'PEDESTRIAN_COUNT']);

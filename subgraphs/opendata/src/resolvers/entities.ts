@@ -1,15 +1,25 @@
 import { Aggregate } from '#telemetry';
 import { ErrorCode, userError } from '#kit';
 import type { DatasetResolvers, IntersectionResolvers, ParkingLotResolvers } from '../__generated__/resolvers.ts';
-import type { GeoPoint } from '../sources/catalog.ts';
+import { datasetContent, type GeoPoint } from '../sources/catalog.ts';
 
 const DEFAULT_RANGE_MS = 24 * 3600_000;
 const MAX_BUCKETS = 10_000;
 
 export const Dataset: DatasetResolvers = {
   __resolveReference: ({ id }, { loaders }) => loaders.dataset.load(id),
-  distributions: ({ distributions }, _, { sources }) =>
-    distributions.map(({ accessPath, ...rest }) => ({ ...rest, accessUrl: new URL(accessPath, sources.catalog.publicUrl).toString() })),
+  distributions: (dataset, _, { sources }) => {
+    const url = (path: string) => new URL(path, sources.catalog.publicUrl).toString();
+    const listed = dataset.distributions.map(({ accessPath, ...rest }) => ({ ...rest, accessUrl: url(accessPath) }));
+    // Datasets with data to download also have the CSV and JSON downloads of /opendata.
+    const downloads = datasetContent(dataset)
+      ? [
+          { title: `${dataset.title} (CSV)`, format: 'CSV', mediaType: 'text/csv', accessUrl: url(`/opendata/datasets/${dataset.id}.csv`) },
+          { title: `${dataset.title} (JSON)`, format: 'JSON', mediaType: 'application/json', accessUrl: url(`/opendata/datasets/${dataset.id}.json`) },
+        ]
+      : [];
+    return [...listed, ...downloads];
+  },
   modified: ({ modified }) => new Date(modified),
   accrualPeriodicity: ({ accrualPeriodicity }) => accrualPeriodicity ?? null,
 };
