@@ -178,4 +178,35 @@ describe('shared subscriptions and back-pressure in the router', () => {
     expect(await closed).toEqual({ code: SLOW_CONSUMER_CLOSE_CODE, reason: SLOW_CONSUMER_CLOSE_REASON });
     await eventually(async () => router.subscriptions.fanout.stats().subscribers === 1);
   }, 60_000);
+  it('shares SSE subscriptions too, with the graphql-ws ones of the same operation', async () => {
+    await startCollector();
+    const body = JSON.stringify({ query: liveCO2Reformatted, variables: { gatewayId: 'austin-gw01', quantity: 'CO2' } });
+    const controllers = [new AbortController(), new AbortController(), new AbortController()];
+    const streams = await Promise.all(
+      controllers.map((controller) => fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body, signal: controller.signal })),
+    );
+    const ws = take(client(), liveCO2, 2, 15_000, { gatewayId: 'austin-gw01', quantity: 'CO2' });
+    const events = await Promise.all(
+      streams.map(async (response) => {
+        expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = '';
+        while ((text.match(/^data: \{/gm) ?? []).length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
+        return text.split('\n').filter((line) => line.startsWith('data: {')).map((line) => JSON.parse(line.slice(6)));
+      }),
+    );
+    await ws;
+    // Three SSE streams and a graphql-ws subscription of the same operation: one upstream.
+    expect(router.subscriptions.fanout.stats().upstreams).toBe(1);
+    expect(busListeners()).toBe(1);
+    for (const received of events) {
+      expect(received[0].data.readings.sensor.gateway).toEqual({ name: 'Austin Convention Center, 3rd floor', node: { ready: true } });
+      expect(received.slice(0, 2)).toEqual(events[0]!.slice(0, 2));
+    }
+    controllers.forEach((controller) => controller.abort());
+    // A query that accepts SSE still gets its answer from the runtime.
+    const query = await fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: '{ gateways { id } }' }) });
+    expect(await query.text()).toMatch(/austin-gw01/);
+  });
 });

@@ -107,7 +107,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!req.url?.startsWith('/graphql')) {
       for (const handler of handlers) if (await handler(req, res)) return;
-    }
+    } else if (await shared.sse(req, res)) return;
     await runtime.requestListener(req, res);
   }
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { getOperationAST, parse, print, type ExecutionArgs } from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
@@ -22,11 +22,21 @@ export interface SharedSubscriptionsOptions {
   partition?: (ctx: WsContext) => string;
   /** Normalised documents remembered by their text. Default 1000. */
   documentCacheSize?: number;
+  /** Largest SSE request body read. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** An SSE response with more than this not yet sent is closed. Default 8 MiB. */
+  sseMaxBufferedBytes?: number;
 }
 
 export interface SharedSubscriptions {
   /** graphql-ws server options: the runtime's, with subscriptions shared. */
   options: ServerOptions<ConnectionParams, Extra>;
+  /**
+   * Server-sent events (GraphQL over SSE, distinct connections) with the same sharing: answers a
+   * `POST /graphql` that accepts `text/event-stream` and holds a subscription; hands anything
+   * else on to the runtime. True when it answered.
+   */
+  sse: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   fanout: SubscriptionFanout;
   sendQueue: SendQueueLimit;
 }
@@ -78,7 +88,74 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     });
   };
 
-  return { options: { ...base, onSubscribe, subscribe: run, execute: run }, fanout, sendQueue };
+  const sse = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.method !== 'POST' || !req.url?.startsWith('/graphql') || !req.headers.accept?.includes('text/event-stream')) return false;
+    const body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
+    let params: SubscribePayload | undefined;
+    try {
+      params = body === undefined ? undefined : (JSON.parse(body) as SubscribePayload);
+    } catch {
+      params = undefined;
+    }
+    const document = typeof params?.query === 'string' ? documents.subscription(params.query, params.operationName ?? undefined) : undefined;
+    if (!params || !document) {
+      // Not a subscription (or not valid JSON): the runtime answers it as it would have.
+      await forward(runtime, req, res, body ?? '');
+      return true;
+    }
+    const request = { query: params.query, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined, extensions: params.extensions ?? undefined };
+    const header = req.headers['x-tenant'];
+    const key = JSON.stringify([JSON.stringify([Array.isArray(header) ? header.join(',') : (header ?? ''), '']), request.operationName ?? null, document, stableJson(request.variables ?? {})]);
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(':\n\n');
+    const limit = options.sseMaxBufferedBytes ?? 8 << 20;
+    const subscriber = fanout.join(key, () => runtime.getResultForParams({ params: request, request: undefined as never }, { params: request, req, waitUntil: runtime.waitUntil }), {
+      next(payload) {
+        // The same back-pressure as a WebSocket: a client that does not read is let go.
+        if (res.writableLength > limit) return void res.destroy();
+        res.write(Buffer.concat([sseNextPrefix, payload, sseSuffix]));
+      },
+    });
+    // The response closes when the client goes away (the request's own 'close' fired once its body was read).
+    res.on('close', () => void subscriber.return(undefined));
+    try {
+      for await (const _ of subscriber) void _;
+    } catch (error) {
+      res.write(`event: next\ndata: ${JSON.stringify({ errors: [{ message: error instanceof Error ? error.message : String(error) }] })}\n\n`);
+    }
+    if (!res.destroyed) res.end('event: complete\ndata:\n\n');
+    return true;
+  };
+
+  return { options: { ...base, onSubscribe, subscribe: run, execute: run }, sse, fanout, sendQueue };
+}
+
+const sseNextPrefix = Buffer.from('event: next\ndata: ');
+const sseSuffix = Buffer.from('\n\n');
+
+/** Hands a request whose body was already read to the runtime, and its answer back to the client. */
+async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
+  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body }));
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  if (!response.body) return void res.end();
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+  res.end();
+}
+
+/** A request body as text; undefined past `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 /** The tenant a connection speaks for: its `x-tenant` header and `tenant` connection parameter. */
