@@ -105,6 +105,18 @@ describe('a live stream that a subscriber does not read', () => {
     expect((await stream.next()).done).toBe(true);
   });
 
+  it('replays a long gap page by page, in order, then goes live', async () => {
+    const bus = new MemoryLiveBus();
+    for (let i = 1; i <= 1_200; i++) await bus.publish([reading('gw.1.0', i)]);
+    const stream = await new LiveBatches(bus, { gatewayId: 'gw' }, 100, { position: '1', index: 0 }).prepare();
+    const values: number[] = [];
+    while (values.length < 1_199) values.push(...((await stream.next()).value as Array<{ reading: Reading }>).map((r) => r.reading.value));
+    await bus.publish([reading('gw.1.0', 1_201)]);
+    values.push(...((await stream.next()).value as Array<{ reading: Reading }>).map((r) => r.reading.value));
+    expect(values).toEqual(Array.from({ length: 1_200 }, (_, i) => i + 2));
+    await stream.return();
+  });
+
   it('replays from a cursor, then goes live, and expires cursors the bus no longer keeps', async () => {
     const bus = new MemoryLiveBus(3);
     for (let i = 1; i <= 5; i++) await bus.publish([reading('gw.1.0', i), reading('other.1.0', i)]);

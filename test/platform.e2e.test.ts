@@ -212,6 +212,8 @@ describe('the platform through the router', () => {
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }');
     expect(badRange.errors?.[0]?.extensions?.code).toBe('BAD_TIME_RANGE');
+    const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }');
+    expect(tooLong.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_TIME_RANGE' }, message: expect.stringMatching(/give every/) });
     const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }');
     expect(badDuration.errors?.[0]?.message).toMatch(/unknown unit "parsecs"/);
     const badSubscription = wsClient(url);

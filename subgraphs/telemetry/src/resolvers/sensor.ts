@@ -2,9 +2,11 @@ import { Aggregate } from '#telemetry';
 import { ErrorCode, userError } from '#kit';
 import type { SensorResolvers } from '../__generated__/resolvers.ts';
 
-/** Most buckets (or raw points) one sensor's history may return. */
+/** Most buckets one sensor's history may return. */
 const MAX_POINTS = 10_000;
 const DEFAULT_RANGE_MS = 24 * 3600_000;
+/** Raw readings are offered for this long a range (8640 points at 10 s); longer ones need `every`. */
+const MAX_RAW_RANGE_MS = 24 * 3600_000;
 
 export const Sensor: SensorResolvers = {
   __resolveReference: ({ id }) => ({ id }),
@@ -20,10 +22,13 @@ export const Sensor: SensorResolvers = {
     if (everySeconds && (until - from) / (everySeconds * 1000) > MAX_POINTS) {
       throw userError(ErrorCode.BAD_TIME_RANGE, `from..until in buckets of ${everySeconds}s gives more than ${MAX_POINTS} buckets; use a larger every or a shorter range`);
     }
+    if (!everySeconds && until - from > MAX_RAW_RANGE_MS) {
+      throw userError(ErrorCode.BAD_TIME_RANGE, `raw readings cover ${MAX_RAW_RANGE_MS / 3_600_000} h at most; give every (e.g. "10min") for a longer range`);
+    }
     const aggregate = everySeconds ? (args.aggregate ?? Aggregate.AVG) : undefined;
     if (args.aggregate && !everySeconds) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)');
     const points = await loaders.series.load({ sensorId: id, from, until, everySeconds, aggregate });
-    return points.slice(-MAX_POINTS).map((point) => ({ sensorId: id, ...point }));
+    return points.map((point) => ({ sensorId: id, ...point }));
   },
 };
 

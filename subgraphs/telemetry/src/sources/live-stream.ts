@@ -68,8 +68,11 @@ export class LiveBatches implements AsyncIterableIterator<LiveReading[] | GraphQ
   private wake: (() => void) | undefined;
   private failure: GraphQLError | undefined;
   private done = false;
-  private replay: LiveReading[][] | undefined;
+  /** Replayed batches read but not yet given out; the next page is read when it runs dry. */
+  private replay: LiveReading[][] = [];
+  /** Position of the last batch read back; live batches up to it were replayed. */
   private replayedUpTo: string | undefined;
+  private replayMore = false;
   private replayCursor: Cursor | undefined;
   private lastCursor: string | undefined;
   private readonly unsubscribe: () => void;
@@ -118,7 +121,8 @@ export class LiveBatches implements AsyncIterableIterator<LiveReading[] | GraphQ
 
   async next(): Promise<IteratorResult<LiveReading[] | GraphQLError>> {
     if (this.replayCursor) await this.prepare();
-    const replayed = this.replay?.shift();
+    while (!this.replay.length && this.replayMore && !this.done) await this.readPage(this.replayedUpTo!, false);
+    const replayed = this.replay.shift();
     if (replayed) return this.emit(replayed);
     while (!this.done) {
       const next = this.queue.shift();
@@ -153,7 +157,7 @@ export class LiveBatches implements AsyncIterableIterator<LiveReading[] | GraphQ
     this.wake?.();
   }
 
-  /** Reads back what was published since `after`, once, into `replay`. */
+  /** Checks the cursor and reads back the first page after it (the rest page by page, in `next`). */
   private async readBack(after: Cursor): Promise<void> {
     this.replayCursor = undefined;
     const oldest = await this.bus.oldestPosition();
@@ -164,22 +168,27 @@ export class LiveBatches implements AsyncIterableIterator<LiveReading[] | GraphQ
         { oldest: oldest ?? null },
       );
     }
-    const replay: LiveReading[][] = [];
-    let page = await this.bus.readRange(after.position, REPLAY_PAGE, true);
-    if (page[0]?.position !== after.position) {
+    await this.readPage(after.position, true, after.index);
+    if (this.firstReadPosition !== undefined && this.firstReadPosition !== after.position) {
       throw userError(ErrorCode.BAD_USER_INPUT, `Cursor "${encodeCursor(after)}" names no batch of the live bus`, { field: 'after' });
     }
-    let index = after.index;
-    while (page.length) {
-      for (const entry of page) {
-        const batch = select(entry.readings, entry.position, this.filter, index);
-        index = -1;
-        if (batch.length) replay.push(batch);
-        this.replayedUpTo = entry.position;
-      }
-      page = await this.bus.readRange(page[page.length - 1]!.position, REPLAY_PAGE);
+  }
+
+  private firstReadPosition: string | undefined;
+
+  /**
+   * Reads one page of kept batches after `position` (from it, when `inclusive`; then only its
+   * readings after `index`) into `replay`; notes whether more may follow.
+   */
+  private async readPage(position: string, inclusive: boolean, index = -1): Promise<void> {
+    const page = await this.bus.readRange(position, REPLAY_PAGE, inclusive);
+    if (inclusive) this.firstReadPosition = page[0]?.position;
+    for (const entry of page) {
+      const batch = select(entry.readings, entry.position, this.filter, entry.position === position ? index : -1);
+      if (batch.length) this.replay.push(batch);
+      this.replayedUpTo = entry.position;
     }
-    this.replay = replay;
+    this.replayMore = page.length === REPLAY_PAGE;
   }
 }
 
