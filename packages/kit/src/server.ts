@@ -181,7 +181,7 @@ function headersFromConnectionParams(params: Readonly<Record<string, unknown>> |
 }
 
 /** Reads a request body as UTF-8; `undefined` when it exceeds `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+export function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

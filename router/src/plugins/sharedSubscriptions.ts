@@ -3,6 +3,7 @@ import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-
 import { getOperationAST, parse, print, type ExecutionArgs } from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
+import { readBody } from '#kit';
 import { SendQueueLimit, type SendQueueLimitOptions } from './sendQueueLimit.ts';
 import { SubscriptionFanout } from './subscriptionFanout.ts';
 
@@ -142,20 +143,6 @@ async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: Serve
   if (!response.body) return void res.end();
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
   res.end();
-}
-
-/** A request body as text; undefined past `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** The tenant a connection speaks for: its `x-tenant` header and `tenant` connection parameter. */
