@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getIntrospectionQuery } from 'graphql';
 import { defaultTopics, topicFor } from '#iqrf';
 import type { Platform } from '../platform/platform.ts';
 import { eventually, graphql, take, wsClient } from './support/graphql.ts';
@@ -212,6 +213,12 @@ describe('the platform through the router', () => {
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }');
     expect(badRange.errors?.[0]?.extensions?.code).toBe('BAD_TIME_RANGE');
+    const deep = await graphql(url, `{ gateways { mesh { nodes { parent { parent { parent { parent { parent { parent { parent { parent { parent { parent { address } } } } } } } } } } } } } }`);
+    expect(deep.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_DEEP' } });
+    const huge = await graphql(url, `{ ${Array.from({ length: 3000 }, (_, i) => `a${i}: __typename`).join(' ')} }`);
+    expect(huge.errors?.[0]?.message).toMatch(/tokens/);
+    const introspection = await graphql(url, getIntrospectionQuery());
+    expect(introspection.errors).toBeUndefined();
     const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }');
     expect(tooLong.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_TIME_RANGE' }, message: expect.stringMatching(/give every/) });
     const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }');

@@ -9,6 +9,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '#log';
 import { maskRouterError } from './plugins/errors.ts';
+import { useQueryLimits, type QueryLimitsOptions } from './plugins/queryLimits.ts';
 import { hiveLogger } from './plugins/logger.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './plugins/sendQueueLimit.ts';
 import { useSharedSubscriptions } from './plugins/sharedSubscriptions.ts';
@@ -47,6 +48,8 @@ export interface RouterOptions {
   batchSubgraphRequests?: boolean;
   /** Tried in order before GraphQL, for paths other than `/graphql` and `/health`. */
   httpHandlers?: readonly HttpHandler[];
+  /** Depth and size limits of documents (defaults: 12 levels, 5000 tokens). */
+  limits?: QueryLimitsOptions;
 }
 
 export interface RunningRouter {
@@ -81,6 +84,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     graphiql: { title: 'IoT platform API' },
     logging: hiveLogger(logger),
     maskedErrors: { maskError: maskRouterError },
+    plugins: () => [useQueryLimits(options.limits)],
     // Batching keeps a DataLoader per (context, subgraph) that caches every request; a
     // subscription's context lives as long as it does, so each event's entity fetch would stay in
     // memory (about 7 KB an event, measured). The Rust planner already puts all representations

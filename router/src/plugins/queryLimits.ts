@@ -1,0 +1,66 @@
+import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+export interface QueryLimitsOptions {
+  /** Deepest selection an operation may have (introspection fields do not count). Default 12. */
+  maxDepth?: number;
+  /** Most lexical tokens a document may have; parsing stops past it. Default 5000. */
+  maxTokens?: number;
+}
+
+/**
+ * Refuses documents that are too large or too deep before anything is planned or sent to a
+ * subgraph: parsing stops after `maxTokens`, and validation rejects a selection deeper than
+ * `maxDepth` (fragments followed) with the code QUERY_TOO_DEEP.
+ */
+export function useQueryLimits(options: QueryLimitsOptions = {}): Plugin {
+  const maxDepth = options.maxDepth ?? 12;
+  const maxTokens = options.maxTokens ?? 5000;
+  return {
+    onParse({ parseFn, setParseFn }) {
+      // The runtime's own parser, with a token limit: its errors keep their 400 status.
+      setParseFn((source, parseOptions) => parseFn(source, { ...parseOptions, maxTokens }));
+    },
+    onValidate({ addValidationRule }) {
+      addValidationRule((context: ValidationContext) => depthRule(context, maxDepth));
+    },
+  };
+}
+
+function depthRule(context: ValidationContext, maxDepth: number): ASTVisitor {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of context.getDocument().definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const depthOf = (selectionSet: SelectionSetNode, visiting: Set<string>): number => {
+    let deepest = 0;
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value.startsWith('__')) continue;
+        deepest = Math.max(deepest, 1 + (selection.selectionSet ? depthOf(selection.selectionSet, visiting) : 0));
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        deepest = Math.max(deepest, depthOf(selection.selectionSet, visiting));
+      } else {
+        const fragment = fragments.get(selection.name.value);
+        // A cycle of fragments is another rule's error; an unknown fragment too.
+        if (!fragment || visiting.has(fragment.name.value)) continue;
+        deepest = Math.max(deepest, depthOf(fragment.selectionSet, new Set([...visiting, fragment.name.value])));
+      }
+      if (deepest > maxDepth) break;
+    }
+    return deepest;
+  };
+  return {
+    OperationDefinition(operation) {
+      const depth = depthOf(operation.selectionSet, new Set());
+      if (depth > maxDepth) {
+        context.reportError(
+          new GraphQLError(`The operation is ${depth > maxDepth + 1 ? 'more than ' : ''}${maxDepth + 1} levels deep; at most ${maxDepth} are allowed`, {
+            nodes: [operation],
+            extensions: { code: 'QUERY_TOO_DEEP' },
+          }),
+        );
+      }
+    },
+  };
+}
