@@ -12,8 +12,12 @@ describe('the platform through the router', () => {
   beforeAll(async () => {
     platform = await startTestPlatform();
     url = platform.routerUrl;
-    // The collector's first round has stored readings once a CO2 sensor has a latest value.
-    await eventually(async () => (await graphql(url, '{ sensor(id: "austin-gw01.21.2") { latest { value } } }')).data?.sensor?.latest);
+    // The collector's first round (spread over the poll interval) has reached both the Austin
+    // rooms and the Pisek crossing once their sensors have a latest value.
+    await eventually(async () => {
+      const { data } = await graphql(url, '{ room: sensor(id: "austin-gw01.21.2") { latest { value } } crossing: sensor(id: "pisek-gw001.1.0") { latest { value } } }');
+      return data?.room?.latest && data.crossing?.latest;
+    });
   });
 
   afterAll(async () => {
