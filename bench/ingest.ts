@@ -23,6 +23,7 @@ import { buildScenario } from '#simulator';
 import { countBusReadings, settledGraphitePoints } from './lib/ingest-count.ts';
 import { metricPaths, primeMetrics } from './lib/ingest-prime.ts';
 import type { IngestRun, IngestVariant, IngestWorkerConfig } from './lib/ingest-worker.ts';
+import { table } from './lib/table.ts';
 
 const RELAY_PREFIX = 'relay';
 
@@ -139,12 +140,6 @@ async function runVariant(config: IngestWorkerConfig, simulatorCpuMs: () => Prom
   };
 }
 
-function table(headers: string[], rows: Array<Array<string | number>>): string {
-  const cells = [headers, ...rows.map((row) => row.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(headers), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

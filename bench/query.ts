@@ -21,6 +21,7 @@ import type { QueryPlanner } from '../router/src/gateway.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
 import type { LoadConfig, LoadResult } from './lib/query-load.ts';
 import type { RouterProcessStats } from './lib/query-router.ts';
+import { table } from './lib/table.ts';
 
 /** devices (gateways, sensors), infrastructure (node, vrouter), telemetry (latest), opendata (intersections, parking). */
 export const OVERVIEW_QUERY = /* GraphQL */ `
@@ -100,12 +101,6 @@ async function measurePlanner(planner: QueryPlanner, urls: Record<SubgraphName, 
   }
 }
 
-function table(headers: string[], rows: Array<Array<string | number>>): string {
-  const cells = [headers, ...rows.map((row) => row.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(headers), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...cells.slice(1).map(line)].join('\n');
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -124,8 +124,10 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const backends = await openBackends(config.backends ?? {}, logger);
     closers.push(() => backends.close());
     const { registry, store, bus } = backends;
-    if ((await registry.list()).length === 0 && config.simulate) {
-      for (const record of scenarioRegistry(scenario, new Date())) await registry.add(record);
+    let registered = await registry.list();
+    if (registered.length === 0 && config.simulate) {
+      registered = scenarioRegistry(scenario, new Date());
+      for (const record of registered) await registry.add(record);
     }
 
     const iqrf = new IqrfClient(await connect('api'), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs });
@@ -133,12 +135,11 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => iqrf.close());
     const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
 
-
     if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
     const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
 
-    const tenants = new Set([...scenario.tenants, ...(await registry.list()).map((g) => g.tenant), ...(config.tenants ?? [])]);
+    const tenants = new Set([...scenario.tenants, ...registered.map((g) => g.tenant), ...(config.tenants ?? [])]);
     const common = { host, exposeInternalErrors: config.exposeInternalErrors };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
