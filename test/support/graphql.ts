@@ -7,20 +7,30 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: Array<{ message: string; path?: Array<string | number>; extensions?: { code?: string; [key: string]: unknown } }>;
 }
 
+/** Who calls: a JWT (`Authorization: Bearer`), a partner API key (`x-api-key`), or nobody. */
+export interface Credentials {
+  token?: string;
+  apiKey?: string;
+}
+
+function credentialHeaders({ token, apiKey }: Credentials = {}): Record<string, string> {
+  return { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(apiKey ? { 'x-api-key': apiKey } : {}) };
+}
+
 /** POSTs one operation as a partner app would. */
-export async function graphql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+export async function graphql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, credentials?: Credentials): Promise<GraphQLResponse<T>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentialHeaders(credentials) },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
   return { status: response.status, ...body };
 }
 
-/** A graphql-ws client of `url` (http: is turned into ws:). */
-export function wsClient(url: string): Client {
-  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+/** A graphql-ws client of `url` (http: is turned into ws:); credentials go in `connectionParams`. */
+export function wsClient(url: string, credentials?: Credentials): Client {
+  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: credentialHeaders(credentials) });
 }
 
 /** Collects `count` results of a subscription, or rejects after `timeoutMs`. */

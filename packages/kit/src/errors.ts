@@ -23,6 +23,12 @@ export const ErrorCode = {
   SLOW_CONSUMER: 'SLOW_CONSUMER',
   /** A time range or duration could not be parsed, or asks for too many points. */
   BAD_TIME_RANGE: 'BAD_TIME_RANGE',
+  /** No credentials, or credentials that do not verify (HTTP 401 at the router). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The caller's token lacks a scope; `extensions.scope` names it. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The tenant or API key made too many requests; `extensions.retryAfterSeconds` says when to retry. */
+  RATE_LIMITED: 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

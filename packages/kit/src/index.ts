@@ -1,4 +1,4 @@
-export { startSubgraph, readBody, type SubgraphOptions, type RunningSubgraph } from './server.ts';
+export { startSubgraph, readBody, type SubgraphOptions, type SubgraphStartOptions, type RunningSubgraph } from './server.ts';
 export { ErrorCode, userError, maskError } from './errors.ts';
 export { DateTime, Duration, JSONScalar } from './scalars.ts';
 export { parseDuration, parseInstant } from './time.ts';

@@ -7,6 +7,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { SignatureError, verifySignedCaller, type Caller, type SigningOptions } from '#auth';
 import type { Logger } from '#log';
 import { maskError } from './errors.ts';
 
@@ -19,9 +20,16 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   resolvers: object;
   /**
    * Builds the context of one operation: called once per HTTP request and once per
-   * subscription, so DataLoaders created here never outlive the operation.
+   * subscription, so DataLoaders created here never outlive the operation. `caller` is who the
+   * router signed the request for.
    */
-  context: (request: { headers: Record<string, string | undefined> }) => TContext | Promise<TContext>;
+  context: (request: { headers: Record<string, string | undefined>; caller: Caller }) => TContext | Promise<TContext>;
+  /**
+   * The secret shared with the router: every request, `_entities` and graphql-ws connections
+   * included, must carry the router's signature of its caller, or it is refused (401, or
+   * graphql-ws close code 4401).
+   */
+  trust: SigningOptions;
   /** 0 picks a free port. */
   port: number;
   host?: string;
@@ -36,6 +44,17 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   isReady?: () => boolean;
   /** Tried in order for paths other than `/graphql` and `/health`; true when one answered. */
   httpHandlers?: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => Promise<boolean> | boolean>;
+}
+
+/** What every subgraph's start function takes beside its sources. */
+export interface SubgraphStartOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  logger: Logger;
+  exposeInternalErrors?: boolean;
+  /** The router's signing secret (see `SubgraphOptions.trust`). */
+  trust: SigningOptions;
 }
 
 export interface RunningSubgraph {
@@ -63,11 +82,24 @@ export async function startSubgraph<TContext extends BaseContext>(
   const formatError = maskError(options.exposeInternalErrors ?? false);
   const httpServer = createServer();
   const wsServer = options.subscriptions ? new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: maxBodyBytes }) : undefined;
+  const connectionCallers = new WeakMap<object, Caller>();
   const wsCleanup = wsServer
     ? useServer<Record<string, unknown>>(
         {
           schema,
-          context: (ctx) => options.context({ headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request) }),
+          // The router signs the connection (its connectionParams), not each subscription.
+          onConnect: (ctx) => {
+            try {
+              connectionCallers.set(ctx.extra, verifySignedCaller(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), '', options.trust));
+              return true;
+            } catch (error) {
+              if (!(error instanceof SignatureError)) throw error;
+              logger.warn({ reason: error.message }, 'refused an unsigned graphql-ws connection');
+              ctx.extra.socket.close(4401, `Unauthorized: ${error.message}`);
+              return false;
+            }
+          },
+          context: (ctx) => options.context({ headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), caller: connectionCallers.get(ctx.extra)! }),
           onNext: (_ctx, _id, _payload, _args, result) => maskResult(result as ExecutionResult, formatError),
           onError: (_ctx, id, _payload, errors) => {
             logger.warn({ id, errors: errors.map((e) => e.message) }, 'subscription rejected');
@@ -111,23 +143,36 @@ export async function startSubgraph<TContext extends BaseContext>(
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     let body: unknown;
+    let text = '';
     if (req.method === 'POST') {
-      const text = await readBody(req, maxBodyBytes);
-      if (text === undefined) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${maxBodyBytes} bytes`, extensions: { code: 'BAD_REQUEST' } }] });
-      try {
-        body = text.length ? JSON.parse(text) : undefined;
-      } catch {
-        return sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
-      }
+      const read = await readBody(req, maxBodyBytes);
+      if (read === undefined) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${maxBodyBytes} bytes`, extensions: { code: 'BAD_REQUEST' } }] });
+      text = read;
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
     const plainHeaders = Object.fromEntries(headers);
+    let caller: Caller;
+    try {
+      // A GET has no body: its signature covers the query string.
+      caller = verifySignedCaller(plainHeaders, req.method === 'POST' ? text : url.search, options.trust);
+    } catch (error) {
+      if (!(error instanceof SignatureError)) throw error;
+      logger.warn({ reason: error.message, remote: req.socket.remoteAddress }, 'refused an unsigned request');
+      return sendJson(res, 401, { errors: [{ message: `Unauthorized: ${error.message}`, extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    if (req.method === 'POST') {
+      try {
+        body = text.length ? JSON.parse(text) : undefined;
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () => options.context({ headers: plainHeaders }),
+      context: async () => options.context({ headers: plainHeaders, caller }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

@@ -1,3 +1,4 @@
+import type { Caller } from '#auth';
 import type { IqrfClient } from '#iqrf';
 import type { GatewayRegistry, MeshCatalog } from '#registry';
 import { createLoaders, type DevicesLoaders } from './loaders.ts';
@@ -20,11 +21,13 @@ export interface DevicesSources {
 }
 
 export interface DevicesContext {
+  /** Who is asking, as the router signed it: every resolver scopes what it returns to this caller. */
+  caller: Caller;
   sources: DevicesSources;
   loaders: DevicesLoaders;
 }
 
 /** One context per operation: fresh DataLoaders, shared sources. */
-export function createDevicesContext(sources: DevicesSources): DevicesContext {
-  return { sources, loaders: createLoaders(sources) };
+export function createDevicesContext(sources: DevicesSources, caller: Caller): DevicesContext {
+  return { caller, sources, loaders: createLoaders(sources) };
 }

@@ -1,17 +1,17 @@
-import { startSubgraph, type RunningSubgraph } from '#kit';
-import type { Logger } from '#log';
+import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import { createDevicesContext, type DevicesContext, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 
 export type { DevicesSources, Provisioner } from './context.ts';
 
 /** Starts the devices subgraph (gateways, IQRF meshes, sensors, provisioning) on `port`. */
-export function startDevicesSubgraph(options: { port: number; host?: string; logger: Logger; sources: DevicesSources; exposeInternalErrors?: boolean }): Promise<RunningSubgraph> {
+export function startDevicesSubgraph(options: SubgraphStartOptions & { sources: DevicesSources }): Promise<RunningSubgraph> {
   return startSubgraph<DevicesContext>({
     name: 'devices',
     typeDefs,
     resolvers,
-    context: () => createDevicesContext(options.sources),
+    context: ({ caller }) => createDevicesContext(options.sources, caller),
+    trust: options.trust,
     port: options.port,
     host: options.host,
     logger: options.logger,

@@ -1,3 +1,4 @@
+import type { Caller } from '#auth';
 import type { ContrailClient, KubernetesClient, OpenStackClient } from '#cloud';
 import { createInfrastructureLoaders, type InfrastructureLoaders } from './loaders.ts';
 
@@ -9,11 +10,13 @@ export interface InfrastructureSources {
 }
 
 export interface InfrastructureContext {
+  /** Who is asking, as the router signed it: every resolver scopes what it returns to this caller. */
+  caller: Caller;
   sources: InfrastructureSources;
   /** Created per operation: nothing is cached across requests. */
   loaders: InfrastructureLoaders;
 }
 
-export function createInfrastructureContext(sources: InfrastructureSources): InfrastructureContext {
-  return { sources, loaders: createInfrastructureLoaders(sources) };
+export function createInfrastructureContext(sources: InfrastructureSources, caller: Caller): InfrastructureContext {
+  return { caller, sources, loaders: createInfrastructureLoaders(sources) };
 }

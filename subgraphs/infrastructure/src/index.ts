@@ -1,17 +1,11 @@
-import { startSubgraph, type RunningSubgraph } from '#kit';
-import type { Logger } from '#log';
+import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import { createInfrastructureContext, type InfrastructureSources } from './context.ts';
 import { infrastructureResolvers, infrastructureTypeDefs } from './schema.ts';
 
 export { createInfrastructureContext, type InfrastructureContext, type InfrastructureSources } from './context.ts';
 
-export interface InfrastructureSubgraphOptions {
-  /** 0 picks a free port. */
-  port: number;
-  host?: string;
-  logger: Logger;
+export interface InfrastructureSubgraphOptions extends SubgraphStartOptions {
   sources: InfrastructureSources;
-  exposeInternalErrors?: boolean;
 }
 
 /** Serves the infrastructure subgraph (OpenStack, Contrail, Kubernetes; extends `Gateway`). */
@@ -20,7 +14,8 @@ export function startInfrastructureSubgraph(options: InfrastructureSubgraphOptio
     name: 'infrastructure',
     typeDefs: infrastructureTypeDefs(),
     resolvers: infrastructureResolvers,
-    context: () => createInfrastructureContext(options.sources),
+    context: ({ caller }) => createInfrastructureContext(options.sources, caller),
+    trust: options.trust,
     port: options.port,
     host: options.host,
     logger: options.logger,

@@ -1,3 +1,4 @@
+import type { Caller } from '#auth';
 import type { TimeSeriesStore } from '#telemetry';
 import { createLoaders, type OpenDataLoaders } from './loaders.ts';
 import type { OpenDataCatalog } from './sources/catalog.ts';
@@ -9,10 +10,12 @@ export interface OpendataSources {
 }
 
 export interface OpendataContext {
+  /** Who is asking, as the router signed it: every resolver scopes what it returns to this caller. */
+  caller: Caller;
   sources: OpendataSources;
   loaders: OpenDataLoaders;
 }
 
-export function createOpendataContext(sources: OpendataSources): OpendataContext {
-  return { sources, loaders: createLoaders(sources) };
+export function createOpendataContext(sources: OpendataSources, caller: Caller): OpendataContext {
+  return { caller, sources, loaders: createLoaders(sources) };
 }

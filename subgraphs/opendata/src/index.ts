@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startSubgraph, type RunningSubgraph } from '#kit';
+import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import type { Logger } from '#log';
 import { createOpendataContext, type OpendataContext, type OpendataSources } from './context.ts';
 import { createOpenDataHandler } from './rest/index.ts';
@@ -22,13 +22,14 @@ export function openDataRoutes({ catalog, store }: OpendataSources, logger: Logg
 }
 
 /** Starts the open data subgraph (catalogue, traffic counts, parking, and the downloads under `/opendata/`) on `port`. */
-export function startOpendataSubgraph(options: { port: number; host?: string; logger: Logger; sources: OpendataSources; exposeInternalErrors?: boolean }): Promise<RunningSubgraph> {
+export function startOpendataSubgraph(options: SubgraphStartOptions & { sources: OpendataSources }): Promise<RunningSubgraph> {
   return startSubgraph<OpendataContext>({
     httpHandlers: [openDataRoutes(options.sources, options.logger)],
     name: 'opendata',
     typeDefs,
     resolvers,
-    context: () => createOpendataContext(options.sources),
+    context: ({ caller }) => createOpendataContext(options.sources, caller),
+    trust: options.trust,
     port: options.port,
     host: options.host,
     logger: options.logger,

@@ -1,3 +1,4 @@
+import type { Caller } from '#auth';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import { createLoaders, type TelemetryLoaders } from './loaders.ts';
 
@@ -9,11 +10,13 @@ export interface TelemetrySources {
 }
 
 export interface TelemetryContext {
+  /** Who is asking, as the router signed it: every resolver scopes what it returns to this caller. */
+  caller: Caller;
   sources: TelemetrySources;
   loaders: TelemetryLoaders;
 }
 
 /** One context per operation: fresh DataLoaders, shared sources. */
-export function createTelemetryContext(sources: TelemetrySources): TelemetryContext {
-  return { sources, loaders: createLoaders(sources) };
+export function createTelemetryContext(sources: TelemetrySources, caller: Caller): TelemetryContext {
+  return { caller, sources, loaders: createLoaders(sources) };
 }
