@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#cloud';
 import { connectMqtt, IqrfClient, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
@@ -10,6 +12,7 @@ import type { Collector } from '../collector/src/collector.ts';
 import { startCollectorService } from '../collector/src/service.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
 import { startRouter, type HttpHandler, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
+import { RouterAuth } from '../router/src/plugins/auth.ts';
 import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
 import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
@@ -61,11 +64,23 @@ export interface PlatformConfig {
   nodeReadyDelayMs?: number;
   subscriberQueueLimit?: number;
   exposeInternalErrors?: boolean;
+  /** Who may call: how JWTs are checked (default HS256 with the development secret), partner API keys, the router's signing secret. */
+  auth?: PlatformAuth;
   /** More to serve on the router's port beside GraphQL and open data (e.g. the dashboard). */
   httpHandlers?: readonly HttpHandler[];
 }
 
+export interface PlatformAuth {
+  /** How JWTs are checked; HS256 with the development secret when absent. */
+  tokens?: TokenVerifierOptions;
+  apiKeys?: readonly ApiKeyRecord[];
+  /** The secret the router signs subgraph requests with; random per start when absent. */
+  subgraphSecret?: string;
+}
+
 export interface Platform {
+  /** The router's signing secret (tests sign requests to subgraphs with it). */
+  subgraphSecret: string;
   routerUrl: string;
   mqttUrl: string;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
@@ -140,7 +155,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
 
     const tenants = new Set([...scenario.tenants, ...registered.map((g) => g.tenant), ...(config.tenants ?? [])]);
-    const common = { host, exposeInternalErrors: config.exposeInternalErrors };
+    const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
+    const common = { host, exposeInternalErrors: config.exposeInternalErrors, trust: { secret: subgraphSecret } };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
     started.devices = await startDevicesSubgraph({
@@ -183,6 +199,11 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       port: config.routerPort,
       host,
       logger: logger.child({ component: 'router' }),
+      auth: new RouterAuth({
+        verifyToken: createTokenVerifier(config.auth?.tokens ?? { secret: DEVELOPMENT_SECRET }),
+        apiKeys: new ApiKeys(config.auth?.apiKeys ?? []),
+        subgraphSecret,
+      }),
       planner: config.planner,
       httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
     });
@@ -203,7 +224,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(closeCollector);
     if (config.startCollector ?? true) await collector.start();
 
-    return { routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
+    return { subgraphSecret, routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Scope, type Caller } from '#auth';
+import { subgraphRequest } from './support/auth.ts';
 import { once } from 'node:events';
 import {
   ContrailClient,
@@ -233,16 +235,17 @@ describe('GatewayProvisioner', () => {
 
 describe('infrastructure subgraph', () => {
   let url: string;
+  const secret = 'infrastructure-test-secret';
+  const operator: Caller = { kind: 'user', subject: 'operator', tenant: null, scopes: [Scope.ADMIN] };
 
   beforeAll(async () => {
-    const subgraph = await startInfrastructureSubgraph({ port: 0, logger: silentLogger, sources: { openstack, contrail, kubernetes }, exposeInternalErrors: true });
+    const subgraph = await startInfrastructureSubgraph({ port: 0, logger: silentLogger, sources: { openstack, contrail, kubernetes }, exposeInternalErrors: true, trust: { secret } });
     disposers.push(() => subgraph.close());
     url = subgraph.url;
   });
 
   async function query<T>(text: string, variables: Record<string, unknown> = {}): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: text, variables }) });
-    return (await response.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+    return subgraphRequest(url, { query: text, variables }, operator, secret);
   }
 
   it('serves the data center views', async () => {
@@ -298,10 +301,10 @@ describe('infrastructure subgraph', () => {
       port: 0,
       logger: silentLogger,
       sources: { openstack, contrail, kubernetes: new KubernetesClient({ server: 'http://127.0.0.1:1' }) },
+      trust: { secret },
     });
     try {
-      const response = await fetch(broken.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ datacenter { kubernetes { nodes { name } } } }' }) });
-      const body = (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] };
+      const body = await subgraphRequest(broken.url, { query: '{ datacenter { kubernetes { nodes { name } } } }' }, operator, secret);
       expect(body.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
       expect(body.errors?.[0]?.message).toMatch(/^Kubernetes API: GET \/api\/v1\/nodes failed/);
     } finally {

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { silentLogger } from '#log';
 import type { Platform } from '../platform/platform.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
+import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CLOSE_REASON } from '../router/src/plugins/sendQueueLimit.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
@@ -49,6 +50,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
       supergraph: await composeSupergraph(urls),
       port: 0,
       logger: silentLogger,
+      auth: developmentRouterAuth(platform.subgraphSecret),
       sendQueue: { maxBufferedBytes: sendQueueLimit, closeGraceMs: 60_000 },
     });
   });

@@ -3,6 +3,7 @@ import { silentLogger } from '#log';
 import { RedisLiveBus, type Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
+import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
 import type { RunningSubgraph } from '#kit';
@@ -23,9 +24,9 @@ describe('two routers and two telemetry instances over one Redis', () => {
     redis = await startRedis();
     platform = await startTestPlatform({ backends: { redisUrl: redis.url }, pollIntervalMs: 300 });
     bus2 = new RedisLiveBus({ url: redis.url, logger: silentLogger });
-    telemetry2 = await startTelemetrySubgraph({ port: 0, logger: silentLogger, sources: { store: platform.store, bus: bus2, subscriberQueueLimit: 10_000 } });
+    telemetry2 = await startTelemetrySubgraph({ port: 0, logger: silentLogger, trust: { secret: platform.subgraphSecret }, sources: { store: platform.store, bus: bus2, subscriberQueueLimit: 10_000 } });
     const urls = { ...Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])), telemetry: telemetry2.url } as Parameters<typeof composeSupergraph>[0];
-    router2 = await startRouter({ supergraph: await composeSupergraph(urls), port: 0, logger: silentLogger });
+    router2 = await startRouter({ supergraph: await composeSupergraph(urls), port: 0, logger: silentLogger, auth: developmentRouterAuth(platform.subgraphSecret) });
   });
 
   afterAll(async () => {

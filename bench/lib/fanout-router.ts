@@ -5,11 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { silentLogger } from '#log';
+import { DEVELOPMENT_SUBGRAPH_SECRET } from '#auth';
+import { developmentRouterAuth } from '../../router/src/plugins/auth.ts';
 import { startRouter } from '../../router/src/gateway.ts';
 import { sampleProcess, tellParent, type ServerCommand } from './fanout-protocol.ts';
 
 const supergraph = await readFile(process.argv[2]!, 'utf8');
-const router = await startRouter({ supergraph, port: 0, logger: silentLogger });
+const router = await startRouter({ supergraph, port: 0, logger: silentLogger, auth: developmentRouterAuth(DEVELOPMENT_SUBGRAPH_SECRET) });
 tellParent({ type: 'listening', url: router.url });
 process.on('message', (command: ServerCommand) => {
   if (command.type === 'sample') {

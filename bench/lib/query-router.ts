@@ -7,6 +7,8 @@
  */
 import { silentLogger } from '#log';
 import { composeSupergraph } from '../../router/src/compose.ts';
+import { DEVELOPMENT_SUBGRAPH_SECRET } from '#auth';
+import { developmentRouterAuth } from '../../router/src/plugins/auth.ts';
 import { startRouter, type QueryPlanner } from '../../router/src/gateway.ts';
 import type { SubgraphName } from '../../subgraphs/list.ts';
 
@@ -22,7 +24,7 @@ export interface RouterProcessStats {
 async function main(): Promise<void> {
   if (!process.send || !process.argv[2]) throw new Error('usage: fork(query-router.ts, [JSON { planner, subgraphs }]) with an IPC channel');
   const { planner, subgraphs } = JSON.parse(process.argv[2]) as { planner: QueryPlanner; subgraphs: Record<SubgraphName, string> };
-  const router = await startRouter({ supergraph: await composeSupergraph(subgraphs), port: 0, logger: silentLogger, planner });
+  const router = await startRouter({ supergraph: await composeSupergraph(subgraphs), port: 0, logger: silentLogger, planner, auth: developmentRouterAuth(DEVELOPMENT_SUBGRAPH_SECRET) });
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
   process.on('message', (message) => {

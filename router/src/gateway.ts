@@ -8,6 +8,8 @@ import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '#log';
+import { callerPartition } from '#auth';
+import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
 import { maskRouterError } from './plugins/errors.ts';
 import { useQueryLimits, type QueryLimitsOptions } from './plugins/queryLimits.ts';
 import { hiveLogger } from './plugins/logger.ts';
@@ -30,6 +32,8 @@ export interface RouterOptions {
   port: number;
   host?: string;
   logger: Logger;
+  /** Checks every caller's credentials and signs the caller into every subgraph request. */
+  auth: RouterAuth;
   /** `rust` (default): the Rust query planner of @graphql-hive/router-runtime; `js`: the runtime's own. */
   planner?: QueryPlanner;
   /** How long in-flight HTTP requests may finish on close. Default 5 s. */
@@ -62,8 +66,8 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
-/** Subgraphs whose subscriptions are reached over graphql-ws (same URL, `ws:`). */
-const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql' } };
+/** Subgraphs' subscriptions are reached over graphql-ws (same URL, `ws:`), the caller signed into the connection. */
+const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams } } };
 
 /**
  * The router: Hive Gateway's runtime serving the supergraph at `/graphql` over HTTP (GraphiQL in
@@ -71,7 +75,7 @@ const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql
  * before the server listens, so `/health` answers 200 only when every transport can serve.
  */
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
-  const { logger } = options;
+  const { logger, auth } = options;
   const runtime = createGatewayRuntime({
     supergraph: options.supergraph,
     ...(options.planner === 'js' ? {} : { unifiedGraphHandler }),
@@ -84,7 +88,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     graphiql: { title: 'IoT platform API' },
     logging: hiveLogger(logger),
     maskedErrors: { maskError: maskRouterError },
-    plugins: () => [useQueryLimits(options.limits)],
+    plugins: () => [useQueryLimits(options.limits), auth.plugin()],
     // Batching keeps a DataLoader per (context, subgraph) that caches every request; a
     // subscription's context lives as long as it does, so each event's entity fetch would stay in
     // memory (about 7 KB an event, measured). The Rust planner already puts all representations
@@ -109,6 +113,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     });
   });
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // GraphQL and the open data downloads know their caller (anonymous without credentials).
+    if (/^\/(graphql|opendata)(\/|\?|$)/.test(req.url ?? '') && !(await auth.authenticateRequest(req, res))) return;
     if (!req.url?.startsWith('/graphql')) {
       for (const handler of handlers) if (await handler(req, res)) return;
     } else if (await shared.sse(req, res)) return;
@@ -119,6 +125,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   // connection's send queue is bounded.
   const shared = useSharedSubscriptions(runtime, {
     context: (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket }),
+    partition: (request) => callerPartition(auth.callerOf(request)!),
     sendQueue: new SendQueueLimit({
       ...options.sendQueue,
       onSlowConsumer: (_socket, bufferedBytes) => logger.warn({ bufferedBytes }, 'closed a slow graphql-ws consumer'),
@@ -127,6 +134,17 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const wsCleanup = useServer(
     {
       ...shared.options,
+      // Credentials are checked once per connection; bad ones close it with 4401.
+      onConnect: async (ctx) => {
+        try {
+          await auth.authenticateConnection(ctx.connectionParams, ctx.extra.request);
+          return true;
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          ctx.extra.socket.close(4401, `Unauthorized: ${error.message}`.slice(0, 120));
+          return false;
+        }
+      },
       // The Rust planner's results carry plain error objects, which graphql-ws would call
       // `toJSON()` on; serialise them ourselves instead of failing the subscription.
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map(toFormattedError) } : result),

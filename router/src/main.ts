@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { ApiKeys, authSettingsFromEnv, createTokenVerifier } from '#auth';
 import { runService } from '#kit';
 import { dashboardHandler } from '../../dashboard/handler.ts';
 import { startRouter } from './gateway.ts';
+import { RouterAuth } from './plugins/auth.ts';
 
 const defaultSupergraph = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
 
@@ -14,5 +16,7 @@ runService('router', async (env, logger) => {
   });
   const planner = env.string('ROUTER_PLANNER', 'rust');
   if (planner !== 'rust' && planner !== 'js') throw new Error(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
-  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, planner, httpHandlers: [dashboardHandler()] });
+  const settings = await authSettingsFromEnv(env);
+  const auth = new RouterAuth({ verifyToken: createTokenVerifier(settings.tokens), apiKeys: new ApiKeys(settings.apiKeys), subgraphSecret: settings.subgraphSecret });
+  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler()] });
 });

@@ -17,10 +17,11 @@ export interface SharedSubscriptionsOptions {
   sendQueue?: SendQueueLimit | SendQueueLimitOptions;
   /**
    * Beside the operation (normalised document, operation name, variables), what decides who may
-   * share an execution: its result must be the same for all of them. Default: the tenant, the
-   * connection's `x-tenant` header and `tenant` connection parameter (absent = '').
+   * share an execution: its result must be the same for all of them (the caller's tenant and
+   * scopes). Given the HTTP request of an SSE subscription, or the upgrade request of a
+   * graphql-ws connection.
    */
-  partition?: (ctx: WsContext) => string;
+  partition: (request: IncomingMessage) => string;
   /** Normalised documents remembered by their text. Default 1000. */
   documentCacheSize?: number;
   /** Largest SSE request body read. Default 1 MiB. */
@@ -48,7 +49,7 @@ const nextSuffix = Buffer.from('}');
  * graphql-ws served by the gateway runtime, with identical subscriptions sharing one execution.
  *
  * Subscriptions whose normalised document (parse + print), operation name, variables (stable
- * JSON) and partition (the tenant) are equal run once through the runtime; each event is
+ * JSON) and partition (who the caller is) are equal run once through the runtime; each event is
  * serialised once and written to every subscriber's socket as
  * `{"id":<its id>,"type":"next","payload":<shared JSON>}`, the bytes joined rather than
  * re-serialised. Errors and completion of the shared execution reach every subscriber as the
@@ -62,7 +63,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
   const base = getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, options.context) as ServerOptions<ConnectionParams, Extra>;
   const fanout = new SubscriptionFanout();
   const sendQueue = options.sendQueue instanceof SendQueueLimit ? options.sendQueue : new SendQueueLimit(options.sendQueue);
-  const partition = options.partition ?? tenantOf;
+  const { partition } = options;
   const documents = new NormalisedDocuments(options.documentCacheSize ?? 1000);
   // The runtime's execution arguments of the subscriptions to share, with who asked.
   const sharedArgs = new WeakMap<object, { key: string; id: string; ctx: WsContext }>();
@@ -71,7 +72,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     const args = await base.onSubscribe!(ctx, id, payload);
     const document = documents.subscription(payload.query, payload.operationName ?? undefined);
     if (document && args && !Array.isArray(args)) {
-      const key = JSON.stringify([partition(ctx), payload.operationName ?? null, document, stableJson(payload.variables ?? {})]);
+      const key = JSON.stringify([partition(ctx.extra.request), payload.operationName ?? null, document, stableJson(payload.variables ?? {})]);
       sharedArgs.set((args as ExecutionArgs).contextValue as object, { key, id, ctx });
     }
     return args;
@@ -105,8 +106,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       return true;
     }
     const request = { query: params.query, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined, extensions: params.extensions ?? undefined };
-    const header = req.headers['x-tenant'];
-    const key = JSON.stringify([JSON.stringify([Array.isArray(header) ? header.join(',') : (header ?? ''), '']), request.operationName ?? null, document, stableJson(request.variables ?? {})]);
+    const key = JSON.stringify([partition(req), request.operationName ?? null, document, stableJson(request.variables ?? {})]);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(':\n\n');
     const limit = options.sseMaxBufferedBytes ?? 8 << 20;
@@ -138,19 +138,12 @@ const sseSuffix = Buffer.from('\n\n');
 async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
-  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body }));
+  // `req` in the server context: the runtime's plugins find the caller by it, as for any request.
+  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body }), { req, res });
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body) return void res.end();
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
   res.end();
-}
-
-/** The tenant a connection speaks for: its `x-tenant` header and `tenant` connection parameter. */
-function tenantOf(ctx: WsContext): string {
-  const request: IncomingMessage = ctx.extra.request;
-  const header = request.headers['x-tenant'];
-  const param = ctx.connectionParams?.tenant;
-  return JSON.stringify([Array.isArray(header) ? header.join(',') : (header ?? ''), typeof param === 'string' ? param : '']);
 }
 
 /** Subscription documents in printed form, by their text; `undefined` for anything else. */

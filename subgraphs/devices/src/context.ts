@@ -29,5 +29,5 @@ export interface DevicesContext {
 
 /** One context per operation: fresh DataLoaders, shared sources. */
 export function createDevicesContext(sources: DevicesSources, caller: Caller): DevicesContext {
-  return { caller, sources, loaders: createLoaders(sources) };
+  return { caller, sources, loaders: createLoaders(sources, caller) };
 }

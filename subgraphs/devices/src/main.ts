@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
 import { connectMqtt, IqrfClient } from '#iqrf';
+import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
 import { MeshCatalog } from '#registry';
 import { backendOptionsFromEnv, openRegistry } from '../../../platform/backends.ts';
@@ -17,6 +18,7 @@ runService('devices', async (env, logger) => {
   const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
+    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),

@@ -1,4 +1,5 @@
 import { cloudOptionsFromEnv, createCloudClients } from '#cloud';
+import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
 import { startInfrastructureSubgraph } from './index.ts';
 
@@ -16,6 +17,7 @@ runService('infrastructure', async (env, logger) => {
   }
   const subgraph = await startInfrastructureSubgraph({
     port: env.int('PORT', 4003),
+    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
     host: env.string('HOST', '127.0.0.1'),
     logger,
     sources: createCloudClients(cloud),

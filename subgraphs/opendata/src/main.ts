@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
 import { buildScenario, scenarioOpenData } from '#simulator';
 import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
@@ -13,6 +14,7 @@ runService('opendata', async (env, logger) => {
   const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startOpendataSubgraph({
     port: env.int('PORT', 4004),
+    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),

@@ -1,0 +1,161 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
+import { GraphQLError } from 'graphql';
+import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signCaller, TokenError, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
+
+export interface RouterAuthOptions {
+  /** Checks `Authorization: Bearer` JWTs. */
+  verifyToken: TokenVerifier;
+  /** Partner API keys (`x-api-key`), open data only. */
+  apiKeys?: ApiKeys;
+  /** The secret shared with the subgraphs: every subgraph request carries the caller signed with it. */
+  subgraphSecret: string;
+}
+
+/** Missing or invalid credentials: answered with HTTP 401 (graphql-ws: close code 4401). */
+export class AuthenticationError extends Error {}
+
+/** How long one signature of a graphql-ws connection to a subgraph is reused (connections are pooled by it). */
+const WS_SIGNATURE_RENEW_MS = 60_000;
+
+/**
+ * Who is calling: the router checks the credentials of every request and graphql-ws connection
+ * once, keeps the caller in the operation's context, and signs it into every request it makes to
+ * a subgraph (`x-iot-caller`, HMAC over the body), so subgraphs scope everything to it.
+ */
+export class RouterAuth {
+  readonly #options: RouterAuthOptions;
+  readonly #callers = new WeakMap<IncomingMessage, Caller>();
+
+  constructor(options: RouterAuthOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * The caller of these credentials: a bearer token, an API key, or none (anonymous: open data
+   * only). Credentials that are present but do not verify are an AuthenticationError, never anonymous.
+   */
+  async authenticate(credentials: { authorization?: string; apiKey?: string }): Promise<Caller> {
+    const { authorization, apiKey } = credentials;
+    if (authorization) {
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+      if (!match) throw new AuthenticationError('the Authorization header must be "Bearer <token>"');
+      try {
+        return await this.#options.verifyToken(match[1]!);
+      } catch (error) {
+        if (error instanceof TokenError) throw new AuthenticationError(error.message);
+        throw error;
+      }
+    }
+    if (apiKey) {
+      if (!this.#options.apiKeys) throw new AuthenticationError('this API accepts no API keys');
+      try {
+        return apiKeyCaller(this.#options.apiKeys.verify(apiKey.trim()));
+      } catch (error) {
+        if (error instanceof ApiKeyError) throw new AuthenticationError(error.message);
+        throw error;
+      }
+    }
+    return anonymousCaller;
+  }
+
+  /**
+   * Authenticates an HTTP request before anything else sees it: on failure answers 401 with a
+   * GraphQL error and returns undefined.
+   */
+  async authenticateRequest(req: IncomingMessage, res: ServerResponse): Promise<Caller | undefined> {
+    try {
+      const caller = await this.authenticate(credentialsOf(req.headers));
+      this.#callers.set(req, caller);
+      return caller;
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"` });
+      res.end(JSON.stringify({ errors: [{ message: `Unauthorized: ${error.message}`, extensions: { code: 'UNAUTHENTICATED' } }] }));
+      return undefined;
+    }
+  }
+
+  /**
+   * The caller of a graphql-ws connection, from its `connectionParams` (`authorization`,
+   * `x-api-key`, also under `headers`) or its upgrade request's headers; kept for the
+   * connection's operations by its upgrade request.
+   */
+  async authenticateConnection(params: Readonly<Record<string, unknown>> | undefined, request: IncomingMessage): Promise<Caller> {
+    const fromParams = lowerCaseStrings((params?.headers ?? params) as Record<string, unknown> | undefined);
+    const fromRequest = credentialsOf(request.headers);
+    const caller = await this.authenticate({
+      authorization: fromParams.authorization ?? fromRequest.authorization,
+      apiKey: fromParams['x-api-key'] ?? fromRequest.apiKey,
+    });
+    this.#callers.set(request, caller);
+    return caller;
+  }
+
+  /** The caller authenticated for an HTTP request, or for the graphql-ws connection upgraded by it. */
+  callerOf(request: IncomingMessage): Caller | undefined {
+    return this.#callers.get(request);
+  }
+
+  /** The Hive Gateway plugin: the caller into the context, and signed into every subgraph request. */
+  plugin(): GatewayPlugin {
+    const secret = this.#options.subgraphSecret;
+    const callers = this.#callers;
+    return {
+      onContextBuilding({ context, extendContext }) {
+        const req = (context as { req?: IncomingMessage }).req;
+        const caller = req ? callers.get(req) : undefined;
+        if (!caller) return;
+        // graphql-ws connections to subgraphs are pooled by their connectionParams: one
+        // signature per caller and minute lets subscriptions of the same caller share one.
+        const signedAt = Math.floor(Date.now() / WS_SIGNATURE_RENEW_MS) * WS_SIGNATURE_RENEW_MS;
+        const ws = signCaller(caller, '', secret, signedAt);
+        extendContext({ caller, subgraphWs: { caller: ws['x-iot-caller'], timestamp: ws['x-iot-timestamp'], signature: ws['x-iot-signature'] } });
+      },
+      onFetch({ context, options, setOptions }) {
+        const caller = (context as { caller?: Caller }).caller;
+        // No caller, no signature: the subgraph refuses the request.
+        if (!caller) return;
+        const body = typeof options.body === 'string' ? options.body : '';
+        setOptions({ ...options, headers: { ...options.headers, ...signCaller(caller, body, secret) } });
+      },
+      // A subgraph's UNAUTHENTICATED (an anonymous caller asked for more than open data) is a 401.
+      onExecutionResult({ result, setResult }) {
+        if (!result || Array.isArray(result) || !('errors' in result) || !result.errors?.some(isUnauthenticated)) return;
+        setResult({
+          ...result,
+          errors: result.errors.map((error) =>
+            isUnauthenticated(error) ? new GraphQLError(error.message, { path: error.path, extensions: { ...error.extensions, http: { status: 401 } } }) : error,
+          ),
+        });
+      },
+    };
+  }
+}
+
+/** graphql-ws connectionParams for the subgraphs: the connection's signed caller (see `plugin`). */
+export const subgraphWsConnectionParams = {
+  'x-iot-caller': '{context.subgraphWs.caller}',
+  'x-iot-timestamp': '{context.subgraphWs.timestamp}',
+  'x-iot-signature': '{context.subgraphWs.signature}',
+};
+
+function isUnauthenticated(error: { extensions?: Record<string, unknown> }): boolean {
+  return error.extensions?.code === 'UNAUTHENTICATED';
+}
+
+function credentialsOf(headers: IncomingHttpHeaders): { authorization?: string; apiKey?: string } {
+  const apiKey = headers['x-api-key'];
+  return { authorization: headers.authorization, apiKey: Array.isArray(apiKey) ? apiKey[0] : apiKey };
+}
+
+function lowerCaseStrings(record: Record<string, unknown> | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(record ?? {})) if (typeof value === 'string') out[key.toLowerCase()] = value;
+  return out;
+}
+
+/** A router's auth for development, tests and benchmarks: HS256 tokens with the development secret, no API keys. */
+export function developmentRouterAuth(subgraphSecret: string): RouterAuth {
+  return new RouterAuth({ verifyToken: createTokenVerifier({ secret: DEVELOPMENT_SECRET }), subgraphSecret });
+}
