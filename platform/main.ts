@@ -4,17 +4,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { allScopes, authSettingsFromEnv, issueApiKey, mintToken, Scope, type AuthSettings } from '#auth';
 import { cloudOptionsFromEnv } from '#cloud';
 import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
-import { scenarioNames, type Scenario } from '#simulator';
+import { buildScenario, scenarioNames, type Scenario } from '#simulator';
 import { dashboardHandler } from '../dashboard/handler.ts';
 import { backendOptionsFromEnv } from './backends.ts';
 import { defaultPorts, startPlatform, type PlatformConfig } from './platform.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
-async function readConfig(env: EnvReader, logger: Logger): Promise<PlatformConfig> {
+async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): Promise<PlatformConfig> {
   const scenario = env.string('SCENARIO', 'demo');
   if (!(scenarioNames as readonly string[]).includes(scenario)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${scenario}"`);
   const pollInterval = parseDuration(env.string('POLL_INTERVAL', '10s'));
@@ -41,6 +42,7 @@ async function readConfig(env: EnvReader, logger: Logger): Promise<PlatformConfi
     collectorId: env.optional('COLLECTOR_ID'),
     subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000),
     pollIntervalMs: pollInterval * 1000,
+    auth: { tokens: auth.tokens, apiKeys: auth.apiKeys, subgraphSecret: env.optional('SUBGRAPH_SECRET') },
   };
 }
 
@@ -52,15 +54,35 @@ function mqttProtocol(env: EnvReader): 4 | 5 | undefined {
   return version === '4' ? 4 : 5;
 }
 
+/**
+ * Outside production, with HS256 tokens: a token for each tenant of the scenario, an operator's
+ * (also in the dashboard link), and a partner API key made for this run when none is configured,
+ * so the API can be tried at once.
+ */
+async function developmentCredentials(auth: AuthSettings, tenants: readonly string[]) {
+  if (auth.production || !('secret' in auth.tokens)) return undefined;
+  const { secret } = auth.tokens;
+  const tenantScopes = allScopes.filter((s) => s !== Scope.ADMIN);
+  return {
+    tenants: await Promise.all(tenants.map(async (tenant) => ({ tenant, token: await mintToken({ tenant, scopes: tenantScopes, secret }) }))),
+    operator: await mintToken({ scopes: [Scope.ADMIN], secret }),
+    apiKey: auth.apiKeys.length ? undefined : issueApiKey('demo-partner', 'Demo partner (this run only)', 600),
+  };
+}
+
 runService('platform', async (env, logger) => {
   const started = Date.now();
-  const platform = await startPlatform({ ...(await readConfig(env, logger)), httpHandlers: [dashboardHandler()] });
+  const auth = await authSettingsFromEnv(env);
+  const config = await readConfig(env, logger, auth);
+  const credentials = await developmentCredentials(auth, buildScenario(config.scenario, config.seed).tenants);
+  if (credentials?.apiKey) config.auth = { ...config.auth, apiKeys: [credentials.apiKey.record] };
+  const platform = await startPlatform({ ...config, httpHandlers: [dashboardHandler()] });
   const base = platform.routerUrl.replace(/\/graphql$/, '');
   process.stdout.write(
     [
       '',
       `IoT platform API is up (${((Date.now() - started) / 1000).toFixed(1)} s, scenario ${platform.scenario.name}: ${platform.scenario.gateways.length} gateways)`,
-      `  live city dashboard                 ${base}/`,
+      `  live city dashboard                 ${base}/${credentials ? `#token=${credentials.operator}` : ''}`,
       `  GraphQL, GraphiQL, graphql-ws, SSE  ${platform.routerUrl}`,
       `  open data catalogue (DCAT-AP)       ${base}/opendata/catalog.jsonld`,
       `  router health                       ${base}/health`,
@@ -71,6 +93,14 @@ runService('platform', async (env, logger) => {
             `  simulated Keystone                  ${platform.simulator.cloud.openstackAuthUrl}`,
             `  simulated Contrail                  ${platform.simulator.cloud.contrailUrl}`,
             `  simulated Kubernetes                ${platform.simulator.cloud.kubernetesUrl}`,
+          ]
+        : []),
+      ...(credentials
+        ? [
+            'Development credentials (valid 12 h; more with npm run token -- --tenant <tenant> --scopes <scopes>):',
+            ...credentials.tenants.map(({ tenant, token }) => `  tenant ${tenant.padEnd(28)} Authorization: Bearer ${token}`),
+            `  operator (admin, every tenant)      Authorization: Bearer ${credentials.operator}`,
+            ...(credentials.apiKey ? [`  partner API key (open data)         x-api-key: ${credentials.apiKey.key}`] : []),
           ]
         : []),
       'Ctrl-C stops it.',

@@ -7,6 +7,26 @@ import { createClient } from 'graphql-ws';
  * @typedef {'connecting' | 'live' | 'reconnecting'} ConnectionState
  */
 
+/**
+ * The dashboard's token: from the page's `#token=<jwt>` (a fragment never reaches a server or its
+ * logs; `npm start` prints such a link), kept for the tab's session; null when there is none, and
+ * the dashboard then shows open data only.
+ */
+export function accessToken() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromHash) {
+    sessionStorage.setItem('iot-token', fromHash);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('iot-token');
+}
+
+/** @returns {Record<string, string>} */
+function credentials() {
+  const token = accessToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 /** The endpoint named by `?api=<url>`, else `/graphql` of the page's own origin. */
 export function apiEndpoint() {
   const named = new URLSearchParams(location.search).get('api');
@@ -24,7 +44,7 @@ export function apiEndpoint() {
 export async function graphql(url, query, variables) {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentials() },
     body: JSON.stringify({ query, variables }),
   });
   const body = await response.json();
@@ -44,6 +64,8 @@ export function liveClient(url, onState) {
   return createClient({
     url: url.replace(/^http/, 'ws'),
     lazy: false,
+    // Read on each (re)connect: a token pasted later is used by the next connection.
+    connectionParams: credentials,
     // A dashboard on a wall keeps trying: through router restarts, network drops, laptop sleep.
     retryAttempts: Infinity,
     shouldRetry: () => true,
