@@ -113,6 +113,18 @@ describe('identity at the router', () => {
     }
   });
 
+  it('ends a graphql-ws connection when its token expires', async () => {
+    const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.TELEMETRY_READ], secret: DEVELOPMENT_SECRET, expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const acknowledged = new Promise((resolve) => socket.on('message', (data) => JSON.parse(String(data)).type === 'connection_ack' && resolve(true)));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    await acknowledged;
+    const opened = Date.now();
+    expect(await closed).toEqual({ code: 4401, reason: 'Unauthorized: the token has expired' });
+    expect(Date.now() - opened).toBeLessThan(4_000);
+  });
+
   it('npm run token mints a token the router accepts, with the scopes asked for', async () => {
     const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/token.ts', '--tenant', 'austin-summit', '--scopes', 'telemetry:read'], { cwd: new URL('..', import.meta.url) });
     const caller = await createTokenVerifier({ secret: DEVELOPMENT_SECRET })(stdout.trim());
@@ -184,7 +196,7 @@ describe('tokens from an identity provider (RS256 and ES256 with a JWKS URL)', (
   const keys = {} as Record<'RS256' | 'ES256', CryptoKey>;
 
   beforeAll(async () => {
-    const published = [];
+    const published: object[] = [];
     for (const alg of ['RS256', 'ES256'] as const) {
       const pair = await generateKeyPair(alg);
       keys[alg] = pair.privateKey;

@@ -6,7 +6,7 @@ import httpTransport from '@graphql-mesh/transport-http';
 import wsTransport from '@graphql-mesh/transport-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '#log';
 import { callerPartition } from '#auth';
 import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
@@ -137,7 +137,9 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       // Credentials are checked once per connection; bad ones close it with 4401.
       onConnect: async (ctx) => {
         try {
-          await auth.authenticateConnection(ctx.connectionParams, ctx.extra.request);
+          const caller = await auth.authenticateConnection(ctx.connectionParams, ctx.extra.request);
+          // A connection lives no longer than its token: then the client reconnects with a fresh one.
+          if (caller.expiresAt) closeWhenExpired(ctx.extra.socket, caller.expiresAt);
           return true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
@@ -180,6 +182,18 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await runtime.dispose();
     },
   };
+}
+
+/** Closes a graphql-ws connection with 4401 at `expiresAt` (timers wait at most ~24 days at a time). */
+function closeWhenExpired(socket: WebSocket, expiresAt: number): void {
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) socket.close(4401, 'Unauthorized: the token has expired');
+    else timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
+  };
+  check();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function toFormattedError(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {

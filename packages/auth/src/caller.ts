@@ -32,6 +32,8 @@ export interface Caller {
   /** The tenant whose things the caller sees; null for operators and open-data callers. */
   tenant: string | null;
   scopes: readonly Scope[];
+  /** When the credentials expire (ms since the epoch); long-lived connections end then. */
+  expiresAt?: number;
 }
 
 /** Open data is public: what every caller may read, signed in or not. */

@@ -45,7 +45,7 @@ function callerOf(payload: JWTPayload): Caller {
   const scopes = raw.filter((s): s is Scope => s !== '');
   const tenant = typeof payload.tenant === 'string' && payload.tenant ? payload.tenant : null;
   if (!tenant && !scopes.includes('admin')) throw new TokenError('the token has no "tenant" claim (only admin tokens may omit it)');
-  return { kind: 'user', subject: payload.sub ?? 'unknown', tenant, scopes };
+  return { kind: 'user', subject: payload.sub ?? 'unknown', tenant, scopes, expiresAt: payload.exp! * 1000 };
 }
 
 export interface MintOptions {
