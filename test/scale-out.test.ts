@@ -7,6 +7,7 @@ import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
 import type { RunningSubgraph } from '#kit';
+import { tokenFor } from './support/auth.ts';
 import { take, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 import { startRedis, type RedisService } from './support/services/redis.ts';
@@ -19,12 +20,15 @@ describe('two routers and two telemetry instances over one Redis', () => {
   let telemetry2: RunningSubgraph;
   let bus2: RedisLiveBus;
   let router2: RunningRouter;
+  /** pisek-gw003 is pisek-city's. */
+  let token: string;
 
   beforeAll(async () => {
+    token = await tokenFor('pisek-city');
     redis = await startRedis();
     platform = await startTestPlatform({ backends: { redisUrl: redis.url }, pollIntervalMs: 300 });
     bus2 = new RedisLiveBus({ url: redis.url, logger: silentLogger });
-    telemetry2 = await startTelemetrySubgraph({ port: 0, logger: silentLogger, trust: { secret: platform.subgraphSecret }, sources: { store: platform.store, bus: bus2, subscriberQueueLimit: 10_000 } });
+    telemetry2 = await startTelemetrySubgraph({ port: 0, logger: silentLogger, trust: { secret: platform.subgraphSecret }, sources: { store: platform.store, bus: bus2, registry: platform.registry, openSensorIds: new Set(), subscriberQueueLimit: 10_000 } });
     const urls = { ...Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])), telemetry: telemetry2.url } as Parameters<typeof composeSupergraph>[0];
     router2 = await startRouter({ supergraph: await composeSupergraph(urls), port: 0, logger: silentLogger, auth: developmentRouterAuth(platform.subgraphSecret) });
   });
@@ -39,7 +43,7 @@ describe('two routers and two telemetry instances over one Redis', () => {
 
   it('gives each subscriber each matching reading exactly once, whichever instance serves it', async () => {
     const query = 'subscription { readings(gatewayId: "pisek-gw003") { cursor time sensor { id name } } }';
-    const [a, b] = [wsClient(platform.routerUrl), wsClient(router2.url)];
+    const [a, b] = [wsClient(platform.routerUrl, { token }), wsClient(router2.url, { token })];
     const [viaA, viaB] = await Promise.all([take<Event>(a, query, 80, 20_000), take<Event>(b, query, 80, 20_000)]);
     await Promise.all([a.dispose(), b.dispose()]);
 
@@ -66,11 +70,11 @@ describe('two routers and two telemetry instances over one Redis', () => {
 
   it('resumes on the other instance from a cursor one instance gave', async () => {
     const query = 'subscription($after: String) { readings(gatewayId: "pisek-gw003", after: $after) { cursor } }';
-    const a = wsClient(platform.routerUrl);
+    const a = wsClient(platform.routerUrl, { token });
     const first = await take<{ readings: { cursor: string } }>(a, query, 10);
     await a.dispose();
     await new Promise((resolve) => setTimeout(resolve, 700));
-    const b = wsClient(router2.url);
+    const b = wsClient(router2.url, { token });
     const resumed = await take<{ readings: { cursor: string } }>(b, query, 30, 15_000, { after: first.at(-1)!.data!.readings.cursor });
     await b.dispose();
     const published: string[] = [];

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { canSeeTenant, type Caller } from '#auth';
 import type { TopologyDevice } from '#iqrf';
 import { parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
 import type { DevicesSources } from './context.ts';
@@ -6,10 +7,14 @@ import { toGraphQLError } from './errors.ts';
 
 export type DevicesLoaders = ReturnType<typeof createLoaders>;
 
-/** Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through them. */
-export function createLoaders(sources: DevicesSources) {
+/**
+ * Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through
+ * them, and they hold the tenant wall: a gateway of a tenant `caller` may not see is, for every
+ * resolver, a gateway that does not exist (and so are its sensors).
+ */
+export function createLoaders(sources: DevicesSources, caller: Caller) {
   const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
-    (await sources.registry.getMany(ids)).map((record) => record ?? null),
+    (await sources.registry.getMany(ids)).map((record) => (record && canSeeTenant(caller, record.tenant) ? record : null)),
   );
 
   const topology = new DataLoader<string, TopologyDevice[]>((gatewayIds) =>

@@ -18,5 +18,5 @@ export interface InfrastructureContext {
 }
 
 export function createInfrastructureContext(sources: InfrastructureSources, caller: Caller): InfrastructureContext {
-  return { caller, sources, loaders: createInfrastructureLoaders(sources) };
+  return { caller, sources, loaders: createInfrastructureLoaders(sources, caller) };
 }

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import type { Caller } from '#auth';
 import { ErrorCode, userError } from '#kit';
 import {
   GatewayLabel,
@@ -18,8 +19,9 @@ import {
   type SystemName,
 } from '#cloud';
 import type { InfrastructureSources } from './context.ts';
+import { tenantWall } from './tenant-wall.ts';
 
-/** Whole lists of each system, fetched at most once per operation. */
+/** Whole lists of each system, fetched at most once per operation, narrowed to what the caller sees. */
 export interface InfrastructureLists {
   projects(): Promise<OpenStackProject[]>;
   servers(): Promise<OpenStackServer[]>;
@@ -47,20 +49,43 @@ export interface InfrastructureLoaders {
   serversByHypervisor: DataLoader<string, OpenStackServer[]>;
 }
 
-/** The per-operation loaders; never share them between requests. */
-export function createInfrastructureLoaders(sources: InfrastructureSources): InfrastructureLoaders {
+/**
+ * The per-operation loaders; never share them between requests. Every list and lookup is behind
+ * `caller`'s tenant wall (see `tenantWall`): resolvers see nothing of another tenant.
+ */
+export function createInfrastructureLoaders(sources: InfrastructureSources, caller: Caller): InfrastructureLoaders {
   const { openstack, contrail, kubernetes } = sources;
+  const wall = tenantWall(caller);
+  const allProjects = once(() => upstream(() => openstack.listProjects()));
+  const allNamespaces = once(() => upstream(() => kubernetes.listNamespaces()));
+  const ownProjectIds = once(async () => new Set((await allProjects()).filter(wall.project).map((p) => p.id)));
+  const ownNamespaces = once(async () => new Set((await allNamespaces()).filter(wall.namespace).map((ns) => ns.name)));
+  /** Pods in the caller's namespaces. */
+  const ownPods = async (pods: KubePod[]) => {
+    if (wall.operator) return pods;
+    const namespaces = await ownNamespaces();
+    return pods.filter((p) => namespaces.has(p.namespace));
+  };
+  /** The items of `list` in the caller's OpenStack project, and the shared ones (networks). */
+  const inOwnProjects = <T extends { projectId?: string; shared?: boolean }>(list: () => Promise<T[]>) =>
+    once(async () => {
+      if (wall.operator) return list();
+      const [items, ids] = await Promise.all([list(), ownProjectIds()]);
+      return items.filter((item) => item.shared || (item.projectId !== undefined && ids.has(item.projectId)));
+    });
   const lists: InfrastructureLists = {
-    projects: once(() => upstream(() => openstack.listProjects())),
-    servers: once(() => upstream(() => openstack.listServers())),
-    hypervisors: once(() => upstream(() => openstack.listHypervisors())),
-    networks: once(() => upstream(() => openstack.listNetworks())),
-    virtualNetworks: once(() => upstream(() => contrail.listVirtualNetworks())),
-    virtualRouters: once(() => upstream(() => contrail.listVirtualRouters())),
-    bgpRouters: once(() => upstream(() => contrail.listBgpRouters())),
-    nodes: once(() => upstream(() => kubernetes.listNodes())),
-    pods: once(() => upstream(() => kubernetes.listPods())),
-    namespaces: once(() => upstream(() => kubernetes.listNamespaces())),
+    projects: once(async () => (await allProjects()).filter(wall.project)),
+    servers: inOwnProjects(() => upstream(() => openstack.listServers())),
+    // Compute nodes and the BGP mesh are the operators' business: tenants get empty lists.
+    hypervisors: once(async () => (wall.operator ? upstream(() => openstack.listHypervisors()) : [])),
+    // Shared networks (the external one) are listed to every project, as Neutron does.
+    networks: inOwnProjects(() => upstream(() => openstack.listNetworks())),
+    virtualNetworks: once(async () => (await upstream(() => contrail.listVirtualNetworks())).filter(wall.virtualNetwork)),
+    virtualRouters: once(async () => (await upstream(() => contrail.listVirtualRouters())).filter(wall.virtualRouter)),
+    bgpRouters: once(async () => (wall.operator ? upstream(() => contrail.listBgpRouters()) : [])),
+    nodes: once(async () => (await upstream(() => kubernetes.listNodes())).filter(wall.node)),
+    pods: once(async () => ownPods(await upstream(() => kubernetes.listPods()))),
+    namespaces: once(async () => (await allNamespaces()).filter(wall.namespace)),
   };
 
   return {
@@ -69,12 +94,12 @@ export function createInfrastructureLoaders(sources: InfrastructureSources): Inf
       // An id that cannot be a label value cannot name a labelled node (and must not reach the selector).
       const valid = ids.filter(isLabelValue);
       const nodes = valid.length ? await upstream(() => kubernetes.listNodes(labelSelectorIn(GatewayLabel.GATEWAY, [...new Set(valid)]))) : [];
-      const byGateway = new Map(nodes.map((n) => [n.labels[GatewayLabel.GATEWAY], n]));
+      const byGateway = new Map(nodes.filter(wall.node).map((n) => [n.labels[GatewayLabel.GATEWAY], n]));
       return ids.map((id) => byGateway.get(id) ?? null);
     }),
     podsByNode: new DataLoader(async (names) => {
       // One node: let the API server filter. Several: one list of all pods beats N calls.
-      const pods = names.length === 1 && isLabelValue(names[0]!) ? await upstream(() => kubernetes.listPods({ nodeName: names[0] })) : await lists.pods();
+      const pods = names.length === 1 && isLabelValue(names[0]!) ? await ownPods(await upstream(() => kubernetes.listPods({ nodeName: names[0] }))) : await lists.pods();
       return names.map((name) => pods.filter((p) => p.nodeName === name));
     }),
     podsByNamespace: new DataLoader(async (namespaces) => {

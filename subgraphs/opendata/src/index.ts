@@ -6,7 +6,7 @@ import { createOpenDataHandler } from './rest/index.ts';
 import { resolvers, typeDefs } from './schema.ts';
 
 export type { OpendataSources } from './context.ts';
-export { validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
+export { publishedSensorIds, validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
 
 /**
  * The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/`, for any

@@ -1,10 +1,18 @@
 import type { Caller } from '#auth';
+import type { GatewayRegistry } from '#registry';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import { createLoaders, type TelemetryLoaders } from './loaders.ts';
 
 export interface TelemetrySources {
   store: TimeSeriesStore;
   bus: LiveBus;
+  /** Who owns each gateway: a sensor's readings belong to its gateway's tenant. */
+  registry: Pick<GatewayRegistry, 'getMany'>;
+  /**
+   * Sensors the open data catalogue publishes (crossing counters, car parks, published series):
+   * any caller with `opendata:read` may read them, whatever its tenant.
+   */
+  openSensorIds: ReadonlySet<string>;
   /** Readings a subscriber may have waiting before it is cut off as too slow. */
   subscriberQueueLimit: number;
 }

@@ -13,8 +13,11 @@ export interface SeriesKey {
   aggregate?: Aggregate;
 }
 
-/** Per-operation DataLoaders over the time-series store. */
-export function createLoaders({ store }: TelemetrySources) {
+/** Per-operation DataLoaders over the time-series store and the registry. */
+export function createLoaders({ store, registry }: TelemetrySources) {
+  /** The tenant of a gateway; null when the registry has no such gateway. */
+  const gatewayTenant = new DataLoader<string, string | null>(async (ids) => (await registry.getMany(ids)).map((record) => record?.tenant ?? null));
+
   const latest = new DataLoader<string, Point | undefined>((ids) => store.latest(ids));
 
   const series = new DataLoader<SeriesKey, Point[], string>(
@@ -41,7 +44,7 @@ export function createLoaders({ store }: TelemetrySources) {
     { cacheKeyFn: (key) => `${key.sensorId}|${rangeKey(key)}` },
   );
 
-  return { latest, series };
+  return { gatewayTenant, latest, series };
 }
 
 function rangeKey({ from, until, everySeconds, aggregate }: SeriesKey): string {

@@ -1,12 +1,20 @@
+import { readFile } from 'node:fs/promises';
 import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
+import { buildScenario, scenarioOpenData } from '#simulator';
 import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
+import { publishedSensorIds, validateCatalog } from '../../opendata/src/index.ts';
 import { startTelemetrySubgraph } from './index.ts';
 
 runService('telemetry', async (env, logger) => {
   if (!env.optional('REDIS_URL') || !env.optional('GRAPHITE_URL')) {
     logger.warn('without REDIS_URL and GRAPHITE_URL/CARBON_URL the subgraph serves an in-process store and bus: it sees no collector');
   }
+  // The catalogue the opendata subgraph publishes (same variables): its sensors' readings are open to all.
+  const catalogFile = env.optional('OPENDATA_CATALOG');
+  const openData = catalogFile
+    ? validateCatalog(JSON.parse(await readFile(catalogFile, 'utf8')), catalogFile)
+    : scenarioOpenData(buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'), env.string('PUBLIC_URL', 'http://localhost:4000'));
   const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startTelemetrySubgraph({
     port: env.int('PORT', 4002),
@@ -14,7 +22,13 @@ runService('telemetry', async (env, logger) => {
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
-    sources: { store: backends.store, bus: backends.bus, subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000) },
+    sources: {
+      store: backends.store,
+      bus: backends.bus,
+      registry: backends.registry,
+      openSensorIds: publishedSensorIds(openData),
+      subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000),
+    },
   });
   return {
     async close() {

@@ -1,9 +1,14 @@
+import { requireScope, Scope } from '#auth';
 import type { GatewayResolvers, GatewayStatus } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
 import type { GatewayModel } from '../models.ts';
 
 export const Gateway: GatewayResolvers = {
-  __resolveReference: ({ id }, { loaders }) => loaders.gateway.load(id),
+  // Another tenant's gateway resolves to null, as a missing one does (the loader's wall).
+  __resolveReference: ({ id }, { loaders, caller }) => {
+    requireScope(caller, Scope.DEVICES_READ);
+    return loaders.gateway.load(id);
+  },
   location: ({ location }) => ({ latitude: location.lat, longitude: location.lon, address: location.address ?? null }),
   lastSeen: ({ id }, _, { sources }) => {
     const seen = sources.iqrf.lastSeen(id);

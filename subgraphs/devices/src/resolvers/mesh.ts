@@ -1,3 +1,4 @@
+import { requireScope, Scope } from '#auth';
 import type { TopologyDevice } from '#iqrf';
 import type { MeshNetworkResolvers, MeshNodeResolvers } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
@@ -12,8 +13,10 @@ export const MeshNetwork: MeshNetworkResolvers = {
 
 export const MeshNode: MeshNodeResolvers = {
   __resolveReference: async ({ id }, ctx) => {
+    requireScope(ctx.caller, Scope.DEVICES_READ);
     const [gatewayId, address] = splitNodeId(id);
-    if (gatewayId === undefined) return null;
+    // A node of a gateway the caller may not see (another tenant's, or none) is not asked for.
+    if (gatewayId === undefined || !(await ctx.loaders.gateway.load(gatewayId))) return null;
     return (await meshNodes(gatewayId, ctx)).find((n) => n.address === address) ?? null;
   },
   id: ({ gatewayId, address }) => `${gatewayId}.${address}`,

@@ -1,31 +1,38 @@
+import { canSeeTenant, requireScope, Scope } from '#auth';
 import { ErrorCode, userError } from '#kit';
 import type { QueryResolvers } from '../__generated__/resolvers.ts';
 
+/** Every root field needs `devices:read`; lists hold only the caller's tenant's gateways (all for `admin`). */
 export const Query: QueryResolvers = {
-  async gateways(_, { tenant, status }, { sources }) {
+  async gateways(_, { tenant, status }, { sources, caller }) {
+    requireScope(caller, Scope.DEVICES_READ);
     const all = await sources.registry.list();
     return all
+      .filter((g) => canSeeTenant(caller, g.tenant))
       .filter((g) => (tenant ? g.tenant === tenant : true))
       .filter((g) => (status ? g.status === status : true))
       .sort((a, b) => a.id.localeCompare(b.id));
   },
-  async gateway(_, { id }, { loaders }) {
+  async gateway(_, { id }, { loaders, caller }) {
+    requireScope(caller, Scope.DEVICES_READ);
     const gateway = await loaders.gateway.load(id);
     if (!gateway) throw userError(ErrorCode.NOT_FOUND, `No gateway "${id}"`, { id });
     return gateway;
   },
-  async sensor(_, { id }, { loaders }) {
+  async sensor(_, { id }, { loaders, caller }) {
+    requireScope(caller, Scope.DEVICES_READ);
     const sensor = await loaders.sensor.load(id);
     if (!sensor) throw userError(ErrorCode.NOT_FOUND, `No sensor "${id}" (ids look like <gatewayId>.<nodeAddress>.<sensorIndex>)`, { id });
     return sensor;
   },
-  async sensors(_, { gatewayId, quantity }, { sources, loaders }) {
+  async sensors(_, { gatewayId, quantity }, { sources, loaders, caller }) {
+    requireScope(caller, Scope.DEVICES_READ);
     let gatewayIds: string[];
     if (gatewayId) {
       if (!(await loaders.gateway.load(gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId });
       gatewayIds = [gatewayId];
     } else {
-      gatewayIds = (await sources.registry.list()).map((g) => g.id);
+      gatewayIds = (await sources.registry.list()).filter((g) => canSeeTenant(caller, g.tenant)).map((g) => g.id);
     }
     const lists = await loaders.gatewaySensors.loadMany(gatewayIds);
     return lists.flatMap((list) => (list instanceof Error ? [] : list)).filter((s) => !quantity || s.quantity === quantity);

@@ -34,8 +34,11 @@ export type BgpPeer = {
 
 export type ContrailView = {
   __typename?: 'ContrailView';
+  /** The BGP mesh: operators only, an empty list for a tenant. */
   bgpPeers: Array<BgpPeer>;
+  /** vRouters serving the caller's networks (its gateways' vRouters); compute nodes' for operators only. */
   vRouters: Array<VRouter>;
+  /** Virtual networks of the caller's project (`fqName[1]`, the tenant). */
   virtualNetworks: Array<VirtualNetwork>;
 };
 
@@ -109,8 +112,11 @@ export type KubernetesNode = {
 
 export type KubernetesView = {
   __typename?: 'KubernetesView';
+  /** Namespaces labelled `iot-platform.io/tenant` with the caller's tenant. */
   namespaces: Array<KubernetesNamespace>;
+  /** Nodes labelled `iot-platform.io/tenant` with the caller's tenant (its gateways' nodes). */
   nodes: Array<KubernetesNode>;
+  /** Pods in the caller's namespaces (all of one of them with `namespace`). */
   pods: Array<Pod>;
 };
 
@@ -147,10 +153,13 @@ export type NodeAddress = {
 
 export type OpenStackView = {
   __typename?: 'OpenStackView';
+  /** Compute nodes: operators only, an empty list for a tenant. */
   hypervisors: Array<Hypervisor>;
+  /** Networks of the caller's project, and the shared ones (as Neutron lists them to a project member). */
   networks: Array<Network>;
-  /** Keystone projects: one per tenant, plus admin. */
+  /** Keystone projects: one per tenant, plus admin. A tenant sees its own (named like the tenant). */
   projects: Array<Project>;
+  /** Servers of the caller's project. */
   servers: Array<Server>;
 };
 
@@ -186,7 +195,11 @@ export type Project = {
 
 export type Query = {
   __typename?: 'Query';
-  /** The data center: OpenStack, OpenContrail and Kubernetes as their APIs report them now. */
+  /**
+   * The data center: OpenStack, OpenContrail and Kubernetes as their APIs report them now. Needs
+   * `infra:read`; a tenant sees only its own objects (each list says how they are told apart), an
+   * operator (`admin`) everything.
+   */
   datacenter: Datacenter;
 };
 

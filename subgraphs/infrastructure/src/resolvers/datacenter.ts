@@ -1,9 +1,16 @@
+import { requireScope, Scope } from '#auth';
 import type { Resolvers } from '../__generated__/resolvers.ts';
 
-/** `Query.datacenter` and its three views; each list is fetched once per operation. */
+/**
+ * `Query.datacenter` (needs `infra:read`) and its three views; each list is fetched once per
+ * operation and holds only what the caller's tenant wall lets through (see `tenantWall`).
+ */
 export const datacenterResolvers: Resolvers = {
   Query: {
-    datacenter: () => ({}),
+    datacenter: (_root, _args, ctx) => {
+      requireScope(ctx.caller, Scope.INFRA_READ);
+      return {};
+    },
   },
   Datacenter: {
     openstack: () => ({}),

@@ -97,7 +97,7 @@ export type ParkingLot = {
 export type Query = {
   __typename?: 'Query';
   dataset?: Maybe<Dataset>;
-  /** The open data catalogue, optionally narrowed to a DCAT theme or a keyword. */
+  /** The open data catalogue, optionally narrowed to a DCAT theme or a keyword. Open data is everyone's (`opendata:read`), signed in or not. */
   datasets: Array<Dataset>;
   intersection?: Maybe<Intersection>;
   intersections: Array<Intersection>;

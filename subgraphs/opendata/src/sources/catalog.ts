@@ -130,3 +130,16 @@ export function datasetContent(dataset: DatasetRecord): DatasetContent | undefin
   if (keywords.has('parking')) return { kind: 'parking' };
   return undefined;
 }
+
+/**
+ * Every sensor whose readings the catalogue publishes: the crossings' counters, the car parks'
+ * sensors and the series of `sensors` datasets. The telemetry subgraph serves their readings to
+ * any caller with `opendata:read` (anonymous ones too); every other sensor stays its tenant's.
+ */
+export function publishedSensorIds(catalog: OpenDataCatalog): Set<string> {
+  return new Set([
+    ...catalog.intersections.flatMap((crossing) => [crossing.vehicleSensorId, crossing.pedestrianSensorId]),
+    ...catalog.parkingLots.map((lot) => lot.sensorId),
+    ...catalog.datasets.flatMap((dataset) => (dataset.content?.kind === 'sensors' ? dataset.content.series.map((series) => series.sensorId) : [])),
+  ]);
+}

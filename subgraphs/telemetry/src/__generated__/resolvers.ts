@@ -54,7 +54,10 @@ export type Reading = {
 export type Sensor = {
   __typename?: 'Sensor';
   id: Scalars['ID']['output'];
-  /** The most recent reading within the store's retention. */
+  /**
+   * The most recent reading within the store's retention. A sensor's readings are its gateway's
+   * tenant's (they need `telemetry:read`); those the open data catalogue publishes, everyone's.
+   */
   latest?: Maybe<Reading>;
   /**
    * Readings between `from` (default -24h) and `until` (default now), oldest first. With `every`,
@@ -82,7 +85,9 @@ export type Subscription = {
   readingBatches: Array<Reading>;
   /**
    * Live readings as the collector accepts them. Filters combine with AND; at least one of
-   * `sensorIds` or `gatewayId` is required.
+   * `sensorIds` or `gatewayId` is required. Needs `telemetry:read` (only `opendata:read` when every
+   * sensor named is published as open data); another tenant's gateway or sensor is NOT_FOUND, and
+   * no reading of another tenant is ever delivered.
    *
    * - `after`: a `cursor` of an earlier event: first every matching reading published since (within
    *   the live bus's retention; an older cursor gives CURSOR_EXPIRED), then the live stream, with

@@ -1,6 +1,7 @@
 import { Aggregate } from '#telemetry';
 import { ErrorCode, userError } from '#kit';
 import type { SensorResolvers } from '../__generated__/resolvers.ts';
+import { canReadSensor } from '../access.ts';
 
 /** Most buckets one sensor's history may return. */
 const MAX_POINTS = 10_000;
@@ -9,7 +10,8 @@ const DEFAULT_RANGE_MS = 24 * 3600_000;
 const MAX_RAW_RANGE_MS = 24 * 3600_000;
 
 export const Sensor: SensorResolvers = {
-  __resolveReference: ({ id }) => ({ id }),
+  // Another tenant's sensor resolves to null, as one of an unknown gateway does: the router drops it.
+  __resolveReference: async ({ id }, ctx) => ((await canReadSensor(ctx, id)) ? { id } : null),
   latest: async ({ id }, _, { loaders }) => {
     const point = await loaders.latest.load(id);
     return point ? { sensorId: id, ...point } : null;

@@ -1,8 +1,10 @@
 import { GraphQLError } from 'graphql';
+import { requireScope, Scope } from '#auth';
 import { ErrorCode, userError } from '#kit';
 import { parseSensorId } from '#registry';
 import { Aggregate } from '#telemetry';
 import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
+import { canReadGateway, canReadReading, canReadSensor } from '../access.ts';
 import type { TelemetryContext } from '../context.ts';
 import { createLoaders } from '../loaders.ts';
 import type { ReadingModel } from '../models.ts';
@@ -16,7 +18,7 @@ const MAX_RAW_HISTORY_MS = 6 * 3_600_000;
 export const Subscription: SubscriptionResolvers = {
   readings: {
     subscribe: async (_, args, ctx) => {
-      const filter = readingFilter(args);
+      const filter = await readingFilter(args, ctx);
       if (args.from || args.every || args.aggregate) return historyThenLive(args, filter, ctx);
       return flatten(await liveBatches(args, filter, ctx));
     },
@@ -27,7 +29,7 @@ export const Subscription: SubscriptionResolvers = {
     },
   },
   readingBatches: {
-    subscribe: (_, args, ctx) => liveBatches(args, readingFilter(args), ctx),
+    subscribe: async (_, args, ctx) => liveBatches(args, await readingFilter(args, ctx), ctx),
     resolve: (batch: LiveReading[] | GraphQLError, _args: unknown, ctx: TelemetryContext): ReadingModel[] => {
       if (batch instanceof GraphQLError) throw batch;
       freshLoaders(ctx);
@@ -48,18 +50,40 @@ function toModel({ reading, cursor }: LiveReading): ReadingModel {
   return { sensorId: reading.sensorId, time: reading.time, value: reading.value, cursor };
 }
 
-/** The filters of a live subscription, checked: a subscription to the whole platform is not offered. */
-function readingFilter({ sensorIds, gatewayId, quantity, room }: SubscriptionReadingBatchesArgs): ReadingFilter {
+/**
+ * The filters of a live subscription, checked: a subscription to the whole platform is not
+ * offered, and what they name must be the caller's. The filter also carries the caller's wall,
+ * which every reading passes before it is given out (live or replayed after a cursor).
+ */
+async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<ReadingFilter> {
+  const { sensorIds, gatewayId, quantity, room } = args;
   if (!sensorIds?.length && !gatewayId) throw userError(ErrorCode.BAD_USER_INPUT, 'Give sensorIds or gatewayId: a subscription to every sensor of the platform is not offered');
   if (sensorIds && sensorIds.length > MAX_SENSOR_IDS) throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SENSOR_IDS} sensorIds per subscription`);
   const malformed = sensorIds?.find((id) => !parseSensorId(id));
   if (malformed !== undefined) throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, { field: 'sensorIds' });
+  await checkAccess(args, ctx);
   return {
+    readable: (reading) => canReadReading(ctx.caller, ctx.sources, reading),
     ...(sensorIds?.length ? { sensorIds: new Set(sensorIds) } : {}),
     ...(gatewayId ? { gatewayId } : {}),
     ...(quantity ? { quantity } : {}),
     ...(room ? { room } : {}),
   };
+}
+
+/**
+ * Another tenant's gateway or sensor is NOT_FOUND, with the message an unknown one gets. Sensors
+ * published as open data need only `opendata:read`; a gateway, or any other sensor, `telemetry:read`.
+ */
+async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<void> {
+  if (gatewayId) {
+    requireScope(ctx.caller, Scope.TELEMETRY_READ);
+    if (!(await canReadGateway(ctx, gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId, field: 'gatewayId' });
+  }
+  const ids = sensorIds ?? [];
+  const readable = await Promise.all(ids.map((id) => canReadSensor(ctx, id)));
+  const hidden = ids.find((_, i) => !readable[i]);
+  if (hidden !== undefined) throw userError(ErrorCode.NOT_FOUND, `No sensor "${hidden}"`, { id: hidden, field: 'sensorIds' });
 }
 
 function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingFilter, { sources }: TelemetryContext): Promise<LiveBatches> {

@@ -9,10 +9,16 @@ export interface ReadingFilter {
   room?: string;
   /** Only readings measured after this instant (ms). */
   after?: number;
+  /**
+   * The subscriber's tenant wall: a reading it rejects is never given out, live or replayed,
+   * whatever the other filters say.
+   */
+  readable?: (reading: Reading) => boolean;
 }
 
 export function matches(filter: ReadingFilter, reading: Reading): boolean {
   return (
+    (!filter.readable || filter.readable(reading)) &&
     (!filter.sensorIds || filter.sensorIds.has(reading.sensorId)) &&
     (!filter.gatewayId || filter.gatewayId === reading.gatewayId) &&
     (!filter.quantity || filter.quantity === reading.quantity) &&

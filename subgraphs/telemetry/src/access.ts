@@ -1,0 +1,43 @@
+import { canSeeTenant, hasScope, requireScope, Scope, type Caller } from '#auth';
+import { parseSensorId } from '#registry';
+import type { Reading } from '#telemetry';
+import type { TelemetryContext, TelemetrySources } from './context.ts';
+
+/**
+ * The telemetry subgraph's walls. A sensor's readings belong to its gateway's tenant: they need
+ * `telemetry:read` and that tenant (every tenant for `admin`). Sensors the open data catalogue
+ * publishes are the exception: any caller with `opendata:read`, anonymous ones included, reads them.
+ */
+
+/** Whether `sensorId` is published as open data and the caller may read open data. */
+export function isOpenSensor(caller: Caller, { openSensorIds }: TelemetrySources, sensorId: string): boolean {
+  return openSensorIds.has(sensorId) && hasScope(caller, Scope.OPENDATA_READ);
+}
+
+/**
+ * Whether the caller may read the sensor's readings: false for another tenant's sensor and for
+ * one of no registered gateway alike (so that an answer never tells one from the other). Throws
+ * UNAUTHENTICATED or FORBIDDEN when the caller lacks `telemetry:read` for a sensor that is not open.
+ */
+export async function canReadSensor({ caller, sources, loaders }: TelemetryContext, sensorId: string): Promise<boolean> {
+  if (isOpenSensor(caller, sources, sensorId)) return true;
+  requireScope(caller, Scope.TELEMETRY_READ);
+  const parsed = parseSensorId(sensorId);
+  if (!parsed) return false;
+  return canReadGateway({ caller, loaders }, parsed.gatewayId);
+}
+
+/** Whether the gateway is registered for a tenant the caller sees (needs `telemetry:read`, checked by the caller). */
+export async function canReadGateway({ caller, loaders }: Pick<TelemetryContext, 'caller' | 'loaders'>, gatewayId: string): Promise<boolean> {
+  const tenant = await loaders.gatewayTenant.load(gatewayId);
+  return tenant !== null && canSeeTenant(caller, tenant);
+}
+
+/**
+ * The wall on every live reading, whatever a subscription's filters said: it carries its tenant,
+ * so no lookup is needed. A subscription's filters were checked when it started; this is the
+ * second wall, for a reading that a filter lets through by mistake.
+ */
+export function canReadReading(caller: Caller, sources: TelemetrySources, reading: Reading): boolean {
+  return isOpenSensor(caller, sources, reading.sensorId) || (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant));
+}
