@@ -1,6 +1,6 @@
 import type { EnvReader } from '#kit';
 import type { Logger } from '#log';
-import { FileGatewayRegistry, RedisGatewayRegistry, type GatewayRegistry } from '#registry';
+import { FileGatewayRegistry, MemoryIdempotencyStore, RedisGatewayRegistry, RedisIdempotencyStore, type GatewayRegistry, type IdempotencyStore } from '#registry';
 import { GraphiteTimeSeriesStore, MemoryLiveBus, MemoryTimeSeriesStore, RedisLiveBus, type LiveBus, type TimeSeriesStore } from '#telemetry';
 
 /** Where the shared state lives: real services when named, in-process defaults otherwise. */
@@ -23,6 +23,11 @@ export async function openRegistry(options: BackendOptions, logger: Logger): Pro
   return options.redisUrl
     ? new RedisGatewayRegistry({ url: options.redisUrl, logger: logger.child({ component: 'registry' }) })
     : FileGatewayRegistry.open(options.registryFile);
+}
+
+/** Where mutation results are kept by idempotency key: Redis when named (shared by every API instance), memory otherwise. */
+export function openIdempotencyStore(options: BackendOptions, logger: Logger): IdempotencyStore {
+  return options.redisUrl ? new RedisIdempotencyStore({ url: options.redisUrl, logger: logger.child({ component: 'idempotency' }) }) : new MemoryIdempotencyStore();
 }
 
 export interface Backends {

@@ -11,14 +11,14 @@ import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import type { Collector } from '../collector/src/collector.ts';
 import { startCollectorService } from '../collector/src/service.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
-import { startRouter, type HttpHandler, type QueryPlanner, type RunningRouter } from '../router/src/gateway.ts';
+import { startRouter, type HttpHandler, type QueryPlanner, type RouterHardening, type RunningRouter } from '../router/src/gateway.ts';
 import { RouterAuth } from '../router/src/plugins/auth.ts';
 import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
 import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
-import { openDataRoutes, startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
+import { openDataRoutes, publishedSensorIds, startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
-import { openBackends, type BackendOptions } from './backends.ts';
+import { openBackends, openIdempotencyStore, type BackendOptions } from './backends.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 
 /** Everything `startPlatform` needs; `platform/main.ts` fills it from the environment. */
@@ -64,6 +64,11 @@ export interface PlatformConfig {
   nodeReadyDelayMs?: number;
   subscriberQueueLimit?: number;
   exposeInternalErrors?: boolean;
+  /**
+   * The router's limits and hardening (`RouterHardening`; its rate limits are kept in Redis when
+   * `backends.redisUrl` is set). With `production`, subgraphs never expose internal errors either.
+   */
+  hardening?: RouterHardening;
   /** Who may call: how JWTs are checked (default HS256 with the development secret), partner API keys, the router's signing secret. */
   auth?: PlatformAuth;
   /** More to serve on the router's port beside GraphQL and open data (e.g. the dashboard). */
@@ -153,24 +158,28 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
     const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
+    const idempotency = openIdempotencyStore(config.backends ?? {}, logger);
+    closers.push(() => idempotency.close());
 
     const tenants = new Set([...scenario.tenants, ...registered.map((g) => g.tenant), ...(config.tenants ?? [])]);
     const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
-    const common = { host, exposeInternalErrors: config.exposeInternalErrors, trust: { secret: subgraphSecret } };
+    const common = { host, exposeInternalErrors: !config.hardening?.production && config.exposeInternalErrors, trust: { secret: subgraphSecret } };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
     started.devices = await startDevicesSubgraph({
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, tenants, onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+      sources: { registry, catalog, iqrf, provisioner, tenants, idempotency, onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
     });
     closers.push(() => started.devices.close());
+    const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
+    const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
     started.telemetry = await startTelemetrySubgraph({
       ...common,
       port: config.subgraphPorts.telemetry,
       logger: subgraphLogger('telemetry'),
-      sources: { store, bus, subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000 },
+      sources: { store, bus, registry, openSensorIds: publishedSensorIds(openDataCatalog), subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000 },
     });
     closers.push(() => started.telemetry.close());
     started.infrastructure = await startInfrastructureSubgraph({
@@ -181,8 +190,6 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     });
     closers.push(() => started.infrastructure.close());
 
-    const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
-    const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
     started.opendata = await startOpendataSubgraph({
       ...common,
       port: config.subgraphPorts.opendata,
@@ -205,6 +212,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         subgraphSecret,
       }),
       planner: config.planner,
+      ...config.hardening,
+      rateLimit: config.hardening?.rateLimit && { ...config.hardening.rateLimit, redisUrl: config.hardening.rateLimit.redisUrl ?? config.backends?.redisUrl },
       httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
     });
     closers.push(() => router.close());

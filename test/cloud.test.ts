@@ -196,33 +196,37 @@ describe('Kubernetes client against the simulator', () => {
 describe('GatewayProvisioner', () => {
   const provisioner = () => new GatewayProvisioner({ kubernetes, contrail, logger: silentLogger });
 
-  it('creates the node and the vRouter, and removes both again', async () => {
-    await provisioner().provision({ id: 'pisek-gw901', tenant: 'pisek-city', arch: 'arm', ip: '172.16.9.1' });
+  it('creates the node, the vRouter and the collector pod, and removes them again', async () => {
+    const gateway = { id: 'pisek-gw901', tenant: 'pisek-city', arch: 'arm', ip: '172.16.9.1' } as const;
+    const collector = await provisioner().provision(gateway);
     const node = await kubernetes.readNode('pisek-gw901');
     expect(node?.labels).toMatchObject({ 'iot-platform.io/gateway': 'pisek-gw901', 'iot-platform.io/tenant': 'pisek-city', 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' });
     const vrouter = await contrail.findVirtualRouter('pisek-gw901');
     const network = (await contrail.listVirtualNetworks()).find((n) => n.name === 'pisek-city-iot')!;
     expect(vrouter?.networkIpamRefs.map((r) => r.uuid)).toEqual(network.networkIpamRefs.map((r) => r.uuid));
+    expect(collector).toMatchObject({ namespace: 'pisek-city', nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' } });
+    expect(sim.state.pods.get(`pisek-city/${collector.name}`)?.spec).toMatchObject({ nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' } });
 
-    await provisioner().deprovision('pisek-gw901');
+    await provisioner().deprovision(gateway);
     expect(await kubernetes.readNode('pisek-gw901')).toBeUndefined();
     expect(await contrail.findVirtualRouter('pisek-gw901')).toBeUndefined();
+    expect(await kubernetes.listPods({ labelSelector: 'iot-platform.io/gateway=pisek-gw901' })).toEqual([]);
   });
 
   it('leaves no node behind when the vRouter already exists', async () => {
     const existing = await contrail.createVirtualRouter({ name: 'pisek-gw902' });
     const error = await provisioner().provision({ id: 'pisek-gw902', tenant: 'pisek-city', arch: 'arm64' }).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/^Provisioning gateway "pisek-gw902": creating its Contrail vRouter failed: Contrail: POST \/virtual-routers answered 409.*; the Kubernetes node was removed again$/);
+    expect((error as Error).message).toMatch(/^Provisioning gateway "pisek-gw902": creating its Contrail vRouter failed: Contrail: POST \/virtual-routers answered 409.*; undone: creating its Kubernetes node$/);
     expect(await kubernetes.readNode('pisek-gw902')).toBeUndefined();
     await contrail.deleteVirtualRouter(existing.uuid);
   });
 
   it('leaves no node behind when Contrail is unreachable or the tenant has no network', async () => {
     const unreachable = new GatewayProvisioner({ kubernetes, contrail: new ContrailClient({ url: 'http://127.0.0.1:1', timeoutMs: 2_000 }), logger: silentLogger });
-    await expect(unreachable.provision({ id: 'pisek-gw903', tenant: 'pisek-city', arch: 'arm' })).rejects.toThrow(/creating its Contrail vRouter failed: Contrail: GET \/virtual-networks failed/);
+    await expect(unreachable.provision({ id: 'pisek-gw903', tenant: 'pisek-city', arch: 'arm' })).rejects.toThrow(/checking the tenant's virtual network and namespace failed: Contrail: GET \/virtual-networks failed/);
     expect(await kubernetes.readNode('pisek-gw903')).toBeUndefined();
 
-    await expect(provisioner().provision({ id: 'pisek-gw904', tenant: 'nobody', arch: 'arm' })).rejects.toThrow(/virtual network default-domain:nobody:nobody-iot does not exist/);
+    await expect(provisioner().provision({ id: 'pisek-gw904', tenant: 'nobody', arch: 'arm' })).rejects.toThrow(/tenant "nobody" has no Contrail virtual network default-domain:nobody:nobody-iot/);
     expect(await kubernetes.readNode('pisek-gw904')).toBeUndefined();
   });
 

@@ -77,6 +77,27 @@ export interface AutoNetworkProgress {
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
+/** Validates one `iqmeshNetwork_AutoNetwork` response's `data.rsp` (a wave's state or its result). */
+export function parseAutoNetworkProgress(rsp: unknown): ValidationResult<AutoNetworkProgress> {
+  if (!isObject(rsp)) return { ok: false, error: 'rsp is not an object' };
+  if (!isCount(rsp.wave)) return { ok: false, error: 'rsp.wave is not a non-negative integer' };
+  for (const key of ['waveStateCode', 'progress', 'nodesNr', 'newNodesNr'] as const) {
+    if (rsp[key] !== undefined && !isCount(rsp[key])) return { ok: false, error: `rsp.${key} is not a non-negative integer` };
+  }
+  if (rsp.waveState !== undefined && typeof rsp.waveState !== 'string') return { ok: false, error: 'rsp.waveState is not a string' };
+  if (rsp.lastWave !== undefined && typeof rsp.lastWave !== 'boolean') return { ok: false, error: 'rsp.lastWave is not a boolean' };
+  if (rsp.newNodes !== undefined) {
+    if (!Array.isArray(rsp.newNodes)) return { ok: false, error: 'rsp.newNodes is not an array' };
+    const bad = rsp.newNodes.findIndex((n) => !isObject(n) || !isCount(n.address) || n.address < 1 || n.address > 239 || typeof n.mid !== 'string');
+    if (bad >= 0) return { ok: false, error: `rsp.newNodes[${bad}] is not {address: 1-239, mid: string}` };
+  }
+  return { ok: true, value: rsp as unknown as AutoNetworkProgress };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
 /**
  * Validates a raw MQTT payload as a daemon response: JSON, an object with a string `mType` and
  * `data.msgId`, a numeric `data.status`. Says exactly what was wrong otherwise.

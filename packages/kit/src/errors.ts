@@ -11,6 +11,12 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** The thing already exists (e.g. a gateway id taken). */
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** The thing is busy with another operation (e.g. a mesh discovery already runs on the gateway). */
+  CONFLICT: 'CONFLICT',
+  /** An idempotency key was used before for another mutation or another input. */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+  /** A request with the same idempotency key is still running: retry later to get its result. */
+  IDEMPOTENCY_KEY_IN_USE: 'IDEMPOTENCY_KEY_IN_USE',
   /** A gateway's IQRF daemon did not answer in time. */
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
   /** A gateway's IQRF daemon answered with an error status. */
@@ -29,6 +35,20 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** The tenant or API key made too many requests; `extensions.retryAfterSeconds` says when to retry. */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** The operation is nested deeper than the router allows (default 12 levels). */
+  QUERY_TOO_DEEP: 'QUERY_TOO_DEEP',
+  /** The operation's estimated cost is over the router's limit; `extensions.estimatedCost` and `maxCost` say by how much. */
+  COST_LIMIT_EXCEEDED: 'COST_LIMIT_EXCEEDED',
+  /** The router accepts only persisted operations (`extensions.persistedQuery.sha256Hash` or `documentId`). */
+  PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
+  /** No persisted operation has this hash or document id. */
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  /** Introspection is off (the router runs in production mode). */
+  INTROSPECTION_DISABLED: 'INTROSPECTION_DISABLED',
+  /** A browser's simple request (form or text/plain POST) without a preflight: refused with HTTP 403. */
+  CSRF_PREVENTED: 'CSRF_PREVENTED',
+  /** The request body is larger than the router accepts (HTTP 413). */
+  REQUEST_ENTITY_TOO_LARGE: 'REQUEST_ENTITY_TOO_LARGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,12 +1,12 @@
 import type { Logger } from '#log';
 import type { Scenario } from '../scenario.ts';
 import { contrailHandler } from './contrail.ts';
-import { listen, type LoopbackServer } from './http.ts';
+import { listen, sendJson, type Handler, type LoopbackServer } from './http.ts';
 import { kubernetesHandler } from './kubernetes.ts';
 import { OPENSTACK_PREFIX, openStackHandler } from './openstack.ts';
-import { CloudState, type CloudStateOptions } from './state.ts';
+import { CloudState, type CloudStateOptions, type Fault } from './state.ts';
 
-export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudStateEvents, type CloudStateOptions } from './state.ts';
+export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudStateEvents, type CloudStateOptions, type Fault } from './state.ts';
 
 export interface CloudSimulatorOptions extends CloudStateOptions {
   scenario: Scenario;
@@ -41,13 +41,13 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
   let contrailBase = '';
   const servers: LoopbackServer[] = [];
   try {
-    const openstack = await listen('openstack', host, logger, openStackHandler(state, () => openstackBase), options.ports?.openstack, options.advertisedHost);
+    const openstack = await listen('openstack', host, logger, faulty(state, 'openstack', openStackHandler(state, () => openstackBase)), options.ports?.openstack, options.advertisedHost);
     servers.push(openstack);
     openstackBase = openstack.url;
-    const contrail = await listen('contrail', host, logger, contrailHandler(state, () => contrailBase), options.ports?.contrail, options.advertisedHost);
+    const contrail = await listen('contrail', host, logger, faulty(state, 'contrail', contrailHandler(state, () => contrailBase)), options.ports?.contrail, options.advertisedHost);
     servers.push(contrail);
     contrailBase = contrail.url;
-    const kubernetes = await listen('kubernetes', host, logger, kubernetesHandler(state), options.ports?.kubernetes, options.advertisedHost);
+    const kubernetes = await listen('kubernetes', host, logger, faulty(state, 'kubernetes', kubernetesHandler(state)), options.ports?.kubernetes, options.advertisedHost);
     servers.push(kubernetes);
     const simulator: CloudSimulator = {
       openstackAuthUrl: `${openstack.url}${OPENSTACK_PREFIX.identity}/v3`,
@@ -66,4 +66,13 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
     await Promise.all(servers.map((s) => s.close()));
     throw error;
   }
+}
+
+/** Answers a request with the fault injected for it (`CloudState.injectFault`), if any. */
+function faulty(state: CloudState, system: Fault['system'], handler: Handler): Handler {
+  return (req, res, url) => {
+    const fault = state.takeFault(system, req.method ?? 'GET', url.pathname);
+    if (!fault) return handler(req, res, url);
+    sendJson(res, fault.status ?? 500, { message: fault.message ?? `injected ${system} fault` });
+  };
 }

@@ -36,6 +36,19 @@ export interface CloudStateEvents {
   kube: [resource: KubeResource, type: WatchType, object: KubeObject];
 }
 
+/** A failure a simulated API answers with instead of doing the request: tests inject them. */
+export interface Fault {
+  system: 'openstack' | 'contrail' | 'kubernetes';
+  method: string;
+  /** Matched against the request's path. */
+  path: RegExp;
+  /** HTTP status. Default 500. */
+  status?: number;
+  message?: string;
+  /** How many matching requests fail. Default 1. */
+  times?: number;
+}
+
 export type Conflict = { ok: false; reason: 'AlreadyExists' | 'NotFound' | 'Invalid'; message: string };
 export type Result<T> = { ok: true; value: T } | Conflict;
 
@@ -68,6 +81,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   readonly namespaces = new Map<string, KubeObject>();
   /** Keyed `namespace/name`. */
   readonly pods = new Map<string, KubeObject>();
+  readonly #faults: Array<Fault & { times: number }> = [];
   #resourceVersion = 1000;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -158,7 +172,16 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
       node.status = nodeStatus(name, arch, undefined, true, new Date().toISOString());
       this.#store('nodes', 'MODIFIED', node);
       this.emit('nodeReady', name);
-      for (const pod of this.pods.values()) if (podNodeName(pod) === name && podPhase(pod) === 'Pending') this.#startPod(pod);
+      for (const pod of this.pods.values()) {
+        if (podPhase(pod) !== 'Pending') continue;
+        // The scheduler retries pods no Ready node matched: this node may match them now.
+        if (podNodeName(pod) === undefined && matchesNodeSelector(node, pod)) {
+          asObject(pod.spec)['nodeName'] = name;
+          pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }] };
+          this.#store('pods', 'MODIFIED', pod);
+        }
+        if (podNodeName(pod) === name) this.#startPod(pod);
+      }
     });
     return { ok: true, value: node };
   }
@@ -196,10 +219,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     if (this.pods.has(podKey(pod))) return { ok: false, reason: 'AlreadyExists', message: `pods "${pod.metadata.name}" already exists` };
     const spec = asObject(pod.spec);
     if (typeof spec['nodeName'] !== 'string') {
-      const selector = asObject(spec['nodeSelector']);
-      const node = [...this.nodes.values()].find(
-        (n) => isReady(n) && !n.metadata.labels['node-role.kubernetes.io/control-plane'] && Object.entries(selector).every(([k, v]) => n.metadata.labels[k] === v),
-      );
+      const node = [...this.nodes.values()].find((n) => isReady(n) && matchesNodeSelector(n, pod));
       if (node) spec['nodeName'] = node.metadata.name;
     }
     pod.spec = spec;
@@ -217,6 +237,27 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     this.pods.delete(key);
     this.emit('kube', 'pods', 'DELETED', pod);
     return { ok: true, value: pod };
+  }
+
+  // --- Faults ---------------------------------------------------------------------------------
+
+  /** Makes the next matching request(s) fail, e.g. "Kubernetes refuses to create pods" (a test hook). */
+  injectFault(fault: Fault): void {
+    this.#faults.push({ ...fault, times: fault.times ?? 1 });
+  }
+
+  /** The injected fault that answers this request instead, if any (used up as it is taken). */
+  takeFault(system: Fault['system'], method: string, path: string): Fault | undefined {
+    const index = this.#faults.findIndex((f) => f.system === system && f.method === method && f.path.test(path));
+    if (index < 0) return undefined;
+    const fault = this.#faults[index]!;
+    if (--fault.times <= 0) this.#faults.splice(index, 1);
+    return fault;
+  }
+
+  /** Forgets injected faults not used up. */
+  clearFaults(): void {
+    this.#faults.length = 0;
   }
 
   /** Stops the simulated kubelet's timers. */
@@ -269,6 +310,12 @@ export function podNodeName(pod: KubeObject): string | undefined {
 export function podPhase(pod: KubeObject): string | undefined {
   const phase = asObject(pod.status)['phase'];
   return typeof phase === 'string' ? phase : undefined;
+}
+
+/** Whether the scheduler may bind `pod` to `node`: a worker whose labels match the pod's nodeSelector. */
+function matchesNodeSelector(node: KubeObject, pod: KubeObject): boolean {
+  const selector = asObject(asObject(pod.spec)['nodeSelector']);
+  return !node.metadata.labels['node-role.kubernetes.io/control-plane'] && Object.entries(selector).every(([k, v]) => node.metadata.labels[k] === v);
 }
 
 export function isReady(node: KubeObject): boolean {

@@ -1,12 +1,21 @@
 import type { Caller } from '#auth';
 import type { IqrfClient } from '#iqrf';
-import type { GatewayRegistry, MeshCatalog } from '#registry';
+import type { Logger } from '#log';
+import type { CollectorPod, GatewayToProvision, Step } from '#cloud';
+import type { GatewayRegistry, IdempotencyStore, MeshCatalog } from '#registry';
 import { createLoaders, type DevicesLoaders } from './loaders.ts';
+import type { GatewayActivation } from './sources/gateway-activation.ts';
+import type { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 
-/** Provisions a gateway on the data-center side (Kubernetes node, Contrail vRouter) and undoes it. */
+/**
+ * The data-center side of a gateway (Kubernetes node, Contrail vRouter, collector pod), each
+ * operation all or nothing; `more` runs last under the same rollback (`GatewayProvisioner`).
+ */
 export interface Provisioner {
-  provision(gateway: { id: string; tenant: string; arch: 'amd64' | 'arm' | 'arm64' }): Promise<void>;
-  deprovision(id: string): Promise<void>;
+  provision(gateway: GatewayToProvision, more?: readonly Step[]): Promise<CollectorPod>;
+  deployCollector(gateway: GatewayToProvision, more?: readonly Step[]): Promise<CollectorPod>;
+  deprovision(gateway: GatewayToProvision, more?: readonly Step[]): Promise<void>;
+  nodeReady(gatewayId: string): Promise<boolean>;
 }
 
 export interface DevicesSources {
@@ -18,16 +27,27 @@ export interface DevicesSources {
   tenants: ReadonlySet<string>;
   /** A gateway whose daemon answered within this window is ONLINE. */
   onlineWindowMs: number;
+  /** Mutation results by idempotency key: Redis when the platform has one; in memory when absent. */
+  idempotency?: IdempotencyStore;
+}
+
+/** What the subgraph runs itself, from its sources, for as long as it runs. */
+export interface DevicesServices {
+  logger: Logger;
+  idempotency: IdempotencyStore;
+  discoveries: MeshDiscoveries;
+  activation: GatewayActivation;
 }
 
 export interface DevicesContext {
   /** Who is asking, as the router signed it: every resolver scopes what it returns to this caller. */
   caller: Caller;
   sources: DevicesSources;
+  services: DevicesServices;
   loaders: DevicesLoaders;
 }
 
-/** One context per operation: fresh DataLoaders, shared sources. */
-export function createDevicesContext(sources: DevicesSources, caller: Caller): DevicesContext {
-  return { caller, sources, loaders: createLoaders(sources, caller) };
+/** One context per operation: fresh DataLoaders, shared sources and services. */
+export function createDevicesContext(sources: DevicesSources, services: DevicesServices, caller: Caller): DevicesContext {
+  return { caller, sources, services, loaders: createLoaders(sources, caller) };
 }

@@ -4,7 +4,7 @@ import { connectMqtt, IqrfClient } from '#iqrf';
 import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
 import { MeshCatalog } from '#registry';
-import { backendOptionsFromEnv, openRegistry } from '../../../platform/backends.ts';
+import { backendOptionsFromEnv, openIdempotencyStore, openRegistry } from '../../../platform/backends.ts';
 import { startDevicesSubgraph } from './index.ts';
 
 runService('devices', async (env, logger) => {
@@ -14,7 +14,9 @@ runService('devices', async (env, logger) => {
   const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID'), protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
-  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) }), logger);
+  const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
+  const registry = await openRegistry(backends, logger);
+  const idempotency = openIdempotencyStore(backends, logger);
   const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
@@ -28,6 +30,7 @@ runService('devices', async (env, logger) => {
       catalog: new MeshCatalog(iqrf),
       provisioner: new GatewayProvisioner({ kubernetes, contrail, logger }),
       tenants,
+      idempotency,
       onlineWindowMs: env.int('ONLINE_WINDOW_MS', 35_000),
     },
   });
@@ -37,6 +40,7 @@ runService('devices', async (env, logger) => {
       iqrf.close();
       await mqtt.endAsync();
       await registry.close();
+      await idempotency.close();
     },
   };
 });

@@ -1,4 +1,6 @@
+import type { CollectorPod } from '#cloud';
 import type { GatewayRecord, SensorInfo } from '#registry';
+import type { DiscoveryEvent, DiscoverySummary } from './sources/mesh-discoveries.ts';
 
 /** A gateway as resolvers pass it around: the registry's record. */
 export type GatewayModel = GatewayRecord;
@@ -17,3 +19,11 @@ export interface MeshNodeModel {
 }
 
 export type SensorModel = SensorInfo;
+
+/** A discovery run as `discoverMesh` returns (and stores) it; resolvers read the live run by its id. */
+export type MeshDiscoveryModel = DiscoverySummary;
+
+export type MeshDiscoveryEventModel = DiscoveryEvent;
+
+/** A collector pod as the provisioner deployed it. */
+export type CollectorDeploymentModel = CollectorPod;

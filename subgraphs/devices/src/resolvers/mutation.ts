@@ -1,112 +1,219 @@
-import { meshChangedTopics } from '#iqrf';
+import { canSeeTenant, requireScope, Scope, type Caller } from '#auth';
+import { runSteps, type GatewayToProvision, type Step } from '#cloud';
 import { ErrorCode, userError } from '#kit';
-import type { GatewayRecord } from '#registry';
+import type { GatewayRecord, GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
-import { toGraphQLError } from '../errors.ts';
+import { runMutation } from '../run-mutation.ts';
+import { announceMeshChange } from '../sources/mesh-change.ts';
+import { badInput, MutationFailure } from '../user-errors.ts';
 
 const GATEWAY_ID = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const TENANT = /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$/;
+/** Daemon requests that change the mesh take long on a real network. */
+const MESH_TIMEOUT_MS = 30_000;
 
+/**
+ * Mutations: scopes are checked first (a top-level error), then `runMutation` gives idempotency
+ * and turns expected failures into the payload's `userErrors`. Gateways come through the
+ * loader, whose tenant wall makes another tenant's gateway NOT_FOUND like an unknown one.
+ */
 export const Mutation: MutationResolvers = {
-  async registerGateway(_, { input }, { sources }) {
-    const record = validateRegistration(input, sources.tenants);
-    if ((await sources.registry.getMany([record.id]))[0]) {
-      throw userError(ErrorCode.ALREADY_EXISTS, `Gateway "${record.id}" is already registered`, { field: 'id' });
-    }
-    // Data-center side first: if it fails, nothing was registered; if registering fails, undo it.
-    try {
-      await sources.provisioner.provision({ id: record.id, tenant: record.tenant, arch: record.arch.toLowerCase() as 'amd64' | 'arm' | 'arm64' });
-    } catch (error) {
-      throw userError(ErrorCode.UPSTREAM_ERROR, `Provisioning gateway "${record.id}" failed: ${(error as Error).message}`);
-    }
-    let added: boolean;
-    try {
-      added = await sources.registry.add(record);
-    } catch (error) {
-      await sources.provisioner.deprovision(record.id);
-      throw error;
-    }
-    if (!added) {
-      await sources.provisioner.deprovision(record.id);
-      throw userError(ErrorCode.ALREADY_EXISTS, `Gateway "${record.id}" is already registered`, { field: 'id' });
-    }
-    return { gateway: record };
+  async registerGateway(_, { input }, ctx) {
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    requireOwnTenant(ctx.caller, input.tenant);
+    return runMutation(ctx, 'registerGateway', input, { gateway: null, collector: null }, async () => {
+      const { sources, services } = ctx;
+      const record = validateRegistration(input, sources.tenants);
+      if ((await sources.registry.getMany([record.id]))[0]) throw new MutationFailure('ALREADY_EXISTS', `Gateway "${record.id}" is already registered`, ['input', 'id']);
+      // The record is the last step: the gateway exists for the API only once the data center has it.
+      const collector = await sources.provisioner.provision(toProvision(record), [addToRegistry(sources.registry, record)]);
+      void services.activation.watch(record.id);
+      return { gateway: record, collector };
+    });
   },
 
   async bondNode(_, { input }, ctx) {
-    const gateway = await existingGateway(input.gatewayId, ctx);
-    const address = input.address ?? 0;
-    if (input.address !== null && input.address !== undefined && !isNodeAddress(address)) {
-      throw userError(ErrorCode.BAD_USER_INPUT, `address must be 1-239, got ${address}`, { field: 'address' });
-    }
-    const { sources } = ctx;
-    let assigned: number;
-    try {
-      const data = await sources.iqrf.request<{ assignedAddr: number }>(gateway.id, 'iqmeshNetwork_BondNodeLocal', { deviceAddr: address }, { timeoutMs: 30_000 });
-      assigned = data.rsp.assignedAddr;
-    } catch (error) {
-      throw toGraphQLError(error);
-    } finally {
-      await meshChanged(gateway.id, ctx);
-    }
-    if (input.name || input.room) {
-      await sources.registry.update(gateway.id, (g) => ({
-        ...g,
-        nodes: { ...g.nodes, [assigned]: { ...g.nodes[assigned], ...(input.name ? { name: input.name } : {}), ...(input.room ? { room: input.room } : {}) } },
-      }));
-      ctx.loaders.gateway.clear(gateway.id);
-    }
-    return { node: { gatewayId: gateway.id, address: assigned } };
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    return runMutation(ctx, 'bondNode', input, { node: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      if (input.address !== null && input.address !== undefined && !isNodeAddress(input.address)) throw badInput('address', `address must be 1-239, got ${input.address}`);
+      const name = optionalText(input.name, 'name');
+      const room = optionalText(input.room, 'room');
+      const { sources } = ctx;
+      let assigned = 0;
+      try {
+        await runSteps(`Bonding a node to gateway "${gateway.id}"`, [
+          {
+            name: 'bonding the node (iqmeshNetwork_BondNodeLocal)',
+            run: async () => {
+              const data = await sources.iqrf.request<{ assignedAddr?: unknown }>(gateway.id, 'iqmeshNetwork_BondNodeLocal', { deviceAddr: input.address ?? 0 }, { timeoutMs: MESH_TIMEOUT_MS });
+              const address = data.rsp.assignedAddr;
+              if (typeof address !== 'number' || !isNodeAddress(address)) throw new Error(`gateway "${gateway.id}" answered iqmeshNetwork_BondNodeLocal without a valid assignedAddr`);
+              assigned = address;
+            },
+            undo: () => removeBond(ctx, gateway.id, assigned),
+          },
+          ...(name || room ? [updateNodeMeta(sources.registry, gateway.id, () => assigned, { ...(name ? { name } : {}), ...(room ? { room } : {}) })] : []),
+        ], ctx.services.logger);
+      } finally {
+        await announceMeshChange(sources, gateway.id);
+        ctx.loaders.gateway.clear(gateway.id);
+      }
+      return { node: { gatewayId: gateway.id, address: assigned } };
+    });
   },
 
   async unbondNode(_, { input }, ctx) {
-    const gateway = await existingGateway(input.gatewayId, ctx);
-    if (!isNodeAddress(input.address)) throw userError(ErrorCode.BAD_USER_INPUT, `address must be 1-239, got ${input.address}`, { field: 'address' });
-    const { sources } = ctx;
-    try {
-      const bonded = await sources.catalog.bondedNodes(gateway.id);
-      if (!bonded.includes(input.address)) {
-        throw userError(ErrorCode.NOT_FOUND, `No node ${input.address} is bonded to gateway "${gateway.id}"`, { field: 'address' });
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    return runMutation(ctx, 'unbondNode', input, { gateway: null, removedAddress: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      if (!isNodeAddress(input.address)) throw badInput('address', `address must be 1-239, got ${input.address}`);
+      const { sources } = ctx;
+      if (!(await sources.catalog.bondedNodes(gateway.id)).includes(input.address)) {
+        throw new MutationFailure('NOT_FOUND', `No node ${input.address} is bonded to gateway "${gateway.id}"`, ['input', 'address']);
       }
-      await sources.iqrf.request(gateway.id, 'iqmeshNetwork_RemoveBond', { deviceAddr: input.address, hwpId: 0xffff, wholeNetwork: false }, { timeoutMs: 30_000 });
-    } catch (error) {
-      throw toGraphQLError(error);
-    } finally {
-      await meshChanged(gateway.id, ctx);
-    }
-    const updated =
-      (await sources.registry.update(gateway.id, (g) => {
-        const { [input.address]: _removed, ...nodes } = g.nodes;
-        return { ...g, nodes };
-      })) ?? gateway;
-    return { gateway: updated, removedAddress: input.address };
+      try {
+        // The bond goes last: a node cannot be bonded again from here (it must be in range and asked to).
+        await runSteps(`Unbonding node ${input.address} of gateway "${gateway.id}"`, [
+          forgetNodeMeta(sources.registry, gateway.id, input.address),
+          { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
+        ], ctx.services.logger);
+      } finally {
+        await announceMeshChange(sources, gateway.id);
+        ctx.loaders.gateway.clear(gateway.id);
+      }
+      return { gateway: (await sources.registry.getMany([gateway.id]))[0] ?? gateway, removedAddress: input.address };
+    });
+  },
+
+  async discoverMesh(_, { input }, ctx) {
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    return runMutation(ctx, 'discoverMesh', input, { discovery: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      const waves = input.waves ?? 2;
+      if (!Number.isInteger(waves) || waves < 1 || waves > 10) throw badInput('waves', `waves must be 1-10, got ${waves}`);
+      const emptyWaves = input.emptyWaves ?? 1;
+      if (!Number.isInteger(emptyWaves) || emptyWaves < 1 || emptyWaves > waves) throw badInput('emptyWaves', `emptyWaves must be 1-${waves} (waves), got ${emptyWaves}`);
+      const txPower = input.txPower ?? 7;
+      if (!Number.isInteger(txPower) || txPower < 0 || txPower > 7) throw badInput('txPower', `txPower must be 0-7, got ${txPower}`);
+      return { discovery: ctx.services.discoveries.start(gateway.id, { waves, emptyWaves, txPower }) };
+    });
+  },
+
+  async deployCollector(_, { input }, ctx) {
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    requireScope(ctx.caller, Scope.INFRA_WRITE);
+    return runMutation(ctx, 'deployCollector', input, { gateway: null, collector: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      return { gateway, collector: await ctx.sources.provisioner.deployCollector(toProvision(gateway)) };
+    });
+  },
+
+  async decommissionGateway(_, { input }, ctx) {
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    requireScope(ctx.caller, Scope.INFRA_WRITE);
+    return runMutation(ctx, 'decommissionGateway', input, { decommissionedGatewayId: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      const { sources, services } = ctx;
+      const discovery = services.discoveries.runningOn(gateway.id);
+      if (discovery) throw new MutationFailure('CONFLICT', `A mesh discovery (${discovery.id}) runs on gateway "${gateway.id}"; decommission it once that ends`, ['input', 'gatewayId']);
+      // Registry last: until the data center is clean, the gateway stays listed and can be retried.
+      await sources.provisioner.deprovision(toProvision(gateway), [removeFromRegistry(sources.registry, gateway)]);
+      sources.catalog.invalidate(gateway.id);
+      ctx.loaders.gateway.clear(gateway.id);
+      return { decommissionedGatewayId: gateway.id };
+    });
   },
 };
 
-/** Forgets the mesh here and tells the collectors to forget it too (they then poll new nodes at once). */
-async function meshChanged(gatewayId: string, { sources }: DevicesContext): Promise<void> {
-  sources.catalog.invalidate(gatewayId);
-  await sources.iqrf.mqttClient.publishAsync(meshChangedTopics.of(gatewayId), '', { qos: 1 }).catch(() => undefined);
+/** Only `admin` registers gateways for other tenants: anyone else, for their own. */
+function requireOwnTenant(caller: Caller, tenant: string): void {
+  if (canSeeTenant(caller, tenant)) return;
+  throw userError(ErrorCode.FORBIDDEN, `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant "${tenant}"`, { field: 'tenant' });
 }
 
-async function existingGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
+/** The gateway if the caller may see it; NOT_FOUND otherwise (another tenant's is not told apart). */
+async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
   const gateway = await loaders.gateway.load(id);
-  if (!gateway) throw userError(ErrorCode.NOT_FOUND, `No gateway "${id}"`, { field: 'gatewayId' });
+  if (!gateway) throw new MutationFailure('NOT_FOUND', `No gateway "${id}"`, ['input', 'gatewayId']);
   return gateway;
 }
 
-/** Checks every field of a registration and returns the record to store, or throws BAD_USER_INPUT. */
+function toProvision(gateway: GatewayRecord): GatewayToProvision {
+  return { id: gateway.id, tenant: gateway.tenant, arch: gateway.arch.toLowerCase() as GatewayToProvision['arch'] };
+}
+
+function addToRegistry(registry: GatewayRegistry, record: GatewayRecord): Step {
+  return {
+    name: 'recording the gateway',
+    run: async () => {
+      if (!(await registry.add(record))) throw new MutationFailure('ALREADY_EXISTS', `Gateway "${record.id}" is already registered`, ['input', 'id']);
+    },
+    undo: async () => void (await registry.remove(record.id)),
+  };
+}
+
+function removeFromRegistry(registry: GatewayRegistry, record: GatewayRecord): Step {
+  return {
+    name: 'removing the gateway from the registry',
+    run: async () => void (await registry.remove(record.id)),
+    undo: async () => void (await registry.add(record)),
+  };
+}
+
+/** Records a node's name and room; the address is known only once the bond step ran. */
+function updateNodeMeta(registry: GatewayRegistry, gatewayId: string, address: () => number, meta: { name?: string; room?: string }): Step {
+  let before: GatewayRecord['nodes'][number] | undefined;
+  return {
+    name: "recording the node's name and room",
+    run: async () => {
+      await registry.update(gatewayId, (g) => {
+        before = g.nodes[address()];
+        return { ...g, nodes: { ...g.nodes, [address()]: { ...before, ...meta } } };
+      });
+    },
+    undo: () => restoreNodeMeta(registry, gatewayId, address(), before),
+  };
+}
+
+function forgetNodeMeta(registry: GatewayRegistry, gatewayId: string, address: number): Step {
+  let before: GatewayRecord['nodes'][number] | undefined;
+  return {
+    name: "forgetting the node's name and room",
+    run: async () => {
+      await registry.update(gatewayId, (g) => {
+        const { [address]: removed, ...nodes } = g.nodes;
+        before = removed;
+        return { ...g, nodes };
+      });
+    },
+    undo: () => restoreNodeMeta(registry, gatewayId, address, before),
+  };
+}
+
+async function restoreNodeMeta(registry: GatewayRegistry, gatewayId: string, address: number, meta: GatewayRecord['nodes'][number] | undefined): Promise<void> {
+  await registry.update(gatewayId, (g) => {
+    const { [address]: _current, ...nodes } = g.nodes;
+    return { ...g, nodes: meta ? { ...nodes, [address]: meta } : nodes };
+  });
+}
+
+async function removeBond({ sources }: DevicesContext, gatewayId: string, address: number): Promise<void> {
+  await sources.iqrf.request(gatewayId, 'iqmeshNetwork_RemoveBond', { deviceAddr: address, hwpId: 0xffff, wholeNetwork: false }, { timeoutMs: MESH_TIMEOUT_MS });
+}
+
+/** Checks every field of a registration and returns the record to store; throws BAD_USER_INPUT. */
 function validateRegistration(input: RegisterGatewayInput, tenants: ReadonlySet<string>): GatewayRecord {
-  const bad = (field: string, message: string) => userError(ErrorCode.BAD_USER_INPUT, message, { field });
-  if (!GATEWAY_ID.test(input.id)) throw bad('id', `id "${input.id}" must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+  if (!GATEWAY_ID.test(input.id)) throw badInput('id', `id "${input.id}" must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
   const name = input.name.trim();
-  if (!name || name.length > 120) throw bad('name', 'name must be 1-120 characters');
-  if (!TENANT.test(input.tenant)) throw bad('tenant', `tenant "${input.tenant}" is not a valid tenant id`);
-  if (!tenants.has(input.tenant)) throw bad('tenant', `unknown tenant "${input.tenant}"; known tenants: ${[...tenants].sort().join(', ')}`);
+  if (!name || name.length > 120) throw badInput('name', 'name must be 1-120 characters');
+  if (!TENANT.test(input.tenant)) throw badInput('tenant', `tenant "${input.tenant}" is not a valid tenant id`);
+  if (!tenants.has(input.tenant)) throw badInput('tenant', `unknown tenant "${input.tenant}"`);
   const { latitude, longitude, address } = input.location;
-  if (!(latitude >= -90 && latitude <= 90)) throw bad('location.latitude', `latitude must be within -90..90, got ${latitude}`);
-  if (!(longitude >= -180 && longitude <= 180)) throw bad('location.longitude', `longitude must be within -180..180, got ${longitude}`);
+  if (!(latitude >= -90 && latitude <= 90)) throw badInput('location.latitude', `latitude must be within -90..90, got ${latitude}`);
+  if (!(longitude >= -180 && longitude <= 180)) throw badInput('location.longitude', `longitude must be within -180..180, got ${longitude}`);
+  if (address && address.length > 200) throw badInput('location.address', 'address must be at most 200 characters');
   return {
     id: input.id,
     name,
@@ -117,6 +224,14 @@ function validateRegistration(input: RegisterGatewayInput, tenants: ReadonlySet<
     registeredAt: new Date().toISOString(),
     nodes: {},
   };
+}
+
+/** A trimmed name or room of 1-120 characters, or undefined when not given. */
+function optionalText(value: string | null | undefined, field: string): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (!text || text.length > 120) throw badInput(field, `${field} must be 1-120 characters`);
+  return text;
 }
 
 function isNodeAddress(address: number): boolean {
