@@ -166,15 +166,15 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const common = { host, exposeInternalErrors: !config.hardening?.production && config.exposeInternalErrors, trust: { secret: subgraphSecret } };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
+    const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
+    const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
     started.devices = await startDevicesSubgraph({
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, tenants, idempotency, onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+      sources: { registry, catalog, iqrf, provisioner, tenants, idempotency, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
     });
     closers.push(() => started.devices.close());
-    const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
-    const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
     started.telemetry = await startTelemetrySubgraph({
       ...common,
       port: config.subgraphPorts.telemetry,

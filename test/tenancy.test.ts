@@ -314,6 +314,17 @@ describe('tenant walls in the subgraphs', () => {
       const { data } = await graphql<{ sensor: { latest: unknown } | null }>(platform.routerUrl, `{ sensor(id: "${citySensor}") { latest { time } } }`, undefined, { token: await tokenFor(AUSTIN) });
       expect(data?.sensor ?? null).toBeNull();
     });
+
+    it("describes the crossing's counters to anonymous callers, but not the gateway they hang on", async () => {
+      const counters = await graphql<{ intersections: { counters: { id: string; name: string; quantity: string }[] }[] }>(platform.routerUrl, '{ intersections { counters { id name quantity } } }');
+      expect(counters.errors).toBeUndefined();
+      expect(counters.data!.intersections.flatMap((i) => i.counters.map((c) => c.quantity)).sort()).toEqual(expect.arrayContaining(['PEDESTRIAN_COUNT', 'VEHICLE_COUNT']));
+      const owner = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }');
+      expect(owner.status).toBe(401);
+      expect(owner.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      const otherTenant = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }', undefined, { token: await tokenFor(AUSTIN) });
+      expect(otherTenant.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    });
   });
 });
 

@@ -25,6 +25,8 @@ export interface DevicesSources {
   provisioner: Provisioner;
   /** Tenants a gateway may be registered for. */
   tenants: ReadonlySet<string>;
+  /** Sensors the open data catalogue publishes: their names and quantities are readable with `opendata:read`. */
+  openSensorIds: ReadonlySet<string>;
   /** A gateway whose daemon answered within this window is ONLINE. */
   onlineWindowMs: number;
   /** Mutation results by idempotency key: Redis when the platform has one; in memory when absent. */

@@ -10,15 +10,26 @@ export type DevicesLoaders = ReturnType<typeof createLoaders>;
 /**
  * Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through
  * them, and they hold the tenant wall: a gateway of a tenant `caller` may not see is, for every
- * resolver, a gateway that does not exist (and so are its sensors).
+ * resolver, a gateway that does not exist (and so are its sensors). `openSensor` reads the
+ * sensors open data publishes, whoever owns them.
  */
 export function createLoaders(sources: DevicesSources, caller: Caller) {
-  const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
-    (await sources.registry.getMany(ids)).map((record) => (record && canSeeTenant(caller, record.tenant) ? record : null)),
-  );
-
   const topology = new DataLoader<string, TopologyDevice[]>((gatewayIds) =>
     Promise.all(gatewayIds.map((id) => sources.catalog.topology(id).catch(toGraphQLError))),
+  );
+  const walled = sensorLoaders(sources, (record) => canSeeTenant(caller, record.tenant));
+  const open = sensorLoaders(sources, () => true);
+  const openSensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
+    const loaded = await open.sensor.loadMany(ids.map((id) => (sources.openSensorIds.has(id) ? id : '')));
+    return loaded.map((sensor) => (sensor instanceof Error ? sensor : (sensor ?? null)));
+  });
+  return { ...walled, topology, openSensor };
+}
+
+/** Gateways, their sensors and sensors by id, of the gateways `visible` lets through. */
+function sensorLoaders(sources: DevicesSources, visible: (record: GatewayRecord) => boolean) {
+  const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
+    (await sources.registry.getMany(ids)).map((record) => (record && visible(record) ? record : null)),
   );
 
   const gatewaySensors = new DataLoader<string, SensorInfo[]>(async (gatewayIds) => {
@@ -48,5 +59,5 @@ export function createLoaders(sources: DevicesSources, caller: Caller) {
     });
   });
 
-  return { gateway, topology, gatewaySensors, sensor };
+  return { gateway, gatewaySensors, sensor };
 }

@@ -5,6 +5,7 @@ import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
 import { MeshCatalog } from '#registry';
 import { backendOptionsFromEnv, openIdempotencyStore, openRegistry } from '../../../platform/backends.ts';
+import { openDataCatalogFromEnv, publishedSensorIds } from '../../opendata/src/index.ts';
 import { startDevicesSubgraph } from './index.ts';
 
 runService('devices', async (env, logger) => {
@@ -32,6 +33,8 @@ runService('devices', async (env, logger) => {
       tenants,
       idempotency,
       onlineWindowMs: env.int('ONLINE_WINDOW_MS', 35_000),
+      // The catalogue the opendata subgraph publishes (same variables): its sensors' names and quantities are public.
+      openSensorIds: publishedSensorIds(await openDataCatalogFromEnv(env)),
     },
   });
   return {

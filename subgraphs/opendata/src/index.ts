@@ -7,6 +7,7 @@ import { resolvers, typeDefs } from './schema.ts';
 
 export type { OpendataSources } from './context.ts';
 export { publishedSensorIds, validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
+export { openDataCatalogFromEnv } from './config.ts';
 
 /**
  * The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/`, for any

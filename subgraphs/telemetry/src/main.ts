@@ -1,9 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
-import { buildScenario, scenarioOpenData } from '#simulator';
 import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
-import { publishedSensorIds, validateCatalog } from '../../opendata/src/index.ts';
+import { openDataCatalogFromEnv, publishedSensorIds } from '../../opendata/src/index.ts';
 import { startTelemetrySubgraph } from './index.ts';
 
 runService('telemetry', async (env, logger) => {
@@ -11,10 +9,7 @@ runService('telemetry', async (env, logger) => {
     logger.warn('without REDIS_URL and GRAPHITE_URL/CARBON_URL the subgraph serves an in-process store and bus: it sees no collector');
   }
   // The catalogue the opendata subgraph publishes (same variables): its sensors' readings are open to all.
-  const catalogFile = env.optional('OPENDATA_CATALOG');
-  const openData = catalogFile
-    ? validateCatalog(JSON.parse(await readFile(catalogFile, 'utf8')), catalogFile)
-    : scenarioOpenData(buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'), env.string('PUBLIC_URL', 'http://localhost:4000'));
+  const openData = await openDataCatalogFromEnv(env);
   const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startTelemetrySubgraph({
     port: env.int('PORT', 4002),
