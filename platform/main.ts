@@ -10,6 +10,7 @@ import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
 import { buildScenario, scenarioNames, type Scenario } from '#simulator';
 import { dashboardHandler } from '../dashboard/handler.ts';
+import { routerHardeningFromEnv } from '../router/src/hardening.ts';
 import { backendOptionsFromEnv } from './backends.ts';
 import { defaultPorts, startPlatform, type PlatformConfig } from './platform.ts';
 
@@ -42,6 +43,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     collectorId: env.optional('COLLECTOR_ID'),
     subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000),
     pollIntervalMs: pollInterval * 1000,
+    hardening: await routerHardeningFromEnv(env),
     auth: { tokens: auth.tokens, apiKeys: auth.apiKeys, subgraphSecret: env.optional('SUBGRAPH_SECRET') },
   };
 }

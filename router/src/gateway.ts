@@ -6,12 +6,20 @@ import httpTransport from '@graphql-mesh/transport-http';
 import wsTransport from '@graphql-mesh/transport-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '#log';
 import { callerPartition } from '#auth';
 import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
-import { maskRouterError } from './plugins/errors.ts';
+import { bodySizeRefusal, useBodyLimit } from './plugins/bodyLimit.ts';
+import { useCostLimit, type CostLimitOptions } from './plugins/costLimit.ts';
+import { csrfRefusal, type CsrfPreventionOptions } from './plugins/csrfPrevention.ts';
+import { maskProductionError, maskRouterError } from './plugins/errors.ts';
+import { sendGraphQLError } from './plugins/httpError.ts';
+import { PersistedOperations, type PersistedOperationsOptions } from './plugins/persistedOperations.ts';
+import { useProductionMode } from './plugins/productionMode.ts';
 import { useQueryLimits, type QueryLimitsOptions } from './plugins/queryLimits.ts';
+import { RouterRateLimit, type RateLimitOptions } from './plugins/rateLimit.ts';
 import { hiveLogger } from './plugins/logger.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './plugins/sendQueueLimit.ts';
 import { useSharedSubscriptions } from './plugins/sharedSubscriptions.ts';
@@ -52,9 +60,25 @@ export interface RouterOptions {
   batchSubgraphRequests?: boolean;
   /** Tried in order before GraphQL, for paths other than `/graphql` and `/health`. */
   httpHandlers?: readonly HttpHandler[];
-  /** Depth and size limits of documents (defaults: 12 levels, 5000 tokens). */
-  limits?: QueryLimitsOptions;
+  /** Depth, size and estimated cost limits of documents (defaults: 12 levels, 5000 tokens, cost 5000). */
+  limits?: QueryLimitsOptions & CostLimitOptions;
+  /** Requests a minute per tenant, API key and anonymous address (see `RateLimitOptions`); none when absent. */
+  rateLimit?: RateLimitOptions;
+  /** Operations a client may name by id (the typed client's persisted documents), and whether only they run. */
+  persistedOperations?: PersistedOperationsOptions;
+  /** Refuse the POSTs a page of another site could send without a preflight (CSRF). Default true. */
+  csrfPrevention?: boolean | CsrfPreventionOptions;
+  /** Largest HTTP request body, in bytes: larger ones get 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /**
+   * Production mode: no introspection (INTROSPECTION_DISABLED), no GraphiQL, and errors masked
+   * without their original messages or a subgraph's internal details. Default false.
+   */
+  production?: boolean;
 }
+
+/** The router's limits and hardening, as `startPlatform` and the `main.ts` files pass them on. */
+export type RouterHardening = Pick<RouterOptions, 'limits' | 'rateLimit' | 'persistedOperations' | 'csrfPrevention' | 'maxBodyBytes' | 'maxMessageBytes' | 'production'>;
 
 export interface RunningRouter {
   /** `http://host:port/graphql` */
@@ -76,6 +100,11 @@ const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql
  */
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const { logger, auth } = options;
+  const production = options.production ?? false;
+  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
+  const csrf = options.csrfPrevention === false ? undefined : options.csrfPrevention === true ? {} : (options.csrfPrevention ?? {});
+  const persisted = options.persistedOperations && new PersistedOperations(options.persistedOperations);
+  const rateLimit = options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
   const runtime = createGatewayRuntime({
     supergraph: options.supergraph,
     ...(options.planner === 'js' ? {} : { unifiedGraphHandler }),
@@ -85,10 +114,17 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     healthCheckEndpoint: '/healthcheck',
     readinessCheckEndpoint: '/readiness',
     landingPage: false,
-    graphiql: { title: 'IoT platform API' },
+    graphiql: production ? false : { title: 'IoT platform API' },
     logging: hiveLogger(logger),
-    maskedErrors: { maskError: maskRouterError },
-    plugins: () => [useQueryLimits(options.limits), auth.plugin()],
+    maskedErrors: { maskError: production ? maskProductionError : maskRouterError },
+    plugins: () => [
+      useBodyLimit(maxBodyBytes),
+      ...(persisted ? [persisted.plugin()] : []),
+      useQueryLimits(options.limits),
+      useCostLimit(options.limits),
+      ...(production ? [useProductionMode()] : []),
+      auth.plugin(),
+    ],
     // Batching keeps a DataLoader per (context, subgraph) that caches every request; a
     // subscription's context lives as long as it does, so each event's entity fetch would stay in
     // memory (about 7 KB an event, measured). The Rust planner already puts all representations
@@ -113,12 +149,43 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     });
   });
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // GraphQL and the open data downloads know their caller (anonymous without credentials).
-    if (/^\/(graphql|opendata)(\/|\?|$)/.test(req.url ?? '') && !(await auth.authenticateRequest(req, res))) return;
+    if (/^\/(graphql|opendata)(\/|\?|$)/.test(req.url ?? '') && !(await admit(req, res))) return;
     if (!req.url?.startsWith('/graphql')) {
       for (const handler of handlers) if (await handler(req, res)) return;
     } else if (await shared.sse(req, res)) return;
     await runtime.requestListener(req, res);
+  }
+  /**
+   * Before GraphQL and the open data downloads: the body's size, CSRF, the caller's credentials
+   * (anonymous without any) and its rate limit. False when the request was answered.
+   */
+  async function admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const tooLarge = bodySizeRefusal(req, maxBodyBytes);
+    if (tooLarge) {
+      // The body is not read: the connection closes after the answer.
+      sendGraphQLError(res, 413, tooLarge, { connection: 'close' });
+      return false;
+    }
+    const crossSite = csrf && req.url?.startsWith('/graphql') ? csrfRefusal(req, csrf) : undefined;
+    if (crossSite) {
+      sendGraphQLError(res, 403, crossSite);
+      return false;
+    }
+    const caller = await auth.authenticateRequest(req, res);
+    if (!caller) return false;
+    return rateLimit ? rateLimit.admitRequest(req, res, caller) : true;
+  }
+  /**
+   * Before each graphql-ws operation: its caller's rate limit, and the persisted document it names
+   * (resolved here so that equal subscriptions are shared). Its document, or the error to answer.
+   */
+  async function admitOperation(request: IncomingMessage, payload: SubscribePayload): Promise<{ payload: SubscribePayload } | { error: GraphQLError }> {
+    const caller = auth.callerOf(request);
+    const limited = rateLimit && caller ? await rateLimit.refusal(caller, request) : undefined;
+    if (limited) return { error: limited };
+    const resolved = persisted?.resolve(payload);
+    if (resolved && 'error' in resolved) return resolved;
+    return { payload: resolved ? { ...payload, query: resolved.query } : payload };
   }
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
   // Identical subscriptions share one execution and one serialisation per event; each
@@ -126,6 +193,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const shared = useSharedSubscriptions(runtime, {
     context: (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket }),
     partition: (request) => callerPartition(auth.callerOf(request)!),
+    maxBodyBytes,
     sendQueue: new SendQueueLimit({
       ...options.sendQueue,
       onSlowConsumer: (_socket, bufferedBytes) => logger.warn({ bufferedBytes }, 'closed a slow graphql-ws consumer'),
@@ -134,6 +202,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const wsCleanup = useServer(
     {
       ...shared.options,
+      onSubscribe: async (ctx, id, payload) => {
+        const admitted = await admitOperation(ctx.extra.request, payload);
+        return 'error' in admitted ? [admitted.error] : shared.options.onSubscribe!(ctx, id, admitted.payload);
+      },
       // Credentials are checked once per connection; bad ones close it with 4401.
       onConnect: async (ctx) => {
         try {
@@ -160,7 +232,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
-  logger.info({ url, planner: options.planner ?? 'rust' }, 'router ready');
+  logger.info({ url, planner: options.planner ?? 'rust', production, rateLimit: !!rateLimit, persistedOperations: persisted?.size ?? 0 }, 'router ready');
 
   return {
     url,
@@ -180,6 +252,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       await closed;
       clearTimeout(force);
       await runtime.dispose();
+      await rateLimit?.close();
     },
   };
 }

@@ -4,6 +4,7 @@ import { ApiKeys, authSettingsFromEnv, createTokenVerifier } from '#auth';
 import { runService } from '#kit';
 import { dashboardHandler } from '../../dashboard/handler.ts';
 import { startRouter } from './gateway.ts';
+import { routerHardeningFromEnv } from './hardening.ts';
 import { RouterAuth } from './plugins/auth.ts';
 
 const defaultSupergraph = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -18,5 +19,6 @@ runService('router', async (env, logger) => {
   if (planner !== 'rust' && planner !== 'js') throw new Error(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
   const settings = await authSettingsFromEnv(env);
   const auth = new RouterAuth({ verifyToken: createTokenVerifier(settings.tokens), apiKeys: new ApiKeys(settings.apiKeys), subgraphSecret: settings.subgraphSecret });
-  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler()] });
+  const hardening = await routerHardeningFromEnv(env);
+  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler()], ...hardening });
 });

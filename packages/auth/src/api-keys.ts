@@ -36,6 +36,11 @@ export class ApiKeys {
     return record;
   }
 
+  /** The record of a key id (for its quota), without checking any secret. */
+  get(id: string): ApiKeyRecord | undefined {
+    return this.#records.get(id);
+  }
+
   get size(): number {
     return this.#records.size;
   }

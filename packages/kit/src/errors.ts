@@ -39,6 +39,8 @@ export const ErrorCode = {
   QUERY_TOO_DEEP: 'QUERY_TOO_DEEP',
   /** The operation's estimated cost is over the router's limit; `extensions.estimatedCost` and `maxCost` say by how much. */
   COST_LIMIT_EXCEEDED: 'COST_LIMIT_EXCEEDED',
+  /** The operation selects more fields than the router allows once its fragments are spread (`extensions.fields`, `maxFields`). */
+  QUERY_TOO_LARGE: 'QUERY_TOO_LARGE',
   /** The router accepts only persisted operations (`extensions.persistedQuery.sha256Hash` or `documentId`). */
   PERSISTED_QUERY_ONLY: 'PERSISTED_QUERY_ONLY',
   /** No persisted operation has this hash or document id. */

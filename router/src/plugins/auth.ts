@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { GraphQLError } from 'graphql';
-import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signCaller, TokenError, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
+import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signCaller, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
 
 export interface RouterAuthOptions {
   /** Checks `Authorization: Bearer` JWTs. */
@@ -95,6 +95,11 @@ export class RouterAuth {
   /** The caller authenticated for an HTTP request, or for the graphql-ws connection upgraded by it. */
   callerOf(request: IncomingMessage): Caller | undefined {
     return this.#callers.get(request);
+  }
+
+  /** The record of an API key by its id (the caller's `subject`), for its quota. */
+  apiKey(id: string): ApiKeyRecord | undefined {
+    return this.#options.apiKeys?.get(id);
   }
 
   /** The Hive Gateway plugin: the caller into the context, and signed into every subgraph request. */

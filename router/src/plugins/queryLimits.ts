@@ -32,7 +32,7 @@ function depthRule(context: ValidationContext, maxDepth: number): ASTVisitor {
   for (const definition of context.getDocument().definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const depthOf = (selectionSet: SelectionSetNode, visiting: Set<string>): number => {
+  const depthOf = (selectionSet: SelectionSetNode, visiting: ReadonlySet<string>): number => {
     let deepest = 0;
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
@@ -41,14 +41,24 @@ function depthRule(context: ValidationContext, maxDepth: number): ASTVisitor {
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         deepest = Math.max(deepest, depthOf(selection.selectionSet, visiting));
       } else {
-        const fragment = fragments.get(selection.name.value);
-        // A cycle of fragments is another rule's error; an unknown fragment too.
-        if (!fragment || visiting.has(fragment.name.value)) continue;
-        deepest = Math.max(deepest, depthOf(fragment.selectionSet, new Set([...visiting, fragment.name.value])));
+        deepest = Math.max(deepest, fragmentDepth(selection.name.value, visiting));
       }
       if (deepest > maxDepth) break;
     }
     return deepest;
+  };
+  // Each fragment is measured once, however often it is spread: a document spreading a fragment
+  // twice at every level would otherwise take exponential time (26 fragments: about 2 minutes).
+  const fragmentDepths = new Map<string, number>();
+  const fragmentDepth = (name: string, visiting: ReadonlySet<string>): number => {
+    const known = fragmentDepths.get(name);
+    if (known !== undefined) return known;
+    const fragment = fragments.get(name);
+    // A cycle of fragments is another rule's error; an unknown fragment too.
+    if (!fragment || visiting.has(name)) return 0;
+    const depth = depthOf(fragment.selectionSet, new Set([...visiting, name]));
+    fragmentDepths.set(name, depth);
+    return depth;
   };
   return {
     OperationDefinition(operation) {

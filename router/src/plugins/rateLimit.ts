@@ -1,0 +1,142 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
+import type { Caller } from '#auth';
+import type { Logger } from '#log';
+import { sendGraphQLError } from './httpError.ts';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitDecision, type RateLimitStore } from './rateLimitStore.ts';
+
+export interface RateLimitOptions {
+  /** Requests a minute of all the users of one tenant together. Default 600. */
+  tenantPerMinute?: number;
+  /** Requests a minute of one user of no tenant (an operator), counted by subject. Default 600. */
+  operatorPerMinute?: number;
+  /** Requests a minute of one anonymous client address. Default 60. */
+  anonymousPerMinute?: number;
+  /** Requests a minute of an API key whose record is not found (each key has its own `requestsPerMinute`). Default 60. */
+  apiKeyPerMinute?: number;
+  /** Redis shared by the router instances, so the limits hold across them; in memory when absent. */
+  redisUrl?: string;
+  /**
+   * Anonymous clients are told apart by the first address of `X-Forwarded-For` instead of the
+   * connection's. Only behind a proxy that sets it; anyone can send the header. Default false.
+   */
+  trustForwardedFor?: boolean;
+}
+
+export interface RouterRateLimitOptions extends RateLimitOptions {
+  /** An API key's own requests a minute, by key id. */
+  apiKeyLimit: (id: string) => number | undefined;
+  logger: Logger;
+  /** Where buckets are kept; by default Redis with `redisUrl`, else this process's memory. */
+  store?: RateLimitStore;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * Rate limits of the router, per bucket of callers: `tenant:<t>` for the users of a tenant,
+ * `user:<subject>` for operators, `apikey:<id>` with the key's own quota, `anonymous:<address>`.
+ * Every `/graphql` and `/opendata` HTTP request (SSE subscriptions included) and every graphql-ws
+ * operation takes one request from its caller's bucket. Over the limit: HTTP 429 with
+ * `Retry-After`, or on graphql-ws an error for that operation, both RATE_LIMITED with
+ * `extensions.retryAfterSeconds`. HTTP answers carry `RateLimit-Limit`, `RateLimit-Remaining` and
+ * `RateLimit-Reset` (seconds until the bucket is full again; IETF draft RateLimit header fields).
+ *
+ * When the store fails (Redis unreachable), requests are let through and the failure is logged:
+ * the limits protect the platform, they must not take it down.
+ */
+export class RouterRateLimit {
+  readonly #options: RouterRateLimitOptions;
+  readonly #store: RateLimitStore;
+  readonly #ownsStore: boolean;
+  #lastErrorLog = 0;
+
+  constructor(options: RouterRateLimitOptions) {
+    this.#options = options;
+    this.#ownsStore = !options.store;
+    this.#store =
+      options.store ??
+      (options.redisUrl
+        ? new RedisRateLimitStore({ url: options.redisUrl, onError: (error) => this.#logFailure(error) })
+        : new MemoryRateLimitStore());
+  }
+
+  /** The bucket a caller's requests are counted in, and its requests a minute. */
+  bucketOf(caller: Caller, request: IncomingMessage): { key: string; limit: number; label: string } {
+    const o = this.#options;
+    switch (caller.kind) {
+      case 'user':
+        return caller.tenant !== null
+          ? { key: `tenant:${caller.tenant}`, limit: o.tenantPerMinute ?? 600, label: `tenant ${caller.tenant}` }
+          : { key: `user:${caller.subject}`, limit: o.operatorPerMinute ?? 600, label: `user ${caller.subject}` };
+      case 'apiKey':
+        return { key: `apikey:${caller.subject}`, limit: o.apiKeyLimit(caller.subject) ?? o.apiKeyPerMinute ?? 60, label: `API key ${caller.subject}` };
+      case 'anonymous':
+        return { key: `anonymous:${this.#addressOf(request)}`, limit: o.anonymousPerMinute ?? 60, label: 'anonymous callers of this address' };
+    }
+  }
+
+  /** Takes one request of the caller's bucket; undefined when the store failed (let through). */
+  async take(caller: Caller, request: IncomingMessage): Promise<(RateLimitDecision & { label: string }) | undefined> {
+    const { key, limit, label } = this.bucketOf(caller, request);
+    try {
+      return { ...(await this.#store.take(key, Math.max(1, limit), MINUTE_MS)), label };
+    } catch (error) {
+      this.#logFailure(error as Error);
+      return undefined;
+    }
+  }
+
+  /**
+   * An HTTP request: sets the RateLimit headers and resolves true, or answers 429 and resolves
+   * false.
+   */
+  async admitRequest(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<boolean> {
+    const decision = await this.take(caller, req);
+    if (!decision) return true;
+    const headers = {
+      'ratelimit-limit': String(decision.limit),
+      'ratelimit-remaining': String(decision.remaining),
+      'ratelimit-reset': String(Math.ceil(decision.resetMs / 1000)),
+    };
+    if (decision.allowed) {
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      return true;
+    }
+    const error = rateLimitedError(decision);
+    sendGraphQLError(res, 429, error, { ...headers, 'retry-after': String(error.extensions['retryAfterSeconds']) });
+    return false;
+  }
+
+  /** A graphql-ws operation: undefined when allowed, else the RATE_LIMITED error to answer it with. */
+  async refusal(caller: Caller, request: IncomingMessage): Promise<GraphQLError | undefined> {
+    const decision = await this.take(caller, request);
+    return decision && !decision.allowed ? rateLimitedError(decision) : undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsStore) await this.#store.close();
+  }
+
+  #addressOf(request: IncomingMessage): string {
+    const forwarded = this.#options.trustForwardedFor ? request.headers['x-forwarded-for'] : undefined;
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    return first || request.socket.remoteAddress || 'unknown';
+  }
+
+  #logFailure(error: Error): void {
+    // One line every 10 s at most: a Redis outage would otherwise log once per request.
+    if (Date.now() - this.#lastErrorLog < 10_000) return;
+    this.#lastErrorLog = Date.now();
+    this.#options.logger.warn({ err: error.message }, 'rate limit store failed; requests are let through');
+  }
+}
+
+function rateLimitedError(decision: RateLimitDecision & { label: string }): GraphQLError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  // Yoga's factory: graphql-ws takes only errors of the graphql instance it was loaded with.
+  return createGraphQLError(`Too many requests of ${decision.label}: at most ${decision.limit} a minute; retry in ${retryAfterSeconds} s`, {
+    extensions: { code: 'RATE_LIMITED', retryAfterSeconds },
+  });
+}
