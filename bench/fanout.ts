@@ -16,6 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEVELOPMENT_SECRET, DEVELOPMENT_SUBGRAPH_SECRET, mintToken, Scope } from '#auth';
 import { silentLogger } from '#log';
 import type { Scenario } from '#simulator';
 import type { Reading } from '#telemetry';
@@ -114,7 +115,12 @@ async function main(): Promise<void> {
     routerPort: 0,
     subgraphPorts: { devices: 0, telemetry: 0, infrastructure: 0, opendata: 0 },
     pollIntervalMs: Number(args['poll-ms']),
+    // The router in its child process signs subgraph requests with the development secret.
+    auth: { subgraphSecret: DEVELOPMENT_SUBGRAPH_SECRET },
   });
+  // One operator's token for every client (the gateways are of two tenants): equal callers, so
+  // the router shares one upstream subscription per gateway among them.
+  const token = await mintToken({ scopes: [Scope.ADMIN], secret: DEVELOPMENT_SECRET, expiresIn: '12h' });
   const workDir = await mkdtemp(join(tmpdir(), 'fanout-'));
   const children: Child[] = [];
   try {
@@ -128,7 +134,7 @@ async function main(): Promise<void> {
 
     // The names and rooms the plain server writes, as the router would answer them.
     const gateways = platform.scenario.gateways.map((g) => g.id).filter((id) => id.startsWith('pisek-'));
-    const directory = await sensorDirectory(routerUrl!);
+    const directory = await sensorDirectory(routerUrl!, token);
     process.stdout.write(`${gateways.length} gateways, ${directory.size} sensors; router ${routerUrl}, plain ${plainUrl} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
 
     // Readings per gateway in the measured window, and the plain server's feed.
@@ -145,7 +151,7 @@ async function main(): Promise<void> {
         feedPlain = name === 'plain ws';
         const perProcess = Math.ceil(count / clientProcesses);
         const clients = Array.from({ length: clientProcesses }, (_, i) => {
-          const config: ClientConfig = { url, first: i * perProcess, count: Math.max(0, Math.min(perProcess, count - i * perProcess)), gateways, query, openBatch: 100 };
+          const config: ClientConfig = { url, token, first: i * perProcess, count: Math.max(0, Math.min(perProcess, count - i * perProcess)), gateways, query, openBatch: 100 };
           return new Child('fanout-clients.ts', [JSON.stringify(config)]);
         });
         children.push(...clients);
@@ -205,10 +211,10 @@ async function main(): Promise<void> {
   }
 }
 
-async function sensorDirectory(routerUrl: string): Promise<Map<string, { name: string; room: string | null }>> {
+async function sensorDirectory(routerUrl: string, token: string): Promise<Map<string, { name: string; room: string | null }>> {
   const response = await fetch(routerUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: '{ sensors { id name room } }' }),
   });
   const body = (await response.json()) as { data?: { sensors: Array<{ id: string; name: string; room: string | null }> }; errors?: unknown };

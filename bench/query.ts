@@ -15,6 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEVELOPMENT_SECRET, DEVELOPMENT_SUBGRAPH_SECRET, mintToken, Scope } from '#auth';
 import { silentLogger } from '#log';
 import { startPlatform } from '../platform/platform.ts';
 import type { QueryPlanner } from '../router/src/gateway.ts';
@@ -73,17 +74,18 @@ async function load(config: LoadConfig): Promise<LoadResult> {
   return reply<LoadResult>(forkTs('query-load.ts', config), 'result');
 }
 
-async function measurePlanner(planner: QueryPlanner, urls: Record<SubgraphName, string>, options: { seconds: number; connections: number; warmup: number }): Promise<PlannerRun> {
+async function measurePlanner(planner: QueryPlanner, urls: Record<SubgraphName, string>, options: { seconds: number; connections: number; warmup: number; token: string }): Promise<PlannerRun> {
   const child = forkTs('query-router.ts', { planner, subgraphs: urls });
   try {
     const url = await reply<string>(child, 'url');
     const idle = await reply<RouterProcessStats>(child, 'stats', 'stats');
-    const check = await load({ url, query: OVERVIEW_QUERY, connections: 1, seconds: 0.001 });
+    const { token } = options;
+    const check = await load({ url, token, query: OVERVIEW_QUERY, connections: 1, seconds: 0.001 });
     if (check.errors) throw new Error(`${planner}: the query fails: ${check.firstError}`);
-    if (options.warmup > 0) await load({ url, query: OVERVIEW_QUERY, connections: options.connections, seconds: options.warmup });
+    if (options.warmup > 0) await load({ url, token, query: OVERVIEW_QUERY, connections: options.connections, seconds: options.warmup });
     const before = await reply<RouterProcessStats>(child, 'stats', 'stats');
     const mainCpu = process.cpuUsage();
-    const result = await load({ url, query: OVERVIEW_QUERY, connections: options.connections, seconds: options.seconds });
+    const result = await load({ url, token, query: OVERVIEW_QUERY, connections: options.connections, seconds: options.seconds });
     const main = process.cpuUsage(mainCpu);
     const after = await reply<RouterProcessStats>(child, 'stats', 'stats');
     return {
@@ -111,7 +113,9 @@ async function main(): Promise<void> {
       planners: { type: 'string', default: 'rust,js' },
     },
   });
-  const options = { seconds: Number(values.seconds), connections: Number(values.connections), warmup: Number(values.warmup) };
+  // An operator's token: the query reads every tenant's gateways.
+  const token = await mintToken({ scopes: [Scope.ADMIN], secret: DEVELOPMENT_SECRET, expiresIn: '12h' });
+  const options = { seconds: Number(values.seconds), connections: Number(values.connections), warmup: Number(values.warmup), token };
   const planners = values.planners.split(',') as QueryPlanner[];
 
   const platform = await startPlatform({
@@ -122,12 +126,15 @@ async function main(): Promise<void> {
     routerPort: 0,
     subgraphPorts: { devices: 0, telemetry: 0, infrastructure: 0, opendata: 0 },
     pollIntervalMs: 3_600_000,
+    startCollector: false,
     nodeReadyDelayMs: 100,
+    // The routers in child processes sign subgraph requests with the development secret.
+    auth: { subgraphSecret: DEVELOPMENT_SUBGRAPH_SECRET },
   });
   try {
-    // One round of readings, so that `latest` answers with values; then no background polling.
-    while (platform.collector.stats.readings === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    await platform.collector.stop();
+    // One round of readings, so that `latest` answers with values; no background polling. (A
+    // started collector spreads its round over the poll interval, and stopping it waits for that.)
+    await platform.collector.pollAll();
     const urls = Object.fromEntries(subgraphList.map(({ name }) => [name, platform.subgraphs[name].url])) as Record<SubgraphName, string>;
 
     const runs: PlannerRun[] = [];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '#telemetry';
 import { dashboardHandler } from '../dashboard/handler.ts';
 import type { Platform } from '../platform/platform.ts';
+import { adminToken } from './support/auth.ts';
 import { graphql } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
@@ -56,10 +57,12 @@ async function startOutageProxy(targetPort: number) {
  * Six hours (what the in-memory store keeps) of plausible history in the store, not on the live
  * bus, so the charts show more than the minute the platform has been up.
  */
-async function seedDayOfHistory(platform: Platform) {
+async function seedDayOfHistory(platform: Platform, token: string) {
   const { data } = await graphql<{ gateway: { tenant: string; sensors: Array<{ id: string; quantity: Quantity }> }; intersections: Array<{ counters: Array<{ id: string; quantity: Quantity }> }> }>(
     platform.routerUrl,
     `{ gateway(id: "${gatewayId}") { tenant sensors { id quantity } } intersections { counters { id quantity } } }`,
+    undefined,
+    { token },
   );
   const counters = data!.intersections.flatMap((i) => i.counters);
   const now = Date.now();
@@ -100,7 +103,9 @@ describe('the live city dashboard in a browser', () => {
     platform.bus.subscribe((readings) => {
       for (const r of readings) if (r.gatewayId === gatewayId) published.push(`${r.sensorId}@${r.time}`);
     });
-    await seedDayOfHistory(platform);
+    // The page is an operator's: it shows an Austin gateway and the Pisek crossing and car parks.
+    const admin = await adminToken();
+    await seedDayOfHistory(platform, admin);
     proxy = await startOutageProxy(platform.router.port);
     // The router serves the page at / and the API at /graphql; the browser reaches both through
     // the proxy, so an outage cuts the page off as a network drop would.
@@ -119,7 +124,7 @@ describe('the live city dashboard in a browser', () => {
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') pageErrors.push(`console.${message.type()}: ${message.text()}`);
     });
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/#token=${admin}`);
   });
 
   afterAll(async () => {

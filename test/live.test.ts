@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLiveBus, type Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
 import { LiveBatches } from '../subgraphs/telemetry/src/sources/live-stream.ts';
+import { tokenFor } from './support/auth.ts';
 import { eventually, graphql, take, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
@@ -11,11 +12,15 @@ const reading = (sensorId: string, value: number): Reading => ({ sensorId, gatew
 describe('live readings through the router', () => {
   let platform: Platform;
   let url: string;
+  /** Each test is about one tenant's gateway: austin-gw01 is austin-summit's, pisek-gw002 pisek-city's. */
+  let austin: string;
+  let pisek: string;
   const published: Reading[] = [];
 
   beforeAll(async () => {
     platform = await startTestPlatform({ backends: { memoryResolutionSeconds: 1 }, pollIntervalMs: 300 });
     url = platform.routerUrl;
+    [austin, pisek] = await Promise.all([tokenFor('austin-summit'), tokenFor('pisek-city')]);
     platform.bus.subscribe((readings) => published.push(...readings));
   });
 
@@ -25,13 +30,13 @@ describe('live readings through the router', () => {
 
   it('resumes with a cursor: every reading missed while away, then live, none twice', async () => {
     const query = 'subscription($after: String) { readings(gatewayId: "pisek-gw002", after: $after) { value time cursor sensor { id } } }';
-    const client = wsClient(url);
+    const client = wsClient(url, { token: pisek });
     const before = await take<{ readings: Event }>(client, query, 30);
     await client.dispose();
     const lastCursor = before.at(-1)!.data!.readings.cursor;
     // Away for a few poll rounds.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    const again = wsClient(url);
+    const again = wsClient(url, { token: pisek });
     const resumed = await take<{ readings: Event }>(again, query, 60, 15_000, { after: lastCursor });
     await again.dispose();
 
@@ -44,7 +49,7 @@ describe('live readings through the router', () => {
   });
 
   it('says when a cursor is older than the live bus keeps, or is no cursor at all', async () => {
-    const client = wsClient(url);
+    const client = wsClient(url, { token: austin });
     const [expired] = await take(client, 'subscription { readings(gatewayId: "austin-gw01", after: "0:0") { value } }', 1);
     expect(expired!.errors, JSON.stringify(expired)).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
     const [garbage] = await take(client, 'subscription { readings(gatewayId: "austin-gw01", after: "yesterday") { value } }', 1);
@@ -53,7 +58,7 @@ describe('live readings through the router', () => {
   });
 
   it('filters by room', async () => {
-    const client = wsClient(url);
+    const client = wsClient(url, { token: austin });
     const events = await take<{ readings: { sensor: { room: string; id: string } } }>(client, 'subscription { readings(gatewayId: "austin-gw01", room: "402") { sensor { id room } } }', 9);
     await client.dispose();
     expect(new Set(events.map((e) => e.data!.readings.sensor.room))).toEqual(new Set(['402']));
@@ -61,7 +66,7 @@ describe('live readings through the router', () => {
   });
 
   it('delivers one event per collected batch with readingBatches', async () => {
-    const client = wsClient(url);
+    const client = wsClient(url, { token: austin });
     const events = await take<{ readingBatches: Array<{ cursor: string; sensor: { id: string; room: string } }> }>(
       client,
       'subscription { readingBatches(gatewayId: "austin-gw01", quantity: CO2) { cursor sensor { id room } } }',
@@ -79,13 +84,13 @@ describe('live readings through the router', () => {
   it('sends history then live buckets with the bucketing and aggregation of Sensor.readings', async () => {
     const sensor = 'austin-gw01.21.2';
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // some history
-    const client = wsClient(url);
+    const client = wsClient(url, { token: austin });
     const events = await take<{ readings: Event }>(client, `subscription { readings(sensorIds: ["${sensor}"], from: "-10s", every: "2s", aggregate: MAX) { time value cursor } }`, 7, 20_000);
     await client.dispose();
     const times = events.map((e) => Date.parse(e.data!.readings.time));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(times.every((t) => t % 2000 === 0)).toBe(true);
-    const { data } = await graphql(url, `{ sensor(id: "${sensor}") { readings(from: "${new Date(times[0]!).toISOString()}", until: "${new Date(times.at(-1)! + 1999).toISOString()}", every: "2s", aggregate: MAX) { time value } } }`);
+    const { data } = await graphql(url, `{ sensor(id: "${sensor}") { readings(from: "${new Date(times[0]!).toISOString()}", until: "${new Date(times.at(-1)! + 1999).toISOString()}", every: "2s", aggregate: MAX) { time value } } }`, undefined, { token: austin });
     const history = new Map<number, number>(data!.sensor.readings.map((r: { time: string; value: number }) => [Date.parse(r.time), r.value]));
     for (const event of events) expect(event.data!.readings.value).toBe(history.get(Date.parse(event.data!.readings.time)));
     expect(events.at(-1)!.data!.readings.cursor).toBe(`bucket:${times.at(-1)}`);

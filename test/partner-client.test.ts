@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import codegenConfig, { partnerClientDir } from '../codegen.ts';
 import { runPartnerApp } from '../examples/partner-app/partner-app.ts';
 import type { Platform } from '../platform/platform.ts';
+import { adminToken } from './support/auth.ts';
 import { eventually, graphql } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
@@ -75,15 +76,18 @@ describe('the typed partner client', () => {
 
 describe('the example partner app against the platform', () => {
   let platform: Platform;
+  /** An operator's: the app watches an Austin gateway and registers one for Pisek. */
+  let admin: string;
   const published: Array<{ key: string; at: number }> = [];
 
   beforeAll(async () => {
     platform = await startTestPlatform();
+    admin = await adminToken();
     platform.bus.subscribe((readings) => {
       const at = Date.now();
       for (const reading of readings) if (reading.gatewayId === 'austin-gw01') published.push({ key: `${reading.sensorId}@${reading.time}`, at });
     });
-    await eventually(async () => (await graphql(platform.routerUrl, '{ sensor(id: "austin-gw01.21.2") { latest { value } } }')).data?.sensor?.latest);
+    await eventually(async () => (await graphql(platform.routerUrl, '{ sensor(id: "austin-gw01.21.2") { latest { value } } }', undefined, { token: admin })).data?.sensor?.latest);
   });
 
   afterAll(async () => {
@@ -97,7 +101,7 @@ describe('the example partner app against the platform', () => {
       if (line.startsWith('reconnected')) reconnectedAt = Date.now();
       lines.push(line);
     };
-    const report = await runPartnerApp({ url: platform.routerUrl, gatewayId: 'partner-gw01', readings: 10, reconnectDelayMs: 1_000, print });
+    const report = await runPartnerApp({ url: platform.routerUrl, credentials: { token: admin }, gatewayId: 'partner-gw01', readings: 10, reconnectDelayMs: 1_000, print });
 
     expect(report.overview).toMatchObject({ id: 'austin-gw01', tenant: expect.any(String), node: { name: expect.any(String) } });
     expect(report.overview.sensors.length).toBeGreaterThan(0);
@@ -106,7 +110,7 @@ describe('the example partner app against the platform', () => {
     expect(report.history!.readings.length).toBeGreaterThan(0);
 
     expect(report.registered).toEqual({ id: 'partner-gw01', name: 'Partner gateway partner-gw01', tenant: 'pisek-city', arch: 'ARM64', status: 'PROVISIONING', registeredAt: expect.any(String) });
-    expect((await graphql(platform.routerUrl, '{ gateway(id: "partner-gw01") { id } }')).data?.gateway).toEqual({ id: 'partner-gw01' });
+    expect((await graphql(platform.routerUrl, '{ gateway(id: "partner-gw01") { id } }', undefined, { token: admin })).data?.gateway).toEqual({ id: 'partner-gw01' });
 
     // 10 readings, a drop, 1 s away, then 10 more from the cursor of the last one received: the
     // same readings, in the same order, as the collector published for the gateway, so nothing

@@ -2,20 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getIntrospectionQuery } from 'graphql';
 import { defaultTopics, topicFor } from '#iqrf';
 import type { Platform } from '../platform/platform.ts';
+import { adminToken } from './support/auth.ts';
 import { eventually, graphql, take, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
 describe('the platform through the router', () => {
   let platform: Platform;
   let url: string;
+  /** An operator's: the tests span the Austin and Pisek tenants. */
+  let admin: string;
 
   beforeAll(async () => {
     platform = await startTestPlatform();
     url = platform.routerUrl;
+    admin = await adminToken();
     // The collector's first round (spread over the poll interval) has reached both the Austin
     // rooms and the Pisek crossing once their sensors have a latest value.
     await eventually(async () => {
-      const { data } = await graphql(url, '{ room: sensor(id: "austin-gw01.21.2") { latest { value } } crossing: sensor(id: "pisek-gw001.1.0") { latest { value } } }');
+      const { data } = await graphql(url, '{ room: sensor(id: "austin-gw01.21.2") { latest { value } } crossing: sensor(id: "pisek-gw001.1.0") { latest { value } } }', undefined, { token: admin });
       return data?.room?.latest && data.crossing?.latest;
     });
   });
@@ -46,6 +50,8 @@ describe('the platform through the router', () => {
           datacenter { openstack { hypervisors { hostname } } contrail { bgpPeers { name } } kubernetes { nodes { name } } }
         }
       `,
+      undefined,
+      { token: admin },
     );
     expect(errors).toBeUndefined();
     const gateway = data!.gateway;
@@ -83,13 +89,14 @@ describe('the platform through the router', () => {
         }
       `,
       { input: { id: 'pisek-gw900', name: 'Pisek, Budovcova', tenant: 'pisek-city', arch: 'ARM64', location: { latitude: 49.31, longitude: 14.15 } } },
+      { token: admin },
     );
     expect(register.errors).toBeUndefined();
     expect(register.data!.registerGateway.gateway).toEqual({ id: 'pisek-gw900', name: 'Pisek, Budovcova', tenant: 'pisek-city', arch: 'ARM64', status: 'PROVISIONING' });
 
     const query = '{ gateway(id: "pisek-gw900") { status node { name ready arch labels { name value } } vrouter { name } mesh { size } } }';
     const gateway = await eventually(async () => {
-      const { data } = await graphql(url, query);
+      const { data } = await graphql(url, query, undefined, { token: admin });
       return data?.gateway?.node?.ready && data.gateway.status === 'ONLINE' ? data.gateway : undefined;
     });
     expect(gateway.node).toMatchObject({ name: 'pisek-gw900', ready: true, arch: 'ARM64' });
@@ -100,9 +107,9 @@ describe('the platform through the router', () => {
   });
 
   it('refuses bad registrations with a code and changes nothing', async () => {
-    const mutation = 'mutation($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id } } }';
+    const mutation = 'mutation($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id } userErrors { code field message } } }';
     const valid = { id: 'pisek-gw901', name: 'x', tenant: 'pisek-city', arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 } };
-    const nodesBefore = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }')).data!.datacenter.kubernetes.nodes.length;
+    const nodesBefore = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!.datacenter.kubernetes.nodes.length;
     const cases: Array<[Record<string, unknown>, string, string]> = [
       [{ ...valid, id: 'Bad_ID!' }, 'BAD_USER_INPUT', 'id'],
       [{ ...valid, tenant: 'nobody' }, 'BAD_USER_INPUT', 'tenant'],
@@ -110,19 +117,20 @@ describe('the platform through the router', () => {
       [{ ...valid, id: 'austin-gw01' }, 'ALREADY_EXISTS', 'id'],
     ];
     for (const [input, code, field] of cases) {
-      const { data, errors } = await graphql(url, mutation, { input });
-      expect(data?.registerGateway ?? null).toBeNull();
-      expect(errors?.[0]?.extensions).toMatchObject({ code, field });
+      const { data, errors } = await graphql(url, mutation, { input }, { token: admin });
+      expect(errors).toBeUndefined();
+      expect(data!.registerGateway.gateway).toBeNull();
+      expect(data!.registerGateway.userErrors).toEqual([{ code, field: ['input', ...field.split('.')], message: expect.any(String) }]);
     }
-    const wrongEnum = await graphql(url, mutation, { input: { ...valid, arch: 'SPARC' } });
+    const wrongEnum = await graphql(url, mutation, { input: { ...valid, arch: 'SPARC' } }, { token: admin });
     expect(wrongEnum.errors?.[0]?.message).toMatch(/SPARC/);
-    expect((await graphql(url, '{ gateway(id: "pisek-gw901") { id } }')).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const nodesAfter = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }')).data!.datacenter.kubernetes.nodes.length;
+    expect((await graphql(url, '{ gateway(id: "pisek-gw901") { id } }', undefined, { token: admin })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const nodesAfter = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!.datacenter.kubernetes.nodes.length;
     expect(nodesAfter).toBe(nodesBefore);
   });
 
   it('bonds and unbonds mesh nodes through the IQRF daemon', async () => {
-    const bond = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", name: "new probe", room: "lab" }) { node { id address role name room sensors { quantity } } } }');
+    const bond = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", name: "new probe", room: "lab" }) { node { id address role name room sensors { quantity } } } }', undefined, { token: admin });
     expect(bond.errors).toBeUndefined();
     const node = bond.data!.bondNode.node;
     expect(node).toMatchObject({ address: 13, role: 'SENSOR', name: 'new probe', room: 'lab' });
@@ -134,21 +142,21 @@ describe('the platform through the router', () => {
     await eventually(async () => seen.has('pisek-gw002.13.2'), 5_000);
     stop();
 
-    const unbond = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 13 }) { removedAddress gateway { mesh { size } } } }');
+    const unbond = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 13 }) { removedAddress gateway { mesh { size } } userErrors { code } } }', undefined, { token: admin });
     expect(unbond.errors).toBeUndefined();
-    expect(unbond.data!.unbondNode).toEqual({ removedAddress: 13, gateway: { mesh: { size: 12 } } });
+    expect(unbond.data!.unbondNode).toEqual({ removedAddress: 13, gateway: { mesh: { size: 12 } }, userErrors: [] });
     expect(platform.simulator!.iqrf.bondedNodes('pisek-gw002')).not.toContain(13);
 
-    const missing = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 200 }) { removedAddress } }');
-    expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const unknownGateway = await graphql(url, 'mutation { bondNode(input: { gatewayId: "nope" }) { node { id } } }');
-    expect(unknownGateway.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const badAddress = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", address: 300 }) { node { id } } }');
-    expect(badAddress.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const missing = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 200 }) { removedAddress userErrors { code field } } }', undefined, { token: admin });
+    expect(missing.data!.unbondNode).toEqual({ removedAddress: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'address'] }] });
+    const unknownGateway = await graphql(url, 'mutation { bondNode(input: { gatewayId: "nope" }) { node { id } userErrors { code field } } }', undefined, { token: admin });
+    expect(unknownGateway.data!.bondNode).toEqual({ node: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'gatewayId'] }] });
+    const badAddress = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", address: 300 }) { node { id } userErrors { code field } } }', undefined, { token: admin });
+    expect(badAddress.data!.bondNode).toEqual({ node: null, userErrors: [{ code: 'BAD_USER_INPUT', field: ['input', 'address'] }] });
   });
 
   it('streams live readings over graphql-ws with fields from devices and infrastructure', async () => {
-    const client = wsClient(url);
+    const client = wsClient(url, { token: admin });
     try {
       const events = await take(
         client,
@@ -173,7 +181,7 @@ describe('the platform through the router', () => {
   it('streams live readings over SSE', async () => {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
       body: JSON.stringify({ query: 'subscription { readings(sensorIds: ["pisek-gw001.1.0"]) { value sensor { quantity } } }' }),
     });
     expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
@@ -208,26 +216,26 @@ describe('the platform through the router', () => {
   });
 
   it('answers bad input with clear errors and keeps running', async () => {
-    const parse = await graphql(url, '{ gateways { id ');
+    const parse = await graphql(url, '{ gateways { id ', undefined, { token: admin });
     expect(parse.status).toBe(400);
     expect(parse.errors?.[0]?.message).toMatch(/Syntax Error/);
-    const validation = await graphql(url, '{ gateways { nope } }');
+    const validation = await graphql(url, '{ gateways { nope } }', undefined, { token: admin });
     expect(validation.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
-    const unknown = await graphql(url, '{ sensor(id: "austin-gw01.99.0") { id } }');
+    const unknown = await graphql(url, '{ sensor(id: "austin-gw01.99.0") { id } }', undefined, { token: admin });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }');
+    const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }', undefined, { token: admin });
     expect(badRange.errors?.[0]?.extensions?.code).toBe('BAD_TIME_RANGE');
-    const deep = await graphql(url, `{ gateways { mesh { nodes { parent { parent { parent { parent { parent { parent { parent { parent { parent { parent { address } } } } } } } } } } } } } }`);
+    const deep = await graphql(url, `{ gateways { mesh { nodes { parent { parent { parent { parent { parent { parent { parent { parent { parent { parent { address } } } } } } } } } } } } } }`, undefined, { token: admin });
     expect(deep.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_DEEP' } });
-    const huge = await graphql(url, `{ ${Array.from({ length: 3000 }, (_, i) => `a${i}: __typename`).join(' ')} }`);
+    const huge = await graphql(url, `{ ${Array.from({ length: 3000 }, (_, i) => `a${i}: __typename`).join(' ')} }`, undefined, { token: admin });
     expect(huge.errors?.[0]?.message).toMatch(/tokens/);
-    const introspection = await graphql(url, getIntrospectionQuery());
+    const introspection = await graphql(url, getIntrospectionQuery(), undefined, { token: admin });
     expect(introspection.errors).toBeUndefined();
-    const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }');
+    const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }', undefined, { token: admin });
     expect(tooLong.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_TIME_RANGE' }, message: expect.stringMatching(/give every/) });
-    const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }');
+    const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }', undefined, { token: admin });
     expect(badDuration.errors?.[0]?.message).toMatch(/unknown unit "parsecs"/);
-    const badSubscription = wsClient(url);
+    const badSubscription = wsClient(url, { token: admin });
     const [unfiltered] = await take(badSubscription, 'subscription { readings { value } }', 1, 5_000);
     expect(unfiltered!.errors).toMatchObject([{ message: expect.stringMatching(/sensorIds or gatewayId/), extensions: { code: 'BAD_USER_INPUT' } }]);
     const [malformedId] = await take(badSubscription, 'subscription { readings(sensorIds: ["not a sensor"]) { value } }', 1, 5_000);

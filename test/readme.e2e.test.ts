@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tokenFor } from './support/auth.ts';
 import { eventually, graphql, take, wsClient } from './support/graphql.ts';
 
 const repo = new URL('../', import.meta.url).pathname;
@@ -43,8 +44,12 @@ describe('the README, run against `npm start`', () => {
   let examples: Record<string, string>;
   let dataDir: string;
   let child: ChildProcess;
+  /** The tokens `npm start` prints for the scenario's tenants: austin-gw01 is austin-summit's, the new gateway pisek-city's. */
+  let austin: string;
+  let pisek: string;
 
   beforeAll(async () => {
+    [austin, pisek] = await Promise.all([tokenFor('austin-summit'), tokenFor('pisek-city')]);
     examples = await readmeExamples();
     dataDir = await mkdtemp(join(tmpdir(), 'iot-start-'));
     child = npmStart(dataDir);
@@ -71,7 +76,7 @@ describe('the README, run against `npm start`', () => {
 
   it('answers the example query', async () => {
     const { data, errors } = await eventually(async () => {
-      const response = await graphql(url, examples.query!);
+      const response = await graphql(url, examples.query!, undefined, { token: austin });
       return response.data?.gateway?.sensors?.[0]?.latest ? response : undefined;
     });
     expect(errors).toBeUndefined();
@@ -83,18 +88,18 @@ describe('the README, run against `npm start`', () => {
   });
 
   it('runs the example mutation, and the new gateway shows up with its Kubernetes node', async () => {
-    const { data, errors } = await graphql(url, examples.mutation!);
+    const { data, errors } = await graphql(url, examples.mutation!, undefined, { token: pisek });
     expect(errors).toBeUndefined();
     expect(data!.registerGateway.gateway).toEqual({ id: 'pisek-gw301', name: 'Pisek, Budovcova', tenant: 'pisek-city', status: 'PROVISIONING' });
     const gateway = await eventually(async () => {
-      const response = await graphql(url, examples['after-mutation']!);
+      const response = await graphql(url, examples['after-mutation']!, undefined, { token: pisek });
       return response.data?.gateway?.node?.ready ? response.data.gateway : undefined;
     });
     expect(gateway).toMatchObject({ node: { name: 'pisek-gw301', ready: true }, vrouter: { name: 'pisek-gw301' } });
   });
 
   it('streams the example subscription', async () => {
-    const client = wsClient(url);
+    const client = wsClient(url, { token: austin });
     try {
       const events = await take(client, examples.subscription!, 5, 25_000);
       for (const event of events) {
@@ -117,7 +122,7 @@ describe('the README, run against `npm start`', () => {
     await expect(fetch(url)).rejects.toThrow();
     child = npmStart(dataDir);
     await eventually(async () => (await fetch(url.replace('/graphql', '/health')).catch(() => undefined))?.ok, 30_000, 200);
-    const { data } = await graphql(url, '{ gateway(id: "pisek-gw301") { name tenant } }');
+    const { data } = await graphql(url, '{ gateway(id: "pisek-gw301") { name tenant } }', undefined, { token: pisek });
     expect(data!.gateway).toEqual({ name: 'Pisek, Budovcova', tenant: 'pisek-city' });
     await stop(child);
   }, 60_000);

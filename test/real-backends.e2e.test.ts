@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '#log';
 import { RedisLiveBus, type Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
+import { adminToken } from './support/auth.ts';
 import { eventually, graphql, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 import { GRAPHITE_RESOLUTION_SECONDS, startGraphite, type GraphiteService } from './support/services/graphite.ts';
@@ -16,6 +17,8 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
   let graphite: GraphiteService;
   let platform: Platform;
   let url: string;
+  /** An operator's: the tests follow every gateway of every tenant. */
+  let admin: string;
   const received = new Map<string, Array<{ sensorId: string; time: number; value: number }>>();
   const subscriptions: Array<() => Promise<void>> = [];
 
@@ -28,6 +31,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
       pollIntervalMs: 1_000,
     });
     url = platform.routerUrl;
+    admin = await adminToken();
   }, 90_000);
 
   afterAll(async () => {
@@ -38,7 +42,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
 
   it('streams through the router what the collector publishes over Redis, with entity fields', async () => {
     for (const gateway of platform.scenario.gateways) {
-      const client = wsClient(url);
+      const client = wsClient(url, { token: admin });
       const events: Array<{ sensorId: string; time: number; value: number }> = [];
       received.set(gateway.id, events);
       client.subscribe<{ readings: { value: number; time: string; sensor: { id: string; gateway: { id: string; node: { ready: boolean } } } } }>(
@@ -64,7 +68,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
 
   it('answers history from Graphite through the router', async () => {
     const { data, errors } = await eventually(async () => {
-      const response = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { latest { value time } readings(from: "-5min") { value time } } }');
+      const response = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { latest { value time } readings(from: "-5min") { value time } } }', undefined, { token: admin });
       return response.data?.sensor?.readings?.length ? response : undefined;
     }, 20_000);
     expect(errors).toBeUndefined();

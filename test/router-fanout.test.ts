@@ -8,6 +8,7 @@ import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { SLOW_CONSUMER_CLOSE_CODE, SLOW_CONSUMER_CLOSE_REASON } from '../router/src/plugins/sendQueueLimit.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
+import { adminToken, tokenFor } from './support/auth.ts';
 import { eventually, take } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
@@ -27,11 +28,13 @@ describe('shared subscriptions and back-pressure in the router', () => {
   let baselineListeners = 0;
   const clients: Client[] = [];
   const sendQueueLimit = 256 * 1024;
+  /** The clients' token unless a test gives another: an operator's (the tests span tenants). */
+  let admin: string;
 
   /** Listeners on the telemetry subgraph's live bus: one per upstream subscription it serves. */
   const busListeners = () => (platform.bus as unknown as { listeners: Set<unknown> }).listeners.size - baselineListeners;
-  const client = (connectionParams?: Record<string, unknown>) => {
-    const created = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams });
+  const client = (token = admin) => {
+    const created = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${token}` } });
     clients.push(created);
     return created;
   };
@@ -43,6 +46,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
 
   beforeAll(async () => {
     platform = await startTestPlatform({ startCollector: false });
+    admin = await adminToken();
     baselineListeners = (platform.bus as unknown as { listeners: Set<unknown> }).listeners.size;
     // A router of its own, with a small send queue so a slow client is found within seconds.
     const urls = Object.fromEntries(subgraphList.map(({ name }) => [name, platform.subgraphs[name].url])) as Record<SubgraphName, string>;
@@ -94,10 +98,15 @@ describe('shared subscriptions and back-pressure in the router', () => {
 
   it('keeps subscriptions with other variables or another tenant apart', async () => {
     await startCollector();
-    const austin = take(client(), liveCO2, 2, 15_000, { gatewayId: 'austin-gw01' });
+    const [austinSummit, pisekCity] = await Promise.all([tokenFor('austin-summit'), tokenFor('pisek-city')]);
+    const austin = take(client(austinSummit), liveCO2, 2, 15_000, { gatewayId: 'austin-gw01' });
     const pisek = take(client(), liveCO2, 2, 15_000, { gatewayId: 'pisek-gw001' });
     const pisekAgain = take(client(), liveCO2, 2, 15_000, { gatewayId: 'pisek-gw001' });
-    const otherTenant = take(client({ tenant: 'pisek-city' }), liveCO2, 2, 15_000, { gatewayId: 'pisek-gw001' });
+    // The same operation and variables as the operator's two, by the tenant: a caller of its own.
+    const otherTenant = take(client(pisekCity), liveCO2, 2, 15_000, { gatewayId: 'pisek-gw001' });
+    // And by another tenant: not pisek-city's readings but an execution of its own, which its wall refuses.
+    const [foreign] = await take(client(austinSummit), liveCO2, 1, 15_000, { gatewayId: 'pisek-gw001' });
+    expect(foreign!.errors).toMatchObject([{ extensions: { code: 'NOT_FOUND' } }]);
     await eventually(async () => router.subscriptions.fanout.stats().subscribers === 4);
     expect(router.subscriptions.fanout.stats().upstreams).toBe(3);
     await eventually(async () => busListeners() === 3);
@@ -156,7 +165,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
     const slow = new WebSocket(router.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
     const closed = new Promise<{ code: number; reason: string }>((resolve) => slow.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
     await new Promise<void>((resolve, reject) => {
-      slow.once('open', () => slow.send(JSON.stringify({ type: 'connection_init' })));
+      slow.once('open', () => slow.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${admin}` } })));
       slow.once('message', (data) => (JSON.parse(String(data)).type === 'connection_ack' ? resolve() : reject(new Error(String(data)))));
       slow.once('error', reject);
     });
@@ -185,7 +194,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
     const body = JSON.stringify({ query: liveCO2Reformatted, variables: { gatewayId: 'austin-gw01', quantity: 'CO2' } });
     const controllers = [new AbortController(), new AbortController(), new AbortController()];
     const streams = await Promise.all(
-      controllers.map((controller) => fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body, signal: controller.signal })),
+      controllers.map((controller) => fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` }, body, signal: controller.signal })),
     );
     const ws = take(client(), liveCO2, 2, 15_000, { gatewayId: 'austin-gw01', quantity: 'CO2' });
     const events = await Promise.all(
@@ -208,7 +217,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
     }
     controllers.forEach((controller) => controller.abort());
     // A query that accepts SSE still gets its answer from the runtime.
-    const query = await fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: '{ gateways { id } }' }) });
+    const query = await fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query: '{ gateways { id } }' }) });
     expect(await query.text()).toMatch(/austin-gw01/);
   });
 });

@@ -40,7 +40,7 @@ function open(index: number): Promise<boolean> {
       socket.terminate();
       resolve(false);
     }, 30_000);
-    socket.on('open', () => socket.send('{"type":"connection_init"}'));
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${config.token}` } })));
     socket.once('message', (data) => {
       if (!String(data).includes('connection_ack')) return resolve(false);
       const gatewayId = config.gateways[index % config.gateways.length];

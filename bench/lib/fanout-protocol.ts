@@ -23,6 +23,8 @@ export type ServerCommand = { type: 'sample' } | { type: 'readings'; frames: Arr
 
 export interface ClientConfig {
   url: string;
+  /** The clients' token, in graphql-ws' `connectionParams` (the plain server ignores it). */
+  token: string;
   /** Subscriber numbers `first` .. `first + count - 1`; number i subscribes to gateway `gateways[i % gateways.length]`. */
   first: number;
   count: number;

@@ -8,6 +8,8 @@
 
 export interface LoadConfig {
   url: string;
+  /** The caller's token, sent as `Authorization: Bearer`. */
+  token: string;
   query: string;
   connections: number;
   seconds: number;
@@ -41,7 +43,7 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     while (performance.now() < deadline) {
       const sent = performance.now();
       try {
-        const response = await fetch(config.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body });
+        const response = await fetch(config.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${config.token}` }, body });
         const text = await response.text();
         latencies.push(performance.now() - sent);
         responseBytes = text.length;

@@ -16,14 +16,31 @@ export class GraphQLResponseError extends Error {
 }
 
 /**
+ * Who the app is: a token (a JWT of one tenant with its scopes, sent as `Authorization: Bearer`)
+ * or a partner API key (`x-api-key`, open data only). Without either the app is anonymous and
+ * reads open data only.
+ */
+export interface Credentials {
+  token?: string;
+  apiKey?: string;
+}
+
+/** The headers that carry `credentials`; graphql-ws takes the same as its `connectionParams`. */
+export function credentialHeaders({ token, apiKey }: Credentials = {}): Record<string, string> {
+  if (token) return { authorization: `Bearer ${token}` };
+  if (apiKey) return { 'x-api-key': apiKey };
+  return {};
+}
+
+/**
  * Runs one query or mutation over GraphQL over HTTP (a POST with a JSON body). The result and
  * the variables are typed by the generated document; any error in the response rejects with
  * {@link GraphQLResponseError}, since a partial result is of no use to this app.
  */
-export async function graphqlHttp<Result, Variables>(url: string, document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result> {
+export async function graphqlHttp<Result, Variables>(url: string, document: TypedDocumentNode<Result, Variables>, variables: Variables, credentials?: Credentials): Promise<Result> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentialHeaders(credentials) },
     body: JSON.stringify({ query: print(document), variables }),
   });
   const contentType = response.headers.get('content-type') ?? '';

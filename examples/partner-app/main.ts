@@ -1,3 +1,4 @@
+import type { Credentials } from './graphql-http.ts';
 import { runPartnerApp } from './partner-app.ts';
 
 /**
@@ -6,15 +7,20 @@ import { runPartnerApp } from './partner-app.ts';
  *   npm run example -- [gatewayId]
  *
  * Reads API_URL (default http://localhost:4000/graphql), GATEWAY_ID (the gateway to register,
- * default a fresh `partner-<time>`; the first argument wins) and READINGS (default 5).
+ * default a fresh `partner-<time>`; the first argument wins), READINGS (default 5), and who the
+ * app is: IOT_TOKEN (a JWT, from the operator; in development `npm run token -- --admin`), or
+ * IOT_API_KEY (a partner API key, open data only).
  */
-function readConfig(argv: string[], env: NodeJS.ProcessEnv): { url: string; gatewayId: string; readings: number } {
+function readConfig(argv: string[], env: NodeJS.ProcessEnv): { url: string; gatewayId: string; readings: number; credentials: Credentials } {
   const url = env['API_URL'] ?? 'http://localhost:4000/graphql';
   if (!/^https?:\/\//.test(url)) throw new Error(`API_URL must be an http(s) URL, not ${url}`);
   const gatewayId = argv[0] ?? env['GATEWAY_ID'] ?? `partner-${Date.now().toString(36)}`;
   const readings = Number(env['READINGS'] ?? '5');
   if (!Number.isInteger(readings) || readings < 1) throw new Error(`READINGS must be a positive integer, not ${env['READINGS']}`);
-  return { url, gatewayId, readings };
+  const token = env['IOT_TOKEN']?.trim() || undefined;
+  const apiKey = env['IOT_API_KEY']?.trim() || undefined;
+  if (!token && !apiKey) throw new Error('set IOT_TOKEN to a token from your operator (in development: IOT_TOKEN=$(npm run -s token -- --admin)), or IOT_API_KEY to a partner API key');
+  return { url, gatewayId, readings, credentials: { token, apiKey } };
 }
 
 const print = (line: string) => process.stdout.write(`${line}\n`);

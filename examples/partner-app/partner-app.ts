@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
@@ -8,7 +9,7 @@ import {
   type RegisterGatewayMutation,
   type SensorHistoryQuery,
 } from '../../clients/typescript/graphql.ts';
-import { graphqlHttp } from './graphql-http.ts';
+import { credentialHeaders, graphqlHttp, type Credentials } from './graphql-http.ts';
 import { liveReadings, type LiveReading } from './live-readings.ts';
 
 export interface PartnerAppOptions {
@@ -18,6 +19,12 @@ export interface PartnerAppOptions {
   gatewayId: string;
   /** How many live readings to take before the connection drops, and again after resuming. */
   readings: number;
+  /**
+   * Who the app is, sent with every request and in graphql-ws' `connectionParams`: a token whose
+   * tenant owns the watched gateway and `tenant`, with `devices:read`, `devices:write`,
+   * `telemetry:read` and `infra:read` (an operator's token sees every tenant).
+   */
+  credentials?: Credentials;
   /** The gateway to look at and follow live (default `austin-gw01`, the Austin demo mesh). */
   watch?: string;
   /** The tenant the new gateway belongs to (default `pisek-city`). */
@@ -34,7 +41,7 @@ export interface PartnerAppReport {
   /** `SensorHistory` of its first CO2 sensor over the last hour in 5 min buckets; null without one. */
   history: NonNullable<SensorHistoryQuery['sensor']> | null;
   /** The gateway `RegisterGateway` created. */
-  registered: RegisterGatewayMutation['registerGateway']['gateway'];
+  registered: NonNullable<RegisterGatewayMutation['registerGateway']['gateway']>;
   /**
    * Every live reading received, in order: `readings` before the drop, those that were already on
    * their way when it dropped, then `readings` after resuming.
@@ -51,24 +58,26 @@ export interface PartnerAppReport {
  * received, and takes `readings` more.
  */
 export async function runPartnerApp(options: PartnerAppOptions): Promise<PartnerAppReport> {
-  const { url, gatewayId, readings, watch = 'austin-gw01', tenant = 'pisek-city', reconnectDelayMs = 1_000, print = () => {} } = options;
+  const { url, gatewayId, readings, credentials, watch = 'austin-gw01', tenant = 'pisek-city', reconnectDelayMs = 1_000, print = () => {} } = options;
 
-  const { gateway: overview } = await graphqlHttp(url, GatewayOverviewDocument, { id: watch });
+  const { gateway: overview } = await graphqlHttp(url, GatewayOverviewDocument, { id: watch }, credentials);
   if (!overview) throw new Error(`no gateway ${watch}`);
   print(`${overview.name} (${overview.id}): ${overview.status}, ${overview.arch}, node ${overview.node?.name ?? '-'} ready=${overview.node?.ready ?? false}, ${overview.sensors.length} sensors`);
   for (const sensor of overview.sensors) print(`  ${sensor.id} ${sensor.quantity} in ${sensor.room ?? '-'}: ${sensor.latest ? `${sensor.latest.value} ${sensor.unit} at ${sensor.latest.time}` : 'no reading yet'}`);
 
   const co2 = overview.sensors.find((sensor) => sensor.quantity === 'CO2');
-  const history = co2 ? (await graphqlHttp(url, SensorHistoryDocument, { id: co2.id, from: '-1h', every: '5min', aggregate: 'AVG' })).sensor : null;
+  const history = co2 ? (await graphqlHttp(url, SensorHistoryDocument, { id: co2.id, from: '-1h', every: '5min', aggregate: 'AVG' }, credentials)).sensor : null;
   if (history) print(`${history.id} over the last hour: ${history.readings.map((r) => r.value.toFixed(0)).join(' ') || 'nothing yet'}`);
 
+  // Sent again with the same key (after a timeout, say), the request returns this result instead of registering twice.
   const { registerGateway } = await graphqlHttp(url, RegisterGatewayDocument, {
-    input: { id: gatewayId, name: `Partner gateway ${gatewayId}`, tenant, arch: 'ARM64', location: { latitude: 49.3088, longitude: 14.1475 } },
-  });
+    input: { id: gatewayId, name: `Partner gateway ${gatewayId}`, tenant, arch: 'ARM64', location: { latitude: 49.3088, longitude: 14.1475 }, idempotencyKey: randomUUID() },
+  }, credentials);
   const registered = registerGateway.gateway;
+  if (!registered) throw new Error(`registering ${gatewayId} failed: ${registerGateway.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
   print(`registered ${registered.id} for ${registered.tenant}: ${registered.status}`);
 
-  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: credentialHeaders(credentials) });
   const live: LiveReading[] = [];
   let resumedAfter: string | undefined;
   let sinceResume = 0;
