@@ -4,8 +4,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createTokenVerifier, DEVELOPMENT_SECRET, issueApiKey, mintToken, Scope, signCaller, type Caller } from '#auth';
+import { createTokenVerifier, DEVELOPMENT_SECRET, issueApiKey, mintToken, Scope, signConnection, signRequest, type Caller } from '#auth';
 import { silentLogger } from '#log';
 import type { Platform } from '../platform/platform.ts';
 import { RouterAuth } from '../router/src/plugins/auth.ts';
@@ -75,6 +76,14 @@ describe('identity at the router', () => {
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' }, body: JSON.stringify({ query: gatewayQuery }) });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+  });
+
+  it('serves GraphQL at /graphql only: no other path reaches the runtime around the checks', async () => {
+    const base = url.replace(/\/graphql$/, '');
+    for (const path of ['/x/graphql', '/graphql/', '/opendata/graphql', '/?a=/graphql']) {
+      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ datasets { id } }' }) });
+      expect([path, response.status]).toEqual([path, 404]);
+    }
   });
 
   it('accepts a partner API key for open data and refuses an unknown one', async () => {
@@ -166,26 +175,41 @@ describe('trust between router and subgraphs', () => {
     expect(signed.data._entities).toEqual([{ id: entityOf[name][1] }]);
   });
 
-  it('refuses a signature replayed with another body, another caller or long after', async () => {
+  it('accepts a signed request once: not again, not with another body, caller or path, not long after', async () => {
     const subgraph = platform.subgraphs.devices.url;
     const body = JSON.stringify({ query: '{ gateways { id } }' });
-    const headers = signCaller({ kind: 'user', subject: 'a', tenant: 'pisek-city', scopes: [Scope.DEVICES_READ] }, body, platform.subgraphSecret);
-    const send = (h: Record<string, string>, b: string) => fetch(subgraph, { method: 'POST', headers: { 'content-type': 'application/json', ...h }, body: b });
-    expect((await send(headers, body)).status).toBe(200);
-    expect((await send(headers, JSON.stringify({ query: '{ gateways { id tenant } }' }))).status).toBe(401);
-    const asAdmin = { ...headers, 'x-iot-caller': Buffer.from(JSON.stringify(operator)).toString('base64url') };
-    expect((await send(asAdmin, body)).status).toBe(401);
-    const old = signCaller(operator, body, platform.subgraphSecret, Date.now() - 10 * 60_000);
-    const stale = await send(old, body);
-    expect(stale.status).toBe(401);
-    expect(await stale.text()).toMatch(/expired/);
+    const request = { method: 'POST', path: '/graphql', body };
+    const tenant: Caller = { kind: 'user', subject: 'a', tenant: 'pisek-city', scopes: [Scope.DEVICES_READ] };
+    const send = async (headers: Record<string, string>, text = body, url = subgraph) => {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
+      return { status: response.status, text: await response.text() };
+    };
+    const headers = signRequest(tenant, request, platform.subgraphSecret);
+    expect((await send(headers)).status).toBe(200);
+    expect(await send(headers)).toMatchObject({ status: 401, text: expect.stringMatching(/used before/) });
+    expect(await send(signRequest(tenant, request, platform.subgraphSecret), JSON.stringify({ query: '{ gateways { id tenant } }' }))).toMatchObject({ status: 401, text: expect.stringMatching(/does not match/) });
+    const asAdmin = { ...signRequest(tenant, request, platform.subgraphSecret), 'x-iot-caller': Buffer.from(JSON.stringify(operator)).toString('base64url') };
+    expect((await send(asAdmin)).status).toBe(401);
+    expect((await send(signRequest(tenant, { ...request, path: '/graphql?x=1' }, platform.subgraphSecret))).status).toBe(401);
+    const stale = await send(signRequest(operator, request, platform.subgraphSecret, Date.now() - 2 * 60_000));
+    expect(stale).toMatchObject({ status: 401, text: expect.stringMatching(/expired/) });
+    // A connection's signature opens no HTTP request.
+    expect((await send(signConnection(operator, platform.subgraphSecret))).status).toBe(401);
   });
 
-  it('the telemetry subgraph closes an unsigned graphql-ws connection with 4401', async () => {
+  it('the telemetry subgraph closes an unsigned graphql-ws connection with 4401, and serves signed ones subscriptions only', async () => {
     const telemetry = platform.subgraphs.telemetry.url;
     expect(await connectionClose(telemetry, {})).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signCaller(operator, '', 'not-the-router-secret'))).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signCaller(operator, '', platform.subgraphSecret))).toMatchObject({ code: 0 });
+    expect(await connectionClose(telemetry, signConnection(operator, 'not-the-router-secret'))).toMatchObject({ code: 4401 });
+    expect(await connectionClose(telemetry, signConnection(operator, platform.subgraphSecret, Date.now() - 5 * 60_000))).toMatchObject({ code: 4401 });
+    expect(await connectionClose(telemetry, signConnection(operator, platform.subgraphSecret))).toMatchObject({ code: 0 });
+    const client = createClient({ url: telemetry.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: signConnection(operator, platform.subgraphSecret) });
+    try {
+      const refused = await new Promise<unknown>((resolve) => client.subscribe({ query: '{ sensor: _service { sdl } }' }, { next: resolve, error: resolve, complete: () => undefined }));
+      expect(JSON.stringify(refused)).toMatch(/subscriptions only/);
+    } finally {
+      await client.dispose();
+    }
   });
 });
 

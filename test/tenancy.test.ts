@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { anonymousCaller, Scope, signCaller, type Caller } from '#auth';
+import { anonymousCaller, Scope, signConnection, type Caller } from '#auth';
 import type { Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
 import type { SubgraphName } from '../subgraphs/list.ts';
@@ -212,7 +212,7 @@ describe('tenant walls in the subgraphs', () => {
         webSocketImpl: WebSocket,
         retryAttempts: 0,
         lazy: true,
-        connectionParams: signCaller(caller, '', platform.subgraphSecret),
+        connectionParams: signConnection(caller, platform.subgraphSecret),
       });
       clients.push(client);
       return client;

@@ -149,11 +149,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     });
   });
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (/^\/(graphql|opendata)(\/|\?|$)/.test(req.url ?? '') && !(await admit(req, res))) return;
-    if (!req.url?.startsWith('/graphql')) {
-      for (const handler of handlers) if (await handler(req, res)) return;
-    } else if (await shared.sse(req, res)) return;
-    await runtime.requestListener(req, res);
+    const { pathname } = new URL(req.url ?? '/', 'http://router');
+    if (pathname === '/graphql') {
+      if (!(await admit(req, res))) return;
+      if (await shared.sse(req, res)) return;
+      return runtime.requestListener(req, res);
+    }
+    if (pathname.startsWith('/opendata/') && !(await admit(req, res))) return;
+    for (const handler of handlers) if (await handler(req, res)) return;
+    // Nothing else reaches the runtime, which would serve GraphQL at any path ending in /graphql.
+    sendGraphQLError(res, 404, new GraphQLError(`Not found: ${pathname}; GraphQL is served at /graphql`, { extensions: { code: 'NOT_FOUND' } }));
   }
   /**
    * Before GraphQL and the open data downloads: the body's size, CSRF, the caller's credentials

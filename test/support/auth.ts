@@ -1,4 +1,4 @@
-import { DEVELOPMENT_SECRET, mintToken, Scope, signCaller, type Caller } from '#auth';
+import { DEVELOPMENT_SECRET, mintToken, Scope, signRequest, type Caller } from '#auth';
 
 /** Every scope a tenant's own developer has (all but admin). */
 export const tenantScopes: Scope[] = [Scope.DEVICES_READ, Scope.DEVICES_WRITE, Scope.TELEMETRY_READ, Scope.INFRA_READ, Scope.INFRA_WRITE, Scope.OPENDATA_READ];
@@ -19,7 +19,7 @@ export function adminToken(): Promise<string> {
  */
 export async function subgraphRequest(url: string, body: { query: string; variables?: Record<string, unknown> }, caller?: Caller, secret?: string): Promise<{ status: number; data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }> {
   const text = JSON.stringify(body);
-  const signed = caller && secret ? signCaller(caller, text, secret) : {};
+  const signed = caller && secret ? signRequest(caller, { method: 'POST', path: new URL(url).pathname, body: text }, secret) : {};
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body: text });
   return { status: response.status, ...((await response.json()) as object) };
 }

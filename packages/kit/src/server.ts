@@ -4,10 +4,10 @@ import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { SignatureError, verifySignedCaller, type Caller, type SigningOptions } from '#auth';
+import { ReplayGuard, SignatureError, verifySignedConnection, verifySignedRequest, type Caller, type SigningOptions } from '#auth';
 import type { Logger } from '#log';
 import { maskError } from './errors.ts';
 
@@ -83,6 +83,7 @@ export async function startSubgraph<TContext extends BaseContext>(
   const httpServer = createServer();
   const wsServer = options.subscriptions ? new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: maxBodyBytes }) : undefined;
   const connectionCallers = new WeakMap<object, Caller>();
+  const replay = new ReplayGuard();
   const wsCleanup = wsServer
     ? useServer<Record<string, unknown>>(
         {
@@ -90,7 +91,7 @@ export async function startSubgraph<TContext extends BaseContext>(
           // The router signs the connection (its connectionParams), not each subscription.
           onConnect: (ctx) => {
             try {
-              connectionCallers.set(ctx.extra, verifySignedCaller(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), '', options.trust));
+              connectionCallers.set(ctx.extra, verifySignedConnection(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), options.trust));
               return true;
             } catch (error) {
               if (!(error instanceof SignatureError)) throw error;
@@ -99,6 +100,9 @@ export async function startSubgraph<TContext extends BaseContext>(
               return false;
             }
           },
+          // A connection's signature may be reused for a while (see #auth signing): it may only
+          // subscribe, as the router does; queries and mutations come over HTTP, signed each.
+          onSubscribe: (_ctx, _id, payload) => (isSubscription(payload.query, payload.operationName) ? undefined : [new GraphQLError('graphql-ws serves subscriptions only: send queries and mutations over HTTP', { extensions: { code: 'BAD_REQUEST' } })]),
           context: (ctx) => options.context({ headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), caller: connectionCallers.get(ctx.extra)! }),
           onNext: (_ctx, _id, _payload, _args, result) => maskResult(result as ExecutionResult, formatError),
           onError: (_ctx, id, _payload, errors) => {
@@ -156,8 +160,7 @@ export async function startSubgraph<TContext extends BaseContext>(
     const plainHeaders = Object.fromEntries(headers);
     let caller: Caller;
     try {
-      // A GET has no body: its signature covers the query string.
-      caller = verifySignedCaller(plainHeaders, req.method === 'POST' ? text : url.search, options.trust);
+      caller = verifySignedRequest(plainHeaders, { method: req.method ?? 'GET', path: req.url ?? '/', body: text }, { ...options.trust, replay });
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;
       logger.warn({ reason: error.message, remote: req.socket.remoteAddress }, 'refused an unsigned request');
@@ -223,6 +226,15 @@ function headersFromConnectionParams(params: Readonly<Record<string, unknown>> |
     if (typeof value === 'string') headers[key.toLowerCase()] = value;
   }
   return headers;
+}
+
+function isSubscription(query: string, operationName: string | null | undefined): boolean {
+  try {
+    return getOperationAST(parse(query), operationName)?.operation === 'subscription';
+  } catch {
+    // A syntax error is graphql-ws' to report.
+    return true;
+  }
 }
 
 /** Reads a request body as UTF-8; `undefined` when it exceeds `limit` bytes. */

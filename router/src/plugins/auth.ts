@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { GraphQLError } from 'graphql';
-import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signCaller, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
+import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signConnection, signRequest, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
 
 export interface RouterAuthOptions {
   /** Checks `Authorization: Bearer` JWTs. */
@@ -114,15 +114,16 @@ export class RouterAuth {
         // graphql-ws connections to subgraphs are pooled by their connectionParams: one
         // signature per caller and minute lets subscriptions of the same caller share one.
         const signedAt = Math.floor(Date.now() / WS_SIGNATURE_RENEW_MS) * WS_SIGNATURE_RENEW_MS;
-        const ws = signCaller(caller, '', secret, signedAt);
-        extendContext({ caller, subgraphWs: { caller: ws['x-iot-caller'], timestamp: ws['x-iot-timestamp'], signature: ws['x-iot-signature'] } });
+        const ws = signConnection(caller, secret, signedAt);
+        extendContext({ caller, subgraphWs: { caller: ws['x-iot-caller'], timestamp: ws['x-iot-timestamp'], nonce: ws['x-iot-nonce'], signature: ws['x-iot-signature'] } });
       },
-      onFetch({ context, options, setOptions }) {
+      onFetch({ url, context, options, setOptions }) {
         const caller = (context as { caller?: Caller }).caller;
         // No caller, no signature: the subgraph refuses the request.
         if (!caller) return;
         const body = typeof options.body === 'string' ? options.body : '';
-        setOptions({ ...options, headers: { ...options.headers, ...signCaller(caller, body, secret) } });
+        const { pathname, search } = new URL(url);
+        setOptions({ ...options, headers: { ...options.headers, ...signRequest(caller, { method: options.method ?? 'GET', path: pathname + search, body }, secret) } });
       },
       // A subgraph's UNAUTHENTICATED (an anonymous caller asked for more than open data) is a 401.
       onExecutionResult({ result, setResult }) {
@@ -142,6 +143,7 @@ export class RouterAuth {
 export const subgraphWsConnectionParams = {
   'x-iot-caller': '{context.subgraphWs.caller}',
   'x-iot-timestamp': '{context.subgraphWs.timestamp}',
+  'x-iot-nonce': '{context.subgraphWs.nonce}',
   'x-iot-signature': '{context.subgraphWs.signature}',
 };
 
