@@ -116,6 +116,18 @@ describe("the router's limits and hardening", () => {
     });
   });
 
+  describe('mutations per operation', () => {
+    it('refuses more than 10 mutations in one operation before any runs, and runs 10', async () => {
+      const unbonds = (count: number) => `mutation { ${Array.from({ length: count }, (_, i) => `m${i}: unbondNode(input: { gatewayId: "no-such-gateway", address: ${i + 1} }) { userErrors { code } }`).join(' ')} }`;
+      const refused = await graphql(platform.routerUrl, unbonds(11), undefined, { token: admin });
+      expect(refused.data).toBeUndefined();
+      expect(refused.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_LARGE', mutations: 11, maxMutations: 10 }) })]);
+      const ran = await graphql(platform.routerUrl, unbonds(10), undefined, { token: admin });
+      expect(ran.errors).toBeUndefined();
+      expect(Object.values(ran.data!).map((payload: any) => payload.userErrors[0].code)).toEqual(Array(10).fill('NOT_FOUND'));
+    });
+  });
+
   describe('rate limits', () => {
     it('gives each tenant its own budget: HTTP 429 with Retry-After and RATE_LIMITED past it, the other tenant unaffected', async () => {
       const austin = await tokenFor('austin-summit');

@@ -152,7 +152,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     const { pathname } = new URL(req.url ?? '/', 'http://router');
     if (pathname === '/graphql') {
       if (!(await admit(req, res))) return;
-      if (await shared.sse(req, res)) return;
+      if (await shared.sse(req, res, auth.callerOf(req)?.expiresAt)) return;
       return runtime.requestListener(req, res);
     }
     if (pathname.startsWith('/opendata/') && !(await admit(req, res))) return;

@@ -43,8 +43,9 @@ export function isAdmin(caller: Caller): boolean {
   return caller.scopes.includes(Scope.ADMIN);
 }
 
+/** Open data is everyone's: `opendata:read` is implied for every caller, signed in or not. */
 export function hasScope(caller: Caller, scope: Scope): boolean {
-  return isAdmin(caller) || caller.scopes.includes(scope);
+  return scope === Scope.OPENDATA_READ || isAdmin(caller) || caller.scopes.includes(scope);
 }
 
 /** Whether things of `tenant` exist for this caller: its own tenant's, or all for an admin. */

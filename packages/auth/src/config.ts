@@ -33,6 +33,8 @@ export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {
   const secret = env.optional('JWT_SECRET');
   if (jwksUrl && secret) throw new Error('Set JWT_JWKS_URL (RS256/ES256) or JWT_SECRET (HS256), not both');
   if (production && !jwksUrl && (!secret || secret === DEVELOPMENT_SECRET)) throw new Error('NODE_ENV=production needs JWT_JWKS_URL, or a JWT_SECRET of your own');
+  // An identity provider signs tokens for many apps: only those issued for this API count.
+  if (production && jwksUrl && (!issuer || !audience)) throw new Error('NODE_ENV=production with JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
   const subgraphSecret = env.optional('SUBGRAPH_SECRET');
   if (production && (!subgraphSecret || subgraphSecret === DEVELOPMENT_SUBGRAPH_SECRET)) throw new Error('NODE_ENV=production needs a SUBGRAPH_SECRET of your own (shared by the router and the subgraphs)');
   const keysFile = env.optional('API_KEYS_FILE');

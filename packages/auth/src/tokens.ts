@@ -21,7 +21,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (token) => {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: options.issuer, audience: options.audience, requiredClaims: ['exp', 'sub'] }));
     } catch (error) {
       throw new TokenError(tokenErrorMessage(error));
     }
@@ -39,13 +39,12 @@ function tokenErrorMessage(error: unknown): string {
 }
 
 function callerOf(payload: JWTPayload): Caller {
-  const raw = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scopes) ? payload.scopes : [];
-  const unknown = raw.filter((s) => typeof s !== 'string' || !isScope(s));
-  if (unknown.length) throw new TokenError(`the token names unknown scopes: ${unknown.join(', ')}`);
-  const scopes = raw.filter((s): s is Scope => s !== '');
+  const raw: unknown[] = typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scopes) ? payload.scopes : [];
+  // Scopes of other APIs (an identity provider's `openid profile`) grant nothing here.
+  const scopes = raw.filter((s): s is Scope => typeof s === 'string' && isScope(s));
   const tenant = typeof payload.tenant === 'string' && payload.tenant ? payload.tenant : null;
   if (!tenant && !scopes.includes('admin')) throw new TokenError('the token has no "tenant" claim (only admin tokens may omit it)');
-  return { kind: 'user', subject: payload.sub ?? 'unknown', tenant, scopes, expiresAt: payload.exp! * 1000 };
+  return { kind: 'user', subject: payload.sub!, tenant, scopes, expiresAt: payload.exp! * 1000 };
 }
 
 export interface MintOptions {
@@ -53,7 +52,7 @@ export interface MintOptions {
   scopes: readonly Scope[];
   subject?: string;
   secret: string;
-  /** Lifetime, as jose reads it (`12h`, `30d`) or seconds. Default 12 h. */
+  /** Lifetime as jose reads it (`12h`, `30d`), or the expiry as seconds since the epoch. Default 12 h. */
   expiresIn?: string | number;
   issuer?: string;
   audience?: string;

@@ -70,7 +70,7 @@ export class RouterAuth {
       return caller;
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"` });
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/[^\x20-\x7e]|"/g, "'")}"` });
       res.end(JSON.stringify({ errors: [{ message: `Unauthorized: ${error.message}`, extensions: { code: 'UNAUTHENTICATED' } }] }));
       return undefined;
     }

@@ -10,6 +10,11 @@ export interface CostLimitOptions {
   listSizes?: Readonly<Record<string, number>>;
   /** Most fields an operation may select once its fragments are spread (each spread counts again). Default 1000. */
   maxFields?: number;
+  /**
+   * Most mutation fields one operation may carry. Default 10: each provisions (nodes, vRouters,
+   * pods), and the whole operation takes one request of the rate limit.
+   */
+  maxMutationFields?: number;
 }
 
 /**
@@ -34,6 +39,7 @@ export function useCostLimit(options: CostLimitOptions = {}): Plugin {
     defaultListSize: options.defaultListSize ?? 10,
     listSizes: options.listSizes ?? {},
     maxFields: options.maxFields ?? 1000,
+    maxMutationFields: options.maxMutationFields ?? 10,
   };
   return {
     onValidate({ addValidationRule }) {
@@ -65,6 +71,17 @@ function costRule(context: ValidationContext, limits: Required<CostLimitOptions>
     const levels = String(field.type).split('[').length - 1;
     return (limits.listSizes[coordinate] ?? limits.defaultListSize) ** levels;
   };
+  const fragmentRootFields = oncePerFragment(fragments);
+  const rootFieldCount = (selectionSet: SelectionSetNode): number => {
+    let total = 0;
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) total += 1;
+      else if (selection.kind === Kind.INLINE_FRAGMENT) total += rootFieldCount(selection.selectionSet);
+      else total += fragmentRootFields(selection.name.value, (fragment) => rootFieldCount(fragment.selectionSet));
+    }
+    return total;
+  };
+
   const fragmentCost = oncePerFragment(fragments);
   const costOf = (selectionSet: SelectionSetNode, type: GraphQLNamedType): number => {
     let total = 0;
@@ -98,6 +115,16 @@ function costRule(context: ValidationContext, limits: Required<CostLimitOptions>
           createGraphQLError(`The operation selects ${fields} fields once its fragments are spread; at most ${limits.maxFields} are allowed`, {
             nodes: [operation],
             extensions: { code: 'QUERY_TOO_LARGE', fields, maxFields: limits.maxFields },
+          }),
+        );
+        return;
+      }
+      const mutations = operation.operation === 'mutation' ? rootFieldCount(operation.selectionSet) : 0;
+      if (mutations > limits.maxMutationFields) {
+        context.reportError(
+          createGraphQLError(`The operation carries ${mutations} mutations; at most ${limits.maxMutationFields} are allowed in one operation`, {
+            nodes: [operation],
+            extensions: { code: 'QUERY_TOO_LARGE', mutations, maxMutations: limits.maxMutationFields },
           }),
         );
         return;

@@ -18,8 +18,9 @@ export interface RateLimitOptions {
   /** Redis shared by the router instances, so the limits hold across them; in memory when absent. */
   redisUrl?: string;
   /**
-   * Anonymous clients are told apart by the first address of `X-Forwarded-For` instead of the
-   * connection's. Only behind a proxy that sets it; anyone can send the header. Default false.
+   * Anonymous clients are told apart by the last address of `X-Forwarded-For` (the one the proxy
+   * in front of the router appended) instead of the connection's. Only behind such a proxy: anyone
+   * can send the header. Default false.
    */
   trustForwardedFor?: boolean;
 }
@@ -120,9 +121,10 @@ export class RouterRateLimit {
   }
 
   #addressOf(request: IncomingMessage): string {
+    // The proxy appends the address it saw; what comes before is the client's to write.
     const forwarded = this.#options.trustForwardedFor ? request.headers['x-forwarded-for'] : undefined;
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    return first || request.socket.remoteAddress || 'unknown';
+    const appended = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim();
+    return appended || request.socket.remoteAddress || 'unknown';
   }
 
   #logFailure(error: Error): void {

@@ -38,7 +38,7 @@ export interface SharedSubscriptions {
    * `POST /graphql` that accepts `text/event-stream` and holds a subscription; hands anything
    * else on to the runtime. True when it answered.
    */
-  sse: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  sse: (req: IncomingMessage, res: ServerResponse, endAt?: number) => Promise<boolean>;
   fanout: SubscriptionFanout;
   sendQueue: SendQueueLimit;
 }
@@ -90,7 +90,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     });
   };
 
-  const sse = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  const sse = async (req: IncomingMessage, res: ServerResponse, endAt?: number): Promise<boolean> => {
     if (req.method !== 'POST' || !req.url?.startsWith('/graphql') || !req.headers.accept?.includes('text/event-stream')) return false;
     const body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
     let params: SubscribePayload | undefined;
@@ -119,11 +119,18 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     });
     // The response closes when the client goes away (the request's own 'close' fired once its body was read).
     res.on('close', () => void subscriber.return(undefined));
+    // A stream lives no longer than the credentials it was opened with.
+    const left = endAt === undefined ? Infinity : endAt - Date.now();
+    const expiry = left < 2 ** 31 ? setTimeout(() => {
+      res.write(`event: next\ndata: ${JSON.stringify({ errors: [{ message: 'Unauthorized: the token has expired', extensions: { code: 'UNAUTHENTICATED' } }] })}\n\n`);
+      void subscriber.return(undefined);
+    }, Math.max(0, left)) : undefined;
     try {
       for await (const _ of subscriber) void _;
     } catch (error) {
       res.write(`event: next\ndata: ${JSON.stringify({ errors: [{ message: error instanceof Error ? error.message : String(error) }] })}\n\n`);
     }
+    clearTimeout(expiry);
     if (!res.destroyed) res.end('event: complete\ndata:\n\n');
     return true;
   };
