@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from 'graphql-ws';
+import { pino } from 'pino';
 import { Scope, type Caller } from '#auth';
 import { silentLogger } from '#log';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from '#registry';
@@ -65,6 +66,17 @@ function collect(client: Client, query: string, variables: Record<string, unknow
   });
 }
 
+/** A subscription's events as they come, and how it ended; `dispose` unsubscribes. */
+function follow(client: Client, query: string, variables: Record<string, unknown> = {}) {
+  const followed = { events: [] as Array<Record<string, any>>, completed: false, failure: undefined as unknown, dispose: () => {} };
+  followed.dispose = client.subscribe<Record<string, any>>({ query, variables }, {
+    next: (result) => (result.errors ? (followed.failure = result.errors) : followed.events.push(result.data!)),
+    error: (error) => (followed.failure = error),
+    complete: () => (followed.completed = true),
+  });
+  return followed;
+}
+
 describe('provisioning through the router', () => {
   let platform: Platform;
   let url: string;
@@ -81,6 +93,22 @@ describe('provisioning through the router', () => {
   afterAll(async () => {
     await platform?.close();
   });
+
+  /** Registers a gateway of `tenant` and waits until its daemon answers (discovery needs it). */
+  const registerOnline = async (id: string, token: string, tenant = CITY) => {
+    const { data } = await graphql(url, REGISTER, { input: registration(id, { tenant }) }, as(token));
+    expect(data!.registerGateway.userErrors).toEqual([]);
+    await eventually(async () => (await platform.registry.getMany([id]))[0]?.status === 'ONLINE');
+  };
+
+  /** Starts discoveries on the gateway until one's events reach `followed` (runs are instant in the simulator). */
+  const discoverUntilSeen = async (gatewayId: string, token: string, followed: ReturnType<typeof follow>) => {
+    await eventually(async () => {
+      await graphql(url, DISCOVER, { input: { gatewayId, waves: 1 } }, as(token));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return followed.events.length > 0;
+    }, 10_000, 200);
+  };
 
   it('registers a gateway: labelled node, vRouter on the tenant network, collector pinned by arch, then ONLINE', async () => {
     const { data, errors } = await graphql(url, REGISTER, { input: registration('pisek-gw700') }, as(city));
@@ -301,9 +329,163 @@ describe('provisioning through the router', () => {
 
     // Kubernetes has a node of that name (the control plane's): the id is taken, and that node untouched.
     const taken = await graphql(url, REGISTER, { input: registration('k8s-master') }, as(city));
-    expect(taken.data!.registerGateway.userErrors).toEqual([{ code: 'ALREADY_EXISTS', field: null, message: expect.stringContaining('creating its Kubernetes node failed') }]);
+    // In development, the message says what Kubernetes answered (production: the next describe).
+    expect(taken.data!.registerGateway.userErrors).toEqual([
+      { code: 'ALREADY_EXISTS', field: null, message: 'Provisioning gateway "k8s-master": creating its Kubernetes node failed: Kubernetes: POST /api/v1/nodes answered 409: nodes "k8s-master" already exists' },
+    ]);
     expect(platform.simulator!.cloud.state.nodes.get('k8s-master')?.metadata.labels).not.toHaveProperty('iot-platform.io/gateway');
     expect(footprint(platform, 'k8s-master')).toMatchObject({ vrouters: 0, pods: [] });
+  });
+
+  it('tells in development what the system answered and what could not be undone', async () => {
+    const state = platform.simulator!.cloud.state;
+    state.injectFault({ system: 'kubernetes', method: 'POST', path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`), status: 500, message: 'etcd is down' });
+    state.injectFault({ system: 'kubernetes', method: 'DELETE', path: /^\/api\/v1\/nodes\/pisek-gw704$/, status: 500, message: 'apiserver timeout' });
+    const stuck = await graphql(url, REGISTER, { input: registration('pisek-gw704') }, as(city));
+    expect(stuck.data!.registerGateway.userErrors).toEqual([
+      {
+        code: 'UPSTREAM_ERROR',
+        field: null,
+        message: expect.stringMatching(/^Provisioning gateway "pisek-gw704": deploying its collector pod failed: Kubernetes: .*etcd is down; undone: creating its Contrail vRouter; NOT undone \(clean up by hand\): creating its Kubernetes node: .*apiserver timeout$/),
+      },
+    ]);
+  });
+
+  it("refuses a taken id in the same words, whether the gateway is the caller's or another tenant's", async () => {
+    const own = await graphql(url, REGISTER, { input: registration('pisek-gw001') }, as(city));
+    expect(own.data!.registerGateway).toEqual({ gateway: null, collector: null, userErrors: [{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' }] });
+    const theirs = await graphql(url, REGISTER, { input: registration('austin-gw01') }, as(city));
+    expect(JSON.stringify(theirs.data!.registerGateway).replace('austin-gw01', 'pisek-gw001')).toBe(JSON.stringify(own.data!.registerGateway));
+    expect((await platform.registry.getMany(['austin-gw01']))[0]?.tenant).toBe(AUSTIN);
+  });
+
+  it('keeps the idempotency keys of callers apart whatever characters their ids hold', async () => {
+    // Joined with ":", subject "dev:x" with key "k" and subject "dev" with key "x:k" would be one key.
+    const developer = (subject: string): Caller => ({ kind: 'user', subject, tenant: CITY, scopes: tenantScopes });
+    const register = (id: string, idempotencyKey: string, subject: string) =>
+      subgraphRequest(platform.subgraphs.devices.url, { query: REGISTER, variables: { input: { ...registration(id), idempotencyKey } } }, developer(subject), platform.subgraphSecret);
+    const first = await register('pisek-gw750', 'k', 'dev:x');
+    expect(first.data.registerGateway.userErrors).toEqual([]);
+    const second = await register('pisek-gw751', 'x:k', 'dev');
+    expect(second.data.registerGateway.userErrors).toEqual([]);
+    expect(second.data.registerGateway.gateway.id).toBe('pisek-gw751');
+  });
+
+  it("ends a gateway's discovery subscriptions when it is decommissioned: a new owner of the id is neither followed nor shown the old runs", async () => {
+    await registerOnline('pisek-gw740', city);
+    const cityClient = wsClient(url, as(city));
+    const austinClient = wsClient(url, as(austin));
+    try {
+      const following = follow(cityClient, 'subscription { meshDiscovery(gatewayId: "pisek-gw740") { state discovery { id } } }');
+      await discoverUntilSeen('pisek-gw740', city, following);
+      const cityRun = following.events[0]!.meshDiscovery.discovery.id;
+
+      const { data } = await graphql(url, DECOMMISSION, { input: { gatewayId: 'pisek-gw740' } }, as(city));
+      expect(data!.decommissionGateway.userErrors).toEqual([]);
+      await eventually(async () => following.completed, 5_000);
+      expect(following.failure).toBeUndefined();
+
+      await registerOnline('pisek-gw740', austin, AUSTIN);
+      const started = await graphql(url, DISCOVER, { input: { gatewayId: 'pisek-gw740', waves: 1 } }, as(austin));
+      const austinRun = started.data!.discoverMesh.discovery.id;
+      const theirs = await collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }', { id: austinRun });
+      expect(theirs.at(-1)?.meshDiscovery.state).toBe('COMPLETED');
+      expect(following.events.map((e) => e.meshDiscovery.discovery.id)).not.toContain(austinRun);
+      // The city's run on the old gateway is not the new owner's to replay.
+      await expect(collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }', { id: cityRun })).rejects.toThrow(/NOT_FOUND|No mesh discovery/);
+    } finally {
+      await Promise.all([cityClient.dispose(), austinClient.dispose()]);
+    }
+  });
+
+  it("checks the tenant with every discovery event: an id that another instance gave to another tenant is not followed", async () => {
+    await registerOnline('pisek-gw741', city);
+    const cityClient = wsClient(url, as(city));
+    const austinClient = wsClient(url, as(austin));
+    try {
+      const following = follow(cityClient, 'subscription { meshDiscovery(gatewayId: "pisek-gw741") { state discovery { id } } }');
+      await discoverUntilSeen('pisek-gw741', city, following);
+      // Decommissioned and registered again by Austin elsewhere: this instance only sees the registry change.
+      const [record] = await platform.registry.getMany(['pisek-gw741']);
+      await platform.registry.remove('pisek-gw741');
+      await platform.registry.add({ ...record!, tenant: AUSTIN });
+
+      const started = await graphql(url, DISCOVER, { input: { gatewayId: 'pisek-gw741', waves: 1 } }, as(austin));
+      const austinRun = started.data!.discoverMesh.discovery.id;
+      await collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw741", discoveryId: $id) { state } }', { id: austinRun });
+      await eventually(async () => following.completed, 5_000);
+      expect(following.events.map((e) => e.meshDiscovery.discovery.id)).not.toContain(austinRun);
+    } finally {
+      await Promise.all([cityClient.dispose(), austinClient.dispose()]);
+    }
+  });
+});
+
+describe('provisioning through the router, in production', () => {
+  let platform: Platform;
+  let city: string;
+  /** What the platform logged at warn and above, as JSON objects. */
+  const logs: Array<Record<string, any>> = [];
+
+  beforeAll(async () => {
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    platform = await startTestPlatform({ startCollector: false, hardening: { production: true }, logger });
+    city = await tokenFor(CITY);
+  });
+
+  afterAll(async () => {
+    await platform?.close();
+  });
+
+  it("names the failed step and the outcome in user errors; the systems' answers go to the log with the gateway id", async () => {
+    const register = async (id: string) => (await graphql(platform.routerUrl, REGISTER, { input: registration(id) }, { token: city })).data!.registerGateway;
+
+    // Kubernetes has a node of that name: its answer (409, the node's name) stays in the log.
+    expect((await register('k8s-master')).userErrors).toEqual([
+      { code: 'ALREADY_EXISTS', field: null, message: 'Provisioning gateway "k8s-master": creating its Kubernetes node failed; nothing was changed' },
+    ]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: 40, gatewayId: 'k8s-master', step: 'creating its Kubernetes node', err: expect.objectContaining({ message: expect.stringContaining('answered 409: nodes "k8s-master" already exists') }) }),
+    );
+
+    // The pod is refused and the node's undo fails too: the operator is told, the client only that.
+    const state = platform.simulator!.cloud.state;
+    state.injectFault({ system: 'kubernetes', method: 'POST', path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`), status: 500, message: 'etcd is down' });
+    state.injectFault({ system: 'kubernetes', method: 'DELETE', path: /^\/api\/v1\/nodes\/pisek-gw760$/, status: 500, message: 'apiserver timeout' });
+    const stuck = await register('pisek-gw760');
+    expect(stuck.userErrors).toEqual([
+      { code: 'UPSTREAM_ERROR', field: null, message: 'Provisioning gateway "pisek-gw760": deploying its collector pod failed; some steps could not be undone, the operator was told' },
+    ]);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        gatewayId: 'pisek-gw760',
+        step: 'deploying its collector pod',
+        err: expect.objectContaining({ message: expect.stringContaining('etcd is down') }),
+        undoFailures: [expect.stringMatching(/^creating its Kubernetes node: .*apiserver timeout$/)],
+      }),
+    );
+
+    // Our own refusals read the same in production.
+    expect((await register('pisek-gw001')).userErrors).toEqual([{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' }]);
+  });
+});
+
+describe('memory idempotency store', () => {
+  it("bounds each caller's keys: a caller with too many loses its own oldest, never another's", async () => {
+    const store = new MemoryIdempotencyStore({ maxEntriesPerOwner: 2, maxEntries: 4 });
+    const remember = async (key: string, owner: string) => {
+      const claim = await store.claim(key, 'fp', owner);
+      if (claim.state !== 'claimed') throw new Error(`${key} is ${claim.state}`);
+      await store.complete(claim, JSON.stringify({ key }));
+    };
+    await remember('quiet-1', 'quiet');
+    for (const key of ['flood-1', 'flood-2', 'flood-3', 'flood-4', 'flood-5']) await remember(key, 'flood');
+    expect(await store.claim('quiet-1', 'fp', 'quiet')).toEqual({ state: 'done', fingerprint: 'fp', result: '{"key":"quiet-1"}' });
+    expect((await store.claim('flood-5', 'fp', 'flood')).state).toBe('done');
+    expect((await store.claim('flood-4', 'fp', 'flood')).state).toBe('done');
+    expect((await store.claim('flood-3', 'fp', 'flood')).state).toBe('claimed');
+    await store.close();
   });
 });
 
@@ -331,19 +513,19 @@ describe.each([
   });
 
   it('claims a key once, keeps its result, and frees it on release', async () => {
-    const claim = await store.claim('k1', 'fp-a');
+    const claim = await store.claim('k1', 'fp-a', 'caller');
     expect(claim.state).toBe('claimed');
-    expect(await store.claim('k1', 'fp-a')).toEqual({ state: 'running', fingerprint: 'fp-a' });
+    expect(await store.claim('k1', 'fp-a', 'caller')).toEqual({ state: 'running', fingerprint: 'fp-a' });
     if (claim.state !== 'claimed') throw new Error('unreachable');
     await store.complete(claim, '{"gateway":"x"}');
-    expect(await store.claim('k1', 'fp-b')).toEqual({ state: 'done', fingerprint: 'fp-a', result: '{"gateway":"x"}' });
+    expect(await store.claim('k1', 'fp-b', 'caller')).toEqual({ state: 'done', fingerprint: 'fp-a', result: '{"gateway":"x"}' });
 
-    const second = await store.claim('k2', 'fp-a');
+    const second = await store.claim('k2', 'fp-a', 'caller');
     if (second.state !== 'claimed') throw new Error(`k2 is ${second.state}`);
     await store.release(second);
-    expect((await store.claim('k2', 'fp-c')).state).toBe('claimed');
+    expect((await store.claim('k2', 'fp-c', 'caller')).state).toBe('claimed');
     // A stale claim (its key released and claimed again) can no longer store a result.
     await store.complete(second, '{"stale":true}');
-    expect((await store.claim('k2', 'fp-c')).state).toBe('running');
+    expect((await store.claim('k2', 'fp-c', 'caller')).state).toBe('running');
   });
 });

@@ -190,16 +190,17 @@ describe('tenant walls in the subgraphs', () => {
   });
 
   describe('opendata', () => {
-    it('is readable by anonymous callers, and needs opendata:read', async () => {
+    it('is readable by every caller: anonymous, or a token that names no open data scope', async () => {
       const anonymous = await ask('opendata', anonymousCaller, '{ datasets { id } intersections { id counters { id } } parkingLots { id sensor { id } } }');
       expect(anonymous.errors).toBeUndefined();
       expect(anonymous.data.parkingLots).toContainEqual({ id: 'p-nabrezi', sensor: { id: openSensor } });
       const entity = await entities('opendata', anonymousCaller, '... on Intersection { id name }', [{ __typename: 'Intersection', id: 'kollarova-zizkova' }]);
       expect(entity.data._entities).toEqual([{ id: 'kollarova-zizkova', name: 'Kollarova x Zizkova' }]);
-      const noScope = await ask('opendata', user(CITY, [Scope.DEVICES_READ]), '{ datasets { id } }');
-      expect(noScope.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'opendata:read' });
-      const noScopeEntity = await entities('opendata', user(CITY, [Scope.DEVICES_READ]), '... on ParkingLot { id }', [{ __typename: 'ParkingLot', id: 'p-nabrezi' }]);
-      expect(noScopeEntity.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'opendata:read' });
+      const devicesOnly = await ask('opendata', user(CITY, [Scope.DEVICES_READ]), '{ datasets { id } }');
+      expect(devicesOnly.errors).toBeUndefined();
+      expect(devicesOnly.data.datasets).toEqual(anonymous.data.datasets);
+      const devicesOnlyEntity = await entities('opendata', user(CITY, [Scope.DEVICES_READ]), '... on ParkingLot { id }', [{ __typename: 'ParkingLot', id: 'p-nabrezi' }]);
+      expect(devicesOnlyEntity.data._entities).toEqual([{ id: 'p-nabrezi' }]);
     });
   });
 
@@ -324,6 +325,28 @@ describe('tenant walls in the subgraphs', () => {
       expect(owner.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       const otherTenant = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }', undefined, { token: await tokenFor(AUSTIN) });
       expect(otherTenant.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    });
+
+    it("keeps the mesh behind the crossing's counters its owner's: no topology, names or neighbours for anyone else", async () => {
+      const topology = '{ intersections { counters { id node { id hops parent { id hops } } } } }';
+      const details = '{ intersections { counters { id node { role name room gateway { id } sensors { id } } } } }';
+      for (const query of [topology, details]) {
+        const anonymous = await graphql(platform.routerUrl, query);
+        expect(anonymous.status, query).toBe(401);
+        expect(anonymous.errors?.[0]?.extensions?.code, query).toBe('UNAUTHENTICATED');
+        const otherTenant = await graphql(platform.routerUrl, query, undefined, { token: await tokenFor(AUSTIN) });
+        expect(otherTenant.errors?.length, query).toBeGreaterThan(0);
+        expect(new Set(otherTenant.errors!.map((e) => e.extensions?.code)), query).toEqual(new Set(['NOT_FOUND']));
+        // Nothing of the mesh got through beside the errors.
+        expect(JSON.stringify(otherTenant.data ?? null), query).not.toMatch(/"(hops|parent|role|name|room|gateway|sensors)":/);
+      }
+      // The owner reads it all.
+      const owner = await graphql<{ intersections: { counters: { node: { hops: number } }[] }[] }>(platform.routerUrl, topology, undefined, { token: await tokenFor(CITY) });
+      expect(owner.errors).toBeUndefined();
+      expect(owner.data!.intersections.flatMap((i) => i.counters.map((c) => c.node.hops))).toContainEqual(expect.any(Number));
+      // The subgraph walls it itself, for an open-data caller signed as the router signs it.
+      const direct = await entities('devices', anonymousCaller, '... on Sensor { id node { hops } }', [{ __typename: 'Sensor', id: openSensor }]);
+      expect(direct.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', scope: 'devices:read' });
     });
   });
 });

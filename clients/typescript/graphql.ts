@@ -48,7 +48,11 @@ export type Quantity =
 
 export type RegisterGatewayInput = {
   arch: CpuArch;
-  /** Lowercase letters, digits and dashes, 3-63 characters (it names the Kubernetes node). */
+  /**
+   * Lowercase letters, digits and dashes, 3-63 characters. Ids are global across tenants (an id
+   * names the gateway's Kubernetes node): one taken by any tenant's gateway, or by another node, is
+   * ALREADY_EXISTS, in the same words whoever took it.
+   */
   id: string | number;
   /** Makes retries safe: see `Mutation`. */
   idempotencyKey?: string | null | undefined;

@@ -90,7 +90,7 @@ export class GatewayProvisioner {
       },
       collector.step,
       ...more,
-    ], this.#options.logger);
+    ], this.#options.logger.child({ gatewayId: gateway.id }));
     this.#options.logger.info({ gateway: gateway.id, tenant: gateway.tenant, arch: gateway.arch, pod: collector.pod.name }, 'gateway provisioned');
     return collector.pod;
   }
@@ -105,7 +105,7 @@ export class GatewayProvisioner {
       collector.step,
       ...old.map((pod) => this.#removal(`removing its old collector pod ${pod.name}`, this.collectorPod(gateway, pod.name))),
       ...more,
-    ], this.#options.logger);
+    ], this.#options.logger.child({ gatewayId: gateway.id }));
     this.#options.logger.info({ gateway: gateway.id, pod: collector.pod.name, replaced: old.map((p) => p.name) }, 'collector deployed');
     return collector.pod;
   }
@@ -139,7 +139,7 @@ export class GatewayProvisioner {
           }]
         : []),
       ...more,
-    ], this.#options.logger);
+    ], this.#options.logger.child({ gatewayId: gateway.id }));
     this.#options.logger.info({ gateway: gateway.id }, 'gateway deprovisioned');
   }
 

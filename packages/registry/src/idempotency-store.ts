@@ -23,8 +23,12 @@ export type IdempotencyState =
  * the caller compares it to tell a retry from a different request reusing the key.
  */
 export interface IdempotencyStore {
-  /** Claims `key` for a request, unless another holds it (`running`) or it is `done`. */
-  claim(key: string, fingerprint: string): Promise<IdempotencyState>;
+  /**
+   * Claims `key` for a request, unless another holds it (`running`) or it is `done`. `owner` is
+   * whose key it is (the caller's namespace): a store that bounds its size bounds each owner's
+   * share, so that one caller's keys never push out another's.
+   */
+  claim(key: string, fingerprint: string, owner: string): Promise<IdempotencyState>;
   /** Stores the result (JSON text) of a claimed request for the store's retention. */
   complete(claim: IdempotencyClaim, result: string): Promise<void>;
   /** Frees the key (the request changed nothing): a retry runs again. */
@@ -44,40 +48,57 @@ const CLAIM_TIMEOUT_MS = 600_000;
 
 type Stored = { state: 'running'; fingerprint: string; token: string } | { state: 'done'; fingerprint: string; result: string };
 
-/** The embedded default: results in this process's memory (at most `maxEntries`, oldest dropped first). */
+export interface MemoryIdempotencyStoreOptions extends IdempotencyStoreOptions {
+  /** Keys an owner keeps at most; a new one drops that owner's oldest. Default 1000. */
+  maxEntriesPerOwner?: number;
+  /** Keys kept at most, all owners together (a bound on memory). Default 100,000. */
+  maxEntries?: number;
+}
+
+/**
+ * The embedded default: results in this process's memory, at most `maxEntriesPerOwner` per
+ * owner (a caller that uses more keys loses its own oldest, never another's) and `maxEntries` in
+ * all, expired ones dropped first.
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly entries = new Map<string, { value: Stored; expires: number }>();
+  private readonly entries = new Map<string, { value: Stored; expires: number; owner: string }>();
+  /** Each owner's keys, in order of last change, oldest first. */
+  private readonly owners = new Map<string, Set<string>>();
   private readonly retentionMs: number;
   private readonly claimTimeoutMs: number;
+  private readonly maxEntriesPerOwner: number;
   private readonly maxEntries: number;
 
-  constructor(options: IdempotencyStoreOptions & { maxEntries?: number } = {}) {
+  constructor(options: MemoryIdempotencyStoreOptions = {}) {
+    this.maxEntriesPerOwner = options.maxEntriesPerOwner ?? 1_000;
     this.maxEntries = options.maxEntries ?? 100_000;
     this.retentionMs = options.retentionMs ?? DAY_MS;
     this.claimTimeoutMs = options.claimTimeoutMs ?? CLAIM_TIMEOUT_MS;
   }
 
-  async claim(key: string, fingerprint: string): Promise<IdempotencyState> {
+  async claim(key: string, fingerprint: string, owner: string): Promise<IdempotencyState> {
     const now = Date.now();
     const entry = this.entries.get(key);
     if (entry && entry.expires > now) {
       return entry.value.state === 'running' ? { state: 'running', fingerprint: entry.value.fingerprint } : entry.value;
     }
     const token = randomUUID();
-    this.set(key, { state: 'running', fingerprint, token }, now + this.claimTimeoutMs);
+    this.set(key, owner, { state: 'running', fingerprint, token }, now + this.claimTimeoutMs);
     return { state: 'claimed', key, fingerprint, token };
   }
 
   async complete(claim: IdempotencyClaim, result: string): Promise<void> {
-    if (this.holds(claim)) this.set(claim.key, { state: 'done', fingerprint: claim.fingerprint, result }, Date.now() + this.retentionMs);
+    const entry = this.entries.get(claim.key);
+    if (entry && this.holds(claim)) this.set(claim.key, entry.owner, { state: 'done', fingerprint: claim.fingerprint, result }, Date.now() + this.retentionMs);
   }
 
   async release(claim: IdempotencyClaim): Promise<void> {
-    if (this.holds(claim)) this.entries.delete(claim.key);
+    if (this.holds(claim)) this.delete(claim.key);
   }
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.owners.clear();
   }
 
   private holds(claim: IdempotencyClaim): boolean {
@@ -85,14 +106,30 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return value?.state === 'running' && value.token === claim.token;
   }
 
-  private set(key: string, value: Stored, expires: number): void {
-    // Re-inserted at the end: the map stays in order of last change, oldest first.
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires });
+  private set(key: string, owner: string, value: Stored, expires: number): void {
+    // Re-inserted at the end: the map and the owner's set stay in order of last change, oldest first.
+    this.delete(key);
+    this.entries.set(key, { value, expires, owner });
+    let keys = this.owners.get(owner);
+    if (!keys) this.owners.set(owner, (keys = new Set()));
+    keys.add(key);
+    for (const oldest of keys) {
+      if (keys.size <= this.maxEntriesPerOwner) break;
+      this.delete(oldest);
+    }
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && entry.expires > Date.now()) break;
-      this.entries.delete(oldest);
+      this.delete(oldest);
     }
+  }
+
+  private delete(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    const keys = this.owners.get(entry.owner);
+    keys?.delete(key);
+    if (keys?.size === 0) this.owners.delete(entry.owner);
   }
 }
 
@@ -106,7 +143,8 @@ return 1
 /**
  * Results in Redis (one key per idempotency key, expiring after the retention), shared by every
  * instance of the API: a retry that lands on another instance still finds the first result.
- * Claims are `SET NX`, so two concurrent requests with one key never both run.
+ * Claims are `SET NX`, so two concurrent requests with one key never both run. Owners are not
+ * counted here: entries go only when their retention ends.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly redis: Redis;
@@ -122,7 +160,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.redis.on('error', (error: Error) => options.logger.debug({ err: error }, 'idempotency store Redis connection error'));
   }
 
-  async claim(key: string, fingerprint: string): Promise<IdempotencyState> {
+  async claim(key: string, fingerprint: string, _owner: string): Promise<IdempotencyState> {
     const token = randomUUID();
     const running = JSON.stringify({ state: 'running', fingerprint, token } satisfies Stored);
     // Two rounds at most: a value that expires between SET NX and GET is claimed on the second.

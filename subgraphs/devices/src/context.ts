@@ -36,6 +36,8 @@ export interface DevicesSources {
 /** What the subgraph runs itself, from its sources, for as long as it runs. */
 export interface DevicesServices {
   logger: Logger;
+  /** Development: user errors carry the data-center systems' own text (`toUserError`). */
+  exposeInternalErrors: boolean;
   idempotency: IdempotencyStore;
   discoveries: MeshDiscoveries;
   activation: GatewayActivation;

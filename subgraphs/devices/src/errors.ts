@@ -1,3 +1,4 @@
+import { requireScope, Scope, type Caller } from '#auth';
 import { IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError } from '#iqrf';
 import { ErrorCode, userError } from '#kit';
 import { GraphQLError } from 'graphql';
@@ -9,4 +10,18 @@ export function toGraphQLError(error: unknown): GraphQLError {
   if (error instanceof IqrfUnavailableError) return userError(ErrorCode.GATEWAY_TIMEOUT, error.message, { gatewayId: error.gatewayId });
   if (error instanceof IqrfStatusError) return userError(ErrorCode.GATEWAY_ERROR, error.message, { gatewayId: error.gatewayId, status: error.status });
   return new GraphQLError('Unexpected error.', { originalError: error instanceof Error ? error : new Error(String(error)) });
+}
+
+/**
+ * What a gateway the caller may not see is: for a caller without `devices:read` (anonymous, open
+ * data only) the scope error, as any devices query gives it; for the others NOT_FOUND, another
+ * tenant's gateway worded exactly as one that does not exist.
+ */
+export function hiddenGatewayError(caller: Caller, id: string): GraphQLError {
+  try {
+    requireScope(caller, Scope.DEVICES_READ);
+  } catch (error) {
+    return toGraphQLError(error);
+  }
+  return userError(ErrorCode.NOT_FOUND, `No gateway "${id}"`, { id });
 }

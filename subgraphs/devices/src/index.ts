@@ -16,6 +16,7 @@ export async function startDevicesSubgraph(options: SubgraphStartOptions & { sou
   const { sources, logger } = options;
   const services: DevicesServices = {
     logger,
+    exposeInternalErrors: options.exposeInternalErrors ?? false,
     idempotency: sources.idempotency ?? new MemoryIdempotencyStore(),
     discoveries: new MeshDiscoveries({ iqrf: sources.iqrf, logger, onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId) }),
     activation: new GatewayActivation({ registry: sources.registry, iqrf: sources.iqrf, nodeReady: (id) => sources.provisioner.nodeReady(id), logger }),

@@ -3,21 +3,30 @@ import { canSeeTenant, type Caller } from '#auth';
 import type { TopologyDevice } from '#iqrf';
 import { parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
 import type { DevicesSources } from './context.ts';
-import { toGraphQLError } from './errors.ts';
+import { hiddenGatewayError, toGraphQLError } from './errors.ts';
 
 export type DevicesLoaders = ReturnType<typeof createLoaders>;
 
 /**
  * Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through
  * them, and they hold the tenant wall: a gateway of a tenant `caller` may not see is, for every
- * resolver, a gateway that does not exist (and so are its sensors). `openSensor` reads the
- * sensors open data publishes, whoever owns them.
+ * resolver, a gateway that does not exist (and so are its sensors, and its mesh, whose topology
+ * is an error). `openSensor` reads the sensors open data publishes, whoever owns them: their
+ * gateway and mesh stay behind the wall.
  */
 export function createLoaders(sources: DevicesSources, caller: Caller) {
-  const topology = new DataLoader<string, TopologyDevice[]>((gatewayIds) =>
-    Promise.all(gatewayIds.map((id) => sources.catalog.topology(id).catch(toGraphQLError))),
-  );
   const walled = sensorLoaders(sources, (record) => canSeeTenant(caller, record.tenant));
+  const topology = new DataLoader<string, TopologyDevice[]>(async (gatewayIds) => {
+    const gateways = await walled.gateway.loadMany(gatewayIds);
+    return Promise.all(
+      gatewayIds.map((id, i) => {
+        const gateway = gateways[i];
+        if (gateway instanceof Error) return gateway;
+        if (!gateway) return hiddenGatewayError(caller, id);
+        return sources.catalog.topology(id).catch(toGraphQLError);
+      }),
+    );
+  });
   const open = sensorLoaders(sources, () => true);
   const openSensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
     const loaded = await open.sensor.loadMany(ids.map((id) => (sources.openSensorIds.has(id) ? id : '')));
@@ -60,4 +69,11 @@ function sensorLoaders(sources: DevicesSources, visible: (record: GatewayRecord)
   });
 
   return { gateway, gatewaySensors, sensor };
+}
+
+/** The gateway if `caller` may see it (through the loader's wall); throws `hiddenGatewayError` otherwise. */
+export async function requireGateway(loaders: DevicesLoaders, caller: Caller, id: string): Promise<GatewayRecord> {
+  const gateway = await loaders.gateway.load(id);
+  if (!gateway) throw hiddenGatewayError(caller, id);
+  return gateway;
 }

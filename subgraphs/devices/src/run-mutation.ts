@@ -31,7 +31,7 @@ export async function runMutation<T extends Payload>(
     try {
       return { ...(await act()), userErrors: [] } as unknown as T;
     } catch (error) {
-      const userError = toUserError(error);
+      const userError = toUserError(error, { exposeInternalErrors: ctx.services.exposeInternalErrors });
       if (!userError) throw error;
       return fail(userError);
     }
@@ -43,10 +43,11 @@ export async function runMutation<T extends Payload>(
     return fail({ code: 'BAD_USER_INPUT', message: 'idempotencyKey must be 1-255 printable ASCII characters without spaces', field: ['input', 'idempotencyKey'] });
   }
   const { idempotency } = ctx.services;
-  const { caller } = ctx;
-  // Keys are the caller's own: two tenants (or two users) using the same key never meet.
+  const { kind, tenant, subject } = ctx.caller;
+  // Keys are the caller's own: two tenants (or two users) using the same key never meet. Hashed
+  // from JSON, as parts may hold any character (a subject `a:b` with key `c` is not `a` with `b:c`).
   const fingerprint = fingerprintOf(mutation, input);
-  const state = await idempotency.claim(`${caller.kind}:${caller.tenant ?? '*'}:${caller.subject}:${key}`, fingerprint);
+  const state = await idempotency.claim(sha256Json([kind, tenant, subject, key]), fingerprint, sha256Json([kind, tenant, subject]));
   if (state.state !== 'claimed') {
     if (state.fingerprint !== fingerprint) {
       return fail({ code: 'IDEMPOTENCY_KEY_REUSED', message: `idempotencyKey "${key}" was used before with another input or for another mutation; use a new key`, field: ['input', 'idempotencyKey'] });
@@ -76,6 +77,10 @@ export async function runMutation<T extends Payload>(
 export function fingerprintOf(mutation: string, input: object): string {
   const { idempotencyKey: _key, ...rest } = input as Record<string, unknown>;
   return createHash('sha256').update(`${mutation}\n${canonicalJson(rest)}`).digest('hex');
+}
+
+function sha256Json(parts: ReadonlyArray<string | null>): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 /** JSON with sorted keys and without null or absent fields (an omitted optional field equals null). */

@@ -29,19 +29,26 @@ export function badInput(field: string, message: string): MutationFailure {
  * The `UserError` an expected failure becomes: ours, the gateway daemon's (timeout, error status),
  * a step of a multi-system change that failed and was rolled back. Undefined for anything else,
  * which stays a top-level (masked) error.
+ *
+ * User errors are payload data, which error masking never sees: without `exposeInternalErrors`
+ * (production) a data-center system's text (its answer, object names, what is left to clean up)
+ * stays out of the message, which then names the failed step and the outcome only; `runSteps`
+ * logged the whole failure.
  */
-export function toUserError(error: unknown): UserError | undefined {
+export function toUserError(error: unknown, { exposeInternalErrors }: { exposeInternalErrors: boolean }): UserError | undefined {
   if (error instanceof MutationFailure) return { code: error.code, message: error.message, field: error.field };
   if (error instanceof IqrfTimeoutError || error instanceof IqrfUnavailableError) return { code: 'GATEWAY_TIMEOUT', message: error.message, field: null };
   if (error instanceof IqrfStatusError) return { code: 'GATEWAY_ERROR', message: error.message, field: null };
   if (error instanceof DiscoveryRunningError) return { code: 'CONFLICT', message: error.message, field: ['input', 'gatewayId'] };
   if (error instanceof TenantNotReadyError) return { code: 'BAD_USER_INPUT', message: `${error.message}: the tenant must be onboarded first`, field: ['input', 'tenant'] };
   // Kubernetes or Contrail has an object of that name already (e.g. a node named like the gateway).
-  if (error instanceof UpstreamError && error.status === 409) return { code: 'ALREADY_EXISTS', message: error.message, field: null };
+  if (error instanceof UpstreamError && error.status === 409) {
+    return { code: 'ALREADY_EXISTS', message: exposeInternalErrors ? error.message : `${error.system} has an object of that name already`, field: null };
+  }
   if (error instanceof StepFailedError) {
     // The step's own failure says what kind it is; the message adds which step and what was undone.
-    const cause = toUserError(error.cause);
-    return { code: cause?.code ?? 'UPSTREAM_ERROR', message: error.message, field: cause?.field ?? null };
+    const cause = toUserError(error.cause, { exposeInternalErrors });
+    return { code: cause?.code ?? 'UPSTREAM_ERROR', message: exposeInternalErrors ? error.message : error.summary, field: cause?.field ?? null };
   }
   return undefined;
 }

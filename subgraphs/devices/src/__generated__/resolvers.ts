@@ -222,9 +222,13 @@ export type MeshNode = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -273,9 +277,13 @@ export type Mutation = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationBondNodeArgs = {
   input: BondNodeInput;
@@ -291,9 +299,13 @@ export type MutationBondNodeArgs = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationDecommissionGatewayArgs = {
   input: DecommissionGatewayInput;
@@ -309,9 +321,13 @@ export type MutationDecommissionGatewayArgs = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationDeployCollectorArgs = {
   input: DeployCollectorInput;
@@ -327,9 +343,13 @@ export type MutationDeployCollectorArgs = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationDiscoverMeshArgs = {
   input: DiscoverMeshInput;
@@ -345,9 +365,13 @@ export type MutationDiscoverMeshArgs = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationRegisterGatewayArgs = {
   input: RegisterGatewayInput;
@@ -363,9 +387,13 @@ export type MutationRegisterGatewayArgs = {
  * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
  *
  * Expected failures come back as `userErrors` with the payload's object null,
- * and nothing changed: a step that fails undoes the steps done before it. Authorization is not a
- * user error: a missing scope (or, for `registerGateway`, a tenant that is not the caller's) is a
- * top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly as an unknown one.
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
  */
 export type MutationUnbondNodeArgs = {
   input: UnbondNodeInput;
@@ -435,7 +463,11 @@ export type QuerySensorsArgs = {
 
 export type RegisterGatewayInput = {
   arch: CpuArch;
-  /** Lowercase letters, digits and dashes, 3-63 characters (it names the Kubernetes node). */
+  /**
+   * Lowercase letters, digits and dashes, 3-63 characters. Ids are global across tenants (an id
+   * names the gateway's Kubernetes node): one taken by any tenant's gateway, or by another node, is
+   * ALREADY_EXISTS, in the same words whoever took it.
+   */
   id: Scalars['ID']['input'];
   /** Makes retries safe: see `Mutation`. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -472,7 +504,8 @@ export type Subscription = {
    * Progress of mesh discovery on a gateway: each wave's steps, progress and new nodes. With
    * `discoveryId` (from `discoverMesh`), that run's events from its first (a run is kept 10 minutes
    * after it ends), ending with its last; without, the run in progress from its first event, then
-   * every later run. Needs `devices:read`; another tenant's gateway is NOT_FOUND.
+   * every later run, until the gateway is decommissioned (the subscription then completes). Needs
+   * `devices:read`; another tenant's gateway is NOT_FOUND.
    */
   meshDiscovery: MeshDiscoveryEvent;
 };

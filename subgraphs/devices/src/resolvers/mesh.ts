@@ -2,10 +2,11 @@ import { requireScope, Scope } from '#auth';
 import type { TopologyDevice } from '#iqrf';
 import type { MeshNetworkResolvers, MeshNodeResolvers } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
+import { requireGateway } from '../loaders.ts';
 import type { MeshNodeModel } from '../models.ts';
 
 export const MeshNetwork: MeshNetworkResolvers = {
-  gateway: async ({ gatewayId }, _, { loaders }) => (await loaders.gateway.load(gatewayId))!,
+  gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
   coordinator: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
   nodes: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0),
   size: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0).length,
@@ -20,23 +21,33 @@ export const MeshNode: MeshNodeResolvers = {
     return (await meshNodes(gatewayId, ctx)).find((n) => n.address === address) ?? null;
   },
   id: ({ gatewayId, address }) => `${gatewayId}.${address}`,
-  role: async (node, _, { loaders }) => {
+  // Beyond its id, a node is its gateway's: reached from an open-data sensor (`Sensor.node`) of
+  // a gateway the caller may not see, every field is that gateway's error (`requireGateway`).
+  role: async (node, _, { loaders, caller }) => {
+    await requireGateway(loaders, caller, node.gatewayId);
     if (node.address === 0) return 'COORDINATOR';
     const sensors = await loaders.gatewaySensors.load(node.gatewayId);
     return sensors.some((s) => s.address === node.address) ? 'SENSOR' : 'ROUTER';
   },
   parent: async (node, _, ctx) => {
+    await requireGateway(ctx.loaders, ctx.caller, node.gatewayId);
     const parent = (await resolved(node, ctx)).parent;
     return parent === null || parent === undefined ? null : { gatewayId: node.gatewayId, address: parent };
   },
-  hops: async (node, _, ctx) => (await resolved(node, ctx)).hops ?? 0,
-  name: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gateway.load(gatewayId))?.nodes[address]?.name ?? null,
-  room: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gateway.load(gatewayId))?.nodes[address]?.room ?? null,
-  gateway: async ({ gatewayId }, _, { loaders }) => (await loaders.gateway.load(gatewayId))!,
-  sensors: async ({ gatewayId, address }, _, { loaders }) => (await loaders.gatewaySensors.load(gatewayId)).filter((s) => s.address === address),
+  hops: async (node, _, ctx) => {
+    await requireGateway(ctx.loaders, ctx.caller, node.gatewayId);
+    return (await resolved(node, ctx)).hops ?? 0;
+  },
+  name: async ({ gatewayId, address }, _, { loaders, caller }) => (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.name ?? null,
+  room: async ({ gatewayId, address }, _, { loaders, caller }) => (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.room ?? null,
+  gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
+  sensors: async ({ gatewayId, address }, _, { loaders, caller }) => {
+    await requireGateway(loaders, caller, gatewayId);
+    return (await loaders.gatewaySensors.load(gatewayId)).filter((s) => s.address === address);
+  },
 };
 
-/** The mesh of a gateway as node models with parents and hop counts from the daemon's topology. */
+/** The mesh of a gateway as node models with parents and hop counts from the daemon's topology (walled by the loader). */
 export async function meshNodes(gatewayId: string, { loaders }: DevicesContext): Promise<MeshNodeModel[]> {
   const devices = await loaders.topology.load(gatewayId);
   return withHops(gatewayId, devices);

@@ -25,7 +25,8 @@ export const Mutation: MutationResolvers = {
     return runMutation(ctx, 'registerGateway', input, { gateway: null, collector: null }, async () => {
       const { sources, services } = ctx;
       const record = validateRegistration(input, sources.tenants);
-      if ((await sources.registry.getMany([record.id]))[0]) throw new MutationFailure('ALREADY_EXISTS', `Gateway "${record.id}" is already registered`, ['input', 'id']);
+      // Ids are global (each names a Kubernetes node): a taken one is refused, but whose it is stays unsaid.
+      if ((await sources.registry.getMany([record.id]))[0]) throw idTaken(record.id);
       // The record is the last step: the gateway exists for the API only once the data center has it.
       const collector = await sources.provisioner.provision(toProvision(record), [addToRegistry(sources.registry, record)]);
       void services.activation.watch(record.id);
@@ -55,7 +56,7 @@ export const Mutation: MutationResolvers = {
             undo: () => removeBond(ctx, gateway.id, assigned),
           },
           ...(name || room ? [updateNodeMeta(sources.registry, gateway.id, () => assigned, { ...(name ? { name } : {}), ...(room ? { room } : {}) })] : []),
-        ], ctx.services.logger);
+        ], ctx.services.logger.child({ gatewayId: gateway.id }));
       } finally {
         await announceMeshChange(sources, gateway.id);
         ctx.loaders.gateway.clear(gateway.id);
@@ -78,7 +79,7 @@ export const Mutation: MutationResolvers = {
         await runSteps(`Unbonding node ${input.address} of gateway "${gateway.id}"`, [
           forgetNodeMeta(sources.registry, gateway.id, input.address),
           { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
-        ], ctx.services.logger);
+        ], ctx.services.logger.child({ gatewayId: gateway.id }));
       } finally {
         await announceMeshChange(sources, gateway.id);
         ctx.loaders.gateway.clear(gateway.id);
@@ -121,6 +122,8 @@ export const Mutation: MutationResolvers = {
       // Registry last: until the data center is clean, the gateway stays listed and can be retried.
       await sources.provisioner.deprovision(toProvision(gateway), [removeFromRegistry(sources.registry, gateway)]);
       sources.catalog.invalidate(gateway.id);
+      // The id may soon name another tenant's gateway: whoever followed this one's discoveries is done.
+      services.discoveries.endGateway(gateway.id);
       ctx.loaders.gateway.clear(gateway.id);
       return { decommissionedGatewayId: gateway.id };
     });
@@ -131,6 +134,11 @@ export const Mutation: MutationResolvers = {
 function requireOwnTenant(caller: Caller, tenant: string): void {
   if (canSeeTenant(caller, tenant)) return;
   throw userError(ErrorCode.FORBIDDEN, `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant "${tenant}"`, { field: 'tenant' });
+}
+
+/** The same words for an id taken by the caller's own gateway and by another tenant's. */
+function idTaken(id: string): MutationFailure {
+  return new MutationFailure('ALREADY_EXISTS', `Gateway id "${id}" is not available`, ['input', 'id']);
 }
 
 /** The gateway if the caller may see it; NOT_FOUND otherwise (another tenant's is not told apart). */
@@ -148,7 +156,7 @@ function addToRegistry(registry: GatewayRegistry, record: GatewayRecord): Step {
   return {
     name: 'recording the gateway',
     run: async () => {
-      if (!(await registry.add(record))) throw new MutationFailure('ALREADY_EXISTS', `Gateway "${record.id}" is already registered`, ['input', 'id']);
+      if (!(await registry.add(record))) throw idTaken(record.id);
     },
     undo: async () => void (await registry.remove(record.id)),
   };

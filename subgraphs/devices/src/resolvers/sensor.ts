@@ -1,6 +1,6 @@
 import { hasScope, requireScope, Scope } from '#auth';
-import { ErrorCode, userError } from '#kit';
 import type { SensorResolvers } from '../__generated__/resolvers.ts';
+import { requireGateway } from '../loaders.ts';
 
 export const Sensor: SensorResolvers = {
   // Another tenant's sensor resolves to null, as a missing one does (the loader's wall); a
@@ -12,11 +12,7 @@ export const Sensor: SensorResolvers = {
   },
   room: ({ room }) => room ?? null,
   // An open sensor's gateway is its owner's: only that tenant (or an operator) sees it.
-  gateway: async ({ gatewayId }, _, { loaders, caller }) => {
-    const gateway = await loaders.gateway.load(gatewayId);
-    if (gateway) return gateway;
-    requireScope(caller, Scope.DEVICES_READ);
-    throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId });
-  },
+  gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
+  // The node's fields but its id are its gateway's, walled as the gateway is (`MeshNode`).
   node: ({ gatewayId, address }) => ({ gatewayId, address }),
 };

@@ -71,7 +71,7 @@ interface Run {
 export class MeshDiscoveries {
   private readonly runs = new Map<string, Run>();
   /** Live subscriptions: each takes the events it wants and ends its own queue. */
-  private readonly subscribers = new Map<(event: DiscoveryEvent) => void, EventQueue<DiscoveryEvent>>();
+  private readonly subscribers = new Map<(event: DiscoveryEvent) => void, { gatewayId: string; queue: EventQueue<DiscoveryEvent> }>();
   private closed = false;
 
   constructor(private readonly options: MeshDiscoveriesOptions) {}
@@ -119,14 +119,28 @@ export class MeshDiscoveries {
     // The replay and the live events join without a gap: nothing runs between these lines.
     for (const event of run?.events ?? []) listener(event);
     if (discoveryId !== undefined && run!.summary.state !== 'RUNNING') queue.end();
-    else this.subscribers.set(listener, queue);
+    else this.subscribers.set(listener, { gatewayId, queue });
     return queue;
+  }
+
+  /**
+   * Forgets the gateway's runs and ends the subscriptions to its events: it was decommissioned,
+   * and its id may be registered again by another tenant, who must not see its old runs, nor its
+   * old subscribers the new ones.
+   */
+  endGateway(gatewayId: string): void {
+    for (const [id, run] of this.runs) if (run.summary.gatewayId === gatewayId) this.runs.delete(id);
+    for (const [listener, subscriber] of this.subscribers) {
+      if (subscriber.gatewayId !== gatewayId) continue;
+      subscriber.queue.end();
+      this.subscribers.delete(listener);
+    }
   }
 
   /** Ends every subscription; runs in progress go on but are no longer reported. */
   close(): void {
     this.closed = true;
-    for (const queue of this.subscribers.values()) queue.end();
+    for (const { queue } of this.subscribers.values()) queue.end();
     this.subscribers.clear();
   }
 
