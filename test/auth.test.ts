@@ -78,6 +78,16 @@ describe('identity at the router', () => {
     expect((await graphql(url, '{ sensor(id: "austin-gw01.21.0") { latest { value } } }', {}, { token })).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'telemetry:read' });
   });
 
+  it('remembers a verified token only until it expires', async () => {
+    const verify = createTokenVerifier({ secret: DEVELOPMENT_SECRET });
+    const expiresAt = (Math.floor(Date.now() / 1000) + 2) * 1000;
+    const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET, expiresIn: expiresAt / 1000 });
+    expect(await verify(token)).toMatchObject({ tenant: 'austin-summit' });
+    expect(await verify(token)).toMatchObject({ tenant: 'austin-summit' });
+    await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 50));
+    await expect(verify(token)).rejects.toThrow(/expired/);
+  });
+
   it('refuses an Authorization header that is not a bearer token', async () => {
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' }, body: JSON.stringify({ query: gatewayQuery }) });
     expect(response.status).toBe(401);

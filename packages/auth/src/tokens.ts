@@ -13,19 +13,31 @@ export const DEVELOPMENT_SECRET = 'iot-platform-development-secret-do-not-use-in
 
 export class TokenError extends Error {}
 
+/** How many verified tokens a verifier remembers. */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 export type TokenVerifier = (token: string) => Promise<Caller>;
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const key: Uint8Array | JWTVerifyGetKey = 'secret' in options ? new TextEncoder().encode(options.secret) : createRemoteJWKSet(new URL(options.jwksUrl));
   const algorithms = 'secret' in options ? ['HS256'] : ['RS256', 'ES256'];
+  // A token verified once stands until it expires: partners send the same one with every request.
+  const verified = new Map<string, Caller>();
   return async (token) => {
+    const known = verified.get(token);
+    if (known && known.expiresAt! > Date.now()) return known;
+    verified.delete(token);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: options.issuer, audience: options.audience, requiredClaims: ['exp', 'sub'] }));
     } catch (error) {
       throw new TokenError(tokenErrorMessage(error));
     }
-    return callerOf(payload);
+    const caller = callerOf(payload);
+    // Oldest first (insertion order): a bounded cache of the tokens in use.
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value!);
+    verified.set(token, caller);
+    return caller;
   };
 }
 
