@@ -83,7 +83,7 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
     case 'telemetry':
       return { Reading: '../models.ts#ReadingModel', Sensor: '../models.ts#SensorRef' };
     case 'infrastructure':
-      return { Gateway: '../models.ts#GatewayRef', KubernetesNode: '../models.ts#KubernetesNodeModel', Pod: '../models.ts#PodModel', KubernetesNamespace: '../models.ts#KubernetesNamespaceModel', VirtualNetwork: '../models.ts#VirtualNetworkModel', VRouter: '../models.ts#VRouterModel', BgpPeer: '../models.ts#BgpPeerModel', Project: '../models.ts#ProjectModel', Server: '../models.ts#ServerModel', Hypervisor: '../models.ts#HypervisorModel', Network: '../models.ts#NetworkModel', Datacenter: '../models.ts#DatacenterModel', OpenStackView: '../models.ts#DatacenterModel', ContrailView: '../models.ts#DatacenterModel', KubernetesView: '../models.ts#DatacenterModel' };
+      return { Gateway: '../models.ts#GatewayRef', KubernetesNode: '../models.ts#KubernetesNodeModel', Pod: '../models.ts#PodModel', KubernetesNamespace: '../models.ts#KubernetesNamespaceModel', VirtualNetwork: '../models.ts#VirtualNetworkModel', VRouter: '../models.ts#VRouterModel', BgpPeer: '../models.ts#BgpPeerModel', Project: '../models.ts#ProjectModel', Server: '../models.ts#ServerModel', Hypervisor: '../models.ts#HypervisorModel', Network: '../models.ts#NetworkModel', Tenant: '../models.ts#TenantModel', Datacenter: '../models.ts#DatacenterModel', OpenStackView: '../models.ts#DatacenterModel', ContrailView: '../models.ts#DatacenterModel', KubernetesView: '../models.ts#DatacenterModel' };
     case 'opendata':
       return { Dataset: '../models.ts#DatasetModel', Intersection: '../models.ts#IntersectionModel', ParkingLot: '../models.ts#ParkingLotModel' };
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
-import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#cloud';
+import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
 import { connectMqtt, IqrfClient, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
@@ -56,8 +56,6 @@ export interface PlatformConfig {
   backends?: BackendOptions;
   /** An open data catalogue; the scenario's when absent. */
   openData?: OpenDataCatalog;
-  /** Extra tenants gateways may be registered for, beside the scenario's and the registry's. */
-  tenants?: string[];
   pollIntervalMs?: number;
   iqrfTimeoutMs?: number;
   lossRate?: number;
@@ -161,7 +159,6 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const idempotency = openIdempotencyStore(config.backends ?? {}, logger);
     closers.push(() => idempotency.close());
 
-    const tenants = new Set([...scenario.tenants, ...registered.map((g) => g.tenant), ...(config.tenants ?? [])]);
     const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
     const common = { host, exposeInternalErrors: !config.hardening?.production && config.exposeInternalErrors, trust: { secret: subgraphSecret } };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
@@ -172,7 +169,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, tenants, idempotency, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+      sources: { registry, catalog, iqrf, provisioner, idempotency, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
     });
     closers.push(() => started.devices.close());
     started.telemetry = await startTelemetrySubgraph({
@@ -186,7 +183,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.infrastructure,
       logger: subgraphLogger('infrastructure'),
-      sources: { openstack, contrail, kubernetes },
+      sources: { openstack, contrail, kubernetes, onboarder: new TenantOnboarder({ openstack, contrail, kubernetes, logger: logger.child({ component: 'onboarder' }) }), idempotency },
     });
     closers.push(() => started.infrastructure.close());
 

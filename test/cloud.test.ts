@@ -7,6 +7,7 @@ import {
   GatewayProvisioner,
   KubernetesClient,
   OpenStackClient,
+  TenantOnboarder,
   UpstreamError,
   tenantVirtualNetwork,
 } from '#cloud';
@@ -243,7 +244,8 @@ describe('infrastructure subgraph', () => {
   const operator: Caller = { kind: 'user', subject: 'operator', tenant: null, scopes: [Scope.ADMIN] };
 
   beforeAll(async () => {
-    const subgraph = await startInfrastructureSubgraph({ port: 0, logger: silentLogger, sources: { openstack, contrail, kubernetes }, exposeInternalErrors: true, trust: { secret } });
+    const onboarder = new TenantOnboarder({ openstack, contrail, kubernetes, logger: silentLogger });
+    const subgraph = await startInfrastructureSubgraph({ port: 0, logger: silentLogger, sources: { openstack, contrail, kubernetes, onboarder }, exposeInternalErrors: true, trust: { secret } });
     disposers.push(() => subgraph.close());
     url = subgraph.url;
   });
@@ -304,7 +306,7 @@ describe('infrastructure subgraph', () => {
     const broken = await startInfrastructureSubgraph({
       port: 0,
       logger: silentLogger,
-      sources: { openstack, contrail, kubernetes: new KubernetesClient({ server: 'http://127.0.0.1:1' }) },
+      sources: { openstack, contrail, kubernetes: new KubernetesClient({ server: 'http://127.0.0.1:1' }), onboarder: { onboard: () => Promise.reject(new Error('not used')) } },
       trust: { secret },
     });
     try {

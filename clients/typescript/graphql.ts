@@ -80,7 +80,7 @@ export type UserErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   /** No such gateway or node, or one of another tenant (the two are not told apart). */
   | 'NOT_FOUND'
-  /** A data-center system (Kubernetes, Contrail) failed or refused; the steps already done were undone. */
+  /** A data-center system (OpenStack, Contrail, Kubernetes) failed or refused; the steps already done were undone. */
   | 'UPSTREAM_ERROR';
 
 export type GatewayOverviewQueryVariables = Exact<{

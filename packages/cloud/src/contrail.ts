@@ -63,6 +63,33 @@ export interface CreateVirtualRouterInput {
   virtualNetworkFqName?: string[];
 }
 
+/** A Contrail project (`['default-domain', <name>]`): owns a tenant's networks and IPAMs. */
+export interface ContrailProject {
+  uuid: string;
+  name: string;
+  fqName: string[];
+}
+
+export interface CreateProjectInput {
+  name: string;
+  /**
+   * The project's uuid: with Keystone, Contrail names a project after its Keystone id (dashed),
+   * which is what links the two; Contrail picks one when absent.
+   */
+  uuid?: string;
+  displayName?: string;
+}
+
+export interface CreateVirtualNetworkInput {
+  /** `['default-domain', <project>, <name>]`; the project must exist. */
+  fqName: string[];
+  displayName?: string;
+  /** e.g. `['target:64512:7']`. */
+  routeTargets: string[];
+  /** The IPAM the network takes its addresses from, and its subnet there. */
+  ipam?: { ref: ContrailRef; subnet: { prefix: string; length: number } };
+}
+
 const ref: Check<ContrailRef> = object({ to: arrayOf(string), uuid: string });
 const listItem = object({ uuid: string, fq_name: arrayOf(string) });
 
@@ -116,7 +143,8 @@ function detailList<T>(collection: string, resource: string, item: Check<T>): Ch
 
 /**
  * The Contrail config API over `fetch`: virtual networks, vRouters and BGP routers, plus what a
- * gateway registration needs (create, find and delete a vRouter).
+ * gateway registration needs (create, find and delete a vRouter) and what onboarding a tenant
+ * needs (its project, network IPAM and virtual network).
  */
 export class ContrailClient {
   readonly #url: string;
@@ -158,6 +186,61 @@ export class ContrailClient {
     });
   }
 
+  async listProjects(): Promise<ContrailProject[]> {
+    const list = await this.#get('/projects', object({ projects: arrayOf(listItem) }));
+    return list.projects.map((p) => ({ uuid: p.uuid, name: lastName(p.fq_name), fqName: p.fq_name }));
+  }
+
+  /** Creates a project under `default-domain`; a 409 when one of that name exists. */
+  async createProject(input: CreateProjectInput): Promise<ContrailProject> {
+    const fqName = ['default-domain', input.name];
+    const created = await this.#create('project', { fq_name: fqName, parent_type: 'domain', ...(input.uuid ? { uuid: input.uuid } : {}), ...(input.displayName ? { display_name: input.displayName } : {}) });
+    return { uuid: created.uuid, name: input.name, fqName };
+  }
+
+  /** Deletes a project; Contrail refuses (409) while networks or IPAMs are still in it. */
+  async deleteProject(uuid: string): Promise<void> {
+    await this.#delete('project', uuid);
+  }
+
+  /** Creates a network IPAM (an address space; its subnets are set on the networks that use it). */
+  async createNetworkIpam(fqName: string[]): Promise<ContrailRef> {
+    const created = await this.#create('network-ipam', { fq_name: fqName, parent_type: 'project', ipam_subnet_method: 'user-defined-subnet' });
+    return { to: fqName, uuid: created.uuid };
+  }
+
+  /** Deletes a network IPAM; Contrail refuses (409) while a network or vRouter refers to it. */
+  async deleteNetworkIpam(uuid: string): Promise<void> {
+    await this.#delete('network-ipam', uuid);
+  }
+
+  /** Creates a virtual network in its project, with its route targets and its IPAM subnet. */
+  async createVirtualNetwork(input: CreateVirtualNetworkInput): Promise<ContrailVirtualNetwork> {
+    const { ipam } = input;
+    const created = await this.#create('virtual-network', {
+      fq_name: input.fqName,
+      parent_type: 'project',
+      ...(input.displayName ? { display_name: input.displayName } : {}),
+      route_target_list: { route_target: input.routeTargets },
+      ...(ipam
+        ? { network_ipam_refs: [{ to: ipam.ref.to, uuid: ipam.ref.uuid, attr: { ipam_subnets: [{ subnet: { ip_prefix: ipam.subnet.prefix, ip_prefix_len: ipam.subnet.length } }] } }] }
+        : {}),
+    });
+    return {
+      uuid: created.uuid,
+      name: lastName(input.fqName),
+      fqName: input.fqName,
+      project: input.fqName[1] ?? '',
+      routeTargets: input.routeTargets,
+      subnets: ipam ? [`${ipam.subnet.prefix}/${ipam.subnet.length}`] : [],
+      networkIpamRefs: ipam ? [ipam.ref] : [],
+    };
+  }
+
+  async deleteVirtualNetwork(uuid: string): Promise<void> {
+    await this.#delete('virtual-network', uuid);
+  }
+
   /** The vRouter whose host name is `name`, or undefined. */
   async findVirtualRouter(name: string): Promise<ContrailVirtualRouter | undefined> {
     const list = await this.#get('/virtual-routers', object({ 'virtual-routers': arrayOf(listItem) }));
@@ -191,6 +274,16 @@ export class ContrailClient {
 
   async deleteVirtualRouter(uuid: string): Promise<void> {
     await this.#send('DELETE', `/virtual-router/${encodeURIComponent(uuid)}`, undefined, () => undefined);
+  }
+
+  /** `POST /<resource>s` with `{<resource>: properties}`; Contrail answers with the new object's uuid. */
+  async #create(resource: string, properties: Record<string, unknown>): Promise<{ uuid: string }> {
+    const created = await this.#send('POST', `/${resource}s`, { [resource]: properties }, object({ [resource]: object({ uuid: string }) }));
+    return created[resource]!;
+  }
+
+  async #delete(resource: string, uuid: string): Promise<void> {
+    await this.#send('DELETE', `/${resource}/${encodeURIComponent(uuid)}`, undefined, () => undefined);
   }
 
   #get<T>(path: string, check: Check<T>): Promise<T> {

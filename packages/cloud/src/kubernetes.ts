@@ -161,6 +161,22 @@ export class KubernetesClient {
     return list.items.map((ns, i) => toNamespace(ns, `items[${i}]`, 'GET /api/v1/namespaces'));
   }
 
+  /** Creates the namespace; fails (409) if it exists. */
+  async createNamespace(name: string, labels: Record<string, string> = {}): Promise<KubeNamespace> {
+    const body: V1Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
+    const ns = await this.#call('POST', '/api/v1/namespaces', () => this.#api.createNamespace({ body }));
+    return toNamespace(ns, 'response', 'POST /api/v1/namespaces');
+  }
+
+  /**
+   * Deletes the namespace and everything in it; false when there was none. The API server
+   * answers at once, the namespace then is Terminating until its finalizers ran.
+   */
+  async deleteNamespace(name: string): Promise<boolean> {
+    const path = `/api/v1/namespaces/${name}`;
+    return this.#call('DELETE', path, async () => (await this.#api.deleteNamespace({ name }), true), { notFound: false });
+  }
+
   /** Creates the namespace unless it exists. */
   async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
     try {

@@ -87,9 +87,9 @@ const tokenBody = object({
   }),
 });
 
-const projectsBody = object({
-  projects: arrayOf(object({ id: string, name: string, domain_id: optional(string), description: optional(string), enabled: optional(boolean) })),
-});
+const projectFields = { id: string, name: string, domain_id: optional(string), description: optional(string), enabled: optional(boolean) };
+const projectBody = object({ project: object(projectFields) });
+const projectsBody = object({ projects: arrayOf(object(projectFields)) });
 
 const serversBody = object({
   servers: arrayOf(
@@ -180,13 +180,35 @@ export class OpenStackClient {
   /** Keystone `GET /v3/projects` (needs an admin-scoped token). */
   async listProjects(): Promise<OpenStackProject[]> {
     const body = await this.#call('Keystone', 'GET', () => `${this.#options.authUrl}/projects`, projectsBody);
-    return body.projects.map((p) => ({ id: p.id, name: p.name, domainId: p.domain_id, description: p.description, enabled: p.enabled ?? true }));
+    return body.projects.map(toProject);
+  }
+
+  /**
+   * Keystone `POST /v3/projects` (needs an admin-scoped token): an enabled project in the domain
+   * of the token's project. A name taken in that domain is a 409.
+   */
+  async createProject(input: { name: string; description?: string }): Promise<OpenStackProject> {
+    const body = await this.#call('Keystone', 'POST', () => `${this.#options.authUrl}/projects`, projectBody, {
+      body: { project: { name: input.name, description: input.description ?? '', enabled: true, is_domain: false } },
+    });
+    return toProject(body.project);
+  }
+
+  /** Keystone `DELETE /v3/projects/{id}`; false when there was none. */
+  async deleteProject(id: string): Promise<boolean> {
+    try {
+      await this.#call('Keystone', 'DELETE', () => `${this.#options.authUrl}/projects/${encodeURIComponent(id)}`, () => undefined);
+      return true;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.status === 404) return false;
+      throw error;
+    }
   }
 
   /** Nova `GET /servers/detail` (all projects when the token may see them), flavors embedded (2.47+). */
   async listServers(): Promise<OpenStackServer[]> {
     const body = await this.#call('Nova', 'GET', (t) => `${t.endpoints.compute}/servers/detail?all_tenants=1`, serversBody, {
-      'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION,
+      headers: { 'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION },
     });
     return body.servers.map((s) => ({
       id: s.id,
@@ -204,7 +226,7 @@ export class OpenStackClient {
   /** Nova `GET /os-hypervisors/detail` at microversion 2.53. */
   async listHypervisors(): Promise<OpenStackHypervisor[]> {
     const body = await this.#call('Nova', 'GET', (t) => `${t.endpoints.compute}/os-hypervisors/detail`, hypervisorsBody, {
-      'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION,
+      headers: { 'X-OpenStack-Nova-API-Version': NOVA_MICROVERSION },
     });
     return body.hypervisors.map((h) => ({
       id: h.id,
@@ -241,13 +263,13 @@ export class OpenStackClient {
     method: JsonRequest['method'],
     url: (token: Token) => string,
     check: (value: unknown, path: string) => T,
-    headers: Record<string, string> = {},
+    { headers = {}, body }: { headers?: Record<string, string>; body?: unknown } = {},
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.#validToken();
       const request = { system, method, url: url(token), fetch: this.#options.fetch, timeoutMs: this.#options.timeoutMs };
       try {
-        const response = await requestJson({ ...request, headers: { ...headers, 'X-Auth-Token': token.value } });
+        const response = await requestJson({ ...request, headers: { ...headers, 'X-Auth-Token': token.value }, body });
         return validateBody(check, response.body, request);
       } catch (error) {
         if (attempt === 0 && error instanceof UpstreamError && error.status === 401) {
@@ -310,4 +332,8 @@ export class OpenStackClient {
     };
     return this.#token;
   }
+}
+
+function toProject(p: { id: string; name: string; domain_id?: string; description?: string; enabled?: boolean }): OpenStackProject {
+  return { id: p.id, name: p.name, domainId: p.domain_id, description: p.description, enabled: p.enabled ?? true };
 }

@@ -5,3 +5,4 @@ export { parseDuration, parseInstant } from './time.ts';
 export { loadTypeDefs } from './typedefs.ts';
 export { envConfig, type EnvReader } from './config.ts';
 export { runService, type Service } from './service.ts';
+export { runMutation, fingerprintOf, type MutationRunner, type MutationUserError } from './run-mutation.ts';

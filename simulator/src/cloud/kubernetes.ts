@@ -50,6 +50,10 @@ export function kubernetesHandler(state: CloudState) {
       } else if (sub === undefined) {
         const ns = state.namespaces.get(name);
         if (method === 'GET') return ns ? sendJson(res, 200, ns) : notFound(res, 'namespaces', name);
+        if (method === 'DELETE') {
+          const result = state.deleteNamespace(name);
+          return result.ok ? sendJson(res, 200, result.value) : failure(res, result, 'namespaces', name);
+        }
       } else if (sub === 'pods') {
         const inNamespace = [...state.pods.values()].filter((p) => p.metadata['namespace'] === name);
         if (subName === undefined) {

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord, readJson, sendJson } from './http.ts';
-import { keystoneId } from './model.ts';
+import { keystoneId, type KeystoneProject } from './model.ts';
 import type { CloudState } from './state.ts';
 
 /** Path prefixes of the devstack-like layout: one server, services under their own prefix. */
@@ -25,6 +26,14 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       if (rest === '/auth/tokens' && method === 'POST') return issueToken(req, res);
       if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
       if (rest === '/projects' && method === 'GET') return sendJson(res, 200, { projects: state.projects, links: { self: `${baseUrl()}${path}`, next: null, previous: null } });
+      if (rest === '/projects' && method === 'POST') return createProject(req, res);
+      const projectId = /^\/projects\/([^/]+)$/.exec(rest)?.[1];
+      if (projectId && method === 'DELETE') {
+        const result = state.deleteProject(decodeURIComponent(projectId));
+        if (!result.ok) return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: result.message } });
+        res.writeHead(204);
+        return void res.end();
+      }
       return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `The resource could not be found.` } });
     }
 
@@ -53,6 +62,34 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
 
     return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `No OpenStack service at ${path}` } });
   };
+
+  /** Keystone `POST /v3/projects`: `{"project": {name, domain_id?, description?, enabled?}}`, 201 with the project. */
+  async function createProject(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const bad = (message: string) => sendJson(res, 400, { error: { code: 400, title: 'Bad Request', message } });
+    const body = await readJson(req);
+    if (!body.ok) return bad(body.error);
+    const input = isRecord(body.value) ? body.value['project'] : undefined;
+    if (!isRecord(input)) return bad('Expecting to find project in request body.');
+    const name = input['name'];
+    if (typeof name !== 'string' || !name || name.length > 64) return bad("Invalid input for field 'name': a name of 1-64 characters is required.");
+    // Without domain_id, the domain of the token's scope: the simulated data center has one.
+    const domainId = input['domain_id'] ?? 'default';
+    if (domainId !== 'default') return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `Could not find domain: ${String(domainId)}.` } });
+    const description = input['description'];
+    const enabled = input['enabled'];
+    const project: KeystoneProject = {
+      id: randomUUID().replaceAll('-', ''),
+      name,
+      domain_id: domainId,
+      description: typeof description === 'string' ? description : '',
+      enabled: typeof enabled === 'boolean' ? enabled : true,
+      is_domain: false,
+      parent_id: domainId,
+    };
+    const result = state.addProject(project);
+    if (!result.ok) return sendJson(res, 409, { error: { code: 409, title: 'Conflict', message: result.message } });
+    sendJson(res, 201, { project: { ...project, tags: [], options: {}, links: { self: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/projects/${project.id}` } } });
+  }
 
   async function issueToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson(req);

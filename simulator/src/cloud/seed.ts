@@ -125,6 +125,8 @@ function macFor(name: string): string {
 }
 
 export interface ContrailSeed {
+  /** `default-project` and one per Keystone project (Contrail syncs them from Keystone). */
+  projects: ContrailObject[];
   networkIpams: ContrailObject[];
   virtualNetworks: ContrailObject[];
   virtualRouters: ContrailObject[];
@@ -186,7 +188,10 @@ export function seedContrail(scenario: Scenario): ContrailSeed {
   const session = { session: [{ attributes: [{ bgp_router: null, address_families: { family: ['inet-vpn', 'route-target'] } }] }] };
   control!.bgp_router_refs = borders.map((b) => ({ to: b.fq_name, uuid: b.uuid, attr: session }));
   for (const b of borders) b.bgp_router_refs = [{ to: control!.fq_name, uuid: control!.uuid, attr: session }];
-  return { networkIpams, virtualNetworks: [fabric, ...tenantNetworks], virtualRouters: [...computeRouters, ...gatewayRouters], bgpRouters: bgp };
+  const projects = ['default-project', ADMIN_PROJECT, ...scenario.tenants].map(
+    (name): ContrailObject => ({ uuid: stableUuid('contrail-project', name), fq_name: ['default-domain', name], name, display_name: name, parent_type: 'domain' }),
+  );
+  return { projects, networkIpams, virtualNetworks: [fabric, ...tenantNetworks], virtualRouters: [...computeRouters, ...gatewayRouters], bgpRouters: bgp };
 }
 
 function ipamRef(ipam: ContrailObject, prefix: string, length: number): JsonObject {

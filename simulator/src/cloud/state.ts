@@ -72,6 +72,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   readonly networks: NeutronNetwork[];
   readonly #tokens = new Map<string, Token>();
 
+  readonly contrailProjects: ContrailObject[];
   readonly networkIpams: ContrailObject[];
   readonly virtualNetworks: ContrailObject[];
   readonly virtualRouters = new Map<string, ContrailObject>();
@@ -97,6 +98,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     this.servers = openstack.servers;
     this.networks = openstack.networks;
     const contrail = seedContrail(scenario);
+    this.contrailProjects = contrail.projects;
     this.networkIpams = contrail.networkIpams;
     this.virtualNetworks = contrail.virtualNetworks;
     for (const router of contrail.virtualRouters) this.virtualRouters.set(router.uuid, router);
@@ -134,7 +136,55 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     this.#tokens.clear();
   }
 
+  /** Adds a Keystone project; names are unique within a domain. */
+  addProject(project: KeystoneProject): Result<KeystoneProject> {
+    if (this.projects.some((p) => p.name === project.name && p.domain_id === project.domain_id)) {
+      return { ok: false, reason: 'AlreadyExists', message: `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${project.name}.` };
+    }
+    this.projects.push(project);
+    return { ok: true, value: project };
+  }
+
+  deleteProject(id: string): Result<KeystoneProject> {
+    const index = this.projects.findIndex((p) => p.id === id);
+    if (index < 0) return { ok: false, reason: 'NotFound', message: `Could not find project: ${id}.` };
+    return { ok: true, value: this.projects.splice(index, 1)[0]! };
+  }
+
   // --- Contrail -------------------------------------------------------------------------------
+
+  /**
+   * Adds a project, network IPAM or virtual network to its list; its parent project (for IPAMs
+   * and networks) must exist, and its fq_name and uuid be free.
+   */
+  addConfigObject(list: ContrailObject[], object: ContrailObject): Result<ContrailObject> {
+    const fq = object.fq_name.join(':');
+    const existing = list.find((o) => o.fq_name.join(':') === fq || o.uuid === object.uuid);
+    if (existing) return { ok: false, reason: 'AlreadyExists', message: `Fq_name ${JSON.stringify(object.fq_name)} already exists with uuid: ${existing.uuid}` };
+    if (object.parent_type === 'project') {
+      const parent = this.contrailProjects.find((p) => p.fq_name.join(':') === object.fq_name.slice(0, 2).join(':'));
+      if (!parent) return { ok: false, reason: 'NotFound', message: `Parent ${JSON.stringify(object.fq_name.slice(0, 2))} type project does not exist` };
+      object['parent_uuid'] = parent.uuid;
+    }
+    list.push(object);
+    return { ok: true, value: object };
+  }
+
+  /**
+   * Deletes a project, network IPAM or virtual network, refused as the API server refuses it: a
+   * project with children, an IPAM a network or vRouter refers to.
+   */
+  deleteConfigObject(list: ContrailObject[], uuid: string): Result<ContrailObject> {
+    const index = list.findIndex((o) => o.uuid === uuid);
+    if (index < 0) return { ok: false, reason: 'NotFound', message: `ID ${uuid} not found` };
+    const object = list[index]!;
+    const children = [...this.networkIpams, ...this.virtualNetworks].filter((o) => o['parent_uuid'] === uuid);
+    if (children.length) return { ok: false, reason: 'Invalid', message: `Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}` };
+    const referrers = [...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) => asArray(o['network_ipam_refs']).some((r) => asObject(r)['uuid'] === uuid));
+    if (referrers.length) return { ok: false, reason: 'Invalid', message: `Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}` };
+    list.splice(index, 1);
+    return { ok: true, value: object };
+  }
 
   findVirtualRouterByName(name: string): ContrailObject | undefined {
     for (const router of this.virtualRouters.values()) if (router.name === name) return router;
@@ -207,6 +257,17 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     ns.status = { phase: 'Active' };
     ns.metadata.labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
     this.#store('namespaces', 'ADDED', ns);
+    return { ok: true, value: ns };
+  }
+
+  /** Deletes a namespace and the pods in it (at once: the simulated one has no finalizers to wait for). */
+  deleteNamespace(name: string): Result<KubeObject> {
+    const ns = this.namespaces.get(name);
+    if (!ns) return { ok: false, reason: 'NotFound', message: `namespaces "${name}" not found` };
+    for (const pod of [...this.pods.values()]) if (pod.metadata['namespace'] === name) this.deletePod(name, pod.metadata.name);
+    this.namespaces.delete(name);
+    ns.status = { phase: 'Terminating' };
+    this.emit('kube', 'namespaces', 'DELETED', ns);
     return { ok: true, value: ns };
   }
 

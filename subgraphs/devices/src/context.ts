@@ -23,8 +23,6 @@ export interface DevicesSources {
   catalog: MeshCatalog;
   iqrf: IqrfClient;
   provisioner: Provisioner;
-  /** Tenants a gateway may be registered for. */
-  tenants: ReadonlySet<string>;
   /** Sensors the open data catalogue publishes: their names and quantities are readable with `opendata:read`. */
   openSensorIds: ReadonlySet<string>;
   /** A gateway whose daemon answered within this window is ONLINE. */

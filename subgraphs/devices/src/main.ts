@@ -18,7 +18,6 @@ runService('devices', async (env, logger) => {
   const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
   const registry = await openRegistry(backends, logger);
   const idempotency = openIdempotencyStore(backends, logger);
-  const tenants = new Set([...(env.optional('TENANTS')?.split(',').map((t) => t.trim()) ?? []), ...(await registry.list()).map((g) => g.tenant)]);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
     trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
@@ -30,7 +29,6 @@ runService('devices', async (env, logger) => {
       iqrf,
       catalog: new MeshCatalog(iqrf),
       provisioner: new GatewayProvisioner({ kubernetes, contrail, logger }),
-      tenants,
       idempotency,
       onlineWindowMs: env.int('ONLINE_WINDOW_MS', 35_000),
       // The catalogue the opendata subgraph publishes (same variables): its sensors' names and quantities are public.

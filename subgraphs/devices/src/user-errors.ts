@@ -40,11 +40,13 @@ export function toUserError(error: unknown, { exposeInternalErrors }: { exposeIn
   if (error instanceof IqrfTimeoutError || error instanceof IqrfUnavailableError) return { code: 'GATEWAY_TIMEOUT', message: error.message, field: null };
   if (error instanceof IqrfStatusError) return { code: 'GATEWAY_ERROR', message: error.message, field: null };
   if (error instanceof DiscoveryRunningError) return { code: 'CONFLICT', message: error.message, field: ['input', 'gatewayId'] };
-  if (error instanceof TenantNotReadyError) return { code: 'BAD_USER_INPUT', message: `${error.message}: the tenant must be onboarded first`, field: ['input', 'tenant'] };
+  if (error instanceof TenantNotReadyError) return { code: 'BAD_USER_INPUT', message: `${error.message}: the tenant must be onboarded first (onboardTenant)`, field: ['input', 'tenant'] };
   // Kubernetes or Contrail has an object of that name already (e.g. a node named like the gateway).
   if (error instanceof UpstreamError && error.status === 409) {
     return { code: 'ALREADY_EXISTS', message: exposeInternalErrors ? error.message : `${error.system} has an object of that name already`, field: null };
   }
+  // Nothing was done yet (the check comes first), and the platform's own words name no internals.
+  if (error instanceof StepFailedError && error.cause instanceof TenantNotReadyError) return toUserError(error.cause, { exposeInternalErrors });
   if (error instanceof StepFailedError) {
     // The step's own failure says what kind it is; the message adds which step and what was undone.
     const cause = toUserError(error.cause, { exposeInternalErrors });

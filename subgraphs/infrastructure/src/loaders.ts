@@ -6,6 +6,7 @@ import {
   UpstreamError,
   isLabelValue,
   labelSelectorIn,
+  tenantVirtualNetwork,
   type ContrailBgpRouter,
   type ContrailVirtualNetwork,
   type ContrailVirtualRouter,
@@ -19,6 +20,7 @@ import {
   type SystemName,
 } from '#cloud';
 import type { InfrastructureSources } from './context.ts';
+import type { TenantModel } from './models.ts';
 import { tenantWall } from './tenant-wall.ts';
 
 /** Whole lists of each system, fetched at most once per operation, narrowed to what the caller sees. */
@@ -33,6 +35,8 @@ export interface InfrastructureLists {
   nodes(): Promise<KubeNode[]>;
   pods(): Promise<KubePod[]>;
   namespaces(): Promise<KubeNamespace[]>;
+  /** Tenants by the `iot-platform.io/tenant` label of the namespaces the caller sees, by id. */
+  tenants(): Promise<TenantModel[]>;
 }
 
 export interface InfrastructureLoaders {
@@ -47,6 +51,12 @@ export interface InfrastructureLoaders {
   /** Virtual networks that use an IPAM, by the IPAM's uuid. */
   virtualNetworksByIpam: DataLoader<string, ContrailVirtualNetwork[]>;
   serversByHypervisor: DataLoader<string, OpenStackServer[]>;
+  /** A tenant's namespace (named like the tenant), by tenant id. */
+  namespaceOfTenant: DataLoader<string, KubeNamespace | null>;
+  /** A tenant's virtual network (`tenantVirtualNetwork`), by tenant id. */
+  virtualNetworkOfTenant: DataLoader<string, ContrailVirtualNetwork | null>;
+  /** A tenant's Keystone project (named like the tenant), by tenant id. */
+  projectOfTenant: DataLoader<string, OpenStackProject | null>;
 }
 
 /**
@@ -86,7 +96,17 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
     nodes: once(async () => (await upstream(() => kubernetes.listNodes())).filter(wall.node)),
     pods: once(async () => ownPods(await upstream(() => kubernetes.listPods()))),
     namespaces: once(async () => (await allNamespaces()).filter(wall.namespace)),
+    tenants: once(async () => {
+      const ids = new Set((await lists.namespaces()).flatMap((ns) => ns.labels[GatewayLabel.TENANT] ?? []));
+      return [...ids].sort().map((id) => ({ id }));
+    }),
   };
+  /** A loader of one item per key out of a whole list, matched by `keyOf(item)` and `wanted(key)`. */
+  const pick = <T>(list: () => Promise<T[]>, keyOf: (item: T) => string, wanted: (key: string) => string = (key) => key) =>
+    new DataLoader<string, T | null>(async (keys) => {
+      const byKey = new Map((await list()).map((item) => [keyOf(item), item]));
+      return keys.map((key) => byKey.get(wanted(key)) ?? null);
+    });
 
   return {
     lists,
@@ -118,6 +138,9 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
       const servers = await lists.servers();
       return hostnames.map((host) => servers.filter((s) => s.hypervisorHostname === host));
     }),
+    namespaceOfTenant: pick(lists.namespaces, (ns) => ns.name),
+    virtualNetworkOfTenant: pick(lists.virtualNetworks, (n) => n.fqName.join(':'), (tenant) => tenantVirtualNetwork(tenant).join(':')),
+    projectOfTenant: pick(lists.projects, (p) => p.name),
   };
 }
 

@@ -1,6 +1,7 @@
-import { cloudOptionsFromEnv, createCloudClients } from '#cloud';
+import { cloudOptionsFromEnv, createCloudClients, TenantOnboarder } from '#cloud';
 import { authSettingsFromEnv } from '#auth';
 import { runService } from '#kit';
+import { backendOptionsFromEnv, openIdempotencyStore } from '../../../platform/backends.ts';
 import { startInfrastructureSubgraph } from './index.ts';
 
 runService('infrastructure', async (env, logger) => {
@@ -15,17 +16,21 @@ runService('infrastructure', async (env, logger) => {
     cloud = simulatedCloudOptions(started);
     simulator = started;
   }
+  const clients = createCloudClients(cloud);
+  // Redis (REDIS_URL) when set: a retried onboardTenant finds its first result on any instance.
+  const idempotency = openIdempotencyStore(backendOptionsFromEnv(env), logger);
   const subgraph = await startInfrastructureSubgraph({
     port: env.int('PORT', 4003),
     trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
     host: env.string('HOST', '127.0.0.1'),
     logger,
-    sources: createCloudClients(cloud),
+    sources: { ...clients, onboarder: new TenantOnboarder({ ...clients, logger: logger.child({ component: 'onboarder' }) }), idempotency },
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
   });
   return {
     async close() {
       await subgraph.close();
+      await idempotency.close();
       await simulator?.close();
     },
   };

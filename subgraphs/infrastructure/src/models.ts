@@ -19,3 +19,8 @@ export interface GatewayRef {
 
 /** `Query.datacenter` and its three views carry no data: each field calls its system. */
 export type DatacenterModel = Record<string, never>;
+
+/** A tenant by its id: its namespace, virtual network and project are looked up per operation. */
+export interface TenantModel {
+  id: string;
+}

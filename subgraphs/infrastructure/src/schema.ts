@@ -6,6 +6,7 @@ import { datacenterResolvers } from './resolvers/datacenter.ts';
 import { gatewayResolvers } from './resolvers/gateway.ts';
 import { kubernetesResolvers } from './resolvers/kubernetes.ts';
 import { openStackResolvers } from './resolvers/openstack.ts';
+import { tenantResolvers } from './resolvers/tenant.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 
 /** The subgraph's SDL, read next to this package. */
@@ -20,6 +21,9 @@ const resolvers: Resolvers = {
   ...kubernetesResolvers,
   ...contrailResolvers,
   ...openStackResolvers,
+  ...tenantResolvers,
+  // Two files answer queries.
+  Query: { ...datacenterResolvers.Query, ...tenantResolvers.Query },
 };
 
 // The generated types are stricter than Apollo's loose map; the shapes are the same at run time.

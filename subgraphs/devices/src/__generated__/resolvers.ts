@@ -259,8 +259,8 @@ export type Mutation = {
    * `kubernetes.io/arch`), creates its Contrail vRouter serving the tenant's virtual network,
    * deploys its collector pod in the tenant's namespace (nodeSelector: the gateway's architecture
    * and node), and records it. It is PROVISIONING until its node is Ready and its IQRF daemon
-   * answers, then ONLINE. The tenant must be onboarded (namespace, virtual network). Needs
-   * `devices:write`.
+   * answers, then ONLINE. The tenant must be onboarded (`onboardTenant`): one whose namespace or
+   * virtual network the data center lacks is BAD_USER_INPUT on `tenant`. Needs `devices:write`.
    */
   registerGateway: RegisterGatewayPayload;
   /** Removes a node's bond (iqmeshNetwork_RemoveBond). Needs `devices:write`. */
@@ -558,7 +558,7 @@ export type UserErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   /** No such gateway or node, or one of another tenant (the two are not told apart). */
   | 'NOT_FOUND'
-  /** A data-center system (Kubernetes, Contrail) failed or refused; the steps already done were undone. */
+  /** A data-center system (OpenStack, Contrail, Kubernetes) failed or refused; the steps already done were undone. */
   | 'UPSTREAM_ERROR';
 
 export type WithIndex<TObject> = TObject & Record<string, any>;

@@ -24,7 +24,8 @@ export const Mutation: MutationResolvers = {
     requireOwnTenant(ctx.caller, input.tenant);
     return runMutation(ctx, 'registerGateway', input, { gateway: null, collector: null }, async () => {
       const { sources, services } = ctx;
-      const record = validateRegistration(input, sources.tenants);
+      // Whether the tenant is onboarded is the data center's to say: provisioning checks it first.
+      const record = validateRegistration(input);
       // Ids are global (each names a Kubernetes node): a taken one is refused, but whose it is stays unsaid.
       if ((await sources.registry.getMany([record.id]))[0]) throw idTaken(record.id);
       // The record is the last step: the gateway exists for the API only once the data center has it.
@@ -212,12 +213,11 @@ async function removeBond({ sources }: DevicesContext, gatewayId: string, addres
 }
 
 /** Checks every field of a registration and returns the record to store; throws BAD_USER_INPUT. */
-function validateRegistration(input: RegisterGatewayInput, tenants: ReadonlySet<string>): GatewayRecord {
+function validateRegistration(input: RegisterGatewayInput): GatewayRecord {
   if (!GATEWAY_ID.test(input.id)) throw badInput('id', `id "${input.id}" must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
   const name = input.name.trim();
   if (!name || name.length > 120) throw badInput('name', 'name must be 1-120 characters');
   if (!TENANT.test(input.tenant)) throw badInput('tenant', `tenant "${input.tenant}" is not a valid tenant id`);
-  if (!tenants.has(input.tenant)) throw badInput('tenant', `unknown tenant "${input.tenant}"`);
   const { latitude, longitude, address } = input.location;
   if (!(latitude >= -90 && latitude <= 90)) throw badInput('location.latitude', `latitude must be within -90..90, got ${latitude}`);
   if (!(longitude >= -180 && longitude <= 180)) throw badInput('location.longitude', `longitude must be within -180..180, got ${longitude}`);
