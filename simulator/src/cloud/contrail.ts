@@ -123,9 +123,8 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     if (!Array.isArray(refs)) return 'Bad Request: network_ipam_refs must be a list';
     const ipamRefs: JsonObject[] = [];
     for (const ref of refs) {
-      if (!isRecord(ref)) return 'Bad Request: each reference must be an object';
-      const ipam = state.networkIpams.find((i) => i.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === i.fq_name.join(':')));
-      if (!ipam) return `Reference not found: network-ipam ${JSON.stringify(ref['uuid'] ?? ref['to'])}`;
+      const ipam = referencedIpam(state, ref);
+      if (typeof ipam === 'string') return ipam;
       const subnets = isRecord(ref['attr']) ? ref['attr']['ipam_subnets'] : [];
       if (!Array.isArray(subnets)) return 'Bad Request: attr.ipam_subnets must be a list';
       const checked: JsonObject[] = [];
@@ -172,11 +171,17 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     if (!Array.isArray(refs)) return 'Bad Request: network_ipam_refs must be a list';
     const ipamRefs: JsonObject[] = [];
     for (const ref of refs) {
-      if (!isRecord(ref)) return 'Bad Request: each reference must be an object';
-      const ipam = state.networkIpams.find((i) => i.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === i.fq_name.join(':')));
-      if (!ipam) return `Reference not found: network-ipam ${JSON.stringify(ref['uuid'] ?? ref['to'])}`;
+      const ipam = referencedIpam(state, ref);
+      if (typeof ipam === 'string') return ipam;
       ipamRefs.push({ to: ipam.fq_name, uuid: ipam.uuid, attr: { allocation_pools: [], subnet: [] } });
     }
     return { ip, ipamRefs };
   }
+}
+
+/** The network IPAM a reference names by `uuid` or `to` (its fq_name), or the error to answer. */
+function referencedIpam(state: CloudState, ref: unknown) {
+  if (!isRecord(ref)) return 'Bad Request: each reference must be an object';
+  const ipam = state.networkIpams.find((i) => i.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === i.fq_name.join(':')));
+  return ipam ?? `Reference not found: network-ipam ${JSON.stringify(ref['uuid'] ?? ref['to'])}`;
 }
