@@ -95,6 +95,17 @@ describe('onboarding tenants through the router', () => {
     expect(footprint(state, 'ostrava-city')).toEqual(everything('ostrava-city'));
   });
 
+  it('gives tenants onboarded at the same time route targets and subnets of their own', async () => {
+    const ids = ['zlin-city', 'jihlava-city', 'kolin-city'];
+    const results = await Promise.all(ids.map((id) => onboard({ id, name: id })));
+    const networks = results.map((r) => r.data!.onboardTenant.tenant.virtualNetwork);
+    expect(networks.map((n: { tenant: string }) => n.tenant)).toEqual(ids);
+    const taken = state.virtualNetworks.flatMap((n) => (n['route_target_list'] as { route_target: string[] } | undefined)?.route_target ?? []);
+    expect(new Set(taken).size).toBe(taken.length);
+    const subnets = networks.flatMap((n: { subnets: string[] }) => n.subnets);
+    expect(new Set(subnets).size).toBe(ids.length);
+  });
+
   it('is idempotent: a retry with the same key returns the first result and onboards nothing more', async () => {
     const input = { id: 'plzen-city', name: 'Plzen', idempotencyKey: 'onboard-plzen-1' };
     const first = await onboard(input);

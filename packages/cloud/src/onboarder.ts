@@ -65,6 +65,7 @@ export function tenantIdProblem(id: string): string | undefined {
  */
 export class TenantOnboarder {
   readonly #options: TenantOnboarderOptions;
+  #last: Promise<unknown> = Promise.resolve();
 
   constructor(options: TenantOnboarderOptions) {
     this.#options = options;
@@ -75,7 +76,15 @@ export class TenantOnboarder {
    * or `StepFailedError` (what was made is undone). The Contrail project is reused when it exists
    * (Contrail syncs Keystone's projects in some setups).
    */
-  async onboard(tenant: TenantToOnboard): Promise<OnboardedTenant> {
+  onboard(tenant: TenantToOnboard): Promise<OnboardedTenant> {
+    // One at a time: each picks the next free route target and /16 from what exists. (Across
+    // API instances nothing serialises them: onboard from one.)
+    const done = this.#last.then(() => this.#onboard(tenant));
+    this.#last = done.catch(() => undefined);
+    return done;
+  }
+
+  async #onboard(tenant: TenantToOnboard): Promise<OnboardedTenant> {
     const { kubernetes, contrail, openstack } = this.#options;
     const id = tenant.id;
     const name = tenant.name.trim();
