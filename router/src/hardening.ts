@@ -12,7 +12,7 @@ const defaultPersistedDocuments = fileURLToPath(new URL('../../clients/typescrip
  * brackets):
  * - `NODE_ENV=production`: production mode (introspection and GraphiQL off, errors masked);
  * - `MAX_QUERY_DEPTH` [12], `MAX_QUERY_TOKENS` [5000], `MAX_QUERY_COST` [5000], `ASSUMED_LIST_SIZE` [10],
- *   `MAX_QUERY_FIELDS` [1000];
+ *   `MAX_QUERY_FIELDS` [1000], `MAX_QUERY_MUTATIONS` [10];
  * - `RATE_LIMIT` [true]; requests a minute: `RATE_LIMIT_TENANT_PER_MINUTE` [600] per tenant,
  *   `RATE_LIMIT_OPERATOR_PER_MINUTE` [600] per operator, `RATE_LIMIT_ANONYMOUS_PER_MINUTE` [60]
  *   per address, `RATE_LIMIT_API_KEY_PER_MINUTE` [60] for a key without a record (each key has its
@@ -34,6 +34,7 @@ export async function routerHardeningFromEnv(env: EnvReader): Promise<RouterHard
       maxCost: env.int('MAX_QUERY_COST', 5000),
       defaultListSize: env.int('ASSUMED_LIST_SIZE', 10),
       maxFields: env.int('MAX_QUERY_FIELDS', 1000),
+      maxMutationFields: env.int('MAX_QUERY_MUTATIONS', 10),
     },
     rateLimit: env.bool('RATE_LIMIT', true)
       ? {
