@@ -20,7 +20,19 @@ export interface AuthSettings {
 export const DEVELOPMENT_SUBGRAPH_SECRET = 'iot-platform-development-subgraph-secret';
 
 /**
- * Reads the identity settings: JWT_JWKS_URL (RS256/ES256, with JWT_ISSUER and JWT_AUDIENCE) or
+ * What a subgraph needs of identity: the secret the router signs with (SUBGRAPH_SECRET; a
+ * development one outside production, where it must be set).
+ */
+export function subgraphTrustFromEnv(env: Env): { secret: string } {
+  const secret = env.optional('SUBGRAPH_SECRET');
+  if (env.optional('NODE_ENV') === 'production' && (!secret || secret === DEVELOPMENT_SUBGRAPH_SECRET)) {
+    throw new Error('NODE_ENV=production needs a SUBGRAPH_SECRET of your own (shared by the router and the subgraphs)');
+  }
+  return { secret: secret ?? DEVELOPMENT_SUBGRAPH_SECRET };
+}
+
+/**
+ * Reads the router's identity settings: JWT_JWKS_URL (RS256/ES256, with JWT_ISSUER and JWT_AUDIENCE) or
  * JWT_SECRET (HS256); SUBGRAPH_SECRET; API_KEYS_FILE or API_KEYS (a JSON array of
  * `{id, name, sha256, requestsPerMinute}`). Outside production the secrets default to
  * development ones; in production each must be set, or this throws naming it.
@@ -35,8 +47,6 @@ export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {
   if (production && !jwksUrl && (!secret || secret === DEVELOPMENT_SECRET)) throw new Error('NODE_ENV=production needs JWT_JWKS_URL, or a JWT_SECRET of your own');
   // An identity provider signs tokens for many apps: only those issued for this API count.
   if (production && jwksUrl && (!issuer || !audience)) throw new Error('NODE_ENV=production with JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
-  const subgraphSecret = env.optional('SUBGRAPH_SECRET');
-  if (production && (!subgraphSecret || subgraphSecret === DEVELOPMENT_SUBGRAPH_SECRET)) throw new Error('NODE_ENV=production needs a SUBGRAPH_SECRET of your own (shared by the router and the subgraphs)');
   const keysFile = env.optional('API_KEYS_FILE');
   const keysJson = keysFile ? await readFile(keysFile, 'utf8').catch((error: NodeJS.ErrnoException) => { throw new Error(`cannot read API_KEYS_FILE=${keysFile}: ${error.code ?? error.message}`); }) : env.optional('API_KEYS');
   let apiKeys: ApiKeyRecord[] = [];
@@ -48,7 +58,7 @@ export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {
   return {
     production,
     tokens: jwksUrl ? { jwksUrl, issuer, audience } : { secret: secret ?? DEVELOPMENT_SECRET, issuer, audience },
-    subgraphSecret: subgraphSecret ?? DEVELOPMENT_SUBGRAPH_SECRET,
+    subgraphSecret: subgraphTrustFromEnv(env).secret,
     apiKeys,
   };
 }

@@ -2,4 +2,4 @@ export { Scope, allScopes, isScope, anonymousCaller, isAdmin, hasScope, canSeeTe
 export { forwardHeaders, signRequest, signConnection, verifySignedRequest, verifySignedConnection, ReplayGuard, SignatureError, type ForwardedHeaders, type SignedRequest, type SigningOptions } from './signing.ts';
 export { createTokenVerifier, mintToken, TokenError, DEVELOPMENT_SECRET, type TokenVerifier, type TokenVerifierOptions, type MintOptions } from './tokens.ts';
 export { ApiKeys, ApiKeyError, apiKeyCaller, issueApiKey, parseApiKeys, type ApiKeyRecord } from './api-keys.ts';
-export { authSettingsFromEnv, DEVELOPMENT_SUBGRAPH_SECRET, type AuthSettings } from './config.ts';
+export { authSettingsFromEnv, subgraphTrustFromEnv, DEVELOPMENT_SUBGRAPH_SECRET, type AuthSettings } from './config.ts';

@@ -23,7 +23,7 @@ export interface DevicesSources {
   catalog: MeshCatalog;
   iqrf: IqrfClient;
   provisioner: Provisioner;
-  /** Sensors the open data catalogue publishes: their names and quantities are readable with `opendata:read`. */
+  /** Sensors the open data catalogue publishes: their names and quantities are readable by every caller. */
   openSensorIds: ReadonlySet<string>;
   /** A gateway whose daemon answered within this window is ONLINE. */
   onlineWindowMs: number;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
 import { connectMqtt, IqrfClient } from '#iqrf';
-import { authSettingsFromEnv } from '#auth';
+import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
 import { MeshCatalog } from '#registry';
 import { backendOptionsFromEnv, openIdempotencyStore, openRegistry } from '../../../platform/backends.ts';
@@ -20,7 +20,7 @@ runService('devices', async (env, logger) => {
   const idempotency = openIdempotencyStore(backends, logger);
   const subgraph = await startDevicesSubgraph({
     port: env.int('PORT', 4001),
-    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
+    trust: subgraphTrustFromEnv(env),
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),

@@ -1,5 +1,5 @@
 import { cloudOptionsFromEnv, createCloudClients, TenantOnboarder } from '#cloud';
-import { authSettingsFromEnv } from '#auth';
+import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
 import { backendOptionsFromEnv, openIdempotencyStore } from '../../../platform/backends.ts';
 import { startInfrastructureSubgraph } from './index.ts';
@@ -21,7 +21,7 @@ runService('infrastructure', async (env, logger) => {
   const idempotency = openIdempotencyStore(backendOptionsFromEnv(env), logger);
   const subgraph = await startInfrastructureSubgraph({
     port: env.int('PORT', 4003),
-    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
+    trust: subgraphTrustFromEnv(env),
     host: env.string('HOST', '127.0.0.1'),
     logger,
     sources: { ...clients, onboarder: new TenantOnboarder({ ...clients, logger: logger.child({ component: 'onboarder' }) }), idempotency },

@@ -1,4 +1,4 @@
-import { authSettingsFromEnv } from '#auth';
+import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
 import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
 import { openDataCatalogFromEnv, startOpendataSubgraph } from './index.ts';
@@ -8,7 +8,7 @@ runService('opendata', async (env, logger) => {
   const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startOpendataSubgraph({
     port: env.int('PORT', 4004),
-    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
+    trust: subgraphTrustFromEnv(env),
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),

@@ -6,12 +6,12 @@ import type { TelemetryContext, TelemetrySources } from './context.ts';
 /**
  * The telemetry subgraph's walls. A sensor's readings belong to its gateway's tenant: they need
  * `telemetry:read` and that tenant (every tenant for `admin`). Sensors the open data catalogue
- * publishes are the exception: any caller with `opendata:read`, anonymous ones included, reads them.
+ * publishes are the exception: every caller, anonymous ones included, reads them.
  */
 
-/** Whether `sensorId` is published as open data and the caller may read open data. */
-export function isOpenSensor(caller: Caller, { openSensorIds }: TelemetrySources, sensorId: string): boolean {
-  return openSensorIds.has(sensorId) && hasScope(caller, Scope.OPENDATA_READ);
+/** Whether `sensorId` is published as open data (which every caller reads). */
+export function isOpenSensor({ openSensorIds }: TelemetrySources, sensorId: string): boolean {
+  return openSensorIds.has(sensorId);
 }
 
 /**
@@ -20,7 +20,7 @@ export function isOpenSensor(caller: Caller, { openSensorIds }: TelemetrySources
  * UNAUTHENTICATED or FORBIDDEN when the caller lacks `telemetry:read` for a sensor that is not open.
  */
 export async function canReadSensor({ caller, sources, loaders }: TelemetryContext, sensorId: string): Promise<boolean> {
-  if (isOpenSensor(caller, sources, sensorId)) return true;
+  if (isOpenSensor(sources, sensorId)) return true;
   requireScope(caller, Scope.TELEMETRY_READ);
   const parsed = parseSensorId(sensorId);
   if (!parsed) return false;
@@ -39,5 +39,5 @@ export async function canReadGateway({ caller, loaders }: Pick<TelemetryContext,
  * second wall, for a reading that a filter lets through by mistake.
  */
 export function canReadReading(caller: Caller, sources: TelemetrySources, reading: Reading): boolean {
-  return isOpenSensor(caller, sources, reading.sensorId) || (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant));
+  return isOpenSensor(sources, reading.sensorId) || (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant));
 }

@@ -10,7 +10,7 @@ export interface TelemetrySources {
   registry: Pick<GatewayRegistry, 'getMany'>;
   /**
    * Sensors the open data catalogue publishes (crossing counters, car parks, published series):
-   * any caller with `opendata:read` may read them, whatever its tenant.
+   * every caller may read them, whatever its tenant.
    */
   openSensorIds: ReadonlySet<string>;
   /** Readings a subscriber may have waiting before it is cut off as too slow. */

@@ -1,4 +1,4 @@
-import { authSettingsFromEnv } from '#auth';
+import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
 import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
 import { openDataCatalogFromEnv, publishedSensorIds } from '../../opendata/src/index.ts';
@@ -13,7 +13,7 @@ runService('telemetry', async (env, logger) => {
   const backends = await openBackends(backendOptionsFromEnv(env), logger);
   const subgraph = await startTelemetrySubgraph({
     port: env.int('PORT', 4002),
-    trust: { secret: (await authSettingsFromEnv(env)).subgraphSecret },
+    trust: subgraphTrustFromEnv(env),
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),

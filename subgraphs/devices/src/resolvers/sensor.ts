@@ -1,12 +1,12 @@
-import { hasScope, requireScope, Scope } from '#auth';
+import { requireScope, Scope } from '#auth';
 import type { SensorResolvers } from '../__generated__/resolvers.ts';
 import { requireGateway } from '../loaders.ts';
 
 export const Sensor: SensorResolvers = {
   // Another tenant's sensor resolves to null, as a missing one does (the loader's wall); a
-  // sensor open data publishes (a crossing's counter) is described to every open-data caller.
+  // sensor open data publishes (a crossing's counter) is described to every caller.
   __resolveReference: ({ id }, { loaders, caller, sources }) => {
-    if (sources.openSensorIds.has(id) && hasScope(caller, Scope.OPENDATA_READ)) return loaders.openSensor.load(id);
+    if (sources.openSensorIds.has(id)) return loaders.openSensor.load(id);
     requireScope(caller, Scope.DEVICES_READ);
     return loaders.sensor.load(id);
   },

@@ -1,4 +1,3 @@
-import { requireScope, Scope } from '#auth';
 import { Aggregate } from '#telemetry';
 import { ErrorCode, userError } from '#kit';
 import type { DatasetResolvers, IntersectionResolvers, ParkingLotResolvers } from '../__generated__/resolvers.ts';
@@ -8,10 +7,7 @@ const DEFAULT_RANGE_MS = 24 * 3600_000;
 const MAX_BUCKETS = 10_000;
 
 export const Dataset: DatasetResolvers = {
-  __resolveReference: ({ id }, { loaders, caller }) => {
-    requireScope(caller, Scope.OPENDATA_READ);
-    return loaders.dataset.load(id);
-  },
+  __resolveReference: ({ id }, { loaders }) => loaders.dataset.load(id),
   distributions: (dataset, _, { sources }) => {
     const url = (path: string) => new URL(path, sources.catalog.publicUrl).toString();
     const listed = dataset.distributions.map(({ accessPath, ...rest }) => ({ ...rest, accessUrl: url(accessPath) }));
@@ -29,10 +25,7 @@ export const Dataset: DatasetResolvers = {
 };
 
 export const Intersection: IntersectionResolvers = {
-  __resolveReference: ({ id }, { loaders, caller }) => {
-    requireScope(caller, Scope.OPENDATA_READ);
-    return loaders.intersection.load(id);
-  },
+  __resolveReference: ({ id }, { loaders }) => loaders.intersection.load(id),
   location: ({ location }) => geo(location),
   counters: ({ vehicleSensorId, pedestrianSensorId }) => [{ id: vehicleSensorId }, { id: pedestrianSensorId }],
   traffic: async ({ vehicleSensorId, pedestrianSensorId }, args, { sources }) => {
@@ -57,10 +50,7 @@ export const Intersection: IntersectionResolvers = {
 };
 
 export const ParkingLot: ParkingLotResolvers = {
-  __resolveReference: ({ id }, { loaders, caller }) => {
-    requireScope(caller, Scope.OPENDATA_READ);
-    return loaders.parkingLot.load(id);
-  },
+  __resolveReference: ({ id }, { loaders }) => loaders.parkingLot.load(id),
   location: ({ location }) => geo(location),
   occupied: async ({ sensorId, capacity }, _, { loaders }) => {
     const point = await loaders.latest.load(sensorId);

@@ -134,7 +134,7 @@ export function datasetContent(dataset: DatasetRecord): DatasetContent | undefin
 /**
  * Every sensor whose readings the catalogue publishes: the crossings' counters, the car parks'
  * sensors and the series of `sensors` datasets. The telemetry subgraph serves their readings to
- * any caller with `opendata:read` (anonymous ones too); every other sensor stays its tenant's.
+ * every caller (anonymous ones too); every other sensor stays its tenant's.
  */
 export function publishedSensorIds(catalog: OpenDataCatalog): Set<string> {
   return new Set([

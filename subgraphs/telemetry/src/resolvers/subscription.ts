@@ -73,7 +73,7 @@ async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: Telemetr
 
 /**
  * Another tenant's gateway or sensor is NOT_FOUND, with the message an unknown one gets. Sensors
- * published as open data need only `opendata:read`; a gateway, or any other sensor, `telemetry:read`.
+ * published as open data need no scope; a gateway, or any other sensor, `telemetry:read`.
  */
 async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<void> {
   if (gatewayId) {
