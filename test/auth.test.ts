@@ -210,7 +210,7 @@ describe('trust between router and subgraphs', () => {
   it('accepts a signed request once: not again, not with another body, caller or path, not long after', async () => {
     const subgraph = platform.subgraphs.devices.url;
     const body = JSON.stringify({ query: '{ gateways { id } }' });
-    const request = { method: 'POST', path: '/graphql', body };
+    const request = { audience: 'devices', method: 'POST', path: '/graphql', body };
     const tenant: Caller = { kind: 'user', subject: 'a', tenant: 'pisek-city', scopes: [Scope.DEVICES_READ] };
     const send = async (headers: Record<string, string>, text = body, url = subgraph) => {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text });
@@ -226,16 +226,16 @@ describe('trust between router and subgraphs', () => {
     const stale = await send(signRequest(operator, request, platform.subgraphSecret, Date.now() - 2 * 60_000));
     expect(stale).toMatchObject({ status: 401, text: expect.stringMatching(/expired/) });
     // A connection's signature opens no HTTP request.
-    expect((await send(signConnection(operator, platform.subgraphSecret))).status).toBe(401);
+    expect((await send(signConnection(operator, 'devices', platform.subgraphSecret))).status).toBe(401);
   });
 
   it('the telemetry subgraph closes an unsigned graphql-ws connection with 4401, and serves signed ones subscriptions only', async () => {
     const telemetry = platform.subgraphs.telemetry.url;
     expect(await connectionClose(telemetry, {})).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signConnection(operator, 'not-the-router-secret'))).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signConnection(operator, platform.subgraphSecret, Date.now() - 5 * 60_000))).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signConnection(operator, platform.subgraphSecret))).toMatchObject({ code: 0 });
-    const client = createClient({ url: telemetry.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: signConnection(operator, platform.subgraphSecret) });
+    expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', 'not-the-router-secret'))).toMatchObject({ code: 4401 });
+    expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', platform.subgraphSecret, Date.now() - 5 * 60_000))).toMatchObject({ code: 4401 });
+    expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', platform.subgraphSecret))).toMatchObject({ code: 0 });
+    const client = createClient({ url: telemetry.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: signConnection(operator, 'telemetry', platform.subgraphSecret) });
     try {
       const refused = await new Promise<unknown>((resolve) => client.subscribe({ query: '{ sensor: _service { sdl } }' }, { next: resolve, error: resolve, complete: () => undefined }));
       expect(JSON.stringify(refused)).toMatch(/subscriptions only/);

@@ -213,7 +213,7 @@ describe('tenant walls in the subgraphs', () => {
         webSocketImpl: WebSocket,
         retryAttempts: 0,
         lazy: true,
-        connectionParams: signConnection(caller, platform.subgraphSecret),
+        connectionParams: signConnection(caller, 'telemetry', platform.subgraphSecret),
       });
       clients.push(client);
       return client;
@@ -304,7 +304,7 @@ describe('tenant walls in the subgraphs', () => {
     });
 
     it("gives the open data sensors' readings to anonymous callers and to another tenant", async () => {
-      await eventually(async () => (await platform.store.latest([openSensor]))[0]);
+      await eventually(async () => (await platform.store.latest([{ sensorId: openSensor, tenant: CITY }]))[0]);
       const query = '{ parkingLots { id sensor { id latest { time } } } }';
       for (const token of [undefined, await tokenFor(AUSTIN)]) {
         const { data, errors } = await graphql<{ parkingLots: { id: string; sensor: { id: string; latest: { time: string } | null } }[] }>(platform.routerUrl, query, undefined, { token });

@@ -14,6 +14,7 @@ import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from
 import { bodySizeRefusal, useBodyLimit } from './plugins/bodyLimit.ts';
 import { useCostLimit, type CostLimitOptions } from './plugins/costLimit.ts';
 import { csrfRefusal, type CsrfPreventionOptions } from './plugins/csrfPrevention.ts';
+import { DocumentLimits } from './plugins/documentLimits.ts';
 import { maskProductionError, maskRouterError } from './plugins/errors.ts';
 import { sendGraphQLError } from './plugins/httpError.ts';
 import { PersistedOperations, type PersistedOperationsOptions } from './plugins/persistedOperations.ts';
@@ -22,8 +23,9 @@ import { useQueryLimits, type QueryLimitsOptions } from './plugins/queryLimits.t
 import { RouterRateLimit, type RateLimitOptions } from './plugins/rateLimit.ts';
 import { hiveLogger } from './plugins/logger.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './plugins/sendQueueLimit.ts';
-import { useSharedSubscriptions } from './plugins/sharedSubscriptions.ts';
+import { useSharedSubscriptions, useSubscriptionRoute } from './plugins/sharedSubscriptions.ts';
 import type { SubscriptionFanout } from './plugins/subscriptionFanout.ts';
+import { subgraphEndpoints } from './subgraphEndpoints.ts';
 
 export type QueryPlanner = 'rust' | 'js';
 
@@ -60,7 +62,7 @@ export interface RouterOptions {
   batchSubgraphRequests?: boolean;
   /** Tried in order before GraphQL, for paths other than `/graphql` and `/health`. */
   httpHandlers?: readonly HttpHandler[];
-  /** Depth, size and estimated cost limits of documents (defaults: 12 levels, 5000 tokens, cost 5000). */
+  /** Size, depth and estimated cost limits of documents (defaults: 64 KiB, 5000 tokens, 12 levels, cost 5000). */
   limits?: QueryLimitsOptions & CostLimitOptions;
   /** Requests a minute per tenant, API key and anonymous address (see `RateLimitOptions`); none when absent. */
   rateLimit?: RateLimitOptions;
@@ -90,8 +92,13 @@ export interface RunningRouter {
   close(): Promise<void>;
 }
 
-/** Subgraphs' subscriptions are reached over graphql-ws (same URL, `ws:`), the caller signed into the connection. */
-const subscriptionTransport = { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams } } };
+/**
+ * Subgraphs' subscriptions are reached over graphql-ws (same URL, `ws:`), the caller signed into
+ * the connection for that subgraph.
+ */
+function subscriptionTransport(subgraph: string) {
+  return { options: { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams(subgraph) } } } };
+}
 
 /**
  * The router: Hive Gateway's runtime serving the supergraph at `/graphql` over HTTP (GraphiQL in
@@ -105,11 +112,13 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const csrf = options.csrfPrevention === false ? undefined : options.csrfPrevention === true ? {} : (options.csrfPrevention ?? {});
   const persisted = options.persistedOperations && new PersistedOperations(options.persistedOperations);
   const rateLimit = options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
+  const documentLimits = new DocumentLimits(options.limits);
+  const subgraphs = subgraphEndpoints(options.supergraph);
   const runtime = createGatewayRuntime({
     supergraph: options.supergraph,
     ...(options.planner === 'js' ? {} : { unifiedGraphHandler }),
     transports: { http: httpTransport, ws: wsTransport },
-    transportEntries: { '*.http': { options: subscriptionTransport } },
+    transportEntries: Object.fromEntries(subgraphs.map(({ name }) => [name, subscriptionTransport(name)])),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthcheck',
     readinessCheckEndpoint: '/readiness',
@@ -119,11 +128,14 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     maskedErrors: { maskError: production ? maskProductionError : maskRouterError },
     plugins: () => [
       useBodyLimit(maxBodyBytes),
+      // Measured before anything looks the document up, parses or caches it.
+      documentLimits.plugin(),
       ...(persisted ? [persisted.plugin()] : []),
       useQueryLimits(options.limits),
       useCostLimit(options.limits),
       ...(production ? [useProductionMode()] : []),
-      auth.plugin(),
+      useSubscriptionRoute(),
+      auth.plugin(subgraphs),
     ],
     // Batching keeps a DataLoader per (context, subgraph) that caches every request; a
     // subscription's context lives as long as it does, so each event's entity fetch would stay in
@@ -176,7 +188,17 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       sendGraphQLError(res, 403, crossSite);
       return false;
     }
-    const caller = await auth.authenticateRequest(req, res);
+    // An address that failed to authenticate too often has its credentials refused unchecked for a while.
+    const lockedOut = credentialsIn(req) ? rateLimit?.lockout(req) : undefined;
+    if (lockedOut) {
+      sendRateLimited(res, lockedOut);
+      return false;
+    }
+    const caller = await auth.authenticateRequest(req, res, async () => {
+      const limited = await rateLimit?.failedAuthentication(req);
+      if (limited) sendRateLimited(res, limited);
+      return !!limited;
+    });
     if (!caller) return false;
     return rateLimit ? rateLimit.admitRequest(req, res, caller) : true;
   }
@@ -185,6 +207,9 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
    * (resolved here so that equal subscriptions are shared). Its document, or the error to answer.
    */
   async function admitOperation(request: IncomingMessage, payload: SubscribePayload): Promise<{ payload: SubscribePayload } | { error: GraphQLError }> {
+    // Measured before anything else reads it (graphql-ws has only parsed the message's JSON).
+    const tooLarge = documentLimits.sizeRefusal(payload.query);
+    if (tooLarge) return { error: tooLarge };
     const caller = auth.callerOf(request);
     const limited = rateLimit && caller ? await rateLimit.refusal(caller, request) : undefined;
     if (limited) return { error: limited };
@@ -199,6 +224,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     context: (ctx) => ({ req: ctx.extra.request, socket: ctx.extra.socket }),
     partition: (request) => callerPartition(auth.callerOf(request)!),
     maxBodyBytes,
+    documentLimits,
+    resolve: persisted && ((params, url) => persisted.resolve(params, url)),
     sendQueue: new SendQueueLimit({
       ...options.sendQueue,
       onSlowConsumer: (_socket, bufferedBytes) => logger.warn({ bufferedBytes }, 'closed a slow graphql-ws consumer'),
@@ -213,6 +240,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       },
       // Credentials are checked once per connection; bad ones close it with 4401.
       onConnect: async (ctx) => {
+        const lockedOut = rateLimit?.lockout(ctx.extra.request);
+        if (lockedOut) {
+          ctx.extra.socket.close(4401, `Unauthorized: ${lockedOut.message}`.slice(0, 120));
+          return false;
+        }
         try {
           const caller = await auth.authenticateConnection(ctx.connectionParams, ctx.extra.request);
           // A connection lives no longer than its token: then the client reconnects with a fresh one.
@@ -220,7 +252,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
           return true;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
-          ctx.extra.socket.close(4401, `Unauthorized: ${error.message}`.slice(0, 120));
+          const limited = await rateLimit?.failedAuthentication(ctx.extra.request);
+          ctx.extra.socket.close(4401, `Unauthorized: ${limited?.message ?? error.message}`.slice(0, 120));
           return false;
         }
       },
@@ -272,6 +305,16 @@ function closeWhenExpired(socket: WebSocket, expiresAt: number): void {
   };
   check();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** Whether a request carries credentials (a token or an API key) that would be checked. */
+function credentialsIn(req: IncomingMessage): boolean {
+  return req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
+}
+
+/** Answers 429 RATE_LIMITED with `Retry-After`. */
+function sendRateLimited(res: ServerResponse, error: GraphQLError): void {
+  sendGraphQLError(res, 429, error, { 'retry-after': String(error.extensions['retryAfterSeconds']) });
 }
 
 function toFormattedError(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {

@@ -15,11 +15,18 @@ export function adminToken(): Promise<string> {
 
 /**
  * POSTs straight to a subgraph, signed as the router would sign it for `caller` (omit `secret`
- * to send it unsigned): to check that subgraphs hold the walls themselves.
+ * to send it unsigned): to check that subgraphs hold the walls themselves. The signature names
+ * the subgraph at `url` (asked on its `/health`) unless `audience` names another.
  */
-export async function subgraphRequest(url: string, body: { query: string; variables?: Record<string, unknown> }, caller?: Caller, secret?: string): Promise<{ status: number; data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }> {
+export async function subgraphRequest(url: string, body: { query: string; variables?: Record<string, unknown> }, caller?: Caller, secret?: string, audience?: string): Promise<{ status: number; data?: any; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }> {
   const text = JSON.stringify(body);
-  const signed = caller && secret ? signRequest(caller, { method: 'POST', path: new URL(url).pathname, body: text }, secret) : {};
+  const signed = caller && secret ? signRequest(caller, { audience: audience ?? (await subgraphName(url)), method: 'POST', path: new URL(url).pathname, body: text }, secret) : {};
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body: text });
   return { status: response.status, ...((await response.json()) as object) };
+}
+
+/** A subgraph's name, as its `/health` answers it. */
+async function subgraphName(url: string): Promise<string> {
+  const health = await fetch(new URL('/health', url));
+  return ((await health.json()) as { name: string }).name;
 }

@@ -5,9 +5,11 @@ import { isScope, type Caller } from './caller.ts';
  * The router vouches for the caller of every request it sends a subgraph: the caller's claims
  * travel in `x-iot-caller` (base64url JSON), with `x-iot-timestamp` (ms), a random `x-iot-nonce`
  * and `x-iot-signature`, an HMAC-SHA256 with the secret the router and subgraphs share over
- * `<timestamp>\n<nonce>\n<method> <path>\n<x-iot-caller>\n<sha256 of the body>`. A subgraph
- * refuses what does not verify, what is more than a minute off, a nonce it has seen, and a body,
- * path or method that is not the one signed.
+ * `<timestamp>\n<nonce>\n<audience>\n<method> <path>\n<x-iot-caller>\n<sha256 of the body>`. The
+ * audience (`x-iot-audience`) is the name of the subgraph the request is made for: a signature
+ * seen by one subgraph cannot be replayed to another. A subgraph refuses what does not verify,
+ * what is more than a minute off, a nonce it has seen, a signature made for another subgraph, and
+ * a body, path or method that is not the one signed.
  *
  * A graphql-ws connection is signed as `WS` with no nonce and no body: the router renews the
  * signature every minute and reuses a connection while it is fresh, so a subgraph accepts one up
@@ -15,7 +17,7 @@ import { isScope, type Caller } from './caller.ts';
  * traffic between router and subgraphs could open one within that time: keep that network
  * private, or put TLS on it.
  */
-export const forwardHeaders = { caller: 'x-iot-caller', timestamp: 'x-iot-timestamp', nonce: 'x-iot-nonce', signature: 'x-iot-signature' } as const;
+export const forwardHeaders = { caller: 'x-iot-caller', timestamp: 'x-iot-timestamp', nonce: 'x-iot-nonce', audience: 'x-iot-audience', signature: 'x-iot-signature' } as const;
 
 export type ForwardedHeaders = Record<(typeof forwardHeaders)[keyof typeof forwardHeaders], string>;
 
@@ -23,8 +25,15 @@ export interface SigningOptions {
   secret: string;
 }
 
+/** What a subgraph checks signatures with: the shared secret, and its own name (the audience signatures must name). */
+export interface SubgraphTrust extends SigningOptions {
+  audience: string;
+}
+
 /** What a signature covers of an HTTP request. */
 export interface SignedRequest {
+  /** The subgraph the request is sent to, by its name in the supergraph (`devices`). */
+  audience: string;
   method: string;
   /** Path and query string, as the subgraph receives them (`/graphql`). */
   path: string;
@@ -33,16 +42,16 @@ export interface SignedRequest {
 
 const REQUEST_SKEW_MS = 60_000;
 const CONNECTION_SKEW_MS = 120_000;
-const connection: SignedRequest = { method: 'WS', path: '', body: '' };
+const connection = (audience: string): SignedRequest => ({ audience, method: 'WS', path: '', body: '' });
 
 /** The headers of one request to a subgraph, made for `caller`. */
 export function signRequest(caller: Caller, request: SignedRequest, secret: string, now = Date.now()): ForwardedHeaders {
   return sign(caller, request, randomBytes(16).toString('base64url'), secret, now);
 }
 
-/** The connectionParams of a graphql-ws connection to a subgraph, made for `caller` at `signedAt`. */
-export function signConnection(caller: Caller, secret: string, signedAt = Date.now()): ForwardedHeaders {
-  return sign(caller, connection, '', secret, signedAt);
+/** The connectionParams of a graphql-ws connection to the subgraph `audience`, made for `caller` at `signedAt`. */
+export function signConnection(caller: Caller, audience: string, secret: string, signedAt = Date.now()): ForwardedHeaders {
+  return sign(caller, connection(audience), '', secret, signedAt);
 }
 
 export class SignatureError extends Error {}
@@ -68,17 +77,17 @@ export class ReplayGuard {
 }
 
 /** The caller a request was signed for; throws SignatureError naming what is wrong. */
-export function verifySignedRequest(headers: Record<string, string | undefined>, request: SignedRequest, options: SigningOptions & { replay: ReplayGuard }, now = Date.now()): Caller {
+export function verifySignedRequest(headers: Record<string, string | undefined>, request: Omit<SignedRequest, 'audience'>, options: SubgraphTrust & { replay: ReplayGuard }, now = Date.now()): Caller {
   const nonce = headers[forwardHeaders.nonce];
-  const caller = verify(headers, request, nonce ?? '', options.secret, REQUEST_SKEW_MS, now);
+  const caller = verify(headers, { ...request, audience: options.audience }, nonce ?? '', options.secret, REQUEST_SKEW_MS, now);
   if (!nonce) throw new SignatureError('the router signature has no nonce');
   if (!options.replay.firstUse(nonce, now)) throw new SignatureError('the router signature was used before');
   return caller;
 }
 
 /** The caller a graphql-ws connection was signed for (its connectionParams). */
-export function verifySignedConnection(params: Record<string, string | undefined>, options: SigningOptions, now = Date.now()): Caller {
-  return verify(params, connection, '', options.secret, CONNECTION_SKEW_MS, now);
+export function verifySignedConnection(params: Record<string, string | undefined>, options: SubgraphTrust, now = Date.now()): Caller {
+  return verify(params, connection(options.audience), '', options.secret, CONNECTION_SKEW_MS, now);
 }
 
 function sign(caller: Caller, request: SignedRequest, nonce: string, secret: string, now: number): ForwardedHeaders {
@@ -88,6 +97,7 @@ function sign(caller: Caller, request: SignedRequest, nonce: string, secret: str
     [forwardHeaders.caller]: encoded,
     [forwardHeaders.timestamp]: timestamp,
     [forwardHeaders.nonce]: nonce,
+    [forwardHeaders.audience]: request.audience,
     [forwardHeaders.signature]: mac(secret, timestamp, nonce, request, encoded),
   } as ForwardedHeaders;
 }
@@ -99,6 +109,10 @@ function verify(headers: Record<string, string | undefined>, request: SignedRequ
   if (!encoded || !timestamp || !signature) throw new SignatureError('not signed by the router: call the API through the router');
   const skew = Math.abs(now - Number(timestamp));
   if (!Number.isFinite(skew) || skew > maxSkewMs) throw new SignatureError('the router signature has expired');
+  const audience = headers[forwardHeaders.audience];
+  if (audience !== request.audience) {
+    throw new SignatureError(audience ? `the router signature was made for another subgraph (${JSON.stringify(audience.slice(0, 40))}), not ${request.audience}` : 'the router signature names no subgraph');
+  }
   const expected = Buffer.from(mac(secret, timestamp, nonce, request, encoded), 'base64url');
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SignatureError('the router signature does not match the request');
@@ -107,7 +121,7 @@ function verify(headers: Record<string, string | undefined>, request: SignedRequ
 
 function mac(secret: string, timestamp: string, nonce: string, request: SignedRequest, encodedCaller: string): string {
   const bodyHash = createHash('sha256').update(request.body).digest('base64url');
-  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${request.method} ${request.path}\n${encodedCaller}\n${bodyHash}`).digest('base64url');
+  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${request.audience}\n${request.method} ${request.path}\n${encodedCaller}\n${bodyHash}`).digest('base64url');
 }
 
 function parseCaller(json: string): Caller {

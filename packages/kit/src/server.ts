@@ -13,7 +13,10 @@ import { maskError } from './errors.ts';
 
 /** What a subgraph needs from the kit; everything else (health, errors, drain) is the kit's. */
 export interface SubgraphOptions<TContext extends BaseContext> {
-  /** Used in logs and health answers. */
+  /**
+   * Used in logs and health answers, and the audience router signatures must name: this
+   * subgraph's name in the supergraph (`devices`).
+   */
   name: string;
   typeDefs: DocumentNode;
   /** The subgraph's resolver map (its codegen `Resolvers` type), scalars included. */
@@ -84,6 +87,8 @@ export async function startSubgraph<TContext extends BaseContext>(
   const wsServer = options.subscriptions ? new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: maxBodyBytes }) : undefined;
   const connectionCallers = new WeakMap<object, Caller>();
   const replay = new ReplayGuard();
+  // A signature made for another subgraph is refused: it cannot be replayed here.
+  const trust = { ...options.trust, audience: name };
   const wsCleanup = wsServer
     ? useServer<Record<string, unknown>>(
         {
@@ -91,7 +96,7 @@ export async function startSubgraph<TContext extends BaseContext>(
           // The router signs the connection (its connectionParams), not each subscription.
           onConnect: (ctx) => {
             try {
-              connectionCallers.set(ctx.extra, verifySignedConnection(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), options.trust));
+              connectionCallers.set(ctx.extra, verifySignedConnection(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), trust));
               return true;
             } catch (error) {
               if (!(error instanceof SignatureError)) throw error;
@@ -160,7 +165,7 @@ export async function startSubgraph<TContext extends BaseContext>(
     const plainHeaders = Object.fromEntries(headers);
     let caller: Caller;
     try {
-      caller = verifySignedRequest(plainHeaders, { method: req.method ?? 'GET', path: req.url ?? '/', body: text }, { ...options.trust, replay });
+      caller = verifySignedRequest(plainHeaders, { method: req.method ?? 'GET', path: req.url ?? '/', body: text }, { ...trust, replay });
     } catch (error) {
       if (!(error instanceof SignatureError)) throw error;
       logger.warn({ reason: error.message, remote: req.socket.remoteAddress }, 'refused an unsigned request');

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { GraphQLError } from 'graphql';
-import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signConnection, signRequest, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type TokenVerifier } from '#auth';
+import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signConnection, signRequest, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type ForwardedHeaders, type TokenVerifier } from '#auth';
+import type { SubgraphEndpoint } from '../subgraphEndpoints.ts';
 
 export interface RouterAuthOptions {
   /** Checks `Authorization: Bearer` JWTs. */
@@ -61,15 +62,17 @@ export class RouterAuth {
 
   /**
    * Authenticates an HTTP request before anything else sees it: on failure answers 401 with a
-   * GraphQL error and returns undefined.
+   * GraphQL error and returns undefined. `onFailure` is told first (the address's rate limit
+   * counts failures); when it answered the request itself (429), it resolves true.
    */
-  async authenticateRequest(req: IncomingMessage, res: ServerResponse): Promise<Caller | undefined> {
+  async authenticateRequest(req: IncomingMessage, res: ServerResponse, onFailure?: () => Promise<boolean>): Promise<Caller | undefined> {
     try {
       const caller = await this.authenticate(credentialsOf(req.headers));
       this.#callers.set(req, caller);
       return caller;
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
+      if (await onFailure?.()) return undefined;
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/[^\x20-\x7e]|"/g, "'")}"` });
       res.end(JSON.stringify({ errors: [{ message: `Unauthorized: ${error.message}`, extensions: { code: 'UNAUTHENTICATED' } }] }));
       return undefined;
@@ -102,28 +105,33 @@ export class RouterAuth {
     return this.#options.apiKeys?.get(id);
   }
 
-  /** The Hive Gateway plugin: the caller into the context, and signed into every subgraph request. */
-  plugin(): GatewayPlugin {
+  /**
+   * The Hive Gateway plugin: the caller into the context, and signed into every subgraph request
+   * for the subgraph it is sent to (`subgraphs`: the supergraph's, by URL).
+   */
+  plugin(subgraphs: readonly SubgraphEndpoint[]): GatewayPlugin {
     const secret = this.#options.subgraphSecret;
     const callers = this.#callers;
+    const names = subgraphs.map(({ name }) => name);
+    const audienceOf = new Map(subgraphs.map(({ name, url }) => [endpointKey(url), name]));
     return {
       onContextBuilding({ context, extendContext }) {
         const req = (context as { req?: IncomingMessage }).req;
         const caller = req ? callers.get(req) : undefined;
         if (!caller) return;
         // graphql-ws connections to subgraphs are pooled by their connectionParams: one
-        // signature per caller and minute lets subscriptions of the same caller share one.
+        // signature per caller, subgraph and minute lets subscriptions of the same caller share one.
         const signedAt = Math.floor(Date.now() / WS_SIGNATURE_RENEW_MS) * WS_SIGNATURE_RENEW_MS;
-        const ws = signConnection(caller, secret, signedAt);
-        extendContext({ caller, subgraphWs: { caller: ws['x-iot-caller'], timestamp: ws['x-iot-timestamp'], nonce: ws['x-iot-nonce'], signature: ws['x-iot-signature'] } });
+        extendContext({ caller, subgraphWs: connectionSignatures(caller, names, secret, signedAt) });
       },
       onFetch({ url, context, options, setOptions }) {
         const caller = (context as { caller?: Caller }).caller;
-        // No caller, no signature: the subgraph refuses the request.
-        if (!caller) return;
+        const audience = audienceOf.get(endpointKey(url));
+        // No caller or no subgraph of the supergraph, no signature: the subgraph refuses the request.
+        if (!caller || !audience) return;
         const body = typeof options.body === 'string' ? options.body : '';
         const { pathname, search } = new URL(url);
-        setOptions({ ...options, headers: { ...options.headers, ...signRequest(caller, { method: options.method ?? 'GET', path: pathname + search, body }, secret) } });
+        setOptions({ ...options, headers: { ...options.headers, ...signRequest(caller, { audience, method: options.method ?? 'GET', path: pathname + search, body }, secret) } });
       },
       // A subgraph's UNAUTHENTICATED (an anonymous caller asked for more than open data) is a 401.
       onExecutionResult({ result, setResult }) {
@@ -139,13 +147,47 @@ export class RouterAuth {
   }
 }
 
-/** graphql-ws connectionParams for the subgraphs: the connection's signed caller (see `plugin`). */
-export const subgraphWsConnectionParams = {
-  'x-iot-caller': '{context.subgraphWs.caller}',
-  'x-iot-timestamp': '{context.subgraphWs.timestamp}',
-  'x-iot-nonce': '{context.subgraphWs.nonce}',
-  'x-iot-signature': '{context.subgraphWs.signature}',
-};
+/**
+ * graphql-ws connectionParams for the subgraph `name`: the connection's caller signed for that
+ * subgraph (see `plugin`), as templates the transport fills from the operation's context.
+ */
+export function subgraphWsConnectionParams(name: string): Record<string, string> {
+  return {
+    'x-iot-caller': `{context.subgraphWs.${name}.caller}`,
+    'x-iot-timestamp': `{context.subgraphWs.${name}.timestamp}`,
+    'x-iot-audience': `{context.subgraphWs.${name}.audience}`,
+    'x-iot-signature': `{context.subgraphWs.${name}.signature}`,
+  };
+}
+
+type ConnectionSignature = Record<'caller' | 'timestamp' | 'audience' | 'signature', string>;
+
+/** Per subgraph name, the caller's connection signature for it: made when a subscription first needs it. */
+function connectionSignatures(caller: Caller, names: readonly string[], secret: string, signedAt: number): Record<string, ConnectionSignature> {
+  const made = new Map<string, ConnectionSignature>();
+  const signatures: Record<string, ConnectionSignature> = {};
+  for (const name of names) {
+    Object.defineProperty(signatures, name, {
+      enumerable: true,
+      get() {
+        let signature = made.get(name);
+        if (!signature) {
+          const headers: ForwardedHeaders = signConnection(caller, name, secret, signedAt);
+          signature = { caller: headers['x-iot-caller'], timestamp: headers['x-iot-timestamp'], audience: headers['x-iot-audience'], signature: headers['x-iot-signature'] };
+          made.set(name, signature);
+        }
+        return signature;
+      },
+    });
+  }
+  return signatures;
+}
+
+/** A subgraph URL without its query string, as the supergraph and the transport write it. */
+function endpointKey(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
 
 function isUnauthenticated(error: { extensions?: Record<string, unknown> }): boolean {
   return error.extensions?.code === 'UNAUTHENTICATED';

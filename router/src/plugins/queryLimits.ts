@@ -6,6 +6,8 @@ export interface QueryLimitsOptions {
   maxDepth?: number;
   /** Most lexical tokens a document may have; parsing stops past it. Default 5000. */
   maxTokens?: number;
+  /** Largest document in bytes, refused before it is parsed (see `DocumentLimits`). Default 64 KiB. */
+  maxDocumentBytes?: number;
 }
 
 /**

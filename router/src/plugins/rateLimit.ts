@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import type { Caller } from '#auth';
+import { anonymousCaller, type Caller } from '#auth';
 import type { Logger } from '#log';
 import { sendGraphQLError } from './httpError.ts';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitDecision, type RateLimitStore } from './rateLimitStore.ts';
@@ -34,6 +34,8 @@ export interface RouterRateLimitOptions extends RateLimitOptions {
 }
 
 const MINUTE_MS = 60_000;
+/** Addresses refused before their credentials are checked, remembered at most (a flood of addresses forgets them). */
+const MAX_LOCKED_OUT = 10_000;
 
 /**
  * Rate limits of the router, per bucket of callers: `tenant:<t>` for the users of a tenant,
@@ -51,6 +53,8 @@ export class RouterRateLimit {
   readonly #options: RouterRateLimitOptions;
   readonly #store: RateLimitStore;
   readonly #ownsStore: boolean;
+  /** Address → until when (ms) its credentials are refused unchecked, after failures over its limit. */
+  readonly #lockedOut = new Map<string, number>();
   #lastErrorLog = 0;
 
   constructor(options: RouterRateLimitOptions) {
@@ -114,6 +118,34 @@ export class RouterRateLimit {
   async refusal(caller: Caller, request: IncomingMessage): Promise<GraphQLError | undefined> {
     const decision = await this.take(caller, request);
     return decision && !decision.allowed ? rateLimitedError(decision) : undefined;
+  }
+
+  /**
+   * A failed authentication (a bad or expired token, an unknown API key): it takes one request of
+   * its address's bucket, the one anonymous callers of that address share, so guessing
+   * credentials is limited like anonymous calls. When none is left, the RATE_LIMITED error to
+   * answer instead of 401; credentials from that address are then refused without being checked
+   * (`lockout`) until the bucket allows a request again, so a right guess is not told apart.
+   */
+  async failedAuthentication(request: IncomingMessage): Promise<GraphQLError | undefined> {
+    const decision = await this.take(anonymousCaller, request);
+    if (!decision || decision.allowed) return undefined;
+    const address = this.#addressOf(request);
+    const now = Date.now();
+    if (this.#lockedOut.size >= MAX_LOCKED_OUT) for (const [key, until] of this.#lockedOut) if (until <= now) this.#lockedOut.delete(key);
+    if (this.#lockedOut.size >= MAX_LOCKED_OUT) this.#lockedOut.clear();
+    this.#lockedOut.set(address, now + decision.retryAfterMs);
+    return rateLimitedError({ ...decision, label: 'failed authentications and anonymous callers of this address' });
+  }
+
+  /** Before credentials are checked: the RATE_LIMITED error while their address is locked out after failing too often. */
+  lockout(request: IncomingMessage): GraphQLError | undefined {
+    const address = this.#addressOf(request);
+    const until = this.#lockedOut.get(address);
+    if (until === undefined) return undefined;
+    const left = until - Date.now();
+    if (left <= 0) return void this.#lockedOut.delete(address);
+    return rateLimitedError({ allowed: false, limit: this.#options.anonymousPerMinute ?? 60, remaining: 0, resetMs: left, retryAfterMs: left, label: 'failed authentications and anonymous callers of this address' });
   }
 
   async close(): Promise<void> {

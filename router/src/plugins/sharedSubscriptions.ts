@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { getOperationAST, parse, print, type ExecutionArgs } from 'graphql';
+import { getOperationAST, print, type ExecutionArgs, type GraphQLError } from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { readBody } from '#kit';
+import { DocumentLimits } from './documentLimits.ts';
+import { sendGraphQLError } from './httpError.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './sendQueueLimit.ts';
 import { SubscriptionFanout } from './subscriptionFanout.ts';
 
@@ -22,8 +26,15 @@ export interface SharedSubscriptionsOptions {
    * graphql-ws connection.
    */
   partition: (request: IncomingMessage) => string;
-  /** Normalised documents remembered by their text. Default 1000. */
-  documentCacheSize?: number;
+  /** Normalised documents remembered (by a hash of their text), in bytes of printed text. Default 4 MiB. */
+  documentCacheBytes?: number;
+  /** The size and token limits every document is held to before it is parsed or cached. */
+  documentLimits?: DocumentLimits;
+  /**
+   * What an SSE request's params stand for before anything else reads them: the persisted
+   * operation they name (its document as `query`), or the error to refuse them with.
+   */
+  resolve?: (params: SubscribePayload & { documentId?: unknown }, url: string) => { query: string } | { error: GraphQLError } | undefined;
   /** Largest SSE request body read. Default 1 MiB. */
   maxBodyBytes?: number;
   /** An SSE response with more than this not yet sent is closed. Default 8 MiB. */
@@ -34,9 +45,10 @@ export interface SharedSubscriptions {
   /** graphql-ws server options: the runtime's, with subscriptions shared. */
   options: ServerOptions<ConnectionParams, Extra>;
   /**
-   * Server-sent events (GraphQL over SSE, distinct connections) with the same sharing: answers a
-   * `POST /graphql` that accepts `text/event-stream` and holds a subscription; hands anything
-   * else on to the runtime. True when it answered.
+   * Server-sent events (GraphQL over SSE, distinct connections) with the same sharing, buffer
+   * limit and end at `endAt`: answers every request to `/graphql` that accepts
+   * `text/event-stream` (GET `?query=`, POST of JSON, of `application/graphql` or of a form); a
+   * subscription runs here, anything else is handed on to the runtime. True when it answered.
    */
   sse: (req: IncomingMessage, res: ServerResponse, endAt?: number) => Promise<boolean>;
   fanout: SubscriptionFanout;
@@ -60,15 +72,18 @@ const nextSuffix = Buffer.from('}');
  * until its last subscriber leaves; its events skip graphql-ws' `onNext`.
  */
 export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedSubscriptionsOptions): SharedSubscriptions {
-  const base = getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, options.context) as ServerOptions<ConnectionParams, Extra>;
+  const base = getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ ...options.context(ctx), [STREAM_ROUTE]: true })) as ServerOptions<ConnectionParams, Extra>;
   const fanout = new SubscriptionFanout();
   const sendQueue = options.sendQueue instanceof SendQueueLimit ? options.sendQueue : new SendQueueLimit(options.sendQueue);
   const { partition } = options;
-  const documents = new NormalisedDocuments(options.documentCacheSize ?? 1000);
+  const limits = options.documentLimits ?? new DocumentLimits();
+  const documents = new NormalisedDocuments(options.documentCacheBytes ?? 4 << 20, limits);
   // The runtime's execution arguments of the subscriptions to share, with who asked.
   const sharedArgs = new WeakMap<object, { key: string; id: string; ctx: WsContext }>();
 
   const onSubscribe = async (ctx: WsContext, id: string, payload: SubscribePayload) => {
+    const tooLarge = limits.sizeRefusal(payload.query);
+    if (tooLarge) return [tooLarge];
     const args = await base.onSubscribe!(ctx, id, payload);
     const document = documents.subscription(payload.query, payload.operationName ?? undefined);
     if (document && args && !Array.isArray(args)) {
@@ -91,18 +106,38 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
   };
 
   const sse = async (req: IncomingMessage, res: ServerResponse, endAt?: number): Promise<boolean> => {
-    if (req.method !== 'POST' || !req.url?.startsWith('/graphql') || !req.headers.accept?.includes('text/event-stream')) return false;
-    const body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
-    let params: SubscribePayload | undefined;
-    try {
-      params = body === undefined ? undefined : (JSON.parse(body) as SubscribePayload);
-    } catch {
-      params = undefined;
+    if (!req.url?.startsWith('/graphql') || !req.headers.accept?.includes('text/event-stream')) return false;
+    if (req.method !== 'GET' && req.method !== 'POST') return false;
+    let body: string | undefined;
+    if (req.method === 'POST') {
+      body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
+      if (body === undefined) {
+        sendGraphQLError(res, 413, createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? 1 << 20} bytes`, { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }), { connection: 'close' });
+        return true;
+      }
     }
+    const read = sseParams(req, body);
+    if ('error' in read) {
+      sendGraphQLError(res, 415, read.error);
+      return true;
+    }
+    let params = read.params;
+    // Bounded before anything parses, caches or looks it up.
+    const tooLarge = limits.sizeRefusal(params?.query);
+    if (tooLarge) {
+      sendGraphQLError(res, 400, tooLarge);
+      return true;
+    }
+    const resolved = params && options.resolve?.(params, req.url);
+    if (resolved && 'error' in resolved) {
+      sendGraphQLError(res, 400, resolved.error);
+      return true;
+    }
+    if (params && resolved) params = { ...params, query: resolved.query };
     const document = typeof params?.query === 'string' ? documents.subscription(params.query, params.operationName ?? undefined) : undefined;
     if (!params || !document) {
-      // Not a subscription (or not valid JSON): the runtime answers it as it would have.
-      await forward(runtime, req, res, body ?? '');
+      // Not a subscription (or not valid JSON, or not a valid document): the runtime answers it as it would have.
+      await forward(runtime, req, res, body);
       return true;
     }
     const request = { query: params.query, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined, extensions: params.extensions ?? undefined };
@@ -110,7 +145,8 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(':\n\n');
     const limit = options.sseMaxBufferedBytes ?? 8 << 20;
-    const subscriber = fanout.join(key, () => runtime.getResultForParams({ params: request, request: undefined as never }, { params: request, req, waitUntil: runtime.waitUntil }), {
+    const serverContext = { params: request, req, waitUntil: runtime.waitUntil, [STREAM_ROUTE]: true };
+    const subscriber = fanout.join(key, () => runtime.getResultForParams({ params: request, request: undefined as never }, serverContext), {
       next(payload) {
         // The same back-pressure as a WebSocket: a client that does not read is let go.
         if (res.writableLength > limit) return void res.destroy();
@@ -141,38 +177,127 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
 const sseNextPrefix = Buffer.from('event: next\ndata: ');
 const sseSuffix = Buffer.from('\n\n');
 
+/** Marks the context of the subscriptions served here: `useSubscriptionRoute` refuses any other. */
+const STREAM_ROUTE = 'iotSharedStream';
+
+/**
+ * The Yoga plugin that keeps every subscription on the paths above (graphql-ws, and the SSE
+ * forms `sse` answers), where the caller's token ends the stream, equal subscriptions are shared
+ * and the buffer is bounded: one that reaches the runtime another way (e.g. `Accept:
+ * multipart/mixed`) is refused with a clear error instead of streaming around them.
+ */
+export function useSubscriptionRoute(): Plugin {
+  return {
+    onSubscribe({ args, setResultAndStopExecution }) {
+      if ((args.contextValue as unknown as Record<string, unknown> | undefined)?.[STREAM_ROUTE]) return;
+      setResultAndStopExecution({
+        errors: [
+          createGraphQLError('Subscriptions are served over graphql-ws, or as server-sent events (Accept: text/event-stream) by GET ?query= or a POST of JSON, application/graphql or a form', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 406 } },
+          }),
+        ],
+      });
+    },
+  };
+}
+
+/**
+ * The params of an SSE request: from the URL of a GET, a JSON body, an `application/graphql`
+ * body (the document) or a form. Undefined params when the body is not what it says (the runtime
+ * answers that); an error for a body of another type.
+ */
+function sseParams(req: IncomingMessage, body: string | undefined): { params: (SubscribePayload & { documentId?: unknown }) | undefined } | { error: GraphQLError } {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const fromSearch = (search: URLSearchParams) => {
+    const json = (name: string): unknown => {
+      const text = search.get(name);
+      if (!text) return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return null;
+      }
+    };
+    const query = search.get('query') ?? undefined;
+    const variables = json('variables');
+    const extensions = json('extensions');
+    if (variables === null || extensions === null) return undefined;
+    return { query: query as string, operationName: search.get('operationName'), variables, extensions, documentId: search.get('documentId') ?? undefined } as SubscribePayload & { documentId?: unknown };
+  };
+  if (req.method === 'GET') return { params: fromSearch(new URL(req.url ?? '/', 'http://router').searchParams) };
+  if (type === 'application/json' || type === 'application/graphql-response+json' || type === '') {
+    try {
+      const value = JSON.parse(body ?? '') as unknown;
+      return { params: value && typeof value === 'object' && !Array.isArray(value) ? (value as SubscribePayload) : undefined };
+    } catch {
+      return { params: undefined };
+    }
+  }
+  if (type === 'application/graphql') return { params: { query: body ?? '' } };
+  if (type === 'application/x-www-form-urlencoded') return { params: fromSearch(new URLSearchParams(body)) };
+  return {
+    error: createGraphQLError(`Server-sent events take a GET with ?query=, or a POST of application/json, application/graphql or a form; not ${JSON.stringify(type.slice(0, 60))}`, {
+      extensions: { code: 'BAD_REQUEST' },
+    }),
+  };
+}
+
 /** Hands a request whose body was already read to the runtime, and its answer back to the client. */
-async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: ServerResponse, body: string | undefined): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
   // `req` in the server context: the runtime's plugins find the caller by it, as for any request.
-  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body }), { req, res });
+  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body: req.method === 'GET' ? undefined : (body ?? '') }), { req, res });
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body) return void res.end();
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
   res.end();
 }
 
-/** Subscription documents in printed form, by their text; `undefined` for anything else. */
+/**
+ * Subscription documents in printed form, by a hash of their operation name and text; `undefined`
+ * for anything else. Documents are parsed within the limits (size, then tokens); the cache holds
+ * at most `maxBytes` of printed text, the least recently used going first.
+ */
 class NormalisedDocuments {
   readonly #cache = new Map<string, string | null>();
-  constructor(readonly size: number) {}
+  #bytes = 0;
+  constructor(
+    readonly maxBytes: number,
+    readonly limits: DocumentLimits,
+  ) {}
 
   subscription(query: string, operationName: string | undefined): string | undefined {
-    const cacheKey = `${operationName ?? ''}\n${query}`;
-    let printed = this.#cache.get(cacheKey);
-    if (printed === undefined) {
-      printed = null;
-      try {
-        const document = parse(query);
-        if (getOperationAST(document, operationName)?.operation === 'subscription') printed = print(document);
-      } catch {
-        // Left to the runtime, which answers with the syntax error.
-      }
-      if (this.#cache.size >= this.size) this.#cache.clear();
-      this.#cache.set(cacheKey, printed);
+    if (this.limits.sizeRefusal(query)) return undefined;
+    const key = createHash('sha256').update(operationName ?? '').update('\n').update(query).digest('base64url');
+    let printed = this.#cache.get(key);
+    if (printed !== undefined) {
+      // Most recently used last: eviction takes the first.
+      this.#cache.delete(key);
+      this.#cache.set(key, printed);
+      return printed ?? undefined;
+    }
+    printed = null;
+    try {
+      const document = this.limits.parse(query);
+      if (getOperationAST(document, operationName)?.operation === 'subscription') printed = print(document);
+    } catch {
+      // Left to the runtime, which answers with the syntax error (or the limit).
+      return undefined;
+    }
+    this.#cache.set(key, printed);
+    this.#bytes += NormalisedDocuments.#cost(key, printed);
+    for (const [oldKey, old] of this.#cache) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#cache.delete(oldKey);
+      this.#bytes -= NormalisedDocuments.#cost(oldKey, old);
     }
     return printed ?? undefined;
+  }
+
+  /** What an entry holds: its printed text, its key and a Map entry's own overhead. */
+  static #cost(key: string, printed: string | null): number {
+    return (printed?.length ?? 0) + key.length + 64;
   }
 }
 
