@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, defaultTopics, IqrfClient, IqrfTimeoutError, IqrfUnavailableError, topicFor } from '#iqrf';
+import { connectMqtt, defaultTopics, IqrfClient, IqrfTimeoutError, IqrfUnavailableError, MsgId, topicFor } from '#iqrf';
 import { silentLogger } from '#log';
 import { FileGatewayRegistry, type GatewayRegistry } from '#registry';
 import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
@@ -10,6 +10,8 @@ import { eventually } from './support/graphql.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
 
 const scenario = buildScenario('demo');
+/** The collectors' shared msgId secret: any of them accepts an answer to another's request. */
+const msgIdSecret = 'mqtt-test-msgid-secret';
 const allSensors = scenario.gateways.flatMap((g) => g.nodes.flatMap((n) => n.sensors.map((_, i) => `${g.id}.${n.address}.${i}`)));
 
 describe('collectors on a real Mosquitto (MQTT 5)', () => {
@@ -24,7 +26,7 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
 
   /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
   async function startCollector(id: string, bus: MemoryLiveBus) {
-    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000 });
+    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret });
     clients.push(service.mqtt);
     return { ...service, membership: service.membership! };
   }
@@ -80,7 +82,8 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
     // The collector process dies; meanwhile its FRC requests are answered.
     await first.mqtt.endAsync(true);
     const requester = await connect();
-    const frc = { mType: 'iqrfSensor_Frc', data: { msgId: 'while-away', req: { nAdr: 0, param: { sensorType: 2, sensorIndex: 0, frcCommand: 224, selectedNodes: [21, 22, 23] } } } };
+    const msgId = new MsgId({ secret: msgIdSecret }).issue('austin-gw01', 'iqrfSensor_Frc', { sensorType: 2, sensorIndex: 0, nodes: [21, 22, 23] });
+    const frc = { mType: 'iqrfSensor_Frc', data: { msgId, req: { nAdr: 0, param: { sensorType: 2, sensorIndex: 0, frcCommand: 224, selectedNodes: [21, 22, 23] } } } };
     await requester.publishAsync(topicFor(defaultTopics.requests, 'austin-gw01'), JSON.stringify(frc), { qos: 1 });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(published.length).toBe(before);

@@ -1,7 +1,8 @@
-import { isObject, meshChangedTopics, parseSensorValue, sensorTypes, type DaemonResponse, type FrcRequest, type IqrfClient } from '#iqrf';
-import type { Logger } from '#log';
+import { isObject, meshChangedTopics, parseSensorValue, sensorTypes, type DaemonResponse, type FrcClaims, type FrcRequest, type IqrfClient } from '#iqrf';
+import { ThrottledWarnings, type Logger } from '#log';
 import type { GatewayRecord, GatewayRegistry, MeshCatalog, SensorInfo } from '#registry';
 import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
+import { MemoryAnswerLedger, type AnswerLedger } from './answer-ledger.ts';
 import type { CollectorMembership } from './membership.ts';
 
 export interface CollectorOptions {
@@ -23,7 +24,33 @@ export interface CollectorOptions {
    * sent the request, also when it arrives after a restart from the persistent session.
    */
   sharedSubscription?: { group: string; identifier: number };
+  /**
+   * The msgIds of answers already turned into readings, so that a replay is refused. Default: in
+   * memory (one process); with several collectors, or across restarts, `RedisAnswerLedger`.
+   */
+  ledger?: AnswerLedger;
+  /**
+   * How long after its request an FRC answer is still accepted, in ms. Default the IQRF client's
+   * request timeout plus 60 s (an answer kept by a persistent session while a collector restarts).
+   */
+  answerWindowMs?: number;
+  /** At most one warning line per kind in this time (refused answers, invalid entries). Default 30 s. */
+  warningIntervalMs?: number;
   now?: () => number;
+}
+
+/** FRC answers dropped whole, by reason. */
+export interface RejectedAnswers {
+  /** The msgId is not one the platform issued for this gateway and `iqrfSensor_Frc`. */
+  unsolicited: number;
+  /** Its request is older than `answerWindowMs`. */
+  expired: number;
+  /** Already turned into readings (by this collector or another one sharing the ledger). */
+  replayed: number;
+  /** A sensor type or index other than asked, or a value of a node that has no such sensor. */
+  mismatched: number;
+  /** More entries than nodes asked, or a payload over the IQRF client's byte limit. */
+  oversized: number;
 }
 
 export interface CollectorStats {
@@ -43,9 +70,13 @@ export interface CollectorStats {
   failedRequests: number;
   /** Store or bus calls that failed and were retried. */
   deliveryRetries: number;
+  /** FRC answers dropped whole: nothing of them reached the store or the bus. */
+  rejectedAnswers: RejectedAnswers;
 }
 
 const MAX_RETRY_DELAY_MS = 5_000;
+/** The nodes of an FRC sent to every node: its answer is indexed by address. */
+const ALL_ADDRESSES = Array.from({ length: 240 }, (_, address) => address);
 /** Share of the poll interval a round's polls are spread over. */
 const SPREAD = 0.8;
 /** How long stopping waits for deliveries to a store or bus that refuses or stalls them. */
@@ -59,6 +90,10 @@ const CLOSE_GRACE_MS = 10_000;
  */
 export class Collector {
   private readonly counters = { rounds: 0, polls: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
+  private readonly rejected: RejectedAnswers = { unsolicited: 0, expired: 0, replayed: 0, mismatched: 0, oversized: 0 };
+  private readonly ledger: AnswerLedger;
+  private readonly answerWindowMs: number;
+  private readonly warnings: ThrottledWarnings;
   private readonly processing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -72,6 +107,9 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {
     this.intervalMs = options.intervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
+    this.ledger = options.ledger ?? new MemoryAnswerLedger();
+    this.answerWindowMs = options.answerWindowMs ?? options.iqrf.requestTimeoutMs + 60_000;
+    this.warnings = new ThrottledWarnings(options.logger, { intervalMs: options.warningIntervalMs });
     // Handle answers from the start: those kept by a persistent session arrive right after connecting.
     this.stopResponses = options.iqrf.onResponse((gatewayId, response, identifiers) => this.onResponse(gatewayId, response, identifiers));
     options.iqrf.mqttClient.on('message', this.onMeshChanged);
@@ -86,18 +124,31 @@ export class Collector {
     const shared = this.options.sharedSubscription;
     if (response.mType !== 'iqrfSensor_Frc') return;
     if (shared && !identifiers.includes(shared.identifier)) return;
-    const done = this.processFrc(gatewayId, response).catch((error: unknown) => {
-      this.counters.invalidEntries++;
-      this.options.logger.warn({ gatewayId, err: (error as Error).message }, 'FRC answer could not be turned into readings');
-    });
     const msgId = response.data.msgId;
+    // Only answers to requests the platform sent to this gateway, and recently: the msgId says so.
+    const verdict = this.options.iqrf.msgIds.verify(gatewayId, 'iqrfSensor_Frc', msgId, Date.now(), this.answerWindowMs);
+    if (!verdict.ok) return this.reject(verdict.reason, gatewayId, verdict.detail);
+    if (!verdict.claims.frc) return this.reject('unsolicited', gatewayId, 'msgId carries no FRC claims');
+    const processed = this.processFrc(gatewayId, msgId, response, verdict.claims.frc).catch((error: unknown) => {
+      this.counters.invalidEntries++;
+      this.warnings.warn('frc-failed', 'FRC answer could not be turned into readings', { gatewayId, err: (error as Error).message });
+    });
+    // A copy (a QoS 1 redelivery, a replay) takes the slot but still waits for the first one, which
+    // may be the one that delivers; only the entry's own promise clears it.
+    const previous = this.processing.get(msgId);
+    const done = previous ? Promise.all([previous, processed]).then(() => undefined) : processed;
     this.processing.set(msgId, done);
-    // A redelivered answer (QoS 1) may take the slot; only the entry's own promise clears it.
     void done.finally(() => this.processing.get(msgId) === done && this.processing.delete(msgId));
   }
 
+  private reject(reason: keyof RejectedAnswers, gatewayId: string, detail: string): void {
+    this.rejected[reason]++;
+    this.warnings.warn(`rejected-${reason}`, 'FRC answer dropped', { reason, gatewayId, detail });
+  }
+
   get stats(): CollectorStats {
-    return { ...this.counters, malformedPayloads: this.options.iqrf.stats.malformed };
+    const rejectedAnswers = { ...this.rejected, oversized: this.rejected.oversized + this.options.iqrf.stats.oversized };
+    return { ...this.counters, malformedPayloads: this.options.iqrf.stats.malformed, rejectedAnswers };
   }
 
   /** Joins the collectors' shared subscription, if any; answers are handled from construction on. */
@@ -160,6 +211,7 @@ export class Collector {
     this.closingSince = Date.now();
     await this.stop();
     this.stopResponses();
+    this.warnings.flush();
     this.options.iqrf.mqttClient.off('connect', this.joinSharedSubscription);
     this.options.iqrf.mqttClient.off('message', this.onMeshChanged);
   }
@@ -212,7 +264,7 @@ export class Collector {
     const { type, typeIndex } = group[0]!;
     const request: FrcRequest = {
       nAdr: 0,
-      param: { sensorType: type, sensorIndex: typeIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes: group.map((s) => s.address) },
+      param: { sensorType: type, sensorIndex: typeIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes: group.map((s) => s.address).sort((a, b) => a - b) },
     };
     this.counters.polls++;
     try {
@@ -225,45 +277,61 @@ export class Collector {
     }
   }
 
-  /** Turns one FRC answer into readings, from what the answer itself says (no request needed). */
-  private async processFrc(gatewayId: string, response: DaemonResponse): Promise<void> {
+  /**
+   * Turns one FRC answer into readings, from what its msgId says was asked: entry i is the value
+   * of the i-th node asked (of node i when every node was). The answer is dropped whole when it has
+   * more entries than that, another sensor type or index, or a value of a node that has no such
+   * sensor; and when it was already turned into readings.
+   */
+  private async processFrc(gatewayId: string, msgId: string, response: DaemonResponse, asked: FrcClaims): Promise<void> {
+    if (response.data.status !== 0) return; // the requester reports the daemon's error
     const rsp = response.data.rsp;
     const result = isObject(rsp) && isObject(rsp.result) ? rsp.result : undefined;
     if (!result || !Array.isArray(result.sensors) || typeof result.sensorIndex !== 'number') {
       this.counters.invalidEntries++;
-      this.options.logger.warn({ gatewayId }, 'FRC answer without result.sensors and result.sensorIndex ignored');
+      this.warnings.warn('frc-without-result', 'FRC answer without result.sensors and result.sensorIndex ignored', { gatewayId });
       return;
     }
+    const entries: unknown[] = result.sensors;
+    const nodes = asked.nodes ?? ALL_ADDRESSES;
+    if (entries.length > nodes.length) return this.reject('oversized', gatewayId, `${entries.length} entries for ${nodes.length} nodes asked`);
+    if (result.sensorIndex !== asked.sensorIndex) return this.reject('mismatched', gatewayId, `sensor index ${result.sensorIndex}, ${asked.sensorIndex} asked`);
     const [gateway] = await this.options.registry.getMany([gatewayId]);
     if (!gateway) {
-      this.options.logger.warn({ gatewayId }, 'FRC answer from an unregistered gateway ignored');
+      this.warnings.warn('unregistered-gateway', 'FRC answer from an unregistered gateway ignored', { gatewayId });
       return;
     }
-    const sensors = await this.options.catalog.sensorsOf(gateway);
-    const selected = Array.isArray(result.selectedNodes) ? result.selectedNodes : undefined;
+    const sensors = new Map<number, SensorInfo>();
+    for (const sensor of await this.options.catalog.sensorsOf(gateway)) {
+      if (sensor.type === asked.sensorType && sensor.typeIndex === asked.sensorIndex) sensors.set(sensor.address, sensor);
+    }
     const time = this.now();
     const readings: Reading[] = [];
-    result.sensors.forEach((entry: unknown, i: number) => {
+    let invalid = 0;
+    let nulls = 0;
+    for (const [i, entry] of entries.entries()) {
       const parsed = parseSensorValue(entry, `result.sensors[${i}]`);
       if (!parsed.ok) {
-        this.counters.invalidEntries++;
-        this.options.logger.warn({ gatewayId, error: parsed.error }, 'invalid sensor entry ignored');
-        return;
+        invalid++;
+        continue;
       }
       if (parsed.value === null || parsed.value.value === null) {
-        this.counters.skippedNulls++;
-        return;
+        nulls++;
+        continue;
       }
-      const address = selected ? Number(selected[i]) : i;
-      const { type } = parsed.value;
-      const sensor = sensors.find((s) => s.address === address && s.type === type && s.typeIndex === result.sensorIndex);
-      if (!sensor) {
-        this.counters.invalidEntries++;
-        this.options.logger.warn({ gatewayId, address, type }, 'value of an unknown sensor ignored');
-        return;
-      }
+      const address = nodes[i]!;
+      if (parsed.value.type !== asked.sensorType) return this.reject('mismatched', gatewayId, `sensor type ${parsed.value.type} of node ${address}, ${asked.sensorType} asked`);
+      const sensor = sensors.get(address);
+      if (!sensor) return this.reject('mismatched', gatewayId, `node ${address} has no sensor of type ${asked.sensorType} and index ${asked.sensorIndex}`);
       readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, ...(sensor.room ? { room: sensor.room } : {}), time, value: parsed.value.value });
-    });
+    }
+    // Last, so that a forged answer refused above cannot spend the msgId of the genuine one.
+    if (!(await this.retry('answer ledger', () => this.ledger.firstUse(msgId, this.answerWindowMs + 60_000)))) {
+      return this.reject('replayed', gatewayId, 'answer already turned into readings');
+    }
+    this.counters.skippedNulls += nulls;
+    this.counters.invalidEntries += invalid;
+    if (invalid) this.warnings.warn('invalid-entries', 'invalid FRC sensor entries ignored', { gatewayId }, invalid);
     if (readings.length) await this.deliver(readings);
   }
 
@@ -274,7 +342,7 @@ export class Collector {
     this.counters.readings += readings.length;
   }
 
-  private async retry(what: string, attempt: () => Promise<void>): Promise<void> {
+  private async retry<T>(what: string, attempt: () => Promise<T>): Promise<T> {
     for (let delay = 100; ; delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS)) {
       try {
         return await attempt();

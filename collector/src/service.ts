@@ -3,8 +3,10 @@ import { createMqttClient, IqrfClient, waitForConnection } from '#iqrf';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
+import { MemoryAnswerLedger } from './answer-ledger.ts';
 import { Collector } from './collector.ts';
 import { CollectorMembership } from './membership.ts';
+import { RedisAnswerLedger } from './redis-answer-ledger.ts';
 
 export interface CollectorServiceOptions {
   mqttUrl: string;
@@ -20,6 +22,15 @@ export interface CollectorServiceOptions {
   logger: Logger;
   intervalMs?: number;
   iqrfTimeoutMs?: number;
+  /**
+   * Secret of the signed request msgIds, the same for every collector (and the devices subgraph),
+   * so that any of them accepts an answer to another's request. Default: random (one collector).
+   */
+  msgIdSecret?: string;
+  /** Redis of the answer ledger shared by the collectors (replays refused across them and restarts). Default: in memory. */
+  redisUrl?: string;
+  /** How long after its request an FRC answer is still accepted, in ms. Default the IQRF timeout plus 60 s. */
+  answerWindowMs?: number;
 }
 
 export interface CollectorService {
@@ -47,7 +58,8 @@ export async function startCollectorService(options: CollectorServiceOptions): P
   const v5 = options.protocolVersion === 5;
   const mqtt = createMqttClient(options.mqttUrl, { clientId: id, protocolVersion: options.protocolVersion, ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}) });
   mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
-  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
+  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, msgIdSecret: options.msgIdSecret, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
+  const ledger = options.redisUrl ? new RedisAnswerLedger({ url: options.redisUrl, logger }) : new MemoryAnswerLedger();
   const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
   const collector = new Collector({
     iqrf,
@@ -58,6 +70,8 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     logger,
     intervalMs: options.intervalMs,
     membership,
+    ledger,
+    answerWindowMs: options.answerWindowMs,
     ...(v5 ? { sharedSubscription: { group: options.group ?? 'collectors', identifier: SHARED_ANSWERS } } : {}),
   });
   try {
@@ -67,6 +81,7 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     await collector.listen();
   } catch (error) {
     mqtt.end(true);
+    await ledger.close();
     throw error;
   }
   return {
@@ -77,6 +92,7 @@ export async function startCollectorService(options: CollectorServiceOptions): P
       await collector.close();
       await membership?.stop();
       iqrf.close();
+      await ledger.close();
       await mqtt.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {});
     },
   };

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import type { Logger } from '#log';
-import { parseDaemonResponse, type DaemonRequest, type DaemonResponse } from './messages.ts';
+import { ThrottledWarnings, type Logger } from '#log';
+import { isObject, parseDaemonResponse, type DaemonRequest, type DaemonResponse } from './messages.ts';
+import { MsgId, type FrcClaims } from './msg-id.ts';
 import { gatewayFromTopic, topicFor, type TopicScheme, defaultTopics } from './topics.ts';
 
 /** The daemon did not answer within the timeout. */
@@ -37,6 +37,19 @@ export interface IqrfClientOptions {
   subscriptionIdentifier?: number;
   /** Default time to wait for an answer. */
   timeoutMs?: number;
+  /**
+   * Secret of the signed msgIds, shared by every platform process that sends daemon requests or
+   * turns answers into readings (see `MsgId`). Default: a random one, good for a single process.
+   */
+  msgIdSecret?: string;
+  /**
+   * Payloads on response topics larger than this are dropped unparsed and counted as `oversized`.
+   * Default 256 KiB (a daemon's largest answers, a topology of 239 devices or an FRC of 239
+   * entries, are a few tens of KiB).
+   */
+  maxPayloadBytes?: number;
+  /** At most one warning line per kind in this time (malformed or oversized payloads). Default 30 s. */
+  warningIntervalMs?: number;
   logger: Logger;
 }
 
@@ -45,6 +58,8 @@ export interface IqrfClientStats {
   malformed: number;
   /** Valid responses to requests this client did not send (or that already timed out). */
   unmatched: number;
+  /** Payloads over `maxPayloadBytes`, dropped unparsed. */
+  oversized: number;
   timeouts: number;
 }
 
@@ -64,7 +79,9 @@ interface Pending {
  * response topics; answers to other clients' requests are ignored.
  */
 export class IqrfClient {
-  readonly stats: IqrfClientStats = { malformed: 0, unmatched: 0, timeouts: 0 };
+  readonly stats: IqrfClientStats = { malformed: 0, unmatched: 0, oversized: 0, timeouts: 0 };
+  /** Issues the msgIds of this client's requests; checks those of answers (also for a collector). */
+  readonly msgIds: MsgId;
   private readonly pending = new Map<string, Pending>();
   private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<ResponseListener>();
@@ -73,11 +90,16 @@ export class IqrfClient {
   private readonly logger: Logger;
   private readonly onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) => this.handleMessage(topic, payload, packet);
   private readonly subscriptionIdentifier: number | undefined;
+  private readonly maxPayloadBytes: number;
+  private readonly warnings: ThrottledWarnings;
 
   constructor(private readonly mqtt: MqttClient, options: IqrfClientOptions) {
     this.topics = options.topics ?? defaultTopics;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.logger = options.logger;
+    this.msgIds = new MsgId({ secret: options.msgIdSecret });
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 256 * 1024;
+    this.warnings = new ThrottledWarnings(options.logger, { intervalMs: options.warningIntervalMs });
     this.subscriptionIdentifier = options.subscriptionIdentifier;
     // Listen from the start: a persistent session is replayed right after the connection opens.
     this.mqtt.on('message', this.onMessage);
@@ -108,6 +130,11 @@ export class IqrfClient {
   /** The MQTT connection this client talks over. */
   get mqttClient(): MqttClient {
     return this.mqtt;
+  }
+
+  /** How long a request waits for its answer unless told otherwise, in ms. */
+  get requestTimeoutMs(): number {
+    return this.timeoutMs;
   }
 
   /** The response topics' subscription pattern (with `+` for the gateway id). */
@@ -193,6 +220,7 @@ export class IqrfClient {
 
   /** Rejects every request in flight and stops listening. */
   close(): void {
+    this.warnings.flush();
     this.mqtt.off('message', this.onMessage);
     this.mqtt.off('connect', this.onReconnect);
     for (const [msgId, pending] of this.pending) {
@@ -215,7 +243,13 @@ export class IqrfClient {
       handlers.fail(new IqrfUnavailableError(gatewayId, mType));
       return;
     }
-    const msgId = randomUUID();
+    let msgId: string;
+    try {
+      ({ msgId, req } = this.sign(gatewayId, mType, req));
+    } catch (error) {
+      handlers.fail(error as Error);
+      return;
+    }
     let timer: NodeJS.Timeout;
     const done = () => {
       clearTimeout(timer);
@@ -254,13 +288,31 @@ export class IqrfClient {
     });
   }
 
+  /**
+   * A signed msgId for the request. An FRC's claims are its sensor type, index and nodes; its
+   * `selectedNodes` are sent ascending and distinct, the order in which the daemon answers them.
+   */
+  private sign<TReq>(gatewayId: string, mType: string, req: TReq): { msgId: string; req: TReq } {
+    if (mType !== 'iqrfSensor_Frc') return { msgId: this.msgIds.issue(gatewayId, mType), req };
+    const param = isObject(req) && isObject(req.param) ? req.param : {};
+    const selected = Array.isArray(param.selectedNodes) ? [...new Set(param.selectedNodes as number[])].sort((a, b) => a - b) : undefined;
+    const claims: FrcClaims = { sensorType: Number(param.sensorType), sensorIndex: Number(param.sensorIndex ?? 0), ...(selected ? { nodes: selected } : {}) };
+    const msgId = this.msgIds.issue(gatewayId, mType, claims);
+    return { msgId, req: selected ? ({ ...req, param: { ...param, selectedNodes: selected } } as TReq) : req };
+  }
+
   private handleMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const gatewayId = gatewayFromTopic(this.topics.responses, topic);
     if (gatewayId === undefined) return;
+    if (payload.length > this.maxPayloadBytes) {
+      this.stats.oversized++;
+      this.warnings.warn('oversized-payload', 'oversized IQRF daemon response dropped unparsed', { gatewayId, bytes: payload.length, maxPayloadBytes: this.maxPayloadBytes });
+      return;
+    }
     const parsed = parseDaemonResponse(payload);
     if (!parsed.ok) {
       this.stats.malformed++;
-      this.logger.warn({ topic, error: parsed.error, bytes: payload.length }, 'malformed IQRF daemon response ignored');
+      this.warnings.warn('malformed-payload', 'malformed IQRF daemon response ignored', { gatewayId, error: parsed.error.slice(0, 200), bytes: payload.length });
       return;
     }
     this.seen.set(gatewayId, Date.now());
@@ -269,8 +321,11 @@ export class IqrfClient {
     for (const listener of this.listeners) listener(gatewayId, parsed.value, subscriptionIdentifiers);
     // A copy that reached us only through another subscription (e.g. a shared one) is not ours to match.
     if (this.subscriptionIdentifier && subscriptionIdentifiers.length && !subscriptionIdentifiers.includes(this.subscriptionIdentifier)) return;
-    const pending = this.pending.get(parsed.value.data.msgId);
-    if (!pending || pending.gatewayId !== gatewayId) {
+    const msgId = parsed.value.data.msgId;
+    const pending = this.pending.get(msgId);
+    // A pending msgId answered on another gateway's topic, or for another mType, is not an answer.
+    const mType = parsed.value.mType === 'messageError' ? pending?.mType : parsed.value.mType;
+    if (!pending || pending.gatewayId !== gatewayId || pending.mType !== mType || !this.msgIds.verify(gatewayId, pending.mType, msgId).ok) {
       this.stats.unmatched++;
       return;
     }

@@ -12,3 +12,4 @@ export function createLogger(name: string, level: string = 'info'): Logger {
 
 /** A logger that writes nothing, for tests and embedded use. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+export { ThrottledWarnings, type ThrottledWarningsOptions, type WarningFields } from './throttled-warnings.ts';
