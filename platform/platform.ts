@@ -191,7 +191,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.opendata,
       logger: subgraphLogger('opendata'),
-      sources: { catalog: openDataCatalog, store },
+      sources: { catalog: openDataCatalog, store, registry },
     });
     closers.push(() => started.opendata.close());
 
@@ -211,7 +211,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       planner: config.planner,
       ...config.hardening,
       rateLimit: config.hardening?.rateLimit && { ...config.hardening.rateLimit, redisUrl: config.hardening.rateLimit.redisUrl ?? config.backends?.redisUrl },
-      httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
+      httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store, registry }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
     });
     closers.push(() => router.close());
 

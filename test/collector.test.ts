@@ -50,7 +50,7 @@ describe('collector against simulated IQRF daemons over MQTT', () => {
     expect(co2.value).toBeGreaterThanOrEqual(300);
     const vehicles = published.find((r) => r.sensorId === 'pisek-gw001.1.0')!;
     expect(vehicles.quantity).toBe('VEHICLE_COUNT');
-    const [latest] = await store.latest(['austin-gw01.21.2']);
+    const [latest] = await store.latest([{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }]);
     expect(latest?.value).toBe(co2.value);
     expect(collector.stats.failedRequests).toBeGreaterThanOrEqual(1); // dark-gw did not answer
   });

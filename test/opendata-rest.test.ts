@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '#log';
 import { buildScenario, scenarioOpenData } from '#simulator';
+import type { GatewayRecord } from '#registry';
 import { MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { createOpenDataHandler, type OpenDataHandler } from '../subgraphs/opendata/src/rest/index.ts';
 import { toCsv } from '../subgraphs/opendata/src/rest/csv.ts';
@@ -60,6 +61,9 @@ describe('open data downloads (/opendata/)', () => {
   let catalog: OpenDataCatalog;
   let base: string;
   const store = new MemoryTimeSeriesStore({ resolutionSeconds: 10, retentionSeconds: 3 * 86_400 });
+  /** The scenario's gateways and their owners: open data publishes each sensor's current owner's readings. */
+  const owners = new Map(buildScenario('demo').gateways.map((gateway) => [gateway.id, gateway.tenant]));
+  const registry = { getMany: async (ids: readonly string[]) => ids.map((id) => (owners.has(id) ? ({ id, tenant: owners.get(id)! } as GatewayRecord) : undefined)) };
 
   const get = (path: string, init?: RequestInit) => fetch(`${base}${path}`, init);
   const getJson = async (path: string) => {
@@ -92,7 +96,7 @@ describe('open data downloads (/opendata/)', () => {
       reading('pisek-gw001.4.2', at('09:10:00'), 500),
       reading('austin-gw01.21.2', at('09:00:00'), 999),
     ]);
-    mount.mount(createOpenDataHandler({ catalog, store, logger: silentLogger, now: () => NOW }));
+    mount.mount(createOpenDataHandler({ catalog, store, registry, logger: silentLogger, now: () => NOW }));
   });
 
   afterAll(async () => {
@@ -287,7 +291,7 @@ describe('open data downloads (/opendata/)', () => {
       };
       const own = await startMount();
       try {
-        own.mount(createOpenDataHandler({ catalog: withSeries, store, logger: silentLogger, now: () => NOW }));
+        own.mount(createOpenDataHandler({ catalog: withSeries, store, registry, logger: silentLogger, now: () => NOW }));
         const csv = parseCsv(await (await fetch(`${own.url}/opendata/datasets/indoor-environment.csv?from=2026-11-24T08:00:00Z&until=2026-11-24T10:00:00Z`)).text());
         expect(csv).toEqual([
           ['time', 'sensor', 'quantity', 'value', 'unit'],

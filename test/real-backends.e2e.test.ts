@@ -73,7 +73,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     }, 20_000);
     expect(errors).toBeUndefined();
     expect(data!.sensor.latest.value).toBeGreaterThan(300);
-    const stored = await platform.store.query({ sensorIds: ['austin-gw01.21.2'], from: Date.now() - 300_000, until: Date.now() });
+    const stored = await platform.store.query({ series: [{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }], from: Date.now() - 300_000, until: Date.now() });
     expect(stored[0]!.length).toBeGreaterThan(0);
   });
 
@@ -81,7 +81,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     await mosquitto.stop();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await mosquitto.restart();
-    await eventually(async () => platform.collector.stats.readings > 0 && (await platform.store.latest(['austin-gw01.21.2']))[0]!.time > Date.now() - 3_000, 20_000);
+    await eventually(async () => platform.collector.stats.readings > 0 && (await platform.store.latest([{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }]))[0]!.time > Date.now() - 3_000, 20_000);
     await redis.restart({ whileStopped: () => new Promise((resolve) => setTimeout(resolve, 1_500)) });
     const afterRestarts = platform.collector.stats.readings;
     await eventually(async () => platform.collector.stats.readings > afterRestarts + 200, 30_000);
@@ -114,7 +114,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     const sample = published.filter((r) => r.gatewayId === 'pisek-gw001');
     const ids = [...new Set(sample.map((r) => r.sensorId))];
     const from = Math.min(...sample.map((r) => r.time)) - 1_000;
-    const series = await platform.store.query({ sensorIds: ids, from, until: Date.now() });
+    const series = await platform.store.query({ series: ids.map((sensorId) => ({ sensorId, tenant: 'pisek-city' })), from, until: Date.now() });
     ids.forEach((id, i) => {
       const lastPerSlot = new Map<number, number>();
       for (const r of sample.filter((s) => s.sensorId === id)) lastPerSlot.set(slot(r.time), r.value);

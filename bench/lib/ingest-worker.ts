@@ -16,7 +16,7 @@ import { connectMqtt, IqrfClient } from '#iqrf';
 import { silentLogger } from '#log';
 import { MeshCatalog, type GatewayRecord } from '#registry';
 import { buildScenario, scenarioRegistry } from '#simulator';
-import { GraphiteTimeSeriesStore, type Reading, type SeriesQuery, type TimeSeriesStore } from '#telemetry';
+import { GraphiteTimeSeriesStore, type Reading, type SeriesKey, type SeriesQuery, type TimeSeriesStore } from '#telemetry';
 import { Collector } from '../../collector/src/collector.ts';
 import { openBackends } from '../../platform/backends.ts';
 import { frcGroups, PlainRelay } from './ingest-relay.ts';
@@ -82,8 +82,8 @@ class SlotCountingStore implements TimeSeriesStore {
     return this.inner.query(query);
   }
 
-  latest(sensorIds: readonly string[]) {
-    return this.inner.latest(sensorIds);
+  latest(series: readonly SeriesKey[]) {
+    return this.inner.latest(series);
   }
 
   close(): Promise<void> {

@@ -9,9 +9,10 @@
  *
  * for a reading of sensor `<gatewayId>.<nodeAddress>.<sensorIndex>`. Node 0 of the path is the
  * prefix, 1 the tenant, 2-4 the sensor id, 5 the quantity. Every part is `[A-Za-z0-9_-]+`, so no part
- * can contain a dot or a glob character; `write` rejects readings that do not fit. Reads know only
- * sensor ids, so they ask for `iot.*.<gatewayId>.<node>.<index>.*` and map each returned series
- * back to its sensor id through its path.
+ * can contain a dot or a glob character; `write` rejects readings that do not fit. Reads name the
+ * tenant and the sensor of each series (`SeriesKey`), so they ask for
+ * `iot.<tenant>.<gatewayId>.<node>.<index>.*` (the quantity is the only glob: never `*` across
+ * tenants) and map each returned series back to its key through its path.
  *
  * Time bounds. `SeriesQuery.from` and `until` are inclusive: the memory store answers the slots whose
  * start lies in [from, until]. Whisper answers the slots whose start lies in (from, until] (it fetches
@@ -27,7 +28,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Logger } from '#log';
 import { Aggregate, type Point, type Reading } from './reading.ts';
-import type { SeriesQuery, TimeSeriesStore } from './store.ts';
+import type { SeriesKey, SeriesQuery, TimeSeriesStore } from './store.ts';
 
 export interface GraphiteStoreOptions {
   /** graphite-web base URL, e.g. `http://127.0.0.1:8080` (a path prefix such as `/graphite` is kept). */
@@ -173,24 +174,24 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     }
     const from = Math.ceil(query.from / 1000) - 1;
     const until = Math.floor(query.until / 1000);
-    const ids = unique(query.sensorIds.filter((id) => SENSOR_ID.test(id)));
+    const keys = readable(query.series);
     const found = new Map<string, Point[]>();
-    if (ids.length && from < until) {
+    if (keys.length && from < until) {
       const func = query.everySeconds ? summarizeFunction[query.aggregate ?? Aggregate.AVG] : undefined;
-      const targets = ids.map((id) => {
-        const glob = this.glob(id);
+      const targets = keys.map((key) => {
+        const glob = this.glob(key);
         return func ? `summarize(${glob}, "${query.everySeconds}s", "${func}")` : glob;
       });
       await this.render(targets, { from: String(from), until: String(until) }, found);
     }
-    return query.sensorIds.map((id) => found.get(id) ?? []);
+    return query.series.map((key) => found.get(seriesName(key)) ?? []);
   }
 
-  async latest(sensorIds: readonly string[]): Promise<Array<Point | undefined>> {
-    const ids = unique(sensorIds.filter((id) => SENSOR_ID.test(id)));
+  async latest(series: readonly SeriesKey[]): Promise<Array<Point | undefined>> {
+    const keys = readable(series);
     const found = new Map<string, Point[]>();
-    if (ids.length) await this.render(ids.map((id) => this.glob(id)), { from: `-${this.latestWindowSeconds}s`, until: 'now' }, found);
-    return sensorIds.map((id) => found.get(id)?.at(-1));
+    if (keys.length) await this.render(keys.map((key) => this.glob(key)), { from: `-${this.latestWindowSeconds}s`, until: 'now' }, found);
+    return series.map((key) => found.get(seriesName(key))?.at(-1));
   }
 
   /**
@@ -389,8 +390,9 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
 
   // --- reads ------------------------------------------------------------------------------------
 
-  private glob(sensorId: string): string {
-    return `${this.prefix}.*.${sensorId}.*`;
+  /** The paths of one series: its tenant and sensor exactly, any quantity. */
+  private glob({ tenant, sensorId }: SeriesKey): string {
+    return `${this.prefix}.${tenant}.${sensorId}.*`;
   }
 
   /** Renders the targets in as few requests as fit the URL limit; adds each series' points to `into`. */
@@ -419,12 +421,12 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     });
     const answers = await Promise.all(urls.map((request) => this.get(request)));
     for (const series of answers.flat()) {
-      const id = this.sensorIdOf(series);
+      const name = seriesName(this.seriesKeyOf(series));
       const points: Point[] = [];
       for (const [value, time] of series.datapoints) if (value !== null) points.push({ time: time * 1000, value });
-      const known = into.get(id);
-      // One series per sensor is the rule; a sensor that changed tenant or quantity has several.
-      into.set(id, known ? known.concat(points).sort((a, b) => a.time - b.time) : points);
+      const known = into.get(name);
+      // One path per series is the rule; a sensor that changed quantity has several.
+      into.set(name, known ? known.concat(points).sort((a, b) => a.time - b.time) : points);
     }
   }
 
@@ -447,14 +449,28 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     return validateRenderSeries(body, where);
   }
 
-  private sensorIdOf(series: RenderSeries): string {
+  private seriesKeyOf(series: RenderSeries): SeriesKey {
     const name = typeof series.tags?.name === 'string' ? series.tags.name : /^summarize\(([^,]+),/.exec(series.target)?.[1] ?? series.target;
     const parts = name.split('.');
     if (parts.length !== 6 || parts[0] !== this.prefix) {
       throw new Error(`Graphite ${this.renderUrl.pathname}: series ${JSON.stringify(name)} is not a path ${this.prefix}.<tenant>.<gateway>.<node>.<index>.<quantity>`);
     }
-    return parts.slice(2, 5).join('.');
+    return { tenant: parts[1]!, sensorId: parts.slice(2, 5).join('.') };
   }
+}
+
+/** The keys a path can be made of (others have no series), each once. */
+function readable(series: readonly SeriesKey[]): SeriesKey[] {
+  const keys = new Map<string, SeriesKey>();
+  for (const key of series) {
+    if (typeof key.sensorId === 'string' && typeof key.tenant === 'string' && SENSOR_ID.test(key.sensorId) && PART.test(key.tenant)) keys.set(seriesName(key), key);
+  }
+  return [...keys.values()];
+}
+
+/** A series' name in maps: its tenant and sensor id, as in the metric path. */
+function seriesName({ tenant, sensorId }: SeriesKey): string {
+  return `${tenant}.${sensorId}`;
 }
 
 /** Checks graphite-web's JSON render answer: `[{target, tags?, datapoints: [[value|null, epochSeconds]]}]`. */
@@ -492,6 +508,3 @@ function parseCarbonUrl(carbonUrl: string): { host: string; port: number } {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 2003 };
 }
 
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
-}

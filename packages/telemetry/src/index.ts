@@ -1,6 +1,7 @@
 export * from './reading.ts';
 export { summarize, bucketOf, aggregateValues } from './summarize.ts';
-export type { TimeSeriesStore, SeriesQuery } from './store.ts';
+export type { TimeSeriesStore, SeriesQuery, SeriesKey } from './store.ts';
+export { readOwnedSeries, readOwnedLatest } from './owned-series.ts';
 export { MemoryTimeSeriesStore, type MemoryStoreOptions } from './memory-store.ts';
 export { GraphiteTimeSeriesStore, type GraphiteStoreOptions, type GraphiteStoreStats } from './graphite-store.ts';
 export { MemoryLiveBus, comparePositions, type LiveBus, type BusListener, type BusEntry } from './bus.ts';

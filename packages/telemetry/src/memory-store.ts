@@ -1,5 +1,5 @@
 import { Aggregate, type Point, type Reading } from './reading.ts';
-import type { SeriesQuery, TimeSeriesStore } from './store.ts';
+import type { SeriesKey, SeriesQuery, TimeSeriesStore } from './store.ts';
 import { summarize } from './summarize.ts';
 
 export interface MemoryStoreOptions {
@@ -24,7 +24,10 @@ class Series {
   }
 }
 
-/** The embedded default `TimeSeriesStore`: in-process, with Graphite's slot and summarize semantics. */
+/**
+ * The embedded default `TimeSeriesStore`: in-process, with Graphite's slot and summarize
+ * semantics; one series per tenant and sensor, as Graphite's metric paths.
+ */
 export class MemoryTimeSeriesStore implements TimeSeriesStore {
   private readonly series = new Map<string, Series>();
   private readonly resolution: number;
@@ -37,8 +40,9 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
 
   async write(readings: readonly Reading[]): Promise<void> {
     for (const reading of readings) {
-      let series = this.series.get(reading.sensorId);
-      if (!series) this.series.set(reading.sensorId, (series = new Series(this.capacity)));
+      const key = seriesName(reading);
+      let series = this.series.get(key);
+      if (!series) this.series.set(key, (series = new Series(this.capacity)));
       const slot = Math.floor(reading.time / this.resolution);
       const index = slot % this.capacity;
       series.slots[index] = slot;
@@ -48,15 +52,15 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
   }
 
   async query(query: SeriesQuery): Promise<Point[][]> {
-    return query.sensorIds.map((id) => {
-      const raw = this.points(id, query.from, query.until);
+    return query.series.map((key) => {
+      const raw = this.points(seriesName(key), query.from, query.until);
       return query.everySeconds ? summarize(raw, query.everySeconds, query.aggregate ?? Aggregate.AVG) : raw;
     });
   }
 
-  async latest(sensorIds: readonly string[]): Promise<Array<Point | undefined>> {
-    return sensorIds.map((id) => {
-      const series = this.series.get(id);
+  async latest(keys: readonly SeriesKey[]): Promise<Array<Point | undefined>> {
+    return keys.map((key) => {
+      const series = this.series.get(seriesName(key));
       if (!series || !Number.isFinite(series.latestSlot)) return undefined;
       const index = series.latestSlot % this.capacity;
       return { time: series.latestSlot * this.resolution, value: series.values[index]! };
@@ -67,8 +71,8 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
     this.series.clear();
   }
 
-  private points(id: string, from: number, until: number): Point[] {
-    const series = this.series.get(id);
+  private points(name: string, from: number, until: number): Point[] {
+    const series = this.series.get(name);
     if (!series) return [];
     const newest = Math.min(Math.floor(until / this.resolution), series.latestSlot);
     const oldest = Math.max(Math.ceil(from / this.resolution), newest - this.capacity + 1);
@@ -79,4 +83,9 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
     }
     return points;
   }
+}
+
+/** The map key of a series: tenant and sensor id (neither holds a NUL). */
+function seriesName({ tenant, sensorId }: SeriesKey): string {
+  return `${tenant}\0${sensorId}`;
 }

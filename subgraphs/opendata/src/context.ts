@@ -1,4 +1,5 @@
 import type { Caller } from '#auth';
+import type { GatewayRegistry } from '#registry';
 import type { TimeSeriesStore } from '#telemetry';
 import { createLoaders, type OpenDataLoaders } from './loaders.ts';
 import type { OpenDataCatalog } from './sources/catalog.ts';
@@ -7,6 +8,11 @@ export interface OpendataSources {
   catalog: OpenDataCatalog;
   /** Counter readings (traffic, parking) are read from the platform's time-series store. */
   store: TimeSeriesStore;
+  /**
+   * Who owns each gateway now: a published sensor's readings are those its gateway's current
+   * owner took (a re-registered gateway id does not publish the earlier owner's readings).
+   */
+  registry: Pick<GatewayRegistry, 'getMany'>;
 }
 
 export interface OpendataContext {

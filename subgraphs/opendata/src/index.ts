@@ -13,8 +13,8 @@ export { openDataCatalogFromEnv } from './config.ts';
  * The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/`, for any
  * HTTP server: the subgraph's own, and the router's.
  */
-export function openDataRoutes({ catalog, store }: OpendataSources, logger: Logger) {
-  const handler = createOpenDataHandler({ catalog, store, logger });
+export function openDataRoutes({ catalog, store, registry }: OpendataSources, logger: Logger) {
+  const handler = createOpenDataHandler({ catalog, store, registry, logger });
   return (req: IncomingMessage, res: ServerResponse): Promise<boolean> | boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith('/opendata/')) return false;

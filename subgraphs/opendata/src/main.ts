@@ -12,7 +12,7 @@ runService('opendata', async (env, logger) => {
     host: env.string('HOST', '127.0.0.1'),
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
-    sources: { catalog, store: backends.store },
+    sources: { catalog, store: backends.store, registry: backends.registry },
   });
   return {
     async close() {

@@ -34,10 +34,16 @@ export async function canReadGateway({ caller, loaders }: Pick<TelemetryContext,
 }
 
 /**
- * The wall on every live reading, whatever a subscription's filters said: it carries its tenant,
- * so no lookup is needed. A subscription's filters were checked when it started; this is the
- * second wall, for a reading that a filter lets through by mistake.
+ * The wall on every live reading, whatever a subscription's filters said. A reading carries the
+ * tenant that owned its gateway when it was taken, and that is what is checked, not who owns the
+ * gateway id now: after a gateway id is decommissioned and registered again by another tenant,
+ * the earlier owner's readings (still on the live bus, reachable with an `after` cursor) stay
+ * that tenant's. An open sensor's readings are every caller's, but only those taken by the owner
+ * of its gateway when the subscription started (`openOwner`), so that a re-registered id's open
+ * series is its new owner's only. A subscription's filters were checked when it started; this is
+ * the second wall, for a reading that a filter lets through by mistake.
  */
-export function canReadReading(caller: Caller, sources: TelemetrySources, reading: Reading): boolean {
-  return isOpenSensor(sources, reading.sensorId) || (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant));
+export function canReadReading(caller: Caller, sources: TelemetrySources, reading: Reading, openOwner: (gatewayId: string) => string | null | undefined): boolean {
+  if (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant)) return true;
+  return isOpenSensor(sources, reading.sensorId) && reading.tenant === openOwner(reading.gatewayId);
 }

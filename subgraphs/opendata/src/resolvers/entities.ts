@@ -28,19 +28,14 @@ export const Intersection: IntersectionResolvers = {
   __resolveReference: ({ id }, { loaders }) => loaders.intersection.load(id),
   location: ({ location }) => geo(location),
   counters: ({ vehicleSensorId, pedestrianSensorId }) => [{ id: vehicleSensorId }, { id: pedestrianSensorId }],
-  traffic: async ({ vehicleSensorId, pedestrianSensorId }, args, { sources }) => {
+  traffic: async ({ vehicleSensorId, pedestrianSensorId }, args, { loaders }) => {
+    // from, until and every come bounded by the DateTime and Duration scalars (1970-2100, 1 s to 1 year).
     const until = args.until ? new Date(args.until).getTime() : Date.now();
     const from = args.from ? new Date(args.from).getTime() : until - DEFAULT_RANGE_MS;
     const everySeconds = args.every ?? 3600;
     if (from >= until) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must be before until');
     if ((until - from) / (everySeconds * 1000) > MAX_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_BUCKETS} buckets; use a larger every`);
-    const [vehicles = [], pedestrians = []] = await sources.store.query({
-      sensorIds: [vehicleSensorId, pedestrianSensorId],
-      from,
-      until,
-      everySeconds,
-      aggregate: Aggregate.SUM,
-    });
+    const [vehicles = [], pedestrians = []] = await loaders.published.query([vehicleSensorId, pedestrianSensorId], { from, until, everySeconds, aggregate: Aggregate.SUM });
     const buckets = new Map<number, { time: Date; vehicles: number; pedestrians: number }>();
     const bucket = (time: number) => buckets.get(time) ?? buckets.set(time, { time: new Date(time), vehicles: 0, pedestrians: 0 }).get(time)!;
     for (const point of vehicles) bucket(point.time).vehicles = Math.round(point.value);

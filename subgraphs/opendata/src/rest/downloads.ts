@@ -1,6 +1,7 @@
 import { parseDuration, parseInstant } from '#kit';
-import { Aggregate, type Point, type TimeSeriesStore } from '#telemetry';
+import { Aggregate, type Point } from '#telemetry';
 import type { DatasetContent, DatasetRecord, OpenDataCatalog } from '../sources/catalog.ts';
+import type { PublishedSeries } from '../sources/published-series.ts';
 import type { CsvValue } from './csv.ts';
 import { OpenDataError, OpenDataErrorCode } from './http.ts';
 
@@ -64,13 +65,12 @@ export async function readDatasetTable(options: {
   catalog: OpenDataCatalog;
   dataset: DatasetRecord;
   content: DatasetContent;
-  store: TimeSeriesStore;
+  store: PublishedSeries;
   range: DownloadRange;
   params: URLSearchParams;
 }): Promise<DatasetTable> {
   const { catalog, dataset, content, store, range, params } = options;
-  const query = (sensorIds: string[], aggregate: Aggregate) =>
-    store.query({ sensorIds, from: range.from, until: range.until, everySeconds: range.everySeconds, aggregate });
+  const query = (sensorIds: string[], aggregate: Aggregate) => store.query(sensorIds, { from: range.from, until: range.until, everySeconds: range.everySeconds, aggregate });
   const iso = (time: number) => new Date(time).toISOString();
 
   switch (content.kind) {

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '#log';
+import type { GatewayRegistry } from '#registry';
 import type { TimeSeriesStore } from '#telemetry';
 import { datasetContent, type OpenDataCatalog } from '../sources/catalog.ts';
+import { PublishedSeries } from '../sources/published-series.ts';
 import { toCsv } from './csv.ts';
 import { catalogJsonLd, datasetJsonLd, OpenDataUrls } from './dcat.ts';
 import { parseDownloadRange, readDatasetTable } from './downloads.ts';
@@ -17,6 +19,8 @@ export interface OpenDataHandlerOptions {
   catalog: OpenDataCatalog;
   /** Where the counters' and sensors' readings are read from. */
   store: TimeSeriesStore;
+  /** Who owns each gateway now: only the current owner's readings of a sensor are published. */
+  registry: Pick<GatewayRegistry, 'getMany'>;
   logger: Logger;
   /** The clock for default and relative ranges (tests fix it). */
   now?: () => number;
@@ -43,12 +47,14 @@ const STA_PREFIX = '/sta/v1.1';
  * - `GET /sta/v1.1/...`: intersections and car parks as OGC SensorThings (read only)
  *
  * Errors are `{ "error": { "code", "message" } }` with 400, 404 or 405; unexpected ones are
- * logged and answered 500 without details.
+ * logged and answered 500 without details. Every parameter is checked before anything is read, so
+ * no value of one is a 500: times outside 1970-2100 and durations outside 1 s to 1 year are 400.
  */
 export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenDataHandler {
-  const { catalog, store, logger } = options;
+  const { catalog, logger } = options;
   const now = options.now ?? Date.now;
   const urls = new OpenDataUrls(catalog);
+  const store = new PublishedSeries(options.store, options.registry);
   const sensorThings = createSensorThingsView({ catalog, store, baseUrl: urls.sensorThings, now });
   const dcatOptions = { sensorThings: true };
   const datasets = new Map(catalog.datasets.map((dataset) => [dataset.id, dataset]));

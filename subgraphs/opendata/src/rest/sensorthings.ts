@@ -1,5 +1,6 @@
-import type { TimeSeriesStore } from '#telemetry';
+import { isInstantInBounds } from '#kit';
 import type { GeoPoint, OpenDataCatalog } from '../sources/catalog.ts';
+import type { PublishedSeries } from '../sources/published-series.ts';
 import { OpenDataError, OpenDataErrorCode } from './http.ts';
 
 /**
@@ -47,7 +48,7 @@ export interface SensorThingsView {
 const countUnit = (name: string) => ({ name, symbol: name, definition: 'http://qudt.org/vocab/unit/NUM' });
 
 /** Builds the view over `catalog`; throws when two Things of the catalogue share an id. */
-export function createSensorThingsView(options: { catalog: OpenDataCatalog; store: TimeSeriesStore; baseUrl: string; now: () => number }): SensorThingsView {
+export function createSensorThingsView(options: { catalog: OpenDataCatalog; store: PublishedSeries; baseUrl: string; now: () => number }): SensorThingsView {
   const { catalog, store, baseUrl, now } = options;
   const things = new Map<string, ThingDef>();
   const datastreams = new Map<string, DatastreamDef>();
@@ -162,7 +163,7 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
           rejectOptions(params, ['$top', '$skip', '$count', '$orderby', '$filter']);
           const window = observationWindow(params.get('$filter'), now());
           const order = orderOf(params.get('$orderby'));
-          const [points = []] = window ? await store.query({ sensorIds: [stream.id], ...window }) : [];
+          const [points = []] = window ? await store.query([stream.id], window) : [];
           const sorted = order === 'asc' ? points : [...points].reverse();
           return page(sorted.map((p) => observationEntity(stream.id, p.time, p.value)), params, requestUrl);
         }
@@ -173,9 +174,9 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
           const at = first.id!.lastIndexOf('@');
           const stream = find(datastreams, 'Observations', at > 0 ? first.id!.slice(0, at) : first.id!);
           const time = Number(first.id!.slice(at + 1));
-          if (at <= 0 || !Number.isInteger(time)) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
+          if (at <= 0 || !Number.isInteger(time) || !isInstantInBounds(time)) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
           if (second) return single(params, datastreamEntity(stream));
-          const [points = []] = await store.query({ sensorIds: [stream.id], from: time, until: time });
+          const [points = []] = await store.query([stream.id], { from: time, until: time });
           const point = points.find((p) => p.time === time);
           if (!point) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
           return single(params, observationEntity(stream.id, point.time, point.value));
@@ -204,6 +205,11 @@ function parsePath(path: string): Array<{ name: string; id?: string }> {
   });
 }
 
+/** A client's text quoted in a message, at most its first 40 characters. */
+function excerpt(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}
+
 function quote(id: string): string {
   return `'${id.replaceAll("'", "''")}'`;
 }
@@ -223,7 +229,7 @@ function page(entities: Entity[], params: URLSearchParams, requestUrl: string): 
   const top = integerOption(params, '$top', DEFAULT_TOP, MAX_TOP);
   const skip = integerOption(params, '$skip', 0, Number.MAX_SAFE_INTEGER);
   const count = params.get('$count');
-  if (count !== null && count !== 'true' && count !== 'false') throw unsupported(`$count must be true or false, not "${count}"`);
+  if (count !== null && count !== 'true' && count !== 'false') throw unsupported(`$count must be true or false, not ${excerpt(count)}`);
   const value = entities.slice(skip, skip + top);
   let nextLink: string | undefined;
   if (skip + top < entities.length) {
@@ -238,7 +244,7 @@ function page(entities: Entity[], params: URLSearchParams, requestUrl: string): 
 function integerOption(params: URLSearchParams, name: string, fallback: number, max: number): number {
   const text = params.get(name);
   if (text === null) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) > max) throw unsupported(`${name} must be an integer from 0 to ${max}, not "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) > max) throw unsupported(`${name} must be an integer from 0 to ${max}, not ${excerpt(text)}`);
   return Number(text);
 }
 
@@ -251,7 +257,7 @@ function rejectOptions(params: URLSearchParams, allowed: readonly string[]): voi
 function orderOf(orderby: string | null): 'asc' | 'desc' {
   if (orderby === null) return 'desc';
   const match = /^\s*phenomenonTime(?:\s+(asc|desc))?\s*$/i.exec(orderby);
-  if (!match) throw unsupported(`$orderby supports only "phenomenonTime asc" or "phenomenonTime desc", not "${orderby}"`);
+  if (!match) throw unsupported(`$orderby supports only "phenomenonTime asc" or "phenomenonTime desc", not ${excerpt(orderby)}`);
   return (match[1]?.toLowerCase() as 'asc' | 'desc' | undefined) ?? 'asc';
 }
 
@@ -263,7 +269,8 @@ function observationWindow(filter: string | null, now: number): { from: number; 
     for (const clause of filter.trim().split(/\s+and\s+/i)) {
       const match = /^phenomenonTime\s+(ge|gt|le|lt|eq)\s+'?([0-9T:.+\-Z]+)'?$/i.exec(clause.trim());
       const time = match ? Date.parse(match[2]!) : Number.NaN;
-      if (!match || Number.isNaN(time)) throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not "${clause}"`);
+      if (!match || Number.isNaN(time)) throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not ${excerpt(clause)}`);
+      if (!isInstantInBounds(time)) throw unsupported(`$filter: ${excerpt(match[2]!)} is outside the instants accepted, the years 1970 to 2100`);
       const op = match[1]!.toLowerCase();
       if (op === 'ge' || op === 'eq') from = Math.max(from ?? -Infinity, time);
       if (op === 'gt') from = Math.max(from ?? -Infinity, time + 1);

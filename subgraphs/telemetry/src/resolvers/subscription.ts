@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { requireScope, Scope } from '#auth';
-import { ErrorCode, userError } from '#kit';
+import { ErrorCode, isInstantInBounds, userError } from '#kit';
 import { parseSensorId } from '#registry';
 import { Aggregate } from '#telemetry';
 import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
@@ -62,8 +62,9 @@ async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: Telemetr
   const malformed = sensorIds?.find((id) => !parseSensorId(id));
   if (malformed !== undefined) throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, { field: 'sensorIds' });
   await checkAccess(args, ctx);
+  const owners = await ownersAtStart(args, ctx);
   return {
-    readable: (reading) => canReadReading(ctx.caller, ctx.sources, reading),
+    readable: (reading) => canReadReading(ctx.caller, ctx.sources, reading, (gatewayId) => owners.get(gatewayId)),
     ...(sensorIds?.length ? { sensorIds: new Set(sensorIds) } : {}),
     ...(gatewayId ? { gatewayId } : {}),
     ...(quantity ? { quantity } : {}),
@@ -86,6 +87,16 @@ async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesA
   if (hidden !== undefined) throw userError(ErrorCode.NOT_FOUND, `No sensor "${hidden}"`, { id: hidden, field: 'sensorIds' });
 }
 
+/**
+ * Who owns the gateways a subscription names, when it starts: an open sensor's live readings are
+ * those of this owner (see `canReadReading`).
+ */
+async function ownersAtStart({ sensorIds, gatewayId }: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<Map<string, string | null>> {
+  const gateways = [...new Set([...(sensorIds ?? []).map((id) => parseSensorId(id)!.gatewayId), ...(gatewayId ? [gatewayId] : [])])];
+  const tenants = await ctx.loaders.gatewayTenant.loadMany(gateways);
+  return new Map(gateways.map((id, i) => [id, typeof tenants[i] === 'string' ? tenants[i] : null]));
+}
+
 function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingFilter, { sources }: TelemetryContext): Promise<LiveBatches> {
   return new LiveBatches(sources.bus, filter, sources.subscriberQueueLimit, after ? decodeCursor(after) : undefined).prepare();
 }
@@ -99,28 +110,36 @@ async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFi
   const { sources } = ctx;
   if (!args.sensorIds?.length) throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', { field: 'sensorIds' });
   const bucketCursor = args.after === undefined || args.after === null ? undefined : /^bucket:(\d{1,15})$/.exec(args.after);
-  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, 'after with from/every takes the cursor of a bucket event (bucket:<ms>)', { field: 'after' });
+  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, `after with from/every takes the cursor of a bucket event (bucket:<ms>), not ${JSON.stringify(args.after!.slice(0, 40))}`, { field: 'after' });
   if (args.aggregate && !args.every) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
   const now = Date.now();
+  // The DateTime scalar bounds from to 1970-2100; a cursor is checked the same way, so that no
+  // bucket is waited for years ahead.
   const from = args.from ? new Date(args.from).getTime() : now;
   if (from > now) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must not be in the future');
+  // Each sensor under the owner of its gateway now: an earlier owner's history is never read.
+  const series = (await ctx.loaders.seriesKeys(args.sensorIds)).filter((key) => key !== undefined);
   if (args.every) {
-    const resumeFrom = bucketCursor ? Number(bucketCursor[1]) + args.every * 1000 : from;
+    const cursorTime = bucketCursor ? Number(bucketCursor[1]) : undefined;
+    if (cursorTime !== undefined && !(isInstantInBounds(cursorTime) && cursorTime <= now)) {
+      throw userError(ErrorCode.BAD_USER_INPUT, `after ${JSON.stringify(args.after!.slice(0, 40))} names no bucket between 1970 and now: give the cursor of a bucket event you received`, { field: 'after' });
+    }
+    const resumeFrom = cursorTime !== undefined ? cursorTime + args.every * 1000 : from;
     if ((now - resumeFrom) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
-    return flatten(new BucketStream({ store: sources.store, sensorIds: args.sensorIds, from: resumeFrom, everySeconds: args.every, aggregate: args.aggregate ?? Aggregate.AVG }));
+    return flatten(new BucketStream({ store: sources.store, series, from: resumeFrom, everySeconds: args.every, aggregate: args.aggregate ?? Aggregate.AVG }));
   }
   // Listen first, then read history up to now: live readings measured after now follow it.
   if (now - from > MAX_RAW_HISTORY_MS) throw userError(ErrorCode.BAD_TIME_RANGE, `raw history is offered for ${MAX_RAW_HISTORY_MS / 3_600_000} h at most; give every for longer ranges`);
   const live = new LiveBatches(sources.bus, { ...filter, after: now }, sources.subscriberQueueLimit);
   let history;
   try {
-    history = await sources.store.query({ sensorIds: args.sensorIds, from, until: now });
+    history = series.length ? await sources.store.query({ series, from, until: now }) : [];
   } catch (error) {
     await live.return();
     throw error;
   }
   const past: ReadingModel[] = history
-    .flatMap((points, i) => points.map((point) => ({ sensorId: args.sensorIds![i]!, ...point })))
+    .flatMap((points, i) => points.map((point) => ({ sensorId: series[i]!.sensorId, ...point })))
     .sort((a, b) => a.time - b.time);
   return prepend(past, flatten(live));
 }

@@ -1,10 +1,14 @@
-import { bucketOf, type Aggregate, type TimeSeriesStore } from '#telemetry';
+import { setLongTimeout, type LongTimeout } from '#kit';
+import { bucketOf, type Aggregate, type SeriesKey, type TimeSeriesStore } from '#telemetry';
 import type { ReadingModel } from '../models.ts';
 
 export interface BucketStreamOptions {
   store: TimeSeriesStore;
-  sensorIds: readonly string[];
+  /** The series to read, each a sensor under its owner when the subscription started. */
+  series: readonly SeriesKey[];
+  /** ms since the epoch; finite. */
   from: number;
+  /** Bucket size; whole seconds from 1 s to 1 year. */
   everySeconds: number;
   aggregate: Aggregate;
   /** How long after a bucket's end its last readings are surely in the store. Default 2 s. */
@@ -18,10 +22,13 @@ export interface BucketStreamOptions {
  * runs, so live buckets have exactly the bucketing and aggregation of history. One event per
  * bucket and sensor, oldest bucket first; the cursor `bucket:<start ms>` resumes after it (as
  * `after`).
+ *
+ * A bucket of up to a year is waited for with `setLongTimeout`, so no timer is ever armed past
+ * Node's 2^31-1 ms (which Node would turn into a 1 ms busy loop).
  */
 export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
   private nextStart: number;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
   private wake: (() => void) | undefined;
   private done = false;
   private readonly step: number;
@@ -29,6 +36,9 @@ export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
   private first = true;
 
   constructor(private readonly options: BucketStreamOptions) {
+    if (!Number.isFinite(options.from) || !(Number.isInteger(options.everySeconds) && options.everySeconds > 0)) {
+      throw new RangeError(`BucketStream: from ${options.from} and everySeconds ${options.everySeconds} must be finite, everySeconds a positive whole number`);
+    }
     this.step = options.everySeconds * 1000;
     this.now = options.now ?? Date.now;
     this.nextStart = bucketOf(options.from, options.everySeconds);
@@ -53,7 +63,7 @@ export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        this.timer = setTimeout(resolve, this.nextStart + this.step + settle - this.now());
+        this.timer = setLongTimeout(resolve, this.nextStart + this.step + settle - this.now());
       });
     }
     return { value: undefined, done: true };
@@ -61,16 +71,17 @@ export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
 
   async return(): Promise<IteratorResult<ReadingModel[]>> {
     this.done = true;
-    clearTimeout(this.timer);
+    this.timer?.clear();
     this.wake?.();
     return { value: undefined, done: true };
   }
 
-  /** The buckets starting in [from, until), ordered by time then by the order of `sensorIds`. */
+  /** The buckets starting in [from, until), ordered by time then by the order of `series`. */
   private async read(from: number, until: number): Promise<ReadingModel[]> {
-    const { sensorIds, everySeconds, aggregate } = this.options;
-    const series = await this.options.store.query({ sensorIds, from, until: until - 1, everySeconds, aggregate });
-    const events = series.flatMap((points, i) => points.map((point) => ({ sensorId: sensorIds[i]!, ...point, cursor: `bucket:${point.time}` })));
+    const { series: keys, everySeconds, aggregate } = this.options;
+    if (!keys.length) return [];
+    const series = await this.options.store.query({ series: keys, from, until: until - 1, everySeconds, aggregate });
+    const events = series.flatMap((points, i) => points.map((point) => ({ sensorId: keys[i]!.sensorId, ...point, cursor: `bucket:${point.time}` })));
     return events.sort((a, b) => a.time - b.time);
   }
 }
