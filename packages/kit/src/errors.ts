@@ -69,6 +69,8 @@ export function userError(code: ErrorCode, message: string, extensions: Record<s
  */
 export function maskError(exposeInternal: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const refused = refusedOnPurpose(error);
+    if (refused) return { message: refused.message, locations: formatted.locations, path: formatted.path, extensions: { ...refused.extensions } };
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && (knownCodes.has(code) || isGraphQLLanguageCode(code))) return formatted;
     const original = error instanceof GraphQLError ? error.originalError : error;
@@ -82,6 +84,19 @@ export function maskError(exposeInternal: boolean) {
       },
     };
   };
+}
+
+/**
+ * An error we raised on purpose that Apollo wrapped in one of its own: a scalar refusing a value
+ * (a DateTime or Duration out of bounds) is reported by validation (a literal, as
+ * GRAPHQL_VALIDATION_FAILED) or by variable coercion (with the whole value in the message), with
+ * the error it threw as `originalError`. That error keeps its code and its own message.
+ */
+function refusedOnPurpose(error: unknown): GraphQLError | undefined {
+  const cause = error instanceof GraphQLError ? error.originalError : undefined;
+  if (!(cause instanceof GraphQLError) || cause.originalError) return undefined;
+  const code = cause.extensions?.code;
+  return typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && knownCodes.has(code) ? cause : undefined;
 }
 
 // Codes Apollo Server itself assigns to bad requests (parse, validation, variables).
