@@ -11,7 +11,7 @@ const defaultPersistedDocuments = fileURLToPath(new URL('../../clients/typescrip
  * The router's limits and hardening from the environment, for the `main.ts` files (defaults in
  * brackets):
  * - `NODE_ENV=production`: production mode (introspection and GraphiQL off, errors masked);
- * - `MAX_QUERY_DEPTH` [12], `MAX_QUERY_TOKENS` [5000], `MAX_QUERY_COST` [5000], `ASSUMED_LIST_SIZE` [10],
+ * - `MAX_DOCUMENT_BYTES` [64 KiB], refused before parsing; `MAX_QUERY_DEPTH` [12], `MAX_QUERY_TOKENS` [5000], `MAX_QUERY_COST` [5000], `ASSUMED_LIST_SIZE` [10],
  *   `MAX_QUERY_FIELDS` [1000], `MAX_QUERY_MUTATIONS` [10];
  * - `RATE_LIMIT` [true]; requests a minute: `RATE_LIMIT_TENANT_PER_MINUTE` [600] per tenant,
  *   `RATE_LIMIT_OPERATOR_PER_MINUTE` [600] per operator, `RATE_LIMIT_ANONYMOUS_PER_MINUTE` [60]
@@ -29,6 +29,7 @@ export async function routerHardeningFromEnv(env: EnvReader): Promise<RouterHard
   return {
     production: env.string('NODE_ENV', 'development') === 'production',
     limits: {
+      maxDocumentBytes: env.int('MAX_DOCUMENT_BYTES', 64 * 1024),
       maxDepth: env.int('MAX_QUERY_DEPTH', 12),
       maxTokens: env.int('MAX_QUERY_TOKENS', 5000),
       maxCost: env.int('MAX_QUERY_COST', 5000),

@@ -1,3 +1,4 @@
+import { quoteInput } from '#kit';
 import type { Logger } from '#log';
 import { isContrailConflict, type ContrailClient, type ContrailVirtualNetwork } from './contrail.ts';
 import type { KubernetesClient } from './kubernetes.ts';
@@ -52,8 +53,8 @@ const FIRST_SUBNET_OCTET = 100;
 
 /** Why `id` cannot be a tenant id, or undefined when it can. */
 export function tenantIdProblem(id: string): string | undefined {
-  if (!DNS_LABEL.test(id)) return `id "${id}" must be a DNS label: 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`;
-  if (id.startsWith('kube-')) return `id "${id}" is reserved: Kubernetes keeps the kube- prefix for itself`;
+  if (!DNS_LABEL.test(id)) return `id ${quoteInput(id)} must be a DNS label: 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`;
+  if (id.startsWith('kube-')) return `id ${quoteInput(id)} is reserved: Kubernetes keeps the kube- prefix for itself`;
   return undefined;
 }
 

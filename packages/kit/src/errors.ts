@@ -1,4 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { clientMessage } from './client-message.ts';
 
 /**
  * Every error code a client of the platform can see, in one place. Expected errors are thrown
@@ -51,11 +52,14 @@ export const ErrorCode = {
   CSRF_PREVENTED: 'CSRF_PREVENTED',
   /** The request body is larger than the router accepts (HTTP 413). */
   REQUEST_ENTITY_TOO_LARGE: 'REQUEST_ENTITY_TOO_LARGE',
+  /** The request is not one this API serves that way (e.g. a subscription over plain HTTP, a body of another type). */
+  BAD_REQUEST: 'BAD_REQUEST',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const knownCodes = new Set<string>(Object.values(ErrorCode));
+/** The codes of errors raised on purpose: they keep their message, in production too. */
+export const intentionalCodes: ReadonlySet<string> = new Set<string>(Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR));
 
 /** Builds an expected error: it reaches the client with its message and code. */
 export function userError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -64,15 +68,20 @@ export function userError(code: ErrorCode, message: string, extensions: Record<s
 
 /**
  * Apollo's `formatError`: errors we threw on purpose, and GraphQL's own validation and parse
- * errors, pass through; anything else becomes INTERNAL_SERVER_ERROR with the original message
- * kept only when `exposeInternal` is set (development).
+ * errors, pass through (their messages cut short, and without field suggestions unless
+ * `exposeInternal`); anything else becomes `Unexpected error.` with INTERNAL_SERVER_ERROR, the
+ * original message kept only when `exposeInternal` is set (development). A code alone is not
+ * enough: Apollo gives codes such as GRAPHQL_VALIDATION_FAILED or BAD_USER_INPUT to errors that
+ * wrap an exception (a scalar that crashed), and those are masked.
  */
 export function maskError(exposeInternal: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const refused = refusedOnPurpose(error);
     if (refused) return { message: refused.message, locations: formatted.locations, path: formatted.path, extensions: { ...refused.extensions } };
     const code = formatted.extensions?.code;
-    if (typeof code === 'string' && (knownCodes.has(code) || isGraphQLLanguageCode(code))) return formatted;
+    if (typeof code === 'string' && (intentionalCodes.has(code) || isGraphQLLanguageCode(code)) && !wrapsUnexpectedError(error)) {
+      return { ...formatted, message: clientMessage(formatted.message, { hideSchemaDetails: !exposeInternal }) };
+    }
     const original = error instanceof GraphQLError ? error.originalError : error;
     return {
       message: 'Unexpected error.',
@@ -87,6 +96,20 @@ export function maskError(exposeInternal: boolean) {
 }
 
 /**
+ * Whether an error is, or wraps, something other than a GraphQLError (an exception nobody raised
+ * on purpose). By name: errors may come from another instance of graphql.
+ */
+export function wrapsUnexpectedError(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current !== undefined && current !== null; depth++) {
+    if (!(current instanceof Error)) return typeof current !== 'object';
+    if (current.name !== 'GraphQLError') return true;
+    current = (current as GraphQLError).originalError;
+  }
+  return false;
+}
+
+/**
  * An error we raised on purpose that Apollo wrapped in one of its own: a scalar refusing a value
  * (a DateTime or Duration out of bounds) is reported by validation (a literal, as
  * GRAPHQL_VALIDATION_FAILED) or by variable coercion (with the whole value in the message), with
@@ -96,7 +119,7 @@ function refusedOnPurpose(error: unknown): GraphQLError | undefined {
   const cause = error instanceof GraphQLError ? error.originalError : undefined;
   if (!(cause instanceof GraphQLError) || cause.originalError) return undefined;
   const code = cause.extensions?.code;
-  return typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && knownCodes.has(code) ? cause : undefined;
+  return typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && intentionalCodes.has(code) ? cause : undefined;
 }
 
 // Codes Apollo Server itself assigns to bad requests (parse, validation, variables).

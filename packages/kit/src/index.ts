@@ -1,5 +1,7 @@
 export { startSubgraph, readBody, type SubgraphOptions, type SubgraphStartOptions, type RunningSubgraph } from './server.ts';
-export { ErrorCode, userError, maskError } from './errors.ts';
+export { ErrorCode, userError, maskError, intentionalCodes, wrapsUnexpectedError } from './errors.ts';
+export { quoteInput, QUOTED_INPUT_CHARS } from './quote.ts';
+export { clientMessage, clipInput, MAX_ERROR_MESSAGE_CHARS } from './client-message.ts';
 export { DateTime, Duration, JSONScalar } from './scalars.ts';
 export { parseDuration, parseInstant, isInstantInBounds, instantOutOfBounds, MIN_INSTANT_MS, MAX_INSTANT_MS, MIN_DURATION_SECONDS, MAX_DURATION_SECONDS } from './time.ts';
 export { setLongTimeout, MAX_TIMER_DELAY_MS, type LongTimeout } from './long-timeout.ts';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Caller } from '#auth';
 import type { IdempotencyStore } from '#registry';
 import type { ErrorCode } from './errors.ts';
+import { quoteInput } from './quote.ts';
 
 /** Printable ASCII, 1-255 characters: UUIDs, ULIDs, `order-42/retry`. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -69,10 +70,10 @@ export async function runMutation<E, T extends Payload<E>>(
   const state = await idempotency.claim(sha256Json([kind, tenant, subject, key]), fingerprint, sha256Json([kind, tenant, subject]));
   if (state.state !== 'claimed') {
     if (state.fingerprint !== fingerprint) {
-      return fail({ code: 'IDEMPOTENCY_KEY_REUSED', message: `idempotencyKey "${key}" was used before with another input or for another mutation; use a new key`, field: ['input', 'idempotencyKey'] });
+      return fail({ code: 'IDEMPOTENCY_KEY_REUSED', message: `idempotencyKey ${quoteInput(key)} was used before with another input or for another mutation; use a new key`, field: ['input', 'idempotencyKey'] });
     }
     if (state.state === 'running') {
-      return fail({ code: 'IDEMPOTENCY_KEY_IN_USE', message: `A request with idempotencyKey "${key}" is still running; retry later to get its result`, field: ['input', 'idempotencyKey'] });
+      return fail({ code: 'IDEMPOTENCY_KEY_IN_USE', message: `A request with idempotencyKey ${quoteInput(key)} is still running; retry later to get its result`, field: ['input', 'idempotencyKey'] });
     }
     return { ...(JSON.parse(state.result) as Omit<T, 'userErrors'>), userErrors: [] } as unknown as T;
   }

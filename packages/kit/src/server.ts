@@ -121,6 +121,9 @@ export async function startSubgraph<TContext extends BaseContext>(
   const apollo = new ApolloServer<TContext>({
     schema,
     formatError,
+    // No "Did you mean ...?" naming fields unless internals are shown (development): the router's
+    // production mode hides the schema.
+    hideSchemaDetailsFromClientErrors: !(options.exposeInternalErrors ?? false),
     introspection: true,
     logger: { debug: (m) => logger.debug(m), info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
     plugins: [

@@ -1,36 +1,57 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLError, maskError as yogaMaskError } from 'graphql-yoga';
+import { clientMessage, intentionalCodes, wrapsUnexpectedError } from '#kit';
 
 /**
  * The router's error masking: what a subgraph answered on purpose (an error with a
  * SCREAMING_SNAKE `extensions.code`) reaches the client as it is; anything else is masked by
- * Yoga's default (the original message only in development).
+ * Yoga's default (the original message only in development). Messages are cut short: graphql-js
+ * quotes the values it refuses whole.
  *
  * Needed because the Rust planner hands subscription errors over as plain objects, which the
  * default masking cannot tell from crashes.
  */
 export function maskRouterError(error: unknown, message: string, isDev?: boolean): Error {
   if (isFormattedSubgraphError(error)) {
-    return new GraphQLError(error.message, { path: error.path, extensions: error.extensions });
+    return new GraphQLError(clientMessage(error.message, { hideSchemaDetails: false }), { path: error.path, extensions: error.extensions });
   }
-  return yogaMaskError(error, message, isDev);
+  const masked = yogaMaskError(error, message, isDev) as GraphQLError;
+  const cut = clientMessage(masked.message, { hideSchemaDetails: false });
+  return cut === masked.message ? masked : withMessage(masked, cut, masked.extensions);
 }
+
+/** Codes Yoga gives the router's own parse and validation errors: the client's mistakes, shown. */
+const REQUEST_ERROR_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED']);
 
 /** What a subgraph run in development may add to an error, and no client of production may see. */
 const INTERNAL_DETAILS = ['originalMessage', 'originalError', 'stacktrace', 'exception'];
 
 /**
- * Production's masking: as `maskRouterError` without the original message of anything masked,
- * and without the internal details of errors that pass through (a subgraph started with
- * `exposeInternalErrors` by mistake).
+ * Production's masking: only errors raised on purpose keep their message (cut short, without
+ * field suggestions): those with one of our codes (`#kit`'s `ErrorCode`: the subgraphs' and the
+ * router's own, rate limits, limits, authentication, persisted operations, CSRF), and the
+ * router's own parse, validation and variable errors (no path; no code, or the one Yoga gives).
+ * Anything else, codes
+ * another library gave an exception included (DOWNSTREAM_SERVICE_ERROR, an Apollo code wrapping
+ * a crash), becomes `Unexpected error.` with INTERNAL_SERVER_ERROR. Errors that pass keep none of
+ * the internal details a subgraph started with `exposeInternalErrors` by mistake would add.
  */
 export function maskProductionError(error: unknown, message: string): Error {
-  const masked = maskRouterError(error, message, false) as Partial<GraphQLError> & Error;
   // By shape: errors may come from another instance of graphql (instanceof would miss them).
-  const details = masked.extensions;
-  if (!details || !INTERNAL_DETAILS.some((key) => key in details)) return masked;
-  const extensions = Object.fromEntries(Object.entries(details).filter(([key]) => !INTERNAL_DETAILS.includes(key)));
-  return createGraphQLError(masked.message, { nodes: masked.nodes, source: masked.source, positions: masked.positions, path: masked.path, extensions });
+  const shaped = error as Partial<GraphQLError> | undefined;
+  const code = shaped?.extensions?.code;
+  const onPurpose = typeof code === 'string' && intentionalCodes.has(code) ? true : shaped?.path === undefined && (code === undefined || REQUEST_ERROR_CODES.has(code as string));
+  if (!onPurpose || (error instanceof Error && wrapsUnexpectedError(error)) || typeof shaped?.message !== 'string') {
+    const http = shaped?.extensions?.http;
+    return createGraphQLError(message, { path: shaped?.path, extensions: { code: 'INTERNAL_SERVER_ERROR', ...(http ? { http } : {}) } });
+  }
+  const extensions = Object.fromEntries(Object.entries(shaped.extensions ?? {}).filter(([key]) => !INTERNAL_DETAILS.includes(key)));
+  return withMessage(shaped, clientMessage(shaped.message, { hideSchemaDetails: true }), extensions);
+}
+
+/** The same error with another message and these extensions (its location and path kept). */
+function withMessage(error: Partial<GraphQLError>, message: string, extensions: Record<string, unknown> | undefined): GraphQLError {
+  return createGraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
 }
 
 function isFormattedSubgraphError(error: unknown): error is GraphQLFormattedError & { extensions: { code: string } } {

@@ -1,14 +1,21 @@
 import type { ASTVisitor, FieldNode, ValidationContext } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { clientMessage } from '#kit';
 
 /**
  * What production mode adds to the router's documents: introspection (`__schema`, `__type`) is
  * refused while validating, with the code INTROSPECTION_DISABLED. `__typename` stays allowed.
+ * Validation errors suggest no field names (`Did you mean "id"?`): they would tell the schema
+ * introspection no longer tells.
  * (GraphiQL off and errors masked without their originals are the router's own settings.)
  */
 export function useProductionMode(): Plugin {
   return {
     onValidate({ addValidationRule }) {
+      // Validation errors reach the client without passing the error masking: their messages are changed here.
+      const withoutSuggestions = ({ result }: { result: readonly Error[] }) => {
+        for (const error of result) error.message = clientMessage(error.message, { hideSchemaDetails: true });
+      };
       addValidationRule((context: ValidationContext): ASTVisitor => ({
         Field(node: FieldNode) {
           if (node.name.value !== '__schema' && node.name.value !== '__type') return;
@@ -20,6 +27,7 @@ export function useProductionMode(): Plugin {
           );
         },
       }));
+      return withoutSuggestions;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { requireScope, Scope, type Caller } from '#auth';
 import { IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError } from '#iqrf';
-import { ErrorCode, userError } from '#kit';
+import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import { GraphQLError } from 'graphql';
 
 /** Turns what a gateway's daemon did wrong into an error the client can act on. */
@@ -23,5 +23,5 @@ export function hiddenGatewayError(caller: Caller, id: string): GraphQLError {
   } catch (error) {
     return toGraphQLError(error);
   }
-  return userError(ErrorCode.NOT_FOUND, `No gateway "${id}"`, { id });
+  return userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(id)}`, { id: clipInput(id) });
 }

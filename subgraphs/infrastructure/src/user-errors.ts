@@ -1,5 +1,5 @@
 import { StepFailedError, TenantExistsError, TenantInputError, UpstreamError } from '#cloud';
-import type { ErrorCode } from '#kit';
+import { quoteInput, type ErrorCode } from '#kit';
 import type { UserError, UserErrorCode } from './__generated__/resolvers.ts';
 
 // Every user error code is one of the platform's error codes (packages/kit/src/errors.ts).
@@ -17,7 +17,7 @@ const _codesAreErrorCodes: UserErrorCode extends ErrorCode ? true : never = true
 export function toUserError(error: unknown, { exposeInternalErrors }: { exposeInternalErrors: boolean }): UserError | undefined {
   if (error instanceof TenantInputError) return { code: 'BAD_USER_INPUT', message: error.message, field: ['input', error.field] };
   // Which systems have it is the platform's own knowledge, not a system's answer: said in production too.
-  if (error instanceof TenantExistsError) return { code: 'ALREADY_EXISTS', message: `Tenant id "${error.tenant}" is taken (${error.found.join(', ')})`, field: ['input', 'id'] };
+  if (error instanceof TenantExistsError) return { code: 'ALREADY_EXISTS', message: `Tenant id ${quoteInput(error.tenant)} is taken (${error.found.join(', ')})`, field: ['input', 'id'] };
   // A system has an object of that name already (created between our check and our step).
   if (error instanceof UpstreamError && error.status === 409) {
     return { code: 'ALREADY_EXISTS', message: exposeInternalErrors ? error.message : `${error.system} has an object of that name already`, field: ['input', 'id'] };

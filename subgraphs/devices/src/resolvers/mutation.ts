@@ -1,6 +1,6 @@
 import { canSeeTenant, requireScope, Scope, type Caller } from '#auth';
 import { runSteps, type GatewayToProvision, type Step } from '#cloud';
-import { ErrorCode, userError } from '#kit';
+import { ErrorCode, quoteInput, userError } from '#kit';
 import type { GatewayRecord, GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
@@ -134,18 +134,18 @@ export const Mutation: MutationResolvers = {
 /** Only `admin` registers gateways for other tenants: anyone else, for their own. */
 function requireOwnTenant(caller: Caller, tenant: string): void {
   if (canSeeTenant(caller, tenant)) return;
-  throw userError(ErrorCode.FORBIDDEN, `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant "${tenant}"`, { field: 'tenant' });
+  throw userError(ErrorCode.FORBIDDEN, `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant ${quoteInput(tenant)}`, { field: 'tenant' });
 }
 
 /** The same words for an id taken by the caller's own gateway and by another tenant's. */
 function idTaken(id: string): MutationFailure {
-  return new MutationFailure('ALREADY_EXISTS', `Gateway id "${id}" is not available`, ['input', 'id']);
+  return new MutationFailure('ALREADY_EXISTS', `Gateway id ${quoteInput(id)} is not available`, ['input', 'id']);
 }
 
 /** The gateway if the caller may see it; NOT_FOUND otherwise (another tenant's is not told apart). */
 async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
   const gateway = await loaders.gateway.load(id);
-  if (!gateway) throw new MutationFailure('NOT_FOUND', `No gateway "${id}"`, ['input', 'gatewayId']);
+  if (!gateway) throw new MutationFailure('NOT_FOUND', `No gateway ${quoteInput(id)}`, ['input', 'gatewayId']);
   return gateway;
 }
 
@@ -214,10 +214,10 @@ async function removeBond({ sources }: DevicesContext, gatewayId: string, addres
 
 /** Checks every field of a registration and returns the record to store; throws BAD_USER_INPUT. */
 function validateRegistration(input: RegisterGatewayInput): GatewayRecord {
-  if (!GATEWAY_ID.test(input.id)) throw badInput('id', `id "${input.id}" must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+  if (!GATEWAY_ID.test(input.id)) throw badInput('id', `id ${quoteInput(input.id)} must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
   const name = input.name.trim();
   if (!name || name.length > 120) throw badInput('name', 'name must be 1-120 characters');
-  if (!TENANT.test(input.tenant)) throw badInput('tenant', `tenant "${input.tenant}" is not a valid tenant id`);
+  if (!TENANT.test(input.tenant)) throw badInput('tenant', `tenant ${quoteInput(input.tenant)} is not a valid tenant id`);
   const { latitude, longitude, address } = input.location;
   if (!(latitude >= -90 && latitude <= 90)) throw badInput('location.latitude', `latitude must be within -90..90, got ${latitude}`);
   if (!(longitude >= -180 && longitude <= 180)) throw badInput('location.longitude', `longitude must be within -180..180, got ${longitude}`);

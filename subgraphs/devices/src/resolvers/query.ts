@@ -1,5 +1,5 @@
 import { canSeeTenant, requireScope, Scope } from '#auth';
-import { ErrorCode, userError } from '#kit';
+import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import type { QueryResolvers } from '../__generated__/resolvers.ts';
 
 /** Every root field needs `devices:read`; lists hold only the caller's tenant's gateways (all for `admin`). */
@@ -16,20 +16,20 @@ export const Query: QueryResolvers = {
   async gateway(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     const gateway = await loaders.gateway.load(id);
-    if (!gateway) throw userError(ErrorCode.NOT_FOUND, `No gateway "${id}"`, { id });
+    if (!gateway) throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(id)}`, { id: clipInput(id) });
     return gateway;
   },
   async sensor(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     const sensor = await loaders.sensor.load(id);
-    if (!sensor) throw userError(ErrorCode.NOT_FOUND, `No sensor "${id}" (ids look like <gatewayId>.<nodeAddress>.<sensorIndex>)`, { id });
+    if (!sensor) throw userError(ErrorCode.NOT_FOUND, `No sensor ${quoteInput(id)} (ids look like <gatewayId>.<nodeAddress>.<sensorIndex>)`, { id: clipInput(id) });
     return sensor;
   },
   async sensors(_, { gatewayId, quantity }, { sources, loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     let gatewayIds: string[];
     if (gatewayId) {
-      if (!(await loaders.gateway.load(gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId });
+      if (!(await loaders.gateway.load(gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { id: clipInput(gatewayId) });
       gatewayIds = [gatewayId];
     } else {
       gatewayIds = (await sources.registry.list()).filter((g) => canSeeTenant(caller, g.tenant)).map((g) => g.id);
