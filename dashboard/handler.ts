@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EnvReader } from '#kit';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -14,15 +15,51 @@ const contentTypes: Record<string, string> = {
 /** A file name without directories or a leading dot: the only shape served. */
 const plainFileName = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
+export interface DashboardOptions {
+  /**
+   * Origins other than its own the page may send its token to (`?api=<url>` on one of them):
+   * `https://api.example.org`. None by default: the page talks to its own origin only.
+   */
+  apiOrigins?: readonly string[];
+}
+
+/**
+ * The dashboard's settings from the environment: `DASHBOARD_API_ORIGINS`, a comma-separated list
+ * of origins (`https://api.example.org,http://localhost:4000`); throws naming a malformed one.
+ */
+export function dashboardOptionsFromEnv(env: EnvReader): DashboardOptions {
+  const listed = (env.optional('DASHBOARD_API_ORIGINS') ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+  return { apiOrigins: listed.map(originOf) };
+}
+
+function originOf(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`DASHBOARD_API_ORIGINS: ${JSON.stringify(text.slice(0, 80))} is not an origin like https://api.example.org`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.replace(/\/$/, '')) {
+    throw new Error(`DASHBOARD_API_ORIGINS: ${JSON.stringify(text.slice(0, 80))} is not an origin like https://api.example.org (scheme, host and port only)`);
+  }
+  return url.origin;
+}
+
 /**
  * The live city dashboard: `/` is the page, `/dashboard/<file>` its scripts and styles, and
  * `/dashboard/vendor/{uplot,graphql-ws}/<file>` the browser builds of the charting library and the
  * graphql-ws client, read from where Node resolves those packages (not from the working
- * directory). The page talks only to the GraphQL endpoint, `/graphql` of the same origin or the
- * one named by `?api=<url>`. Only GET and HEAD of those paths are answered; anything else gives
+ * directory). The page talks only to the GraphQL endpoint, `/graphql` of its own origin, or one
+ * named by `?api=<url>` on an origin of `apiOrigins`: the page is told the list (a `<meta>`), and
+ * its Content-Security-Policy lets the browser connect nowhere else, so `?api=` cannot send the
+ * token to any other origin. Only GET and HEAD of those paths are answered; anything else gives
  * false, for the router's next handler (an `HttpHandler` of `startRouter({ httpHandlers })`).
  */
-export function dashboardHandler(): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+export function dashboardHandler(options: DashboardOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const apiOrigins = (options.apiOrigins ?? []).map(originOf);
+  // Fetches and graphql-ws connections (ws: or wss: of the same hosts) to the page's origin or a listed one only.
+  const connectSources = ["'self'", ...apiOrigins.flatMap((origin) => [origin, origin.replace(/^http/, 'ws')])].join(' ');
+  const originsMeta = `<meta name="iot-api-origins" content="${apiOrigins.join(' ')}">`;
   const require = createRequire(import.meta.url);
   const roots: Record<string, { dir: string; files?: Set<string> }> = {
     '/dashboard/': { dir: fileURLToPath(new URL('./public/', import.meta.url)) },
@@ -63,8 +100,10 @@ export function dashboardHandler(): (req: IncomingMessage, res: ServerResponse) 
       file = join(root.dir, name);
     }
     let body: Buffer;
+    const page = extname(file) === '.html';
     try {
       body = await readFile(file);
+      if (page) body = Buffer.from(body.toString('utf8').replace('<meta charset="utf-8">', `<meta charset="utf-8">\n  ${originsMeta}`));
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found');
@@ -75,6 +114,7 @@ export function dashboardHandler(): (req: IncomingMessage, res: ServerResponse) 
       'content-length': body.length,
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
+      ...(page ? { 'content-security-policy': `connect-src ${connectSources}` } : {}),
     });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;

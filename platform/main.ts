@@ -9,7 +9,7 @@ import { cloudOptionsFromEnv } from '#cloud';
 import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
 import { buildScenario, scenarioNames, type Scenario } from '#simulator';
-import { dashboardHandler } from '../dashboard/handler.ts';
+import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
 import { routerHardeningFromEnv } from '../router/src/hardening.ts';
 import { backendOptionsFromEnv } from './backends.ts';
 import { defaultPorts, startPlatform, type PlatformConfig } from './platform.ts';
@@ -78,7 +78,7 @@ runService('platform', async (env, logger) => {
   const config = await readConfig(env, logger, auth);
   const credentials = await developmentCredentials(auth, buildScenario(config.scenario, config.seed).tenants);
   if (credentials?.apiKey) config.auth = { ...config.auth, apiKeys: [credentials.apiKey.record] };
-  const platform = await startPlatform({ ...config, httpHandlers: [dashboardHandler()] });
+  const platform = await startPlatform({ ...config, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))] });
   const base = platform.routerUrl.replace(/\/graphql$/, '');
   process.stdout.write(
     [

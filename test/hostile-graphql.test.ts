@@ -12,6 +12,10 @@ import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { adminToken, subgraphRequest, tokenFor } from './support/auth.ts';
 import { eventually, graphql, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { envConfig } from '#kit';
+import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
 
 /** A subscription document of about 1 MB: valid GraphQL, far over every limit. */
 const hugeSubscription = `subscription { readings(gatewayId: "austin-gw01") { value ${' __typename'.repeat(91_000)} } }`;
@@ -287,6 +291,31 @@ describe('hostile input at the router', () => {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) statuses.push((await send(url, { method: 'POST', headers, body: JSON.stringify({ query: '{ __typename }' }) })).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    });
+  });
+
+  describe('the dashboard talks to its own origin unless allowed', () => {
+    it("serves the allowed origins to the page, and a Content-Security-Policy that lets it connect nowhere else", async () => {
+      const handler = dashboardHandler(dashboardOptionsFromEnv(envConfig({ DASHBOARD_API_ORIGINS: 'https://api.example.org' })));
+      const server = createServer((req, res) => void handler(req, res));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const page = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/?api=https://evil.example.net/graphql`);
+        expect(page.headers.get('content-security-policy')).toBe("connect-src 'self' https://api.example.org wss://api.example.org");
+        expect(await page.text()).toContain('<meta name="iot-api-origins" content="https://api.example.org">');
+      } finally {
+        server.close();
+      }
+      const own = dashboardHandler();
+      const ownServer = createServer((req, res) => void own(req, res));
+      await new Promise<void>((resolve) => ownServer.listen(0, '127.0.0.1', resolve));
+      try {
+        const page = await fetch(`http://127.0.0.1:${(ownServer.address() as AddressInfo).port}/`);
+        expect(page.headers.get('content-security-policy')).toBe("connect-src 'self'");
+      } finally {
+        ownServer.close();
+      }
+      expect(() => dashboardOptionsFromEnv(envConfig({ DASHBOARD_API_ORIGINS: 'https://api.example.org/graphql' }))).toThrow(/not an origin/);
     });
   });
 });

@@ -27,10 +27,20 @@ function credentials() {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-/** The endpoint named by `?api=<url>`, else `/graphql` of the page's own origin. */
+/**
+ * The endpoint named by `?api=<url>` when it is on the page's own origin or one the server lists
+ * (`DASHBOARD_API_ORIGINS`, in the page's `iot-api-origins` meta), else `/graphql` of the page's
+ * own origin: the token is never sent to an origin nobody allowed.
+ */
 export function apiEndpoint() {
+  const own = new URL('/graphql', location.href).href;
   const named = new URLSearchParams(location.search).get('api');
-  return new URL(named ?? '/graphql', location.href).href;
+  if (!named) return own;
+  const url = new URL(named, location.href);
+  const allowed = (document.querySelector('meta[name="iot-api-origins"]')?.getAttribute('content') ?? '').split(' ').filter(Boolean);
+  if (url.origin === location.origin || allowed.includes(url.origin)) return url.href;
+  console.warn(`?api=${named} is not on this page's origin nor in DASHBOARD_API_ORIGINS; using ${own}`);
+  return own;
 }
 
 /**

@@ -1,6 +1,7 @@
 // The live city dashboard: rooms of one gateway, traffic at Kollarova x Zizkova, parking, gateway
-// status and the IQRF mesh, from the GraphQL API only. `?api=<url>` names the endpoint (default
-// /graphql of this origin), `?gateway=<id>` the gateway of the rooms (default austin-gw01).
+// status and the IQRF mesh, from the GraphQL API only. `?api=<url>` names the endpoint (on this
+// origin or one of DASHBOARD_API_ORIGINS; default /graphql of this origin), `?gateway=<id>` the
+// gateway of the rooms (default austin-gw01).
 import { apiEndpoint, graphql, liveClient, resumableReadings } from './api.js';
 import { BucketChart, palette } from './charts.js';
 import { renderMesh } from './mesh.js';

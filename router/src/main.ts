@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ApiKeys, authSettingsFromEnv, createTokenVerifier } from '#auth';
 import { runService } from '#kit';
-import { dashboardHandler } from '../../dashboard/handler.ts';
+import { dashboardHandler, dashboardOptionsFromEnv } from '../../dashboard/handler.ts';
 import { startRouter } from './gateway.ts';
 import { routerHardeningFromEnv } from './hardening.ts';
 import { RouterAuth } from './plugins/auth.ts';
@@ -20,5 +20,5 @@ runService('router', async (env, logger) => {
   const settings = await authSettingsFromEnv(env);
   const auth = new RouterAuth({ verifyToken: createTokenVerifier(settings.tokens), apiKeys: new ApiKeys(settings.apiKeys), subgraphSecret: settings.subgraphSecret });
   const hardening = await routerHardeningFromEnv(env);
-  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler()], ...hardening });
+  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))], ...hardening });
 });
