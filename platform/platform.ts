@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
-import { connectMqtt, IqrfClient, type MqttOptions } from '#iqrf';
+import { DynsecAccounts, GatewayCredentials, newPassword, startEmbeddedBroker, type BrokerAccounts, type EmbeddedBroker, type MqttAccount, type MqttCredentials } from '#broker';
+import { connectMqtt, createMqttClient, IqrfClient, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
@@ -19,7 +20,6 @@ import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.
 import { openDataRoutes, publishedSensorIds, startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
 import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
 import { openBackends, openIdempotencyStore, type BackendOptions } from './backends.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts';
 
 /** Everything `startPlatform` needs; `platform/main.ts` fills it from the environment. */
 export interface PlatformConfig {
@@ -30,6 +30,13 @@ export interface PlatformConfig {
   /** An MQTT broker to use; the embedded one (aedes) is started on `mqttPort` when absent. */
   mqttUrl?: string;
   mqttPort?: number;
+  /**
+   * With `mqttUrl`: an admin of the broker's accounts (Mosquitto's dynamic security plugin). The
+   * platform makes its own service accounts with it at start, and the gateways' as they are registered.
+   */
+  mqttAdmin?: MqttCredentials;
+  /** CA certificate of an `mqtts://` broker signed by a private CA. */
+  mqttCa?: string | Buffer;
   /** MQTT protocol of the clients: 4 (3.1.1) with the embedded broker, 5 by default with `mqttUrl`. */
   mqttProtocolVersion?: 4 | 5;
   /**
@@ -86,6 +93,12 @@ export interface Platform {
   subgraphSecret: string;
   routerUrl: string;
   mqttUrl: string;
+  /** The broker's accounts as the platform manages them. */
+  mqttAccounts: BrokerAccounts;
+  /** Issues, rotates and revokes gateways' MQTT credentials (what `registerGateway` uses). */
+  gatewayCredentials: GatewayCredentials;
+  /** The embedded broker, when no `mqttUrl` was given. */
+  broker?: EmbeddedBroker;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
   router: RunningRouter;
   collector: Collector;
@@ -121,22 +134,49 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 
     let broker: EmbeddedBroker | undefined;
     if (!config.mqttUrl) {
-      broker = await startEmbeddedBroker(config.mqttPort ?? 1883, host);
+      broker = await startEmbeddedBroker({ port: config.mqttPort ?? 1883, host, logger: logger.child({ component: 'broker' }) });
       closers.push(() => broker!.close());
+    } else if (!config.mqttAdmin) {
+      throw new Error('MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD are needed with MQTT_URL: the platform manages the broker accounts of its services and gateways (Mosquitto dynamic security)');
     }
     const mqttUrl = config.mqttUrl ?? broker!.url;
     const protocolVersion = config.mqttProtocolVersion ?? (config.mqttUrl ? 5 : 4);
-    const connect = async (name: string, options: MqttOptions = {}): Promise<MqttClient> => {
-      const client = await connectMqtt(mqttUrl, { clientId: `${name}-${process.pid}`, protocolVersion, ...options });
+    const mqttOptions = (credentials: MqttCredentials, options: MqttOptions = {}): MqttOptions => ({ credentials, protocolVersion, ...(config.mqttCa ? { ca: config.mqttCa } : {}), ...options });
+    let accounts: BrokerAccounts;
+    if (broker) accounts = broker.accounts;
+    else {
+      const admin = await connectMqtt(mqttUrl, mqttOptions(config.mqttAdmin!));
+      closers.push(() => admin.endAsync());
+      accounts = new DynsecAccounts(admin, logger.child({ component: 'mqtt-accounts' }));
+      closers.push(() => accounts.close());
+    }
+    // The platform's own identities, with passwords made for this run.
+    const serviceCredentials = async (account: MqttAccount): Promise<MqttCredentials> => {
+      const password = newPassword();
+      await accounts.upsert(account, password);
+      return { username: account.username, password };
+    };
+    const connect = async (account: MqttAccount, options: MqttOptions = {}): Promise<MqttClient> => {
+      const client = await connectMqtt(mqttUrl, mqttOptions(await serviceCredentials(account), options));
       closers.push(() => client.endAsync());
-      client.on('error', (error) => logger.warn({ client: name, err: error.message }, 'MQTT error'));
+      client.on('error', (error) => logger.warn({ client: account.username, err: error.message }, 'MQTT error'));
       return client;
     };
+    const gatewayCredentials = new GatewayCredentials(accounts);
 
     let simulator: Simulator | undefined;
     if (config.simulate) {
-      simulator = await startSimulator({ scenario, mqtt: await connect('simulator'), logger: logger.child({ component: 'simulator' }), lossRate: config.lossRate, nodeReadyDelayMs: config.nodeReadyDelayMs });
+      simulator = await startSimulator({
+        scenario,
+        // Each simulated daemon connects as its gateway, with the credentials the platform issued it.
+        connect: (credentials) => createMqttClient(mqttUrl, mqttOptions(credentials)),
+        logger: logger.child({ component: 'simulator' }),
+        lossRate: config.lossRate,
+        nodeReadyDelayMs: config.nodeReadyDelayMs,
+      });
       closers.push(() => simulator!.close());
+      const stopHandover = gatewayCredentials.onChange((gatewayId, credentials) => simulator!.iqrf.setCredentials(gatewayId, credentials));
+      closers.push(stopHandover);
     }
 
     const backends = await openBackends(config.backends ?? {}, logger);
@@ -148,7 +188,13 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       for (const record of registered) await registry.add(record);
     }
 
-    const iqrf = new IqrfClient(await connect('api'), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs });
+    // Gateways the simulator runs get their credentials as a registration issues them: anew at every start.
+    if (simulator) {
+      const simulated = registered.filter((gateway) => gateway.status !== 'DECOMMISSIONED' && simulator!.iqrf.hasGateway(gateway.id));
+      for (const gateway of simulated) await gatewayCredentials.issue(gateway.id);
+    }
+
+    const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs });
     await iqrf.start();
     closers.push(() => iqrf.close());
     const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
@@ -169,7 +215,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, idempotency, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+      sources: { registry, catalog, iqrf, provisioner, idempotency, credentials: gatewayCredentials, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
     });
     closers.push(() => started.devices.close());
     started.telemetry = await startTelemetrySubgraph({
@@ -216,10 +262,13 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => router.close());
 
     // Polling starts once the API is up, and stops first: no reading is published into a closing API.
+    const collectorId = config.collectorId ?? `collector-${process.pid}`;
     const { collector, close: closeCollector } = await startCollectorService({
       mqttUrl,
       protocolVersion,
-      id: config.collectorId ?? `collector-${process.pid}`,
+      id: collectorId,
+      credentials: await serviceCredentials({ username: collectorId, role: 'collector' }),
+      ...(config.mqttCa ? { ca: config.mqttCa } : {}),
       registry,
       store,
       bus,
@@ -230,7 +279,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(closeCollector);
     if (config.startCollector ?? true) await collector.start();
 
-    return { subgraphSecret, routerUrl: router.url, mqttUrl, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
+    return { subgraphSecret, routerUrl: router.url, mqttUrl, mqttAccounts: accounts, gatewayCredentials, broker, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
   } catch (error) {
     await close();
     throw error;

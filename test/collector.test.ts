@@ -1,28 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, IqrfClient, IqrfTimeoutError, topicFor, defaultTopics } from '#iqrf';
+import { IqrfClient, IqrfTimeoutError, topicFor, defaultTopics } from '#iqrf';
 import { silentLogger } from '#log';
 import { FileGatewayRegistry, MeshCatalog } from '#registry';
 import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { Collector } from '../collector/src/collector.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../platform/broker.ts';
+import { gatewayUsername, startEmbeddedBroker, type EmbeddedBroker } from '#broker';
+import { accountMaker, connectAs, startDaemons } from './support/mqtt.ts';
 
 describe('collector against simulated IQRF daemons over MQTT', () => {
   const scenario = buildScenario('demo');
   let broker: EmbeddedBroker;
   let clients: MqttClient[];
+  let simulator: IqrfDaemonSimulator;
   let iqrf: IqrfClient;
   let collector: Collector;
   let store: MemoryTimeSeriesStore;
   const published: Reading[] = [];
 
   beforeAll(async () => {
-    broker = await startEmbeddedBroker(0);
-    clients = [await connectMqtt(broker.url), await connectMqtt(broker.url)];
-    const simulator = new IqrfDaemonSimulator({ mqtt: clients[0]!, scenario, logger: silentLogger });
-    await simulator.start();
-    iqrf = new IqrfClient(clients[1]!, { logger: silentLogger, timeoutMs: 1_000 });
+    broker = await startEmbeddedBroker({ port: 0, logger: silentLogger });
+    const makeAccount = accountMaker(broker.accounts);
+    simulator = await startDaemons(broker.url, scenario, makeAccount);
+    clients = [
+      await connectAs(broker.url, makeAccount, { username: 'collector-test', role: 'collector' }),
+      // A gateway of its own (no daemon answers for it): what may publish on its response topic.
+      await connectAs(broker.url, makeAccount, { username: gatewayUsername('dark-gw'), role: 'gateway', gatewayId: 'dark-gw' }),
+    ];
+    iqrf = new IqrfClient(clients[0]!, { logger: silentLogger, timeoutMs: 1_000 });
     await iqrf.start();
     const registry = await FileGatewayRegistry.open();
     for (const record of scenarioRegistry(scenario)) await registry.add(record);
@@ -37,6 +43,7 @@ describe('collector against simulated IQRF daemons over MQTT', () => {
 
   afterAll(async () => {
     iqrf.close();
+    simulator.stop();
     await Promise.all(clients.map((c) => c.endAsync()));
     await broker.close();
   });
@@ -57,10 +64,10 @@ describe('collector against simulated IQRF daemons over MQTT', () => {
 
   it('counts malformed payloads on response topics and keeps collecting', async () => {
     const before = collector.stats;
-    const topic = topicFor(defaultTopics.responses, 'austin-gw01');
-    await clients[0]!.publishAsync(topic, 'this is not json', { qos: 1 });
-    await clients[0]!.publishAsync(topic, JSON.stringify({ mType: 'iqrfSensor_Frc', data: {} }), { qos: 1 });
-    await clients[0]!.publishAsync(topicFor(defaultTopics.responses, 'austin-gw01'), Buffer.from([0xff, 0x00, 0x13]), { qos: 1 });
+    const topic = topicFor(defaultTopics.responses, 'dark-gw');
+    await clients[1]!.publishAsync(topic, 'this is not json', { qos: 1 });
+    await clients[1]!.publishAsync(topic, JSON.stringify({ mType: 'iqrfSensor_Frc', data: {} }), { qos: 1 });
+    await clients[1]!.publishAsync(topic, Buffer.from([0xff, 0x00, 0x13]), { qos: 1 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(collector.stats.malformedPayloads - before.malformedPayloads).toBe(3);
     const count = published.length;

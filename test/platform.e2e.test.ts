@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayUsername } from '#broker';
+import { accountMaker, connectAs } from './support/mqtt.ts';
 import { getIntrospectionQuery } from 'graphql';
 import { defaultTopics, topicFor } from '#iqrf';
 import type { Platform } from '../platform/platform.ts';
@@ -245,7 +247,9 @@ describe('the platform through the router', () => {
     // Garbage on a gateway's response topic reaches the collector, which counts it and goes on.
     const malformedBefore = platform.collector.stats.malformedPayloads;
     const readingsBefore = platform.collector.stats.readings;
-    await platform.iqrf['mqtt'].publishAsync(topicFor(defaultTopics.responses, 'austin-gw01'), '{"mType": 42', { qos: 1 });
+    const gateway = await connectAs(platform.mqttUrl, accountMaker(platform.mqttAccounts), { username: gatewayUsername('garbage-gw'), role: 'gateway', gatewayId: 'garbage-gw' });
+    await gateway.publishAsync(topicFor(defaultTopics.responses, 'garbage-gw'), '{"mType": 42', { qos: 1 });
+    await gateway.endAsync();
     await eventually(async () => platform.collector.stats.malformedPayloads > malformedBefore);
     await eventually(async () => platform.collector.stats.readings > readingsBefore + 100);
     const health = await fetch(url.replace('/graphql', '/health'));

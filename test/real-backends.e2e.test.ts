@@ -26,6 +26,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     [mosquitto, redis, graphite] = await Promise.all([startMosquitto(), startRedis({ appendonly: true }), startGraphite()]);
     platform = await startTestPlatform({
       mqttUrl: mosquitto.url,
+      mqttAdmin: mosquitto.admin,
       backends: { redisUrl: redis.url, graphiteUrl: graphite.graphiteUrl, carbonUrl: graphite.carbonUrl },
       startCollector: false,
       pollIntervalMs: 1_000,

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { mqttSettingsFromEnv } from '#broker';
 import { parseDuration, runService } from '#kit';
 import { backendOptionsFromEnv, openBackends } from '../../platform/backends.ts';
 import { startCollectorService } from './service.ts';
@@ -14,10 +15,14 @@ runService('collector', async (env, logger) => {
   if (interval instanceof Error) throw new Error(`POLL_INTERVAL: ${interval.message}`);
   const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: defaultRegistryFile }), logger);
   if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
+  const mqtt = mqttSettingsFromEnv(env);
+  if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-account -- --collector <id> makes one)');
   const service = await startCollectorService({
-    mqttUrl: env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'),
-    protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5,
-    id: env.string('COLLECTOR_ID', `collector-${process.pid}`),
+    mqttUrl: mqtt.url,
+    protocolVersion: mqtt.protocolVersion,
+    id: env.string('COLLECTOR_ID', mqtt.credentials.username),
+    credentials: mqtt.credentials,
+    ...(mqtt.ca ? { ca: mqtt.ca } : {}),
     group: env.string('COLLECTOR_GROUP', 'collectors'),
     ...backends,
     logger,

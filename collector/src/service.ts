@@ -14,6 +14,10 @@ export interface CollectorServiceOptions {
   protocolVersion: 4 | 5;
   /** MQTT client id: the persistent session and the name in the collector group. */
   id: string;
+  /** Its broker account (username `id`, role `collector`). */
+  credentials: { username: string; password: string };
+  /** CA certificate of an `mqtts://` broker signed by a private CA. */
+  ca?: string | Buffer;
   /** The collectors' shared subscription group. Default `collectors`. */
   group?: string;
   registry: GatewayRegistry;
@@ -56,7 +60,14 @@ const SHARED_ANSWERS = 2;
 export async function startCollectorService(options: CollectorServiceOptions): Promise<CollectorService> {
   const { id, logger } = options;
   const v5 = options.protocolVersion === 5;
-  const mqtt = createMqttClient(options.mqttUrl, { clientId: id, protocolVersion: options.protocolVersion, ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}) });
+  if (options.credentials.username !== id) throw new Error(`the collector "${id}" must connect as itself, not as "${options.credentials.username}" (its client id is its username)`);
+  const mqtt = createMqttClient(options.mqttUrl, {
+    clientId: id,
+    credentials: options.credentials,
+    protocolVersion: options.protocolVersion,
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}),
+  });
   mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, msgIdSecret: options.msgIdSecret, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
   const ledger = options.redisUrl ? new RedisAnswerLedger({ url: options.redisUrl, logger }) : new MemoryAnswerLedger();

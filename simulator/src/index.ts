@@ -2,18 +2,26 @@ import type { MqttClient } from 'mqtt';
 import { GatewayLabel, type CloudOptions } from '#cloud';
 import type { Logger } from '#log';
 import { defaultCloudCredentials, startCloudSimulator, type CloudSimulator } from './cloud/index.ts';
-import { IqrfDaemonSimulator } from './iqrf-daemon.ts';
+import { IqrfDaemonSimulator, type DaemonCredentials } from './iqrf-daemon.ts';
 import type { Arch, Scenario } from './scenario.ts';
 
 export { buildScenario, scenarioNames, type Scenario, type ScenarioGateway, type ScenarioNode, type GeoPoint } from './scenario.ts';
 export { scenarioRegistry, scenarioOpenData } from './seed.ts';
-export { IqrfDaemonSimulator } from './iqrf-daemon.ts';
+export { IqrfDaemonSimulator, type DaemonCredentials } from './iqrf-daemon.ts';
 export { startCloudSimulator, defaultCloudCredentials, type CloudSimulator } from './cloud/index.ts';
 
 export interface SimulatorOptions {
   scenario: Scenario;
-  /** The MQTT connection the simulated IQRF daemons answer on. */
-  mqtt: MqttClient;
+  /**
+   * How each simulated IQRF daemon connects, with the credentials it is given
+   * (`simulator.iqrf.setCredentials`), as a real gateway.
+   */
+  connect: (credentials: DaemonCredentials) => MqttClient;
+  /**
+   * Credentials for a gateway that boots without any (run alone, the simulator issues them
+   * itself); within the platform they are handed over as registrations issue them.
+   */
+  issueCredentials?: (gatewayId: string) => Promise<DaemonCredentials>;
   logger: Logger;
   /** Share of FRC answers where a node gives nothing. Default 0. */
   lossRate?: number;
@@ -38,8 +46,17 @@ export interface Simulator {
  */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const { scenario, logger } = options;
-  const iqrf = new IqrfDaemonSimulator({ mqtt: options.mqtt, scenario, logger, lossRate: options.lossRate });
+  const iqrf = new IqrfDaemonSimulator({ connect: options.connect, scenario, logger, lossRate: options.lossRate });
   await iqrf.start();
+  const { issueCredentials } = options;
+  const install = (gatewayId: string) => {
+    if (!issueCredentials || iqrf.hasCredentials(gatewayId)) return;
+    issueCredentials(gatewayId).then(
+      (credentials) => iqrf.setCredentials(gatewayId, credentials),
+      (error: Error) => logger.warn({ gatewayId, err: error.message }, 'cannot issue MQTT credentials to a simulated gateway'),
+    );
+  };
+  for (const gateway of scenario.gateways) install(gateway.id);
   const cloud = await startCloudSimulator({ scenario, logger, nodeReadyDelayMs: options.nodeReadyDelayMs, host: options.host, advertisedHost: options.advertisedHost, ports: options.ports });
   const booting = new Map<string, Record<string, string>>();
   cloud.state.on('nodeAdded', (name, labels) => {
@@ -57,6 +74,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       location: { lat: 0, lon: 0, address: '' },
       nodes: [],
     });
+    install(name);
     logger.info({ gatewayId: name }, 'simulated gateway booted');
   });
   cloud.state.on('nodeDeleted', (name) => {

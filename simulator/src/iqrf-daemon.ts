@@ -19,8 +19,24 @@ import { seededRandom } from './random.ts';
 import type { Scenario, ScenarioGateway, ScenarioNode, ScenarioSensor } from './scenario.ts';
 import { signalValue } from './signals.ts';
 
+/** What a gateway's daemon connects with: its own identity on the platform's broker. */
+export interface DaemonCredentials {
+  username: string;
+  password: string;
+}
+
 export interface IqrfDaemonSimulatorOptions {
-  mqtt: MqttClient;
+  /**
+   * How each gateway's daemon reaches the broker: a connection of its own per gateway, with the
+   * credentials the platform issued it (`setCredentials`), as a real gateway. A daemon without
+   * credentials stays dark.
+   */
+  connect?: (credentials: DaemonCredentials) => MqttClient;
+  /**
+   * Or one connection answering for every gateway (benchmarks and tests of a broker without
+   * accounts; the platform's brokers refuse it).
+   */
+  mqtt?: MqttClient;
   scenario: Scenario;
   logger: Logger;
   topics?: TopicScheme;
@@ -42,6 +58,10 @@ interface SimulatedGateway {
   nodes: Map<number, ScenarioNode>;
   /** Last read time per `${address}:${sensorIndex}`, for counters that count since the last read. */
   lastRead: Map<string, number>;
+  /** Its own connection (with `connect`). */
+  mqtt?: MqttClient;
+  /** Resolves once that connection first subscribed to the gateway's requests. */
+  listening?: Promise<void>;
 }
 
 /**
@@ -55,6 +75,8 @@ export class IqrfDaemonSimulator {
   private readonly topics: TopicScheme;
   private readonly capacities = new Map<string, number>();
   private readonly now: () => Date;
+  private readonly credentials = new Map<string, DaemonCredentials>();
+  private started = false;
   private readonly onMessage = (topic: string, payload: Buffer) => {
     const gatewayId = gatewayFromTopic(this.topics.requests, topic);
     if (gatewayId === undefined) return;
@@ -71,23 +93,87 @@ export class IqrfDaemonSimulator {
   }
 
   async start(): Promise<void> {
-    this.options.mqtt.on('message', this.onMessage);
-    await this.options.mqtt.subscribeAsync(topicFor(this.topics.requests, '+'), { qos: 1 });
+    this.started = true;
+    const { mqtt } = this.options;
+    if (mqtt) {
+      mqtt.on('message', this.onMessage);
+      await mqtt.subscribeAsync(topicFor(this.topics.requests, '+'), { qos: 1 });
+    }
+    for (const gateway of this.gateways.values()) this.connectGateway(gateway);
   }
 
   stop(): void {
-    this.options.mqtt.off('message', this.onMessage);
+    this.started = false;
+    this.options.mqtt?.off('message', this.onMessage);
+    for (const gateway of this.gateways.values()) this.disconnectGateway(gateway);
+  }
+
+  /**
+   * Installs a gateway's MQTT credentials (as its installer would), or removes them
+   * (`undefined`): its daemon connects again with them, or goes dark.
+   */
+  setCredentials(gatewayId: string, credentials: DaemonCredentials | undefined): void {
+    if (credentials) this.credentials.set(gatewayId, credentials);
+    else this.credentials.delete(gatewayId);
+    const gateway = this.gateways.get(gatewayId);
+    if (!gateway) return;
+    this.disconnectGateway(gateway);
+    this.connectGateway(gateway);
   }
 
   /** A gateway boots: its daemon answers from now on (an empty mesh unless `spec.nodes` has some). */
   addGateway(spec: ScenarioGateway): void {
     if (this.gateways.has(spec.id)) return;
-    this.gateways.set(spec.id, { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() });
+    const gateway: SimulatedGateway = { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() };
+    this.gateways.set(spec.id, gateway);
+    this.connectGateway(gateway);
   }
 
   /** The gateway goes dark. */
   removeGateway(id: string): void {
+    const gateway = this.gateways.get(id);
+    if (gateway) this.disconnectGateway(gateway);
     this.gateways.delete(id);
+  }
+
+  /** Resolves once every gateway with credentials has subscribed to its requests. */
+  async listening(): Promise<void> {
+    await Promise.all([...this.gateways.values()].map((gateway) => gateway.listening));
+  }
+
+  hasCredentials(id: string): boolean {
+    return this.credentials.has(id);
+  }
+
+  /** Whether a gateway's daemon is connected to the broker (with its own connection). */
+  isConnected(id: string): boolean {
+    return Boolean(this.gateways.get(id)?.mqtt?.connected);
+  }
+
+  private connectGateway(gateway: SimulatedGateway): void {
+    const credentials = this.credentials.get(gateway.spec.id);
+    if (!this.started || !this.options.connect || !credentials || gateway.mqtt) return;
+    const mqtt = this.options.connect(credentials);
+    gateway.mqtt = mqtt;
+    const requests = topicFor(this.topics.requests, gateway.spec.id);
+    mqtt.on('message', (topic, payload) => {
+      if (topic === requests && this.gateways.get(gateway.spec.id) === gateway) this.handle(gateway, payload);
+    });
+    // A daemon subscribes on every connection, as the real one does.
+    gateway.listening = new Promise((resolve) => {
+      mqtt.on('connect', () => {
+        mqtt.subscribeAsync(requests, { qos: 1 }).then(
+          () => resolve(),
+          (error: Error) => this.options.logger.warn({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon cannot subscribe'),
+        );
+      });
+    });
+    mqtt.on('error', (error) => this.options.logger.debug({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon: MQTT error'));
+  }
+
+  private disconnectGateway(gateway: SimulatedGateway): void {
+    gateway.mqtt?.end(true);
+    gateway.mqtt = undefined;
   }
 
   hasGateway(id: string): boolean {
@@ -248,7 +334,8 @@ export class IqrfDaemonSimulator {
 
   private reply(gateway: SimulatedGateway, mType: string, msgId: string, rsp: unknown, status = 0, statusStr = 'ok'): void {
     const response: DaemonResponse = { mType, data: { msgId, rsp, status, statusStr, insId: `iqrfgd2-${gateway.spec.id}` } };
-    this.options.mqtt.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });
+    const mqtt = gateway.mqtt ?? this.options.mqtt;
+    mqtt?.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });
   }
 }
 

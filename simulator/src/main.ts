@@ -1,4 +1,5 @@
-import { connectMqtt } from '#iqrf';
+import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv, type MqttCredentials } from '#broker';
+import { connectMqtt, createMqttClient, type MqttOptions } from '#iqrf';
 import { runService } from '#kit';
 import { buildScenario, scenarioNames, startSimulator, type Scenario } from './index.ts';
 
@@ -6,10 +7,16 @@ import { buildScenario, scenarioNames, startSimulator, type Scenario } from './i
 runService('simulator', async (env, logger) => {
   const name = env.string('SCENARIO', 'demo');
   if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
-  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
+  const settings = mqttSettingsFromEnv(env);
+  if (!settings.admin) throw new Error('Set MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD: the simulated gateways get their MQTT credentials as a registration issues them');
+  const options = (credentials: MqttCredentials): MqttOptions => ({ credentials, protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) });
+  const mqtt = await connectMqtt(settings.url, options(settings.admin));
+  const gatewayCredentials = new GatewayCredentials(new DynsecAccounts(mqtt, logger));
   const simulator = await startSimulator({
     scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)),
-    mqtt,
+    connect: (credentials) => createMqttClient(settings.url, options(credentials)),
+    // Standing in for the installer: a gateway that boots gets credentials issued anew.
+    issueCredentials: (gatewayId) => gatewayCredentials.issue(gatewayId),
     logger,
     host: env.string('HOST', '127.0.0.1'),
     advertisedHost: env.optional('ADVERTISED_HOST'),

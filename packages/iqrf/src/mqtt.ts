@@ -1,7 +1,17 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 export interface MqttOptions {
+  /** The client id; with `credentials`, their username (a broker of the platform binds the two). */
   clientId?: string;
+  /** Username and password: every client of the platform's broker authenticates. */
+  credentials?: { username: string; password: string };
+  /** CA certificate(s) to trust for `mqtts://` (a private CA); the system's when absent. */
+  ca?: string | Buffer;
+  /**
+   * Largest packet this client accepts (MQTT 5 tells the broker, which then drops larger ones for
+   * it). Default 256 KiB, above any daemon answer (a 239-node FRC or topology is a few KiB).
+   */
+  maximumPacketSize?: number;
   /**
    * `false` keeps the session (subscriptions and queued QoS 1 messages) on the broker while this
    * client is away, so a restart loses nothing sent to it meanwhile. Needs a stable `clientId`.
@@ -29,6 +39,8 @@ export async function connectMqtt(url: string, options: MqttOptions = {}): Promi
 export function createMqttClient(url: string, options: MqttOptions = {}): MqttClient {
   const protocolVersion = options.protocolVersion ?? 4;
   const clean = options.clean ?? true;
+  const credentials = options.credentials;
+  const clientId = options.clientId ?? credentials?.username;
   return mqtt.connect(url, {
     protocolVersion,
     reconnectPeriod: 1000,
@@ -36,9 +48,13 @@ export function createMqttClient(url: string, options: MqttOptions = {}): MqttCl
     clean,
     // Resubscribing after a reconnect is needed only when the broker forgot the session.
     resubscribe: true,
-    ...(options.clientId ? { clientId: options.clientId } : {}),
+    ...(clientId ? { clientId } : {}),
+    ...(credentials ? { username: credentials.username, password: credentials.password } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
     ...(options.will ? { will: options.will } : {}),
-    ...(protocolVersion === 5 && !clean ? { properties: { sessionExpiryInterval: options.sessionExpirySeconds ?? 3_600 } } : {}),
+    ...(protocolVersion === 5
+      ? { properties: { maximumPacketSize: options.maximumPacketSize ?? 256 * 1024, ...(!clean ? { sessionExpiryInterval: options.sessionExpirySeconds ?? 3_600 } : {}) } }
+      : {}),
   });
 }
 

@@ -24,6 +24,11 @@ export interface MutationRunner<E> {
   idempotency: IdempotencyStore;
   /** The user error an expected failure becomes; undefined for anything else (thrown on, masked). */
   toUserError(error: unknown): E | undefined;
+  /**
+   * Payload fields handed over once (secrets such as a gateway's MQTT password): never kept in
+   * the idempotency store, so a retry with the same key gets them as null.
+   */
+  shownOnce?: readonly string[];
 }
 
 type Payload<E> = { userErrors: E[] };
@@ -87,7 +92,8 @@ export async function runMutation<E, T extends Payload<E>>(
   if (payload.userErrors.length) {
     await idempotency.release(state);
   } else {
-    const { userErrors: _none, ...result } = payload;
+    const { userErrors: _none, ...result } = payload as Record<string, unknown>;
+    for (const field of runner.shownOnce ?? []) if (field in result) result[field] = null;
     await idempotency.complete(state, JSON.stringify(result));
   }
   return payload;

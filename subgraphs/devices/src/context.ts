@@ -1,4 +1,5 @@
 import type { Caller } from '#auth';
+import type { GatewayCredentials } from '#broker';
 import type { IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import type { CollectorPod, GatewayToProvision, Step } from '#cloud';
@@ -27,6 +28,8 @@ export interface DevicesSources {
   openSensorIds: ReadonlySet<string>;
   /** A gateway whose daemon answered within this window is ONLINE. */
   onlineWindowMs: number;
+  /** Issues, rotates and revokes gateways' MQTT credentials on the broker. */
+  credentials: GatewayCredentials;
   /** Mutation results by idempotency key: Redis when the platform has one; in memory when absent. */
   idempotency?: IdempotencyStore;
 }

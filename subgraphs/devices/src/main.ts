@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
+import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv, type MqttCredentials } from '#broker';
 import { connectMqtt, IqrfClient } from '#iqrf';
 import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
@@ -12,7 +13,14 @@ runService('devices', async (env, logger) => {
   const cloud = cloudOptionsFromEnv(env);
   if (!cloud) throw new Error('Set OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG (or KUBERNETES_URL): registerGateway provisions there');
   const { kubernetes, contrail } = createCloudClients(cloud);
-  const mqtt = await connectMqtt(env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'), { clientId: env.optional('MQTT_CLIENT_ID'), protocolVersion: env.int('MQTT_PROTOCOL_VERSION', 5) === 4 ? 4 : 5 });
+  const settings = mqttSettingsFromEnv(env);
+  if (!settings.credentials || !settings.admin) {
+    throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD (the subgraph\'s own broker account, role api) and MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD (it issues gateways\' credentials)');
+  }
+  const connect = (credentials: MqttCredentials) => connectMqtt(settings.url, { credentials, protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) });
+  const mqtt = await connect(settings.credentials);
+  const admin = await connect(settings.admin);
+  const accounts = new DynsecAccounts(admin, logger);
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
   const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
@@ -30,6 +38,7 @@ runService('devices', async (env, logger) => {
       catalog: new MeshCatalog(iqrf),
       provisioner: new GatewayProvisioner({ kubernetes, contrail, logger }),
       idempotency,
+      credentials: new GatewayCredentials(accounts),
       onlineWindowMs: env.int('ONLINE_WINDOW_MS', 35_000),
       // The catalogue the opendata subgraph publishes (same variables): its sensors' names and quantities are public.
       openSensorIds: publishedSensorIds(await openDataCatalogFromEnv(env)),
@@ -39,7 +48,8 @@ runService('devices', async (env, logger) => {
     async close() {
       await subgraph.close();
       iqrf.close();
-      await mqtt.endAsync();
+      await accounts.close();
+      await Promise.all([mqtt.endAsync(), admin.endAsync()]);
       await registry.close();
       await idempotency.close();
     },

@@ -18,5 +18,11 @@ export function runMutation<T extends Payload>(
   act: () => Promise<Omit<T, 'userErrors'>>,
 ): Promise<T> {
   const { exposeInternalErrors, idempotency } = ctx.services;
-  return runKitMutation<UserError, T>({ caller: ctx.caller, idempotency, toUserError: (error) => toUserError(error, { exposeInternalErrors }) }, mutation, input, failed, act);
+  return runKitMutation<UserError, T>(
+    { caller: ctx.caller, idempotency, toUserError: (error) => toUserError(error, { exposeInternalErrors }), shownOnce: ['mqttCredentials'] },
+    mutation,
+    input,
+    failed,
+    act,
+  );
 }

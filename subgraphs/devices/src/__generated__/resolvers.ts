@@ -123,6 +123,22 @@ export type GatewaySensorsArgs = {
   quantity?: InputMaybe<Quantity>;
 };
 
+/**
+ * A gateway's MQTT identity. The daemon connects with this username, password and client id, and
+ * may only subscribe to its request topic and publish on its response topic.
+ */
+export type GatewayMqttCredentials = {
+  __typename?: 'GatewayMqttCredentials';
+  /** The MQTT client id the daemon must connect with (its username). */
+  clientId: Scalars['String']['output'];
+  password: Scalars['String']['output'];
+  /** Where the daemon subscribes for the platform's requests (its MqttMessaging RequestTopic). */
+  requestTopic: Scalars['String']['output'];
+  /** Where the daemon publishes its answers (its MqttMessaging ResponseTopic). */
+  responseTopic: Scalars['String']['output'];
+  username: Scalars['String']['output'];
+};
+
 export type GatewayStatus =
   | 'DECOMMISSIONED'
   /** Its IQRF daemon has not answered for a while. */
@@ -236,7 +252,8 @@ export type Mutation = {
   bondNode: BondNodePayload;
   /**
    * Removes a gateway, all or nothing: its collector pods, its Contrail vRouter and its Kubernetes
-   * node (its IQRF daemon goes dark), then its record. It is gone from `gateways`, `gateway(id)` is
+   * node (its IQRF daemon goes dark), revokes its MQTT credentials (its daemon is disconnected at
+   * once), then its record. It is gone from `gateways`, `gateway(id)` is
    * NOT_FOUND, and the id may be registered again; its readings stay in the time series. Needs
    * `devices:write` and `infra:write`.
    */
@@ -258,11 +275,17 @@ export type Mutation = {
    * Adds a gateway, all or nothing: registers its Kubernetes node (labelled with its tenant, id and
    * `kubernetes.io/arch`), creates its Contrail vRouter serving the tenant's virtual network,
    * deploys its collector pod in the tenant's namespace (nodeSelector: the gateway's architecture
-   * and node), and records it. It is PROVISIONING until its node is Ready and its IQRF daemon
+   * and node), issues its daemon's MQTT credentials (returned once in `mqttCredentials`), and
+   * records it. It is PROVISIONING until its node is Ready and its IQRF daemon
    * answers, then ONLINE. The tenant must be onboarded (`onboardTenant`): one whose namespace or
    * virtual network the data center lacks is BAD_USER_INPUT on `tenant`. Needs `devices:write`.
    */
   registerGateway: RegisterGatewayPayload;
+  /**
+   * Issues new MQTT credentials to the gateway's IQRF daemon: the old password stops working at once
+   * and its connections are closed. Needs `devices:write` and `infra:write`.
+   */
+  rotateGatewayCredentials: RotateGatewayCredentialsPayload;
   /** Removes a node's bond (iqmeshNetwork_RemoveBond). Needs `devices:write`. */
   unbondNode: UnbondNodePayload;
 };
@@ -395,6 +418,28 @@ export type MutationRegisterGatewayArgs = {
  * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
  * as an unknown one.
  */
+export type MutationRotateGatewayCredentialsArgs = {
+  input: RotateGatewayCredentialsInput;
+};
+
+
+/**
+ * Mutations that change the platform.
+ *
+ * Each input takes an optional `idempotencyKey` (1-255 printable characters, unique per caller,
+ * e.g. a UUID): a retry with the same key and the same input within 24 h returns the first result
+ * and does not act again; the same key with another input, or for another mutation, gives
+ * IDEMPOTENCY_KEY_REUSED. Only results are kept: after userErrors the key is free again.
+ *
+ * Expected failures come back as `userErrors` with the payload's object null,
+ * and nothing changed: a step that fails undoes the steps done before it. In production, the
+ * message of a failed step names the step and the outcome only; what the data-center system
+ * answered goes to the operators' log.
+ *
+ * Authorization is not a user error: a missing scope (or, for `registerGateway`, a tenant that is
+ * not the caller's) is a top-level FORBIDDEN error. Another tenant's gateway is NOT_FOUND, exactly
+ * as an unknown one.
+ */
 export type MutationUnbondNodeArgs = {
   input: UnbondNodeInput;
 };
@@ -483,6 +528,25 @@ export type RegisterGatewayPayload = {
   collector?: Maybe<CollectorDeployment>;
   /** The new gateway (PROVISIONING); null when `userErrors` is not empty. */
   gateway?: Maybe<Gateway>;
+  /**
+   * What its IQRF daemon connects to the MQTT broker with. Shown once: the platform keeps only a
+   * hash, and a retry with the same idempotency key gets null (rotate to get new ones).
+   */
+  mqttCredentials?: Maybe<GatewayMqttCredentials>;
+  userErrors: Array<UserError>;
+};
+
+export type RotateGatewayCredentialsInput = {
+  gatewayId: Scalars['ID']['input'];
+  /** Makes retries safe: see `Mutation`. */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type RotateGatewayCredentialsPayload = {
+  __typename?: 'RotateGatewayCredentialsPayload';
+  gateway?: Maybe<Gateway>;
+  /** The new credentials, shown once; the old ones stopped working. Null when `userErrors` is not empty. */
+  mqttCredentials?: Maybe<GatewayMqttCredentials>;
   userErrors: Array<UserError>;
 };
 
@@ -679,6 +743,7 @@ export type ResolversTypes = ResolversObject<{
   DiscoverMeshInput: DiscoverMeshInput;
   DiscoverMeshPayload: ResolverTypeWrapper<Omit<DiscoverMeshPayload, 'discovery'> & { discovery?: Maybe<ResolversTypes['MeshDiscovery']> }>;
   Gateway: ResolverTypeWrapper<GatewayModel>;
+  GatewayMqttCredentials: ResolverTypeWrapper<GatewayMqttCredentials>;
   GatewayStatus: GatewayStatus;
   GeoLocation: ResolverTypeWrapper<GeoLocation>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
@@ -695,6 +760,8 @@ export type ResolversTypes = ResolversObject<{
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterGatewayInput: RegisterGatewayInput;
   RegisterGatewayPayload: ResolverTypeWrapper<Omit<RegisterGatewayPayload, 'collector' | 'gateway'> & { collector?: Maybe<ResolversTypes['CollectorDeployment']>, gateway?: Maybe<ResolversTypes['Gateway']> }>;
+  RotateGatewayCredentialsInput: RotateGatewayCredentialsInput;
+  RotateGatewayCredentialsPayload: ResolverTypeWrapper<Omit<RotateGatewayCredentialsPayload, 'gateway'> & { gateway?: Maybe<ResolversTypes['Gateway']> }>;
   Sensor: ResolverTypeWrapper<SensorModel>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UnbondNodeInput: UnbondNodeInput;
@@ -720,6 +787,7 @@ export type ResolversParentTypes = ResolversObject<{
   DiscoverMeshInput: DiscoverMeshInput;
   DiscoverMeshPayload: Omit<DiscoverMeshPayload, 'discovery'> & { discovery?: Maybe<ResolversParentTypes['MeshDiscovery']> };
   Gateway: GatewayModel;
+  GatewayMqttCredentials: GatewayMqttCredentials;
   GeoLocation: GeoLocation;
   Float: Scalars['Float']['output'];
   GeoLocationInput: GeoLocationInput;
@@ -732,6 +800,8 @@ export type ResolversParentTypes = ResolversObject<{
   Query: Record<PropertyKey, never>;
   RegisterGatewayInput: RegisterGatewayInput;
   RegisterGatewayPayload: Omit<RegisterGatewayPayload, 'collector' | 'gateway'> & { collector?: Maybe<ResolversParentTypes['CollectorDeployment']>, gateway?: Maybe<ResolversParentTypes['Gateway']> };
+  RotateGatewayCredentialsInput: RotateGatewayCredentialsInput;
+  RotateGatewayCredentialsPayload: Omit<RotateGatewayCredentialsPayload, 'gateway'> & { gateway?: Maybe<ResolversParentTypes['Gateway']> };
   Sensor: SensorModel;
   Subscription: Record<PropertyKey, never>;
   UnbondNodeInput: UnbondNodeInput;
@@ -784,6 +854,14 @@ export type GatewayResolvers<ContextType = DevicesContext, ParentType extends Re
   sensors?: Resolver<Array<ResolversTypes['Sensor']>, ParentType, ContextType, Partial<GatewaySensorsArgs>>;
   status?: Resolver<ResolversTypes['GatewayStatus'], ParentType, ContextType>;
   tenant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type GatewayMqttCredentialsResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['GatewayMqttCredentials'] = ResolversParentTypes['GatewayMqttCredentials']> = ResolversObject<{
+  clientId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  password?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  requestTopic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  responseTopic?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type GeoLocationResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['GeoLocation'] = ResolversParentTypes['GeoLocation']> = ResolversObject<{
@@ -840,6 +918,7 @@ export type MutationResolvers<ContextType = DevicesContext, ParentType extends R
   deployCollector?: Resolver<ResolversTypes['DeployCollectorPayload'], ParentType, ContextType, RequireFields<MutationDeployCollectorArgs, 'input'>>;
   discoverMesh?: Resolver<ResolversTypes['DiscoverMeshPayload'], ParentType, ContextType, RequireFields<MutationDiscoverMeshArgs, 'input'>>;
   registerGateway?: Resolver<ResolversTypes['RegisterGatewayPayload'], ParentType, ContextType, RequireFields<MutationRegisterGatewayArgs, 'input'>>;
+  rotateGatewayCredentials?: Resolver<ResolversTypes['RotateGatewayCredentialsPayload'], ParentType, ContextType, RequireFields<MutationRotateGatewayCredentialsArgs, 'input'>>;
   unbondNode?: Resolver<ResolversTypes['UnbondNodePayload'], ParentType, ContextType, RequireFields<MutationUnbondNodeArgs, 'input'>>;
 }>;
 
@@ -858,6 +937,13 @@ export type QueryResolvers<ContextType = DevicesContext, ParentType extends Reso
 export type RegisterGatewayPayloadResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['RegisterGatewayPayload'] = ResolversParentTypes['RegisterGatewayPayload']> = ResolversObject<{
   collector?: Resolver<Maybe<ResolversTypes['CollectorDeployment']>, ParentType, ContextType>;
   gateway?: Resolver<Maybe<ResolversTypes['Gateway']>, ParentType, ContextType>;
+  mqttCredentials?: Resolver<Maybe<ResolversTypes['GatewayMqttCredentials']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
+export type RotateGatewayCredentialsPayloadResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['RotateGatewayCredentialsPayload'] = ResolversParentTypes['RotateGatewayCredentialsPayload']> = ResolversObject<{
+  gateway?: Resolver<Maybe<ResolversTypes['Gateway']>, ParentType, ContextType>;
+  mqttCredentials?: Resolver<Maybe<ResolversTypes['GatewayMqttCredentials']>, ParentType, ContextType>;
   userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
 }>;
 
@@ -896,6 +982,7 @@ export type Resolvers<ContextType = DevicesContext> = ResolversObject<{
   DeployCollectorPayload?: DeployCollectorPayloadResolvers<ContextType>;
   DiscoverMeshPayload?: DiscoverMeshPayloadResolvers<ContextType>;
   Gateway?: GatewayResolvers<ContextType>;
+  GatewayMqttCredentials?: GatewayMqttCredentialsResolvers<ContextType>;
   GeoLocation?: GeoLocationResolvers<ContextType>;
   MeshDiscovery?: MeshDiscoveryResolvers<ContextType>;
   MeshDiscoveryEvent?: MeshDiscoveryEventResolvers<ContextType>;
@@ -905,6 +992,7 @@ export type Resolvers<ContextType = DevicesContext> = ResolversObject<{
   NodeSelectorLabel?: NodeSelectorLabelResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RegisterGatewayPayload?: RegisterGatewayPayloadResolvers<ContextType>;
+  RotateGatewayCredentialsPayload?: RotateGatewayCredentialsPayloadResolvers<ContextType>;
   Sensor?: SensorResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   UnbondNodePayload?: UnbondNodePayloadResolvers<ContextType>;

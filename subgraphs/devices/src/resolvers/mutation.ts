@@ -1,5 +1,7 @@
 import { canSeeTenant, requireScope, Scope, type Caller } from '#auth';
 import { runSteps, type GatewayToProvision, type Step } from '#cloud';
+import type { GatewayMqttCredentials } from '#broker';
+import { defaultTopics, topicFor } from '#iqrf';
 import { ErrorCode, quoteInput, userError } from '#kit';
 import type { GatewayRecord, GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
@@ -22,16 +24,38 @@ export const Mutation: MutationResolvers = {
   async registerGateway(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
     requireOwnTenant(ctx.caller, input.tenant);
-    return runMutation(ctx, 'registerGateway', input, { gateway: null, collector: null }, async () => {
+    return runMutation(ctx, 'registerGateway', input, { gateway: null, collector: null, mqttCredentials: null }, async () => {
       const { sources, services } = ctx;
       // Whether the tenant is onboarded is the data center's to say: provisioning checks it first.
       const record = validateRegistration(input);
       // Ids are global (each names a Kubernetes node): a taken one is refused, but whose it is stays unsaid.
       if ((await sources.registry.getMany([record.id]))[0]) throw idTaken(record.id);
-      // The record is the last step: the gateway exists for the API only once the data center has it.
-      const collector = await sources.provisioner.provision(toProvision(record), [addToRegistry(sources.registry, record)]);
+      // The record is the last step: the gateway exists for the API only once the data center and the broker have it.
+      let mqttCredentials: GatewayMqttCredentials | undefined;
+      const collector = await sources.provisioner.provision(toProvision(record), [
+        {
+          name: 'issuing its MQTT credentials',
+          run: async () => void (mqttCredentials = await sources.credentials.issue(record.id)),
+          undo: async () => void (await sources.credentials.revoke(record.id)),
+        },
+        addToRegistry(sources.registry, record),
+      ]);
       void services.activation.watch(record.id);
-      return { gateway: record, collector };
+      return { gateway: record, collector, mqttCredentials: mqttCredentialsOf(mqttCredentials!) };
+    });
+  },
+
+  async rotateGatewayCredentials(_, { input }, ctx) {
+    requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    requireScope(ctx.caller, Scope.INFRA_WRITE);
+    return runMutation(ctx, 'rotateGatewayCredentials', input, { gateway: null, mqttCredentials: null }, async () => {
+      const gateway = await visibleGateway(input.gatewayId, ctx);
+      let issued: GatewayMqttCredentials | undefined;
+      await runSteps(`Rotating the MQTT credentials of gateway "${gateway.id}"`, [
+        { name: 'issuing new MQTT credentials', run: async () => void (issued = await ctx.sources.credentials.issue(gateway.id)) },
+      ], ctx.services.logger.child({ gatewayId: gateway.id }));
+      ctx.services.logger.info({ gatewayId: gateway.id, by: ctx.caller.subject }, 'gateway MQTT credentials rotated');
+      return { gateway, mqttCredentials: mqttCredentialsOf(issued!) };
     });
   },
 
@@ -121,7 +145,15 @@ export const Mutation: MutationResolvers = {
       const discovery = services.discoveries.runningOn(gateway.id);
       if (discovery) throw new MutationFailure('CONFLICT', `A mesh discovery (${discovery.id}) runs on gateway "${gateway.id}"; decommission it once that ends`, ['input', 'gatewayId']);
       // Registry last: until the data center is clean, the gateway stays listed and can be retried.
-      await sources.provisioner.deprovision(toProvision(gateway), [removeFromRegistry(sources.registry, gateway)]);
+      await sources.provisioner.deprovision(toProvision(gateway), [
+        {
+          name: 'revoking its MQTT credentials',
+          run: async () => void (await sources.credentials.revoke(gateway.id)),
+          // The daemon cannot know a new password: whoever retries must rotate them after.
+          undo: async () => void (await sources.credentials.issue(gateway.id)),
+        },
+        removeFromRegistry(sources.registry, gateway),
+      ]);
       sources.catalog.invalidate(gateway.id);
       // The id may soon name another tenant's gateway: whoever followed this one's discoveries is done.
       services.discoveries.endGateway(gateway.id);
@@ -147,6 +179,12 @@ async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<
   const gateway = await loaders.gateway.load(id);
   if (!gateway) throw new MutationFailure('NOT_FOUND', `No gateway ${quoteInput(id)}`, ['input', 'gatewayId']);
   return gateway;
+}
+
+/** The credentials as the payload shows them: with the topics the daemon is allowed. */
+function mqttCredentialsOf(credentials: GatewayMqttCredentials) {
+  const { username, password, clientId, gatewayId } = credentials;
+  return { username, password, clientId, requestTopic: topicFor(defaultTopics.requests, gatewayId), responseTopic: topicFor(defaultTopics.responses, gatewayId) };
 }
 
 function toProvision(gateway: GatewayRecord): GatewayToProvision {

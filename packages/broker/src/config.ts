@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import type { EnvReader } from '#kit';
+import type { MqttCredentials } from './accounts.ts';
+
+/** How a separately run service reaches the platform's broker (`MQTT_*`). */
+export interface MqttSettings {
+  url: string;
+  protocolVersion: 4 | 5;
+  /** This service's own account (`MQTT_USERNAME`, `MQTT_PASSWORD` or `MQTT_PASSWORD_FILE`). */
+  credentials?: MqttCredentials;
+  /** The accounts admin (`MQTT_ADMIN_USERNAME`, `MQTT_ADMIN_PASSWORD`), for the services that issue gateway credentials. */
+  admin?: MqttCredentials;
+  /** `MQTT_CA_FILE`: the CA of an `mqtts://` broker with a private certificate. */
+  ca?: Buffer;
+}
+
+/** Reads the MQTT settings; a password comes from the variable or from the file it names. */
+export function mqttSettingsFromEnv(env: EnvReader): MqttSettings {
+  const pair = (user: string, password: string): MqttCredentials | undefined => {
+    const username = env.optional(user);
+    const file = env.optional(`${password}_FILE`);
+    const secret = env.optional(password) ?? (file ? readFileSync(file, 'utf8').trim() : undefined);
+    if (Boolean(username) !== Boolean(secret)) throw new Error(`Set both ${user} and ${password} (or ${password}_FILE), or neither`);
+    return username && secret ? { username, password: secret } : undefined;
+  };
+  const caFile = env.optional('MQTT_CA_FILE');
+  return {
+    url: env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'),
+    protocolVersion: env.optional('MQTT_PROTOCOL_VERSION') === '4' ? 4 : 5,
+    credentials: pair('MQTT_USERNAME', 'MQTT_PASSWORD'),
+    admin: pair('MQTT_ADMIN_USERNAME', 'MQTT_ADMIN_PASSWORD'),
+    ...(caFile ? { ca: readFileSync(caFile) } : {}),
+  };
+}
