@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import { gatewayUsername, startEmbeddedBroker, type EmbeddedBroker } from '#broker';
 import { connectMqtt, defaultTopics, IqrfClient, MsgId, topicFor, type DaemonResponse } from '#iqrf';
 import { silentLogger } from '#log';
 import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
-import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
+import { buildScenario, scenarioRegistry, type IqrfDaemonSimulator } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { Collector, type RejectedAnswers } from '../collector/src/collector.ts';
 import { startCollectorService } from '../collector/src/service.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../platform/broker.ts';
 import { eventually } from './support/graphql.ts';
+import { accountMaker, connectAs, startDaemons, type AccountMaker } from './support/mqtt.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
 import { startRedis, type RedisService } from './support/services/redis.ts';
 
@@ -20,6 +21,21 @@ const secret = 'answers-test-msgid-secret';
 /** The value an attacker wants to see in a car park's occupancy. */
 const HOSTILE = 777_986;
 const responses = (gatewayId: string) => topicFor(defaultTopics.responses, gatewayId);
+
+/**
+ * Clients holding stolen credentials of a gateway (another account of the same gateway identity):
+ * since the broker has ACLs, the only way left to publish on a gateway's response topic.
+ */
+function stolenGateways(url: string, makeAccount: AccountMaker, clients: MqttClient[], options: { protocolVersion?: 4 | 5 } = {}) {
+  const made = new Map<string, Promise<MqttClient>>();
+  return (gatewayId: string): Promise<MqttClient> => {
+    if (!made.has(gatewayId)) {
+      const client = connectAs(url, makeAccount, { username: `${gatewayUsername(gatewayId)}:stolen`, role: 'gateway', gatewayId }, options);
+      made.set(gatewayId, client.then((c) => (clients.push(c), c)));
+    }
+    return made.get(gatewayId)!;
+  };
+}
 
 /** An FRC answer as a daemon sends it; pisek-gw001's nodes 1 and 2 have sensor type 160 at index 0. */
 function frcAnswer(msgId: string, sensors: unknown[], options: { sensorIndex?: number; selectedNodes?: number[] } = {}): string {
@@ -41,8 +57,9 @@ function recordingStore(written: Reading[]): MemoryTimeSeriesStore {
 
 describe('the collector accepts only answers to requests the platform sent', () => {
   let broker: EmbeddedBroker;
-  let clients: MqttClient[];
-  let attacker: MqttClient;
+  let simulator: IqrfDaemonSimulator;
+  const clients: MqttClient[] = [];
+  let attacker: (gatewayId: string) => Promise<MqttClient>;
   let iqrf: IqrfClient;
   let collector: Collector;
   const written: Reading[] = [];
@@ -57,7 +74,7 @@ describe('the collector accepts only answers to requests the platform sent', () 
   /** Publishes as the attacker and waits until the collector refused that many more answers. */
   async function publishRefused(count: number, ...payloads: Array<{ gatewayId?: string; payload: string | Buffer }>) {
     const before = total(rejected());
-    for (const { gatewayId, payload } of payloads) await attacker.publishAsync(responses(gatewayId ?? 'pisek-gw001'), payload, { qos: 1 });
+    for (const { gatewayId = 'pisek-gw001', payload } of payloads) await (await attacker(gatewayId)).publishAsync(responses(gatewayId), payload, { qos: 1 });
     await eventually(async () => total(rejected()) >= before + count);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(total(rejected())).toBe(before + count);
@@ -66,19 +83,23 @@ describe('the collector accepts only answers to requests the platform sent', () 
   const linesOf = (msg: string, reason?: string) => lines.filter((l) => l.msg === msg && (reason === undefined || l.reason === reason));
 
   beforeAll(async () => {
-    broker = await startEmbeddedBroker(0);
-    clients = [await connectMqtt(broker.url), await connectMqtt(broker.url), await connectMqtt(broker.url)];
-    attacker = clients[2]!;
-    await attacker.subscribeAsync(responses('+'), { qos: 1 });
-    attacker.on('message', (topic, payload) => {
+    // A packet limit above the hostile answers below, so that the collector's own checks see them.
+    broker = await startEmbeddedBroker({ port: 0, logger: silentLogger, maxPacketBytes: 16 * 1024 * 1024 });
+    const makeAccount = accountMaker(broker.accounts);
+    simulator = await startDaemons(broker.url, scenario, makeAccount);
+    attacker = stolenGateways(broker.url, makeAccount, clients);
+    const sniffer = await connectAs(broker.url, makeAccount, { username: 'answers-sniffer', role: 'api' });
+    const collectorMqtt = await connectAs(broker.url, makeAccount, { username: 'answers-collector', role: 'collector' });
+    clients.push(sniffer, collectorMqtt);
+    await sniffer.subscribeAsync(responses('+'), { qos: 1 });
+    sniffer.on('message', (topic, payload) => {
       if (payload.length > 100_000 || payload[0] !== 0x7b) return; // the hostile payloads below
       const message = JSON.parse(payload.toString()) as DaemonResponse;
       if (message.mType === 'iqrfSensor_Frc' && message.data.status === 0) genuine.push({ gatewayId: topic.split('/')[1]!, payload: payload.toString() });
     });
-    await new IqrfDaemonSimulator({ mqtt: clients[0]!, scenario, logger: silentLogger }).start();
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     // A byte limit above the hostile answers below, so that the collector's own checks see them.
-    iqrf = new IqrfClient(clients[1]!, { logger, timeoutMs: 1_000, msgIdSecret: secret, maxPayloadBytes: 4 * 1024 * 1024 });
+    iqrf = new IqrfClient(collectorMqtt, { logger, timeoutMs: 1_000, msgIdSecret: secret, maxPayloadBytes: 4 * 1024 * 1024 });
     await iqrf.start();
     const registry = await FileGatewayRegistry.open();
     for (const record of scenarioRegistry(scenario)) await registry.add(record);
@@ -91,7 +112,8 @@ describe('the collector accepts only answers to requests the platform sent', () 
   afterAll(async () => {
     await collector?.close();
     iqrf?.close();
-    await Promise.all((clients ?? []).map((c) => c.endAsync()));
+    simulator?.stop();
+    await Promise.all(clients.map((c) => c.endAsync()));
     await broker?.close();
   });
 
@@ -152,7 +174,7 @@ describe('the collector accepts only answers to requests the platform sent', () 
     expect(rejected().mismatched).toBe(3);
     expect(hostileReadings()).toEqual([]);
     // Entry i is the i-th node asked, whatever `selectedNodes` the answer names.
-    await attacker.publishAsync(responses('pisek-gw001'), frcAnswer(msgId, [null, value(4242)], { selectedNodes: [1, 1] }), { qos: 1 });
+    await (await attacker('pisek-gw001')).publishAsync(responses('pisek-gw001'), frcAnswer(msgId, [null, value(4242)], { selectedNodes: [1, 1] }), { qos: 1 });
     const reading = await eventually(async () => published.find((r) => r.value === 4242));
     expect(reading.sensorId).toBe('pisek-gw001.2.0');
   });
@@ -191,18 +213,18 @@ describe('collectors sharing the msgId secret and a Redis ledger (real Mosquitto
   let mosquitto: RunningMosquitto;
   let redis: RedisService;
   let registry: GatewayRegistry;
+  let simulator: IqrfDaemonSimulator;
   const clients: MqttClient[] = [];
 
   beforeAll(async () => {
     [mosquitto, redis] = await Promise.all([startMosquitto(), startRedis()]);
-    const daemons = await connectMqtt(mosquitto.url, { protocolVersion: 5 });
-    clients.push(daemons);
-    await new IqrfDaemonSimulator({ mqtt: daemons, scenario, logger: silentLogger }).start();
+    simulator = await startDaemons(mosquitto.url, scenario, (account) => mosquitto.account(account), { protocolVersion: 5 });
     registry = await FileGatewayRegistry.open();
     for (const record of scenarioRegistry(scenario)) await registry.add(record);
   });
 
   afterAll(async () => {
+    simulator?.stop();
     await Promise.all(clients.map((c) => c.endAsync(true)));
     await mosquitto?.stop();
     await redis?.stop();
@@ -212,13 +234,14 @@ describe('collectors sharing the msgId secret and a Redis ledger (real Mosquitto
     const bus = new MemoryLiveBus();
     const published: Reading[] = [];
     bus.subscribe((readings) => published.push(...readings));
-    const start = (id: string) =>
-      startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret: secret, redisUrl: redis.url });
+    const start = async (id: string) =>
+      startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, credentials: await mosquitto.account({ username: id, role: 'collector' }), registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret: secret, redisUrl: redis.url });
     const a = await start('ledger-a');
     const b = await start('ledger-b');
     clients.push(a.mqtt, b.mqtt);
-    const sniffer = await connectMqtt(mosquitto.url, { protocolVersion: 5 });
+    const sniffer = await connectMqtt(mosquitto.url, { protocolVersion: 5, credentials: await mosquitto.account({ username: 'ledger-sniffer', role: 'api' }) });
     clients.push(sniffer);
+    const replayer = stolenGateways(mosquitto.url, (account) => mosquitto.account(account), clients, { protocolVersion: 5 });
     const answers: Array<{ topic: string; payload: Buffer }> = [];
     await sniffer.subscribeAsync(responses('+'), { qos: 1 });
     sniffer.on('message', (topic, payload) => JSON.parse(payload.toString()).mType === 'iqrfSensor_Frc' && answers.push({ topic, payload }));
@@ -238,7 +261,7 @@ describe('collectors sharing the msgId secret and a Redis ledger (real Mosquitto
     await b.close();
     const taken = answers.splice(0);
     const replays = taken.length;
-    for (const { topic, payload } of taken) await sniffer.publishAsync(topic, payload, { qos: 1 });
+    for (const { topic, payload } of taken) await (await replayer(topic.split('/')[1]!)).publishAsync(topic, payload, { qos: 1 });
     await eventually(async () => a.collector.stats.rejectedAnswers.replayed >= replays);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(a.collector.stats.rejectedAnswers).toMatchObject({ replayed: replays, unsolicited: 0, mismatched: 0 });
