@@ -145,9 +145,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     let accounts: BrokerAccounts;
     if (broker) accounts = broker.accounts;
     else {
-      const admin = await connectMqtt(mqttUrl, mqttOptions(config.mqttAdmin!));
-      closers.push(() => admin.endAsync());
-      accounts = new DynsecAccounts(admin, logger.child({ component: 'mqtt-accounts' }));
+      const { credentials: _admin, ...adminOptions } = mqttOptions(config.mqttAdmin!);
+      accounts = await DynsecAccounts.connect(mqttUrl, config.mqttAdmin!, adminOptions, logger.child({ component: 'mqtt-accounts' }));
       closers.push(() => accounts.close());
     }
     // The platform's own identities, with passwords made for this run.
@@ -168,8 +167,9 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     if (config.simulate) {
       simulator = await startSimulator({
         scenario,
-        // Each simulated daemon connects as its gateway, with the credentials the platform issued it.
-        connect: (credentials) => createMqttClient(mqttUrl, mqttOptions(credentials)),
+        // Each simulated daemon connects as its gateway, with the credentials the platform issued it,
+        // keeping its session: requests sent while it reconnects (a rotation) wait for it.
+        connect: (credentials) => createMqttClient(mqttUrl, mqttOptions(credentials, { clean: false })),
         logger: logger.child({ component: 'simulator' }),
         lossRate: config.lossRate,
         nodeReadyDelayMs: config.nodeReadyDelayMs,

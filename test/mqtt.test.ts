@@ -6,6 +6,7 @@ import { FileGatewayRegistry, type GatewayRegistry } from '#registry';
 import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { startCollectorService } from '../collector/src/service.ts';
+import { startDaemons } from './support/mqtt.ts';
 import { eventually } from './support/graphql.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
 
@@ -17,29 +18,32 @@ const allSensors = scenario.gateways.flatMap((g) => g.nodes.flatMap((n) => n.sen
 describe('collectors on a real Mosquitto (MQTT 5)', () => {
   let mosquitto: RunningMosquitto;
   let registry: GatewayRegistry;
+  let simulator: IqrfDaemonSimulator;
   const clients: MqttClient[] = [];
-  const connect = async (options: Parameters<typeof connectMqtt>[1] = {}) => {
-    const client = await connectMqtt(mosquitto.url, { protocolVersion: 5, ...options });
+  /** A client of the platform's API identity (asks gateways, reads answers). */
+  const connect = async (username = `api-${clients.length}`) => {
+    const client = await connectMqtt(mosquitto.url, { protocolVersion: 5, credentials: await mosquitto.account({ username, role: 'api' }) });
     clients.push(client);
     return client;
   };
 
   /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
   async function startCollector(id: string, bus: MemoryLiveBus) {
-    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret });
+    const credentials = await mosquitto.account({ username: id, role: 'collector' });
+    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, credentials, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret });
     clients.push(service.mqtt);
     return { ...service, membership: service.membership! };
   }
 
   beforeAll(async () => {
     mosquitto = await startMosquitto();
-    const simulator = new IqrfDaemonSimulator({ mqtt: await connect(), scenario, logger: silentLogger });
-    await simulator.start();
+    simulator = await startDaemons(mosquitto.url, scenario, (account) => mosquitto.account(account), { protocolVersion: 5 });
     registry = await FileGatewayRegistry.open();
     for (const record of scenarioRegistry(scenario)) await registry.add(record);
   });
 
   afterAll(async () => {
+    simulator?.stop();
     await Promise.all(clients.map((c) => c.endAsync(true)));
     await mosquitto?.stop();
   });

@@ -1,5 +1,5 @@
-import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv, type MqttCredentials } from '#broker';
-import { connectMqtt, createMqttClient, type MqttOptions } from '#iqrf';
+import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv } from '#broker';
+import { createMqttClient, type MqttOptions } from '#iqrf';
 import { runService } from '#kit';
 import { buildScenario, scenarioNames, startSimulator, type Scenario } from './index.ts';
 
@@ -9,12 +9,12 @@ runService('simulator', async (env, logger) => {
   if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
   const settings = mqttSettingsFromEnv(env);
   if (!settings.admin) throw new Error('Set MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD: the simulated gateways get their MQTT credentials as a registration issues them');
-  const options = (credentials: MqttCredentials): MqttOptions => ({ credentials, protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) });
-  const mqtt = await connectMqtt(settings.url, options(settings.admin));
-  const gatewayCredentials = new GatewayCredentials(new DynsecAccounts(mqtt, logger));
+  const options: MqttOptions = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
+  const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
+  const gatewayCredentials = new GatewayCredentials(accounts);
   const simulator = await startSimulator({
     scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)),
-    connect: (credentials) => createMqttClient(settings.url, options(credentials)),
+    connect: (credentials) => createMqttClient(settings.url, { ...options, credentials, clean: false }),
     // Standing in for the installer: a gateway that boots gets credentials issued anew.
     issueCredentials: (gatewayId) => gatewayCredentials.issue(gatewayId),
     logger,
@@ -28,7 +28,7 @@ runService('simulator', async (env, logger) => {
   return {
     async close() {
       await simulator.close();
-      await mqtt.endAsync();
+      await accounts.close();
     },
   };
 });

@@ -1,5 +1,6 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { connectMqtt, type MqttOptions } from '#iqrf';
 import type { Logger } from '#log';
 import { aclOf, type AclRule, type MqttAccount } from './acl.ts';
 import type { BrokerAccounts, MqttCredentials } from './accounts.ts';
@@ -42,7 +43,16 @@ export class DynsecAccounts implements BrokerAccounts {
     this.waiting.resolve(responses);
   };
 
-  /** `admin` is a connected client of a dynsec user allowed `$CONTROL/dynamic-security/#`. */
+  /**
+   * Connects as the plugin's admin (a client id of its own each time: several processes may
+   * manage accounts, and the admin's rights end at the plugin's topics).
+   */
+  static async connect(url: string, admin: MqttCredentials, options: Omit<MqttOptions, 'credentials' | 'clientId'>, logger: Logger): Promise<DynsecAccounts> {
+    const client = await connectMqtt(url, { ...options, credentials: admin, clientId: `${admin.username}-${randomBytes(6).toString('hex')}` });
+    return new DynsecAccounts(client, logger);
+  }
+
+  /** `admin` is a connected client of a dynsec user allowed `$CONTROL/dynamic-security/#`; closing closes it. */
   constructor(private readonly admin: MqttClient, private readonly logger: Logger) {
     admin.on('message', this.onMessage);
   }
@@ -74,6 +84,7 @@ export class DynsecAccounts implements BrokerAccounts {
 
   async close(): Promise<void> {
     this.admin.off('message', this.onMessage);
+    await this.admin.endAsync();
   }
 
   // Disabling and enabling a client disconnects its sessions (setClientPassword alone does not).
@@ -124,11 +135,11 @@ export class DynsecAccounts implements BrokerAccounts {
  * Passwords are stored as Mosquitto does (PBKDF2-SHA512, 101 iterations, a random salt).
  */
 export function dynsecConfig(admin: MqttCredentials, services: ReadonlyArray<{ account: MqttAccount; password: string }>): string {
-  const client = (username: string, password: string, rolename: string) => {
+  const client = (username: string, password: string, rolename: string, clientid?: string) => {
     const salt = randomBytes(12);
     return {
       username,
-      clientid: username,
+      ...(clientid ? { clientid } : {}),
       password: pbkdf2Sync(password, salt, 101, 64, 'sha512').toString('base64'),
       salt: salt.toString('base64'),
       iterations: 101,
@@ -142,7 +153,7 @@ export function dynsecConfig(admin: MqttCredentials, services: ReadonlyArray<{ a
     { acltype: 'publishClientReceive', topic: RESPONSES, allow: true },
   ];
   const config = {
-    clients: [client(admin.username, admin.password, 'platform-admin'), ...services.map(({ account, password }) => client(account.username, password, roleOf(account.username)))],
+    clients: [client(admin.username, admin.password, 'platform-admin'), ...services.map(({ account, password }) => client(account.username, password, roleOf(account.username), account.username))],
     roles: [{ rolename: 'platform-admin', acls: adminAcls }, ...services.map(({ account }) => ({ rolename: roleOf(account.username), acls: aclOf(account) }))],
     defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
   };

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { cloudOptionsFromEnv, createCloudClients, GatewayProvisioner } from '#cloud';
-import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv, type MqttCredentials } from '#broker';
+import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv } from '#broker';
 import { connectMqtt, IqrfClient } from '#iqrf';
 import { subgraphTrustFromEnv } from '#auth';
 import { runService } from '#kit';
@@ -17,10 +17,9 @@ runService('devices', async (env, logger) => {
   if (!settings.credentials || !settings.admin) {
     throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD (the subgraph\'s own broker account, role api) and MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD (it issues gateways\' credentials)');
   }
-  const connect = (credentials: MqttCredentials) => connectMqtt(settings.url, { credentials, protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) });
-  const mqtt = await connect(settings.credentials);
-  const admin = await connect(settings.admin);
-  const accounts = new DynsecAccounts(admin, logger);
+  const options = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
+  const mqtt = await connectMqtt(settings.url, { ...options, credentials: settings.credentials });
+  const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) });
   await iqrf.start();
   const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
@@ -49,7 +48,7 @@ runService('devices', async (env, logger) => {
       await subgraph.close();
       iqrf.close();
       await accounts.close();
-      await Promise.all([mqtt.endAsync(), admin.endAsync()]);
+      await mqtt.endAsync();
       await registry.close();
       await idempotency.close();
     },

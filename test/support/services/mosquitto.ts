@@ -2,9 +2,7 @@ import { chown, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { DynsecAccounts, dynsecConfig, MAX_PACKET_BYTES, newPassword, type MqttAccount, type MqttCredentials } from '#broker';
-import { connectMqtt } from '#iqrf';
 import { silentLogger } from '#log';
 import { freePort, spawnServer, stopProcess, tempDir, waitForPort, type ServiceProcess } from './process.ts';
 
@@ -80,14 +78,13 @@ export async function startMosquitto(options: { tls?: boolean } = {}): Promise<R
     return child;
   };
   let child = await run();
-  let adminClient: MqttClient;
+  let accounts: DynsecAccounts;
   try {
-    adminClient = await connectMqtt(`mqtt://127.0.0.1:${port}`, { credentials: admin, protocolVersion: 5 });
+    accounts = await DynsecAccounts.connect(`mqtt://127.0.0.1:${port}`, admin, { protocolVersion: 5 }, silentLogger);
   } catch (error) {
     await stopProcess(child);
     throw new Error(`${(error as Error).message}\n${child.output()}`);
   }
-  const accounts = new DynsecAccounts(adminClient, silentLogger);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
@@ -100,8 +97,7 @@ export async function startMosquitto(options: { tls?: boolean } = {}): Promise<R
     },
     ...(tls ? { tls: { url: `mqtts://127.0.0.1:${tls.port}`, port: tls.port, ca: await readFile(join(dir, 'ca.crt')) } } : {}),
     async stop() {
-      await accounts.close();
-      adminClient.end(true);
+      await accounts.close().catch(() => undefined);
       await stopProcess(child);
     },
     async restart() {
