@@ -16,7 +16,7 @@ runService('collector', async (env, logger) => {
   const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: defaultRegistryFile }), logger);
   if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
   const mqtt = mqttSettingsFromEnv(env);
-  if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-account -- --collector <id> makes one)');
+  if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)');
   const service = await startCollectorService({
     mqttUrl: mqtt.url,
     protocolVersion: mqtt.protocolVersion,

@@ -117,8 +117,13 @@ export class IqrfDaemonSimulator {
     else this.credentials.delete(gatewayId);
     const gateway = this.gateways.get(gatewayId);
     if (!gateway) return;
-    this.disconnectGateway(gateway);
-    this.connectGateway(gateway);
+    // Answers being sent go out first; requests that arrive meanwhile wait in the broker's session.
+    const previous = gateway.mqtt;
+    gateway.mqtt = undefined;
+    if (!previous) return this.connectGateway(gateway);
+    void previous.endAsync(false).finally(() => {
+      if (this.gateways.get(gatewayId) === gateway) this.connectGateway(gateway);
+    });
   }
 
   /** A gateway boots: its daemon answers from now on (an empty mesh unless `spec.nodes` has some). */

@@ -12,7 +12,12 @@ export interface MqttCredentials {
  * Mosquitto's dynamic security plugin. Passwords are handed over once and kept only as hashes.
  */
 export interface BrokerAccounts {
-  /** Creates the account, or gives an existing one this password and rules; its open sessions are closed. */
+  /**
+   * Creates the account, or gives an existing one this password: new connections need it at
+   * once. An open session is kept until its client reconnects with the new password (which, its
+   * client id being its username, also ends any other session of that identity): a rotation then
+   * loses no message in flight.
+   */
   upsert(account: MqttAccount, password: string): Promise<void>;
   /** Deletes the account and closes its sessions at once; false when there was none. */
   remove(username: string): Promise<boolean>;

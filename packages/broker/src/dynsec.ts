@@ -66,10 +66,9 @@ export class DynsecAccounts implements BrokerAccounts {
     if (role?.error && !/exists/i.test(role.error)) throw new Error(`Mosquitto refused role ${rolename}: ${role.error}`);
     if (!client?.error) return;
     if (!/exists/i.test(client.error)) throw new Error(`Mosquitto refused client ${account.username}: ${client.error}`);
-    // An existing account (a rotation, or a retry): a new password, and its old sessions closed.
+    // An existing account (a rotation, or a retry): a new password for every new connection.
     const [changed] = await this.run([{ command: 'setClientPassword', username: account.username, password }]);
     if (changed?.error) throw new Error(`Mosquitto refused a new password for ${account.username}: ${changed.error}`);
-    await this.kick(account.username);
   }
 
   async remove(username: string): Promise<boolean> {
@@ -85,14 +84,6 @@ export class DynsecAccounts implements BrokerAccounts {
   async close(): Promise<void> {
     this.admin.off('message', this.onMessage);
     await this.admin.endAsync();
-  }
-
-  // Disabling and enabling a client disconnects its sessions (setClientPassword alone does not).
-  private async kick(username: string): Promise<void> {
-    await this.run([
-      { command: 'disableClient', username },
-      { command: 'enableClient', username },
-    ]);
   }
 
   private run(commands: Array<Record<string, unknown>>): Promise<DynsecResponse[]> {

@@ -100,7 +100,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     accounts: {
       async upsert(account, password) {
         accounts.set(account.username, { account, hash: passwordHash(password) });
-        disconnect(account.username);
       },
       async remove(username) {
         const had = accounts.delete(username);
