@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { allScopes, authSettingsFromEnv, issueApiKey, mintToken, Scope, type AuthSettings } from '#auth';
+import { mqttSettingsFromEnv } from '#broker';
 import { cloudOptionsFromEnv } from '#cloud';
 import { parseDuration, runService, type EnvReader } from '#kit';
 import type { Logger } from '#log';
@@ -32,6 +33,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     seed: env.int('SEED', 2016),
     mqttUrl: env.optional('MQTT_URL'),
     mqttPort: env.int('MQTT_PORT', 1883),
+    ...mqttFromEnv(env),
     simulate: env.bool('SIMULATOR', true),
     cloud: cloudOptionsFromEnv(env),
     routerPort: env.int('PORT', defaultPorts.router),
@@ -46,6 +48,12 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     hardening: await routerHardeningFromEnv(env),
     auth: { tokens: auth.tokens, apiKeys: auth.apiKeys, subgraphSecret: env.optional('SUBGRAPH_SECRET') },
   };
+}
+
+/** With MQTT_URL: the broker's accounts admin, its CA, and the msgId secret shared with other collectors. */
+function mqttFromEnv(env: EnvReader): Pick<PlatformConfig, 'mqttAdmin' | 'mqttCa' | 'msgIdSecret'> {
+  const settings = mqttSettingsFromEnv(env);
+  return { mqttAdmin: settings.admin, mqttCa: settings.ca, msgIdSecret: env.optional('MQTT_MSGID_SECRET') };
 }
 
 /** MQTT_PROTOCOL_VERSION: 5 (default with MQTT_URL) or 4; the embedded broker speaks 4. */
@@ -88,7 +96,7 @@ runService('platform', async (env, logger) => {
       `  GraphQL, GraphiQL, graphql-ws, SSE  ${platform.routerUrl}`,
       `  open data catalogue (DCAT-AP)       ${base}/opendata/catalog.jsonld`,
       `  router health                       ${base}/health`,
-      `  MQTT broker                         ${platform.mqttUrl}`,
+      `  MQTT broker                         ${platform.mqttUrl} (accounts only: registerGateway returns a gateway's credentials)`,
       ...Object.values(platform.subgraphs).map((s) => `  subgraph ${s.name.padEnd(27)}${s.url}`),
       ...(platform.simulator
         ? [

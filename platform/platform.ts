@@ -37,6 +37,11 @@ export interface PlatformConfig {
   mqttAdmin?: MqttCredentials;
   /** CA certificate of an `mqtts://` broker signed by a private CA. */
   mqttCa?: string | Buffer;
+  /**
+   * The secret the platform's IQRF clients sign request msgIds with (every collector and API
+   * instance must share it); random per start when absent.
+   */
+  msgIdSecret?: string;
   /** MQTT protocol of the clients: 4 (3.1.1) with the embedded broker, 5 by default with `mqttUrl`. */
   mqttProtocolVersion?: 4 | 5;
   /**
@@ -194,7 +199,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       for (const gateway of simulated) await gatewayCredentials.issue(gateway.id);
     }
 
-    const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs });
+    const msgIdSecret = config.msgIdSecret ?? randomBytes(32).toString('base64url');
+    const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs, msgIdSecret });
     await iqrf.start();
     closers.push(() => iqrf.close());
     const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
@@ -268,6 +274,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       protocolVersion,
       id: collectorId,
       credentials: await serviceCredentials({ username: collectorId, role: 'collector' }),
+      msgIdSecret,
+      redisUrl: config.backends?.redisUrl,
       ...(config.mqttCa ? { ca: config.mqttCa } : {}),
       registry,
       store,
