@@ -5,13 +5,15 @@
  *     npx tsx bench/ingest.ts [--seconds 30] [--gateways 300] [--concurrency 32] [--rounds 1]
  *       [--variants relay,collector-real,collector-memory] [--profile DIR]
  *
- * Starts Mosquitto, Redis and Graphite (carbon-cache + graphite-web) with the test helpers, the
- * scenario `pisek`'s simulated IQRF daemons in a child process, then one variant after the other,
+ * Starts Mosquitto (locked: accounts and ACLs by its dynamic security plugin), Redis and Graphite
+ * (carbon-cache + graphite-web) with the test helpers, the scenario `pisek`'s simulated IQRF
+ * daemons in a child process (each with its own gateway account), then one variant after the other,
  * each in its own child process for the same time (see `lib/ingest-worker.ts`):
  * the relay, the collector on Graphite + Redis, the collector on the in-memory store and bus.
  * The collector polls with a 1 ms interval (a round starts as soon as the last one ended).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { startGraphite, type GraphiteService } from '../test/support/services/graphite.ts';
 import { startMosquitto, type RunningMosquitto } from '../test/support/services/mosquitto.ts';
 import { startRedis, type RedisService } from '../test/support/services/redis.ts';
+import type { MqttCredentials } from '#broker';
 import { buildScenario } from '#simulator';
 import { countBusReadings, settledGraphitePoints } from './lib/ingest-count.ts';
 import { metricPaths, primeMetrics } from './lib/ingest-prime.ts';
@@ -88,8 +91,10 @@ function machineTimes(): { busy: number; total: number } {
   return { busy, total };
 }
 
-async function startSimulator(mqttUrl: string): Promise<{ child: ChildProcess; cpuMs(): Promise<number> }> {
+/** The simulated daemons, each of which makes its own gateway account with `admin` (sent over IPC, not on the command line). */
+async function startSimulator(mqttUrl: string, admin: MqttCredentials): Promise<{ child: ChildProcess; cpuMs(): Promise<number> }> {
   const child = forkTs('ingest-simulator.ts', [mqttUrl, 'pisek']);
+  child.send({ admin });
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
     child.on('message', (message) => {
@@ -113,7 +118,9 @@ async function startSimulator(mqttUrl: string): Promise<{ child: ChildProcess; c
 }
 
 async function runVariant(config: IngestWorkerConfig, simulatorCpuMs: () => Promise<number>, profileDir?: string): Promise<Omit<Phase, 'graphitePoints' | 'graphiteSettleMs' | 'busReadings'>> {
-  const child = forkTs('ingest-worker.ts', [JSON.stringify(config)], profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+  const child = forkTs('ingest-worker.ts', [], profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+  // Over IPC rather than as an argument: the config holds the worker's MQTT password.
+  child.send({ config });
   const sampling: Array<Promise<Sample>> = [];
   const sample = async (): Promise<Sample> => {
     const machine = machineTimes();
@@ -164,7 +171,7 @@ async function main(): Promise<void> {
     process.stderr.write('starting Mosquitto, Redis, Graphite...\n');
     const [mosquitto, redis, graphite] = (await Promise.all([startMosquitto(), startRedis(), startGraphite()])) as [RunningMosquitto, RedisService, GraphiteService];
     cleanups.push(() => mosquitto.stop(), () => redis.stop(), () => graphite.stop());
-    const simulator = await startSimulator(mosquitto.url);
+    const simulator = await startSimulator(mosquitto.url, mosquitto.admin);
     cleanups.push(async () => {
       simulator.child.send('stop');
       await new Promise((resolve) => simulator.child.once('exit', resolve));
@@ -175,10 +182,28 @@ async function main(): Promise<void> {
     const primeMs = await primeMetrics(graphite.carbonUrl, graphite.graphiteUrl, [...paths.collector, ...paths.relay], ['iot.*.*.*.*.*', `${RELAY_PREFIX}.*.*.*.*`]);
     process.stderr.write(`created in ${(primeMs / 1000).toFixed(0)} s\n`);
 
+    // The broker is locked: the collector and the relay each connect with a collector account
+    // (client id = username); the collector signs its requests' msgIds with the platform's secret.
+    const collectorCredentials = await mosquitto.account({ username: 'bench-collector', role: 'collector' });
+    const relayCredentials = await mosquitto.account({ username: 'bench-relay', role: 'collector' });
+    const msgIdSecret = randomBytes(32).toString('base64url');
+
     const phases: Phase[] = [];
     for (const variant of variants) {
       process.stderr.write(`${variant}: ${seconds} s...\n`);
-      const config: IngestWorkerConfig = { variant, seconds, gateways, concurrency, mqttUrl: mosquitto.url, redisUrl: redis.url, graphiteUrl: graphite.graphiteUrl, carbonUrl: graphite.carbonUrl, relayPrefix: RELAY_PREFIX };
+      const config: IngestWorkerConfig = {
+        variant,
+        seconds,
+        gateways,
+        concurrency,
+        mqttUrl: mosquitto.url,
+        credentials: variant === 'relay' ? relayCredentials : collectorCredentials,
+        msgIdSecret,
+        redisUrl: redis.url,
+        graphiteUrl: graphite.graphiteUrl,
+        carbonUrl: graphite.carbonUrl,
+        relayPrefix: RELAY_PREFIX,
+      };
       const startedAt = Date.now();
       const fromSeconds = Math.floor(startedAt / 1000) - 2;
       const measured = await runVariant(config, simulator.cpuMs, values.profile);

@@ -37,6 +37,7 @@ export async function primeMetrics(carbonUrl: string, graphiteUrl: string, paths
   });
   for (;;) {
     let found = 0;
+    let failure: string | undefined;
     for (const pattern of patterns) {
       const url = new URL('render', `${graphiteUrl}/`);
       url.searchParams.set('format', 'json');
@@ -44,12 +45,17 @@ export async function primeMetrics(carbonUrl: string, graphiteUrl: string, paths
       url.searchParams.set('until', String(second + 5));
       url.searchParams.set('target', `countSeries(${pattern})`);
       const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+      // graphite-web can fail (500) reading a whisper file carbon is still creating: ask again.
+      if (response.status >= 500) {
+        failure = `graphite-web ${response.status}: ${(await response.text()).slice(0, 300)}`;
+        continue;
+      }
       if (!response.ok) throw new Error(`graphite-web ${response.status}: ${(await response.text()).slice(0, 300)}`);
       const series = (await response.json()) as Array<{ datapoints: Array<[number | null, number]> }>;
       found += series[0]?.datapoints.find(([value]) => value !== null)?.[0] ?? 0;
     }
-    if (found >= paths.length) return Date.now() - began;
-    if (Date.now() - began > timeoutMs) throw new Error(`carbon created ${found} of ${paths.length} metrics within ${timeoutMs} ms`);
+    if (!failure && found >= paths.length) return Date.now() - began;
+    if (Date.now() - began > timeoutMs) throw new Error(`carbon created ${found} of ${paths.length} metrics within ${timeoutMs} ms${failure ? ` (last error: ${failure})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
 }

@@ -3,7 +3,8 @@
  * FRC groups as the collector (taken from the scenario, no enumeration), in the same rounds with
  * the same number of gateways in flight, and writes every sensor value of every FRC answer to
  * carbon's plaintext receiver as it arrives: no validation, no registry or catalog lookup, no
- * buffering or replay, no live bus. Metric paths: `<prefix>.<gatewayId>.<node>.<sensorIndex>.<type>`.
+ * buffering or replay, no live bus. It connects with a collector-role account (client id = its
+ * username) and numbers its own msgIds: the daemons only echo them, nothing of ours checks them. Metric paths: `<prefix>.<gatewayId>.<node>.<sensorIndex>.<type>`.
  */
 import { connect, type Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -42,6 +43,8 @@ export function frcGroups(scenario: Scenario, gatewayIds: ReadonlySet<string>): 
 
 export interface PlainRelayOptions {
   mqttUrl: string;
+  /** A `collector` account of the broker; the client id is its username. */
+  credentials: { username: string; password: string };
   /** `tcp://host:port` of carbon's line receiver. */
   carbonUrl: string;
   gateways: Array<{ id: string; groups: FrcGroup[] }>;
@@ -72,7 +75,7 @@ export class PlainRelay {
       socket.once('error', reject);
     });
     this.socket.setNoDelay(true);
-    this.client = await mqtt.connectAsync(this.options.mqttUrl, { protocolVersion: 5, clientId: `bench-relay-${process.pid}` });
+    this.client = await mqtt.connectAsync(this.options.mqttUrl, { protocolVersion: 5, clientId: this.options.credentials.username, username: this.options.credentials.username, password: this.options.credentials.password });
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
     await this.client.subscribeAsync('gateway/+/iqrf/responses', { qos: 1 });
     this.running = this.loop();

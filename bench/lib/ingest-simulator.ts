@@ -1,27 +1,43 @@
 /**
- * Child process of `bench/ingest.ts`: the simulated IQRF daemons of a scenario, answering on one
- * MQTT connection, so that the load generator does not share an event loop (or a CPU account)
- * with the collector or relay under test.
+ * Child process of `bench/ingest.ts`: the simulated IQRF daemons of a scenario, so that the load
+ * generator does not share an event loop (or a CPU account) with the collector or relay under test.
+ * The broker is locked: each daemon connects with its own gateway account (client id = username,
+ * its own request and response topics only), made here through the dynamic security plugin with
+ * the admin credentials the parent sends, as the platform's provisioning makes them.
  *
- * Usage (forked with IPC): ingest-simulator.ts <mqttUrl> <scenario>. Sends `{ ready: true }`
- * once subscribed; answers `'cpu'` with `{ cpu: process.cpuUsage() }`; exits on `'stop'`.
+ * Usage (forked with IPC): ingest-simulator.ts <mqttUrl> <scenario>, then the parent sends
+ * `{ admin: { username, password } }` (kept off the command line). Sends `{ ready: true }` once
+ * every daemon listens; answers `'cpu'` with `{ cpu: process.cpuUsage() }`; exits on `'stop'`.
  */
-import { connectMqtt } from '#iqrf';
+import { DynsecAccounts, type MqttCredentials } from '#broker';
 import { silentLogger } from '#log';
-import { buildScenario, IqrfDaemonSimulator, scenarioNames, type Scenario } from '#simulator';
+import { buildScenario, scenarioNames, type Scenario } from '#simulator';
+import { accountMaker, startDaemons } from '../../test/support/mqtt.ts';
+
+function adminFromParent(): Promise<MqttCredentials> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const admin = (message as { admin?: MqttCredentials }).admin;
+      if (!admin) return;
+      process.off('message', onMessage);
+      resolve(admin);
+    };
+    process.on('message', onMessage);
+  });
+}
 
 async function main(): Promise<void> {
   const [mqttUrl, scenarioName = 'pisek'] = process.argv.slice(2);
   if (!mqttUrl || !process.send) throw new Error('usage: fork(ingest-simulator.ts, [mqttUrl, scenario]) with an IPC channel');
   if (!(scenarioNames as readonly string[]).includes(scenarioName)) throw new Error(`unknown scenario ${scenarioName}`);
-  const mqtt = await connectMqtt(mqttUrl, { clientId: `bench-simulator-${process.pid}`, protocolVersion: 5 });
-  const daemons = new IqrfDaemonSimulator({ mqtt, scenario: buildScenario(scenarioName as Scenario['name']), logger: silentLogger });
-  await daemons.start();
+  const accounts = await DynsecAccounts.connect(mqttUrl, await adminFromParent(), { protocolVersion: 5 }, silentLogger);
+  const daemons = await startDaemons(mqttUrl, buildScenario(scenarioName as Scenario['name']), accountMaker(accounts), { protocolVersion: 5 });
+  await accounts.close();
   process.on('message', (message) => {
     if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });
     if (message === 'stop') {
       daemons.stop();
-      void mqtt.endAsync().finally(() => process.exit(0));
+      process.exit(0);
     }
   });
   process.send({ ready: true });

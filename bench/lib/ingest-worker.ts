@@ -7,7 +7,13 @@
  *  - `collector-memory`: the same collector -> `MemoryTimeSeriesStore` + `MemoryLiveBus`.
  *  - `relay`:            `PlainRelay`, MQTT answers straight to carbon plaintext.
  *
- * Forked with IPC and one argument, the JSON of an `IngestWorkerConfig`. Sends `{ phase: 'start' }`
+ * The broker is locked: the collector and the relay connect with the collector-role account in the
+ * config (client id = username); the collector's requests carry msgIds signed with `msgIdSecret`,
+ * and it accepts only answers whose msgId it can verify. `collector-real` keeps its answer ledger
+ * in Redis, as `npm start` does with Redis; `collector-memory` in memory.
+ *
+ * Forked with IPC; the parent sends `{ config: IngestWorkerConfig }` (it holds a password, so not
+ * as an argument). Sends `{ phase: 'start' }`
  * and `{ phase: 'end' }` around the measured window (the parent samples the simulator's and the
  * machine's CPU then), and finally `{ result: IngestRun }`.
  */
@@ -17,7 +23,10 @@ import { silentLogger } from '#log';
 import { MeshCatalog, type GatewayRecord } from '#registry';
 import { buildScenario, scenarioRegistry } from '#simulator';
 import { GraphiteTimeSeriesStore, type Reading, type SeriesKey, type SeriesQuery, type TimeSeriesStore } from '#telemetry';
+import type { MqttCredentials } from '#broker';
+import { MemoryAnswerLedger } from '../../collector/src/answer-ledger.ts';
 import { Collector } from '../../collector/src/collector.ts';
+import { RedisAnswerLedger } from '../../collector/src/redis-answer-ledger.ts';
 import { openBackends } from '../../platform/backends.ts';
 import { frcGroups, PlainRelay } from './ingest-relay.ts';
 
@@ -29,6 +38,10 @@ export interface IngestWorkerConfig {
   gateways: number;
   concurrency: number;
   mqttUrl: string;
+  /** A `collector` account of the broker: the client id is its username. */
+  credentials: MqttCredentials;
+  /** Secret of the collector's signed msgIds (`MsgId`). */
+  msgIdSecret: string;
   redisUrl: string;
   graphiteUrl: string;
   carbonUrl: string;
@@ -118,15 +131,16 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
     for (const record of scenarioRegistry(scenario, new Date()).slice(0, config.gateways)) await backends.registry.add(record);
   }
   const gateways: GatewayRecord[] = await backends.registry.list();
-  const mqtt = await connectMqtt(config.mqttUrl, { clientId: `bench-collector-${process.pid}`, protocolVersion: 5 });
-  const iqrf = new IqrfClient(mqtt, { logger: silentLogger });
+  const mqtt = await connectMqtt(config.mqttUrl, { credentials: config.credentials, protocolVersion: 5 });
+  const iqrf = new IqrfClient(mqtt, { logger: silentLogger, msgIdSecret: config.msgIdSecret });
   await iqrf.start();
   // Enumerate every mesh before measuring (the collector would do it in its first round), and keep it.
   const catalog = new MeshCatalog(iqrf, { ttlMs: 3_600_000 });
   for (let i = 0; i < gateways.length; i += 20) await Promise.all(gateways.slice(i, i + 20).map((gateway) => catalog.sensorsOf(gateway)));
 
   const store = new SlotCountingStore(backends.store);
-  const collector = new Collector({ iqrf, catalog, registry: backends.registry, store, bus: backends.bus, logger: silentLogger, intervalMs: 1, concurrency: config.concurrency });
+  const ledger = real ? new RedisAnswerLedger({ url: config.redisUrl, logger: silentLogger }) : new MemoryAnswerLedger();
+  const collector = new Collector({ iqrf, catalog, registry: backends.registry, store, bus: backends.bus, ledger, logger: silentLogger, intervalMs: 1, concurrency: config.concurrency });
   const measured = await measure(
     config.seconds,
     () => collector.start(),
@@ -135,6 +149,7 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
   const stopping = performance.now();
   await collector.close();
   await backends.close();
+  await ledger.close();
   const stats = collector.stats;
   iqrf.close();
   await mqtt.endAsync();
@@ -153,7 +168,7 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
 async function runRelay(config: IngestWorkerConfig): Promise<IngestRun> {
   const scenario = buildScenario('pisek');
   const ids = new Set(scenario.gateways.slice(0, config.gateways).map((gateway) => gateway.id));
-  const relay = new PlainRelay({ mqttUrl: config.mqttUrl, carbonUrl: config.carbonUrl, gateways: frcGroups(scenario, ids), concurrency: config.concurrency, prefix: config.relayPrefix });
+  const relay = new PlainRelay({ mqttUrl: config.mqttUrl, credentials: config.credentials, carbonUrl: config.carbonUrl, gateways: frcGroups(scenario, ids), concurrency: config.concurrency, prefix: config.relayPrefix });
   const measured = await measure(
     config.seconds,
     () => relay.start(),
@@ -173,8 +188,8 @@ async function runRelay(config: IngestWorkerConfig): Promise<IngestRun> {
 }
 
 async function main(): Promise<void> {
-  if (!process.send || !process.argv[2]) throw new Error('usage: fork(ingest-worker.ts, [JSON config]) with an IPC channel');
-  const config = JSON.parse(process.argv[2]) as IngestWorkerConfig;
+  if (!process.send) throw new Error('usage: fork(ingest-worker.ts) with an IPC channel, then send { config }');
+  const config = await new Promise<IngestWorkerConfig>((resolve) => process.once('message', (message) => resolve((message as { config: IngestWorkerConfig }).config)));
   const result = config.variant === 'relay' ? await runRelay(config) : await runCollector(config);
   process.send({ result }, () => process.exit(0));
 }
