@@ -2,6 +2,13 @@
 import { silentLogger } from '#log';
 import { RedisLiveBus } from '#telemetry';
 
+/** A failed render request; the end of the body holds the exception (graphite-web's error page). */
+export class GraphiteError extends Error {
+  constructor(readonly status: number, body: string) {
+    super(`graphite-web ${status}: ${body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(-400)}`);
+  }
+}
+
 /**
  * Non-null points of every series matching `pattern` between two epoch seconds, counted by
  * graphite-web itself: `scale(x, 0)` then `offset(1)` turns each point into 1 and keeps nulls
@@ -14,7 +21,7 @@ export async function countGraphitePoints(graphiteUrl: string, pattern: string, 
   url.searchParams.set('until', String(untilSeconds));
   url.searchParams.set('target', `sumSeries(offset(scale(${pattern}, 0), 1))`);
   const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
-  if (!response.ok) throw new Error(`graphite-web ${response.status}: ${(await response.text()).slice(0, 300)}`);
+  if (!response.ok) throw new GraphiteError(response.status, await response.text());
   const series = (await response.json()) as Array<{ datapoints: Array<[number | null, number]> }>;
   let count = 0;
   for (const { datapoints } of series) for (const [value] of datapoints) count += value ?? 0;
@@ -29,8 +36,19 @@ export async function settledGraphitePoints(graphiteUrl: string, pattern: string
   const began = Date.now();
   let last = -1;
   let same = 0;
+  let failures = 0;
   for (;;) {
-    const count = await countGraphitePoints(graphiteUrl, pattern, fromSeconds, untilSeconds);
+    let count: number;
+    try {
+      count = await countGraphitePoints(graphiteUrl, pattern, fromSeconds, untilSeconds);
+      failures = 0;
+    } catch (error) {
+      // graphite-web fails now and then (500) while carbon writes the same files: ask again.
+      if (!(error instanceof GraphiteError && error.status >= 500) || ++failures > 5 || Date.now() - began > timeoutMs) throw error;
+      process.stderr.write(`${error.message}; asking again\n`);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      continue;
+    }
     same = count === last ? same + 1 : 0;
     last = count;
     if (count >= expected || same >= 2 || Date.now() - began > timeoutMs) return { points: count, settleMs: Date.now() - began };

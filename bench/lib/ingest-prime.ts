@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:net';
 import type { Scenario } from '#simulator';
+import { GraphiteError } from './ingest-count.ts';
 
 /** Collector paths (`iot.<tenant>.<gateway>.<node>.<index>.<quantity>`) and relay paths of the first `gateways` gateways. */
 export function metricPaths(scenario: Scenario, gateways: number, relayPrefix: string): { collector: string[]; relay: string[] } {
@@ -47,7 +48,7 @@ export async function primeMetrics(carbonUrl: string, graphiteUrl: string, paths
       const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
       // graphite-web can fail (500) reading a whisper file carbon is still creating: ask again.
       if (response.status >= 500) {
-        failure = `graphite-web ${response.status}: ${(await response.text()).slice(0, 300)}`;
+        failure = new GraphiteError(response.status, await response.text()).message;
         continue;
       }
       if (!response.ok) throw new Error(`graphite-web ${response.status}: ${(await response.text()).slice(0, 300)}`);
