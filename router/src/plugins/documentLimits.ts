@@ -29,7 +29,11 @@ export class DocumentLimits {
 
   /** The QUERY_TOO_LARGE error of a document over `maxDocumentBytes`; undefined for anything else (not a string included). */
   sizeRefusal(query: unknown): GraphQLError | undefined {
-    if (typeof query !== 'string' || !this.#tooLarge(query)) return undefined;
+    return typeof query === 'string' && this.#tooLarge(query) ? this.tooLarge() : undefined;
+  }
+
+  /** The QUERY_TOO_LARGE error, for a document known to be over the limit by its declared size. */
+  tooLarge(): GraphQLError {
     return createGraphQLError(`The document is larger than ${this.maxDocumentBytes} bytes; send a smaller one, or the id of a persisted operation`, {
       extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: this.maxDocumentBytes },
     });

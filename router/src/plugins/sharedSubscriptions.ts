@@ -110,6 +110,13 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     if (req.method !== 'GET' && req.method !== 'POST') return false;
     let body: string | undefined;
     if (req.method === 'POST') {
+      // A body that is the document says its size before it is read: refused unread (the connection closes after the answer).
+      const isDocument = req.headers['content-type']?.split(';')[0]!.trim().toLowerCase() === 'application/graphql';
+      const declared = Number(req.headers['content-length']);
+      if (isDocument && declared > limits.maxDocumentBytes) {
+        sendGraphQLError(res, 400, limits.tooLarge(), { connection: 'close' });
+        return true;
+      }
       body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
       if (body === undefined) {
         sendGraphQLError(res, 413, createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? 1 << 20} bytes`, { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }), { connection: 'close' });
