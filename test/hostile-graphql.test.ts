@@ -18,7 +18,10 @@ import { envConfig } from '#kit';
 import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
 
 /** A subscription document of about 1 MB: valid GraphQL, far over every limit. */
-const hugeSubscription = `subscription { readings(gatewayId: "austin-gw01") { value ${' __typename'.repeat(91_000)} } }`;
+/** About 200 KB: over the document limit (64 KiB), under the body and message limits (256 KiB). */
+const hugeSubscription = `subscription { readings(gatewayId: "austin-gw01") { value ${' __typename'.repeat(18_000)} } }`;
+/** About 1 MB: over the body and message limits, refused from its length alone. */
+const megabyteSubscription = `subscription { readings(gatewayId: "austin-gw01") { value ${' __typename'.repeat(91_000)} } }`;
 const subscription = 'subscription { readings(gatewayId: "austin-gw01") { value } }';
 
 /** Any request to the router, its status and body (JSON when it is). */
@@ -77,13 +80,13 @@ describe('hostile input at the router', () => {
     expect(result.data?.gateways.length).toBeGreaterThan(0);
   }
 
-  describe('1 MB documents are refused before any work', () => {
+  describe('documents over the document limit are refused before any parsing', () => {
     const tooLarge = { message: expect.stringMatching(/larger than 65536 bytes/), extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: 65536 } };
     const headers = { authorization: '', 'content-type': 'application/json' };
     beforeAll(() => {
       headers.authorization = `Bearer ${token}`;
-      expect(hugeSubscription.length).toBeGreaterThan(1_000_000);
-      expect(hugeSubscription.length).toBeLessThan(1_010_000);
+      expect(hugeSubscription.length).toBeGreaterThan(190_000);
+      expect(hugeSubscription.length).toBeLessThan(256 * 1024);
     });
 
     it('over HTTP POST, as a query and as a subscription', async () => {
@@ -131,6 +134,22 @@ describe('hostile input at the router', () => {
       } finally {
         await client.dispose();
       }
+    });
+
+    it('1 MB bodies and messages by their length alone: 413 over HTTP and SSE, 1009 over graphql-ws', async () => {
+      expect(megabyteSubscription.length).toBeGreaterThan(1_000_000);
+      for (const accept of ['application/json', 'text/event-stream']) {
+        const refused = await send(url, { method: 'POST', headers: { ...headers, accept }, body: JSON.stringify({ query: megabyteSubscription }) });
+        expect(refused.status).toBe(413);
+        expect(refused.body.errors).toMatchObject([{ extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }]);
+      }
+      const socket = new WebSocket(url.replace('http', 'ws'), 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: headers.authorization } }));
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: megabyteSubscription } }));
+      expect(await closed).toBe(1009);
+      await healthy();
     });
 
     it('on the production router too', async () => {
@@ -236,7 +255,7 @@ describe('hostile input at the router', () => {
 
   describe('long input is quoted only as a short prefix', () => {
     it('in a NOT_FOUND of a subgraph and in a coercion error of the router', async () => {
-      const id = 'x'.repeat(900_000);
+      const id = 'x'.repeat(200_000);
       const notFound = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: 'query ($id: ID!) { gateway(id: $id) { id } }', variables: { id } }) });
       expect(notFound.body.errors[0].extensions.code).toBe('NOT_FOUND');
       expect(notFound.body.errors[0].message).toBe(`No gateway ${quoteInput(id)}`);

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '#log';
 import { callerPartition } from '#auth';
 import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
-import { bodySizeRefusal, useBodyLimit } from './plugins/bodyLimit.ts';
+import { bodySizeRefusal, MAX_BODY_BYTES, useBodyLimit } from './plugins/bodyLimit.ts';
 import { useCostLimit, type CostLimitOptions } from './plugins/costLimit.ts';
 import { csrfRefusal, type CsrfPreventionOptions } from './plugins/csrfPrevention.ts';
 import { DocumentLimits } from './plugins/documentLimits.ts';
@@ -48,7 +48,7 @@ export interface RouterOptions {
   planner?: QueryPlanner;
   /** How long in-flight HTTP requests may finish on close. Default 5 s. */
   shutdownGraceMs?: number;
-  /** Largest WebSocket message accepted, in bytes. Default 1 MiB. */
+  /** Largest WebSocket message accepted, in bytes (a larger one closes the connection with 1009). Default 256 KiB. */
   maxMessageBytes?: number;
   /**
    * Back-pressure of each graphql-ws connection: past `maxBufferedBytes` (default 8 MiB) not yet
@@ -70,7 +70,7 @@ export interface RouterOptions {
   persistedOperations?: PersistedOperationsOptions;
   /** Refuse the POSTs a page of another site could send without a preflight (CSRF). Default true. */
   csrfPrevention?: boolean | CsrfPreventionOptions;
-  /** Largest HTTP request body, in bytes: larger ones get 413. Default 1 MiB. */
+  /** Largest HTTP request body, in bytes: larger ones get 413. Default 256 KiB. */
   maxBodyBytes?: number;
   /**
    * Production mode: no introspection (INTROSPECTION_DISABLED), no GraphiQL, and errors masked
@@ -108,7 +108,7 @@ function subscriptionTransport(subgraph: string) {
 export async function startRouter(options: RouterOptions): Promise<RunningRouter> {
   const { logger, auth } = options;
   const production = options.production ?? false;
-  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const csrf = options.csrfPrevention === false ? undefined : options.csrfPrevention === true ? {} : (options.csrfPrevention ?? {});
   const persisted = options.persistedOperations && new PersistedOperations(options.persistedOperations);
   const rateLimit = options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
@@ -217,7 +217,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     if (resolved && 'error' in resolved) return resolved;
     return { payload: resolved ? { ...payload, query: resolved.query } : payload };
   }
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? 1 << 20 });
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? MAX_BODY_BYTES });
   // Identical subscriptions share one execution and one serialisation per event; each
   // connection's send queue is bounded.
   const shared = useSharedSubscriptions(runtime, {

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { EnvReader } from '#kit';
 import type { RouterHardening } from './gateway.ts';
+import { MAX_BODY_BYTES } from './plugins/bodyLimit.ts';
 import { readPersistedDocuments } from './plugins/persistedOperations.ts';
 
 /** The typed client's persisted documents (`npm run codegen`). */
@@ -19,7 +20,7 @@ const defaultPersistedDocuments = fileURLToPath(new URL('../../clients/typescrip
  *   own quota); `REDIS_URL` to share them between router instances; `TRUST_FORWARDED_FOR` [false];
  * - `PERSISTED_DOCUMENTS` [clients/typescript/persisted-documents.json when it exists],
  *   `PERSISTED_OPERATIONS_ONLY` [false];
- * - `CSRF_PREVENTION` [true], `MAX_BODY_BYTES` [1 MiB], `MAX_WS_MESSAGE_BYTES` [1 MiB].
+ * - `CSRF_PREVENTION` [true], `MAX_BODY_BYTES` [256 KiB], `MAX_WS_MESSAGE_BYTES` [256 KiB].
  */
 export async function routerHardeningFromEnv(env: EnvReader): Promise<RouterHardening> {
   const persistedFile = env.optional('PERSISTED_DOCUMENTS') ?? ((await exists(defaultPersistedDocuments)) ? defaultPersistedDocuments : undefined);
@@ -49,8 +50,8 @@ export async function routerHardeningFromEnv(env: EnvReader): Promise<RouterHard
       : undefined,
     persistedOperations: persistedFile ? { documents: await readPersistedDocuments(persistedFile), only: persistedOnly } : undefined,
     csrfPrevention: env.bool('CSRF_PREVENTION', true),
-    maxBodyBytes: env.int('MAX_BODY_BYTES', 1 << 20),
-    maxMessageBytes: env.int('MAX_WS_MESSAGE_BYTES', 1 << 20),
+    maxBodyBytes: env.int('MAX_BODY_BYTES', MAX_BODY_BYTES),
+    maxMessageBytes: env.int('MAX_WS_MESSAGE_BYTES', MAX_BODY_BYTES),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { readBody } from '#kit';
+import { MAX_BODY_BYTES } from './bodyLimit.ts';
 import { DocumentLimits } from './documentLimits.ts';
 import { sendGraphQLError } from './httpError.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './sendQueueLimit.ts';
@@ -35,7 +36,7 @@ export interface SharedSubscriptionsOptions {
    * operation they name (its document as `query`), or the error to refuse them with.
    */
   resolve?: (params: SubscribePayload & { documentId?: unknown }, url: string) => { query: string } | { error: GraphQLError } | undefined;
-  /** Largest SSE request body read. Default 1 MiB. */
+  /** Largest SSE request body read. Default `MAX_BODY_BYTES` (256 KiB). */
   maxBodyBytes?: number;
   /** An SSE response with more than this not yet sent is closed. Default 8 MiB. */
   sseMaxBufferedBytes?: number;
@@ -117,9 +118,9 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
         sendGraphQLError(res, 400, limits.tooLarge(), { connection: 'close' });
         return true;
       }
-      body = await readBody(req, options.maxBodyBytes ?? 1 << 20);
+      body = await readBody(req, options.maxBodyBytes ?? MAX_BODY_BYTES);
       if (body === undefined) {
-        sendGraphQLError(res, 413, createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? 1 << 20} bytes`, { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }), { connection: 'close' });
+        sendGraphQLError(res, 413, createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? MAX_BODY_BYTES} bytes`, { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }), { connection: 'close' });
         return true;
       }
     }
