@@ -101,13 +101,17 @@ describe('provisioning through the router', () => {
     await eventually(async () => (await platform.registry.getMany([id]))[0]?.status === 'ONLINE');
   };
 
-  /** Starts discoveries on the gateway until one's events reach `followed` (runs are instant in the simulator). */
+  /**
+   * Starts discoveries on the gateway until one's events reach `followed`, and that run ended
+   * (runs take a few round trips in the simulator; a gateway is not decommissioned while one runs).
+   */
   const discoverUntilSeen = async (gatewayId: string, token: string, followed: ReturnType<typeof follow>) => {
     await eventually(async () => {
       await graphql(url, DISCOVER, { input: { gatewayId, waves: 1 } }, as(token));
       await new Promise((resolve) => setTimeout(resolve, 100));
       return followed.events.length > 0;
     }, 10_000, 200);
+    await eventually(async () => followed.events.some((event) => event.meshDiscovery.state !== 'RUNNING'), 5_000);
   };
 
   it('registers a gateway: labelled node, vRouter on the tenant network, collector pinned by arch, then ONLINE', async () => {

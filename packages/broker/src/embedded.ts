@@ -71,6 +71,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   };
   const broker = await Aedes.createBroker(hooks);
   const server: Server = createServer((socket: Socket) => {
+    // Acknowledgements go out at once: a client's next packet waits on them (Nagle's algorithm).
+    socket.setNoDelay(true);
     const guard = new PacketSizeGuard(maxPacketBytes, (announced) => {
       refused.oversized++;
       logger.warn({ remote: socket.remoteAddress, announced, limit: maxPacketBytes }, 'MQTT packet over the size limit: connection closed');
