@@ -154,10 +154,11 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       accounts = await DynsecAccounts.connect(mqttUrl, config.mqttAdmin!, adminOptions, logger.child({ component: 'mqtt-accounts' }));
       closers.push(() => accounts.close());
     }
-    // The platform's own identities, with passwords made for this run.
+    // The platform's own identities, with passwords made for this run and removed when it stops.
     const serviceCredentials = async (account: MqttAccount): Promise<MqttCredentials> => {
       const password = newPassword();
       await accounts.upsert(account, password);
+      closers.push(() => accounts.remove(account.username));
       return { username: account.username, password };
     };
     const connect = async (account: MqttAccount, options: MqttOptions = {}): Promise<MqttClient> => {

@@ -8,7 +8,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from '#log';
+import { ThrottledWarnings, type Logger } from '#log';
 import { callerPartition } from '#auth';
 import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
 import { bodySizeRefusal, MAX_BODY_BYTES, useBodyLimit } from './plugins/bodyLimit.ts';
@@ -218,6 +218,7 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     return { payload: resolved ? { ...payload, query: resolved.query } : payload };
   }
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? MAX_BODY_BYTES });
+  refuseOversizeMessagesQuietly(wsServer, new ThrottledWarnings(logger));
   // Identical subscriptions share one execution and one serialisation per event; each
   // connection's send queue is bounded.
   const shared = useSharedSubscriptions(runtime, {
@@ -319,4 +320,23 @@ function sendRateLimited(res: ServerResponse, error: GraphQLError): void {
 
 function toFormattedError(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
   return error instanceof GraphQLError ? error.toJSON() : error;
+}
+
+/**
+ * A message over `maxPayload` is the client's doing: `ws` has already sent the close (1009) when it
+ * reports it, and graphql-ws would log each as an internal error with its stack: a log line per
+ * hostile message. The report stops here, counted in one warning an interval. Registered before
+ * graphql-ws's listener, so it sees each socket first.
+ */
+function refuseOversizeMessagesQuietly(wsServer: WebSocketServer, warnings: ThrottledWarnings): void {
+  wsServer.on('connection', (socket: WebSocket) => {
+    const emit = socket.emit.bind(socket);
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'error' && (args[0] as { code?: string } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        warnings.warn('oversize-ws-message', 'graphql-ws messages over the size limit refused (connections closed with 1009)');
+        return true;
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
+  });
 }
