@@ -334,6 +334,8 @@ function refuseOversizeMessagesQuietly(wsServer: WebSocketServer, warnings: Thro
     socket.emit = ((event: string | symbol, ...args: unknown[]) => {
       if (event === 'error' && (args[0] as { code?: string } | undefined)?.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         warnings.warn('oversize-ws-message', 'graphql-ws messages over the size limit refused (connections closed with 1009)');
+        // The close frame is written: stop reading the rest of the message rather than discard it.
+        setImmediate(() => socket.terminate());
         return true;
       }
       return emit(event, ...args);
