@@ -12,6 +12,7 @@ import { clientMessage, intentionalCodes, wrapsUnexpectedError } from '#kit';
  * default masking cannot tell from crashes.
  */
 export function maskRouterError(error: unknown, message: string, isDev?: boolean): Error {
+  error = unwrapRefusedSubscription(error);
   if (isFormattedSubgraphError(error)) {
     return new GraphQLError(clientMessage(error.message, { hideSchemaDetails: false }), { path: error.path, extensions: error.extensions });
   }
@@ -37,6 +38,7 @@ const INTERNAL_DETAILS = ['originalMessage', 'originalError', 'stacktrace', 'exc
  * the internal details a subgraph started with `exposeInternalErrors` by mistake would add.
  */
 export function maskProductionError(error: unknown, message: string): Error {
+  error = unwrapRefusedSubscription(error);
   // By shape: errors may come from another instance of graphql (instanceof would miss them).
   const shaped = error as Partial<GraphQLError> | undefined;
   const code = shaped?.extensions?.code;
@@ -52,6 +54,19 @@ export function maskProductionError(error: unknown, message: string): Error {
 /** The same error with another message and these extensions (its location and path kept). */
 function withMessage(error: Partial<GraphQLError>, message: string, extensions: Record<string, unknown> | undefined): GraphQLError {
   return createGraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+}
+
+/**
+ * A subscription the subgraph refused before running it (its graphql-ws `error` message: a
+ * validation or a scalar's refusal, say `every: "10y"` written in the document) reaches the
+ * router as DOWNSTREAM_SERVICE_ERROR wrapping the subgraph's errors: the first of them is what the
+ * client should see, with its own code, masked as any other subgraph error would be.
+ */
+function unwrapRefusedSubscription(error: unknown): unknown {
+  const wrapper = error as Partial<GraphQLError> | undefined;
+  const inner = wrapper?.extensions?.code === 'DOWNSTREAM_SERVICE_ERROR' && Array.isArray(wrapper.originalError) ? (wrapper.originalError as unknown[])[0] : undefined;
+  if (!isFormattedSubgraphError(inner)) return error;
+  return new GraphQLError(inner.message, { path: wrapper!.path, extensions: { ...inner.extensions, ...(wrapper!.extensions?.serviceName ? { serviceName: wrapper!.extensions.serviceName } : {}) } });
 }
 
 function isFormattedSubgraphError(error: unknown): error is GraphQLFormattedError & { extensions: { code: string } } {
