@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
 import type { Logger } from '#log';
 import { mayPublish, maySubscribe, type MqttAccount } from './acl.ts';
-import { passwordHash, passwordMatches, type BrokerAccounts } from './accounts.ts';
+import { newPassword, passwordHash, passwordMatches, type BrokerAccounts } from './accounts.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
 
 export interface EmbeddedBrokerOptions {
@@ -28,6 +28,8 @@ export interface EmbeddedBroker {
 export const MAX_PACKET_BYTES = 256 * 1024;
 
 const BAD_CREDENTIALS = 4;
+/** Compared against when the username is unknown. */
+const UNKNOWN_ACCOUNT = passwordHash(newPassword());
 
 /**
  * The embedded MQTT broker of `npm start` (aedes, in-memory persistence) on a TCP port, locked
@@ -41,11 +43,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const accounts = new Map<string, { account: MqttAccount; hash: Buffer }>();
   const identities = new WeakMap<Client, MqttAccount>();
   const refused = { connect: 0, publish: 0, subscribe: 0, oversized: 0 };
+  // A session's identity, while its account exists: a revoked one may do nothing more, even
+  // before its disconnection reaches it.
+  const current = (client: Client): MqttAccount | undefined => {
+    const account = identities.get(client);
+    return account && accounts.has(account.username) ? account : undefined;
+  };
 
   const hooks: AedesOptions = {
     authenticate(client, username, password, done) {
       const entry = username === undefined ? undefined : accounts.get(username);
-      if (!entry || !password || client.id !== username || !passwordMatches(password, entry.hash)) {
+      // Hashed whether the account exists or not: the time taken does not tell.
+      const matches = passwordMatches(password ?? '', entry?.hash ?? UNKNOWN_ACCOUNT);
+      if (!entry || !password || client.id !== username || !matches) {
         refused.connect++;
         const error = Object.assign(new Error('bad username or password'), { returnCode: BAD_CREDENTIALS });
         return done(error as Parameters<typeof done>[0], false);
@@ -56,13 +66,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     authorizePublish(client, packet, done) {
       // Wills and $SYS messages of the broker itself have no client.
       if (!client) return done(null);
-      const account = identities.get(client);
+      const account = current(client);
       if (account && mayPublish(account, packet.topic)) return done(null);
       refused.publish++;
       done(new Error(`${account?.username ?? 'client'} may not publish on ${packet.topic.slice(0, 80)}`));
     },
     authorizeSubscribe(client, subscription, done) {
-      const account = identities.get(client);
+      const account = current(client);
       if (account && maySubscribe(account, subscription.topic)) return done(null, subscription);
       refused.subscribe++;
       // A refused subscription is answered with a failure code, as MQTT wants, not a disconnection.

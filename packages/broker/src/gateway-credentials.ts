@@ -13,8 +13,9 @@ export type CredentialsListener = (gatewayId: string, credentials: GatewayMqttCr
 /**
  * Issues, rotates and revokes gateways' MQTT credentials on the broker: a new random password
  * each time, handed to the caller once and kept by the broker only as a hash. Issuing again is a
- * rotation (the old password stops working, its sessions are closed); revoking takes effect at
- * once. Listeners hear of each change: the simulator installs what it is given, as an installer
+ * rotation: the old password stops working for new connections at once, and the open session
+ * lasts until the daemon reconnects with the new one (so nothing in flight is lost). Revoking
+ * disconnects it at once. Listeners hear of each change: the simulator installs what it is given, as an installer
  * would on a real gateway.
  */
 export class GatewayCredentials {

@@ -81,9 +81,12 @@ export class MsgId {
     const parts = msgId.split('.');
     if (parts.length !== 5 || parts[0] !== VERSION) return unsolicited('msgId is not one the platform issues');
     const [, time, , claims, mac] = parts as [string, string, string, string, string];
-    const expected = this.mac(gatewayId, mType, msgId.slice(0, msgId.length - mac.length - 1));
-    const given = Buffer.from(mac, 'base64url');
-    if (given.length !== MAC_BYTES || !timingSafeEqual(given, expected)) return unsolicited(`msgId was not issued for ${mType} to gateway "${gatewayId}"`);
+    // Compared as text, not decoded: base64url decoding skips stray characters and ignores the
+    // last character's spare bits, so a decoded comparison would let one msgId be spelt many ways
+    // (each a new key for the ledger of answered msgIds).
+    const expected = Buffer.from(this.mac(gatewayId, mType, msgId.slice(0, msgId.length - mac.length - 1)).toString('base64url'));
+    const given = Buffer.from(mac);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return unsolicited(`msgId was not issued for ${mType} to gateway "${gatewayId}"`);
     const issuedAt = parseInt(time, 36);
     if (!Number.isSafeInteger(issuedAt)) return unsolicited('msgId has no valid issue time');
     if (now - issuedAt > maxAgeMs) return { ok: false, reason: 'expired', detail: `msgId was issued ${now - issuedAt} ms ago, more than ${maxAgeMs} ms` };
