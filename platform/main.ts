@@ -53,7 +53,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
 /** With MQTT_URL: the broker's accounts admin, its CA, and the msgId secret shared with other collectors. */
 function mqttFromEnv(env: EnvReader): Pick<PlatformConfig, 'mqttAdmin' | 'mqttCa' | 'msgIdSecret'> {
   const settings = mqttSettingsFromEnv(env);
-  return { mqttAdmin: settings.admin, mqttCa: settings.ca, msgIdSecret: env.optional('MQTT_MSGID_SECRET') };
+  return { mqttAdmin: settings.admin, mqttCa: settings.ca, msgIdSecret: settings.msgIdSecret };
 }
 
 /** MQTT_PROTOCOL_VERSION: 5 (default with MQTT_URL) or 4; the embedded broker speaks 4. */

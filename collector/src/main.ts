@@ -13,18 +13,18 @@ const defaultRegistryFile = fileURLToPath(new URL('../../.data/registry.json', i
 runService('collector', async (env, logger) => {
   const interval = parseDuration(env.string('POLL_INTERVAL', '10s'));
   if (interval instanceof Error) throw new Error(`POLL_INTERVAL: ${interval.message}`);
-  const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: defaultRegistryFile }), logger);
-  if (!env.optional('MQTT_MSGID_SECRET')) logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
-  if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
   const mqtt = mqttSettingsFromEnv(env);
   if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)');
+  const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: defaultRegistryFile }), logger);
+  if (!mqtt.msgIdSecret) logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
+  if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
   const service = await startCollectorService({
     mqttUrl: mqtt.url,
     protocolVersion: mqtt.protocolVersion,
     id: env.string('COLLECTOR_ID', mqtt.credentials.username),
     credentials: mqtt.credentials,
     // Every collector and the devices subgraph sign and check msgIds with it; the ledger of answers is shared in Redis.
-    msgIdSecret: env.optional('MQTT_MSGID_SECRET'),
+    msgIdSecret: mqtt.msgIdSecret,
     redisUrl: env.optional('REDIS_URL'),
     ...(mqtt.ca ? { ca: mqtt.ca } : {}),
     group: env.string('COLLECTOR_GROUP', 'collectors'),

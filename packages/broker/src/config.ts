@@ -12,6 +12,12 @@ export interface MqttSettings {
   admin?: MqttCredentials;
   /** `MQTT_CA_FILE`: the CA of an `mqtts://` broker with a private certificate. */
   ca?: Buffer;
+  /**
+   * `MQTT_MSGID_SECRET`: what every collector and the devices subgraph sign and check request
+   * msgIds with. Required in production (NODE_ENV=production): without the same secret, a
+   * collector refuses the answers to other collectors' requests.
+   */
+  msgIdSecret?: string;
 }
 
 /** Reads the MQTT settings; a password comes from the variable or from the file it names. */
@@ -24,11 +30,16 @@ export function mqttSettingsFromEnv(env: EnvReader): MqttSettings {
     return username && secret ? { username, password: secret } : undefined;
   };
   const caFile = env.optional('MQTT_CA_FILE');
+  const msgIdSecret = env.optional('MQTT_MSGID_SECRET');
+  if (env.optional('NODE_ENV') === 'production' && (!msgIdSecret || msgIdSecret.length < 32)) {
+    throw new Error('Set MQTT_MSGID_SECRET in production (at least 32 characters, the same in every collector and the devices subgraph), e.g. $(openssl rand -base64 32)');
+  }
   return {
     url: env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'),
     protocolVersion: env.optional('MQTT_PROTOCOL_VERSION') === '4' ? 4 : 5,
     credentials: pair('MQTT_USERNAME', 'MQTT_PASSWORD'),
     admin: pair('MQTT_ADMIN_USERNAME', 'MQTT_ADMIN_PASSWORD'),
     ...(caFile ? { ca: readFileSync(caFile) } : {}),
+    ...(msgIdSecret ? { msgIdSecret } : {}),
   };
 }

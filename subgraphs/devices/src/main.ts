@@ -20,7 +20,7 @@ runService('devices', async (env, logger) => {
   const options = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
   const mqtt = await connectMqtt(settings.url, { ...options, credentials: settings.credentials });
   const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
-  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000), msgIdSecret: env.optional('MQTT_MSGID_SECRET') });
+  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000), msgIdSecret: settings.msgIdSecret });
   await iqrf.start();
   const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
   const registry = await openRegistry(backends, logger);
