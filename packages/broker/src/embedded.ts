@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
-import type { Logger } from '#log';
+import { ThrottledWarnings, type Logger } from '#log';
 import { mayPublish, maySubscribe, type MqttAccount } from './acl.ts';
 import { newPassword, passwordHash, passwordMatches, type BrokerAccounts } from './accounts.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
@@ -80,12 +80,14 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
   };
   const broker = await Aedes.createBroker(hooks);
+  // One line an interval however many clients try: an attacker's packets are not log lines.
+  const warnings = new ThrottledWarnings(logger);
   const server: Server = createServer((socket: Socket) => {
     // Acknowledgements go out at once: a client's next packet waits on them (Nagle's algorithm).
     socket.setNoDelay(true);
     const guard = new PacketSizeGuard(maxPacketBytes, (announced) => {
       refused.oversized++;
-      logger.warn({ remote: socket.remoteAddress, announced, limit: maxPacketBytes }, 'MQTT packet over the size limit: connection closed');
+      warnings.warn('oversized-packet', 'MQTT packets over the size limit: connections closed', { remote: socket.remoteAddress, announced, limit: maxPacketBytes });
     });
     // aedes reads the guarded bytes and writes to the socket.
     const connection = Duplex.from({ readable: guard, writable: socket });
@@ -121,6 +123,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       async close() {},
     },
     async close() {
+      warnings.flush();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
