@@ -10,6 +10,7 @@ import type { SubscribePayload } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ThrottledWarnings, type Logger } from '#log';
 import { callerPartition } from '#auth';
+import { graphiqlOptions, offlineGraphiQL } from './graphiql.ts';
 import { AuthenticationError, subgraphWsConnectionParams, type RouterAuth } from './plugins/auth.ts';
 import { bodySizeRefusal, MAX_BODY_BYTES, useBodyLimit } from './plugins/bodyLimit.ts';
 import { useCostLimit, type CostLimitOptions } from './plugins/costLimit.ts';
@@ -123,7 +124,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     healthCheckEndpoint: '/healthcheck',
     readinessCheckEndpoint: '/readiness',
     landingPage: false,
-    graphiql: production ? false : { title: 'IoT platform API' },
+    graphiql: production ? false : graphiqlOptions,
+    renderGraphiQL: offlineGraphiQL(),
     logging: hiveLogger(logger),
     maskedErrors: { maskError: production ? maskProductionError : maskRouterError },
     plugins: () => [
