@@ -156,7 +156,7 @@ describe('shared subscriptions and back-pressure in the router', () => {
     expect(router.subscriptions.fanout.stats().events).toBe(eventsBefore);
   });
 
-  it('closes a client that stops reading with 4429, while the others keep receiving', async () => {
+  it('closes a client that stops reading with CloseCode.SlowConsumer, while the others keep receiving', async () => {
     await startCollector();
     const received: Result[] = [];
     client().subscribe({ query: liveCO2, variables: { gatewayId: 'austin-gw01' } }, { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} });

@@ -64,8 +64,10 @@ export async function graphql(url, query, variables) {
 }
 
 /**
- * A graphql-ws client that never gives up: it reconnects with a capped backoff, re-subscribes
- * every live subscription, and reports its state for the connection indicator.
+ * A graphql-ws client with the library's own retry and its default settings: it reconnects after
+ * a dropped network, a router restart, a slow-consumer or an expired-token close (the router's
+ * close codes are ones it retries), re-subscribes every live subscription, and reports its state
+ * for the connection indicator.
  * @param {string} url an http(s) GraphQL endpoint; the WebSocket is the same URL with ws(s):
  * @param {(state: ConnectionState) => void} onState
  */
@@ -76,10 +78,6 @@ export function liveClient(url, onState) {
     lazy: false,
     // Read on each (re)connect: a token pasted later is used by the next connection.
     connectionParams: credentials,
-    // A dashboard on a wall keeps trying: through router restarts, network drops, laptop sleep.
-    retryAttempts: Infinity,
-    shouldRetry: () => true,
-    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 5_000) * (0.75 + Math.random() / 2))),
     // Pings find a dead connection (a NAT that forgot us) instead of waiting for TCP to notice.
     keepAlive: 10_000,
     onNonLazyError: () => {},
@@ -99,7 +97,8 @@ export function liveClient(url, onState) {
  * each event's `cursor` is written into the subscription's variables, which graphql-ws sends
  * again as they are when it re-subscribes after a reconnect, so the stream resumes right behind
  * the last reading received (`after`). When the server ends the subscription (an error, a slow
- * consumer) it is started again the same way; a cursor too old for the live bus
+ * consumer) or the client gives up (its retries spent, e.g. the router down for minutes: a
+ * dashboard on a wall keeps going) it is started again the same way; a cursor too old for the live bus
  * (`CURSOR_EXPIRED`) calls `onGap`, whose caller reads the gap from history, and the stream
  * restarts from now.
  * @param {import('graphql-ws').Client} client

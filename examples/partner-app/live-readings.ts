@@ -8,67 +8,64 @@ import { GraphQLResponseError } from './graphql-http.ts';
 export type LiveReading = LiveReadingsSubscription['readings'];
 
 export interface FollowOptions {
-  /** Reconnections in a row, without a reading in between, before giving up (default 5). */
-  maxReconnects?: number;
-  /** How long to wait before subscribing again (default 1000 ms). */
-  reconnectDelayMs?: number;
   /** Told each time the stream is resumed: after which cursor, and why. */
   onResume?: (after: string | undefined, reason: string) => void;
 }
 
 /**
- * The live readings of `LiveReadings`, across dropped connections. It remembers the `cursor` of
- * the last reading it yielded; when the connection drops, or the server ends the stream with
- * SLOW_CONSUMER, it subscribes again with `after` that cursor, so the readings missed meanwhile
- * come first, then live, none twice. Any other GraphQL error (e.g. CURSOR_EXPIRED: the cursor is
- * older than the server keeps) rejects with {@link GraphQLResponseError}.
- *
- * Give it a client created with `retryAttempts: 0`: graphql-ws' own retry would subscribe again
- * with the first variables, i.e. without the cursor, and so lose or repeat readings.
+ * The live readings of `LiveReadings`, across dropped connections, with graphql-ws' own retry:
+ * give it a client with the default `retryAttempts`/`shouldRetry` and `connectionParams` as a
+ * function (read on every connection, so a reconnection after the token expired sends a fresh
+ * one). The `cursor` of each reading is written into the subscription's variables, which the
+ * client sends again as they are when it re-subscribes after a reconnect (a dropped network, a
+ * slow consumer, an expired token: the router's close codes it retries), so the stream resumes
+ * with `after` the last reading received: the readings missed meanwhile come first, then live,
+ * none twice. When the server ends the stream itself with SLOW_CONSUMER it is subscribed again
+ * the same way; any other GraphQL error (e.g. CURSOR_EXPIRED: the cursor is older than the server
+ * keeps) rejects with {@link GraphQLResponseError}, and a close the client does not retry (4401: a
+ * token refused at connection time) or after its last attempt rejects with the close event.
  */
 export async function* liveReadings(client: Client, variables: LiveReadingsSubscriptionVariables, options: FollowOptions = {}): AsyncGenerator<LiveReading> {
-  const { maxReconnects = 5, reconnectDelayMs = 1_000, onResume } = options;
-  const query = print(LiveReadingsDocument);
-  let after = variables.after ?? undefined;
-  let reconnects = 0;
-  for (;;) {
-    let reason: string;
-    try {
-      for await (const result of client.iterate<LiveReadingsSubscription>({ query, variables: { ...variables, after } })) {
-        if (result.errors?.length) throw new GraphQLResponseError(result.errors);
-        const reading = result.data?.readings;
-        if (!reading) continue;
-        after = reading.cursor ?? after;
-        reconnects = 0;
-        yield reading;
+  const { onResume } = options;
+  const payload = { query: print(LiveReadingsDocument), variables: { ...variables, after: variables.after ?? null } };
+  const resume = (reason: string) => onResume?.(payload.variables.after ?? undefined, reason);
+  let lastClose = 'connection lost';
+  const unlisten = [
+    client.on('closed', (event) => (lastClose = describeClose(event))),
+    client.on('connected', (_socket, _ack, wasRetry) => wasRetry && resume(lastClose)),
+  ];
+  try {
+    for (;;) {
+      try {
+        for await (const result of client.iterate<LiveReadingsSubscription>(payload)) {
+          if (result.errors?.length) throw new GraphQLResponseError(result.errors);
+          const reading = result.data?.readings;
+          if (!reading) continue;
+          payload.variables.after = reading.cursor ?? payload.variables.after;
+          yield reading;
+        }
+        return; // the server completed the stream
+      } catch (error) {
+        // SLOW_CONSUMER: the server ended the stream because we read too slowly; our cursor says where to go on.
+        if (!isSlowConsumer(error)) throw Array.isArray(error) ? new GraphQLResponseError(error as GraphQLFormattedError[]) : error;
+        resume('SLOW_CONSUMER');
       }
-      return; // the server completed the stream
-    } catch (error) {
-      reason = resumableReason(error);
     }
-    if (++reconnects > maxReconnects) throw new Error(`gave up after ${maxReconnects} reconnections: ${reason}`);
-    await new Promise((resolve) => setTimeout(resolve, reconnectDelayMs));
-    onResume?.(after, reason);
+  } finally {
+    for (const stop of unlisten) stop();
   }
 }
 
-/** Why the stream may be resumed, or the error rethrown when it may not. */
-function resumableReason(error: unknown): string {
-  const graphqlErrors = error instanceof GraphQLResponseError ? error.errors : Array.isArray(error) ? (error as GraphQLFormattedError[]) : undefined;
-  if (graphqlErrors) {
-    // SLOW_CONSUMER: the server ended the stream because we read too slowly; our cursor says where to go on.
-    if (graphqlErrors.every((e) => e.extensions?.['code'] === 'SLOW_CONSUMER')) return 'SLOW_CONSUMER';
-    throw error instanceof GraphQLResponseError ? error : new GraphQLResponseError(graphqlErrors);
-  }
-  if (isCloseEvent(error)) {
-    // 4400-4409: the server refused the request itself; subscribing again would not help.
-    if (error.code >= 4400 && error.code <= 4409) throw new Error(`connection closed: ${error.code} ${error.reason}`);
-    return `connection closed: ${error.code} ${error.reason}`.trim();
-  }
-  // Network errors (the socket could not open, was reset, ...).
-  return error instanceof Error ? error.message : String(error);
+function isSlowConsumer(error: unknown): boolean {
+  const errors = error instanceof GraphQLResponseError ? error.errors : Array.isArray(error) ? (error as GraphQLFormattedError[]) : [];
+  return errors.length > 0 && errors.every((e) => e.extensions?.['code'] === 'SLOW_CONSUMER');
 }
 
-function isCloseEvent(value: unknown): value is { code: number; reason: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number' && 'reason' in value;
+/** `closed 4801 slow consumer: ...` for a close event, else the error's message. */
+function describeClose(event: unknown): string {
+  if (typeof event === 'object' && event !== null && typeof (event as { code?: unknown }).code === 'number') {
+    const { code, reason } = event as { code: number; reason?: unknown };
+    return `connection closed: ${code} ${typeof reason === 'string' ? reason : ''}`.trim();
+  }
+  return event instanceof Error ? event.message : 'connection lost';
 }

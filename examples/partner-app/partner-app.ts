@@ -29,8 +29,6 @@ export interface PartnerAppOptions {
   watch?: string;
   /** The tenant the new gateway belongs to (default `pisek-city`). */
   tenant?: string;
-  /** How long the app stays away after its connection dropped (default 1000 ms). */
-  reconnectDelayMs?: number;
   /** Where the app tells what it does (default: nowhere). */
   print?: (line: string) => void;
 }
@@ -58,7 +56,7 @@ export interface PartnerAppReport {
  * received, and takes `readings` more.
  */
 export async function runPartnerApp(options: PartnerAppOptions): Promise<PartnerAppReport> {
-  const { url, gatewayId, readings, credentials, watch = 'austin-gw01', tenant = 'pisek-city', reconnectDelayMs = 1_000, print = () => {} } = options;
+  const { url, gatewayId, readings, credentials, watch = 'austin-gw01', tenant = 'pisek-city', print = () => {} } = options;
 
   const { gateway: overview } = await graphqlHttp(url, GatewayOverviewDocument, { id: watch }, credentials);
   if (!overview) throw new Error(`no gateway ${watch}`);
@@ -77,13 +75,15 @@ export async function runPartnerApp(options: PartnerAppOptions): Promise<Partner
   if (!registered) throw new Error(`registering ${gatewayId} failed: ${registerGateway.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
   print(`registered ${registered.id} for ${registered.tenant}: ${registered.status}`);
 
-  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: credentialHeaders(credentials) });
+  // graphql-ws' own retry, with its defaults, reconnects after a drop, a slow-consumer or an
+  // expired-token close; `connectionParams` is read again on each connection, so a token
+  // refreshed in `credentials` meanwhile is the one sent.
+  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, connectionParams: () => credentialHeaders(credentials) });
   const live: LiveReading[] = [];
   let resumedAfter: string | undefined;
   let sinceResume = 0;
   try {
     const stream = liveReadings(client, { gatewayId: watch }, {
-      reconnectDelayMs,
       onResume: (after, reason) => {
         resumedAfter = after;
         print(`reconnected (${reason}): resuming after ${after}`);

@@ -27,6 +27,7 @@ import { SendQueueLimit, type SendQueueLimitOptions } from './plugins/sendQueueL
 import { useSharedSubscriptions, useSubscriptionRoute } from './plugins/sharedSubscriptions.ts';
 import type { SubscriptionFanout } from './plugins/subscriptionFanout.ts';
 import { subgraphEndpoints } from './subgraphEndpoints.ts';
+import { CloseCode, closeReasons } from './closeCodes.ts';
 
 export type QueryPlanner = 'rust' | 'js';
 
@@ -53,7 +54,7 @@ export interface RouterOptions {
   maxMessageBytes?: number;
   /**
    * Back-pressure of each graphql-ws connection: past `maxBufferedBytes` (default 8 MiB) not yet
-   * sent, it is closed with 4429 "slow consumer: resume with your last cursor".
+   * sent, it is closed with `CloseCode.SlowConsumer` (4801), after which clients reconnect and resume.
    */
   sendQueue?: SendQueueLimitOptions;
   /**
@@ -298,12 +299,16 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   };
 }
 
-/** Closes a graphql-ws connection with 4401 at `expiresAt` (timers wait at most ~24 days at a time). */
+/**
+ * Closes a graphql-ws connection with `CloseCode.TokenExpired` at `expiresAt`, a code graphql-ws'
+ * client retries (4401 it would not), so it reconnects with a fresh token from its
+ * `connectionParams` function. Timers wait at most ~24 days at a time.
+ */
 function closeWhenExpired(socket: WebSocket, expiresAt: number): void {
   let timer: NodeJS.Timeout;
   const check = () => {
     const left = expiresAt - Date.now();
-    if (left <= 0) socket.close(4401, 'Unauthorized: the token has expired');
+    if (left <= 0) socket.close(CloseCode.TokenExpired, closeReasons[CloseCode.TokenExpired]);
     else timer = setTimeout(check, Math.min(left, 2 ** 31 - 1));
   };
   check();

@@ -1,9 +1,10 @@
 import type { WebSocket } from 'ws';
+import { CloseCode, closeReasons } from '../closeCodes.ts';
 
-/** Close code of a connection whose client does not read fast enough (4429, after HTTP 429). */
-export const SLOW_CONSUMER_CLOSE_CODE = 4429;
+/** Close code of a connection whose client does not read fast enough: one graphql-ws' client retries. */
+export const SLOW_CONSUMER_CLOSE_CODE = CloseCode.SlowConsumer;
 /** Close reason that goes with {@link SLOW_CONSUMER_CLOSE_CODE}. */
-export const SLOW_CONSUMER_CLOSE_REASON = 'slow consumer: resume with your last cursor';
+export const SLOW_CONSUMER_CLOSE_REASON = closeReasons[CloseCode.SlowConsumer];
 
 export interface SendQueueLimitOptions {
   /**
