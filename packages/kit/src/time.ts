@@ -6,6 +6,8 @@
  * can arm, or a range no store can answer: instants lie in the years 1970-2100
  * (`MIN_INSTANT_MS`..`MAX_INSTANT_MS`), durations from 1 s to 1 year (365 days).
  */
+import { quoteInput } from './quote.ts';
+
 const units: Array<[RegExp, number]> = [
   [/^(s|sec|secs|second|seconds)$/, 1],
   [/^(m|min|mins|minute|minutes)$/, 60],
@@ -26,8 +28,6 @@ export const MIN_DURATION_SECONDS = 1;
 export const MAX_DURATION_SECONDS = 31_536_000;
 /** Longer texts are refused before any parsing: no instant or duration needs more. */
 const MAX_TEXT_LENGTH = 64;
-/** How much of a refused input an error message quotes. */
-const QUOTED_LENGTH = 40;
 
 /** Seconds in a duration within 1 s..1 year, or an Error naming what was wrong. */
 export function parseDuration(text: string): number | Error {
@@ -68,11 +68,6 @@ export function isInstantInBounds(ms: number): boolean {
 /** The error for an instant outside 1970-2100, quoting the input that gave it. */
 export function instantOutOfBounds(text: string): Error {
   return new Error(`${quoteInput(text)} is outside the instants accepted, the years 1970 to 2100 (1970-01-01T00:00:00Z to 2100-12-31T23:59:59Z)`);
-}
-
-/** `text` in double quotes, cut to its first 40 characters: a hostile input is never echoed whole. */
-function quoteInput(text: string): string {
-  return JSON.stringify(text.length > QUOTED_LENGTH ? `${text.slice(0, QUOTED_LENGTH)}...` : text);
 }
 
 function checkInstant(date: Date, text: string): Date | Error {

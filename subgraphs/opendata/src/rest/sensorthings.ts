@@ -1,4 +1,4 @@
-import { isInstantInBounds } from '#kit';
+import { isInstantInBounds, quoteInput } from '#kit';
 import type { GeoPoint, OpenDataCatalog } from '../sources/catalog.ts';
 import type { PublishedSeries } from '../sources/published-series.ts';
 import { OpenDataError, OpenDataErrorCode } from './http.ts';
@@ -205,11 +205,6 @@ function parsePath(path: string): Array<{ name: string; id?: string }> {
   });
 }
 
-/** A client's text quoted in a message, at most its first 40 characters. */
-function excerpt(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
-}
-
 function quote(id: string): string {
   return `'${id.replaceAll("'", "''")}'`;
 }
@@ -229,7 +224,7 @@ function page(entities: Entity[], params: URLSearchParams, requestUrl: string): 
   const top = integerOption(params, '$top', DEFAULT_TOP, MAX_TOP);
   const skip = integerOption(params, '$skip', 0, Number.MAX_SAFE_INTEGER);
   const count = params.get('$count');
-  if (count !== null && count !== 'true' && count !== 'false') throw unsupported(`$count must be true or false, not ${excerpt(count)}`);
+  if (count !== null && count !== 'true' && count !== 'false') throw unsupported(`$count must be true or false, not ${quoteInput(count)}`);
   const value = entities.slice(skip, skip + top);
   let nextLink: string | undefined;
   if (skip + top < entities.length) {
@@ -244,7 +239,7 @@ function page(entities: Entity[], params: URLSearchParams, requestUrl: string): 
 function integerOption(params: URLSearchParams, name: string, fallback: number, max: number): number {
   const text = params.get(name);
   if (text === null) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) > max) throw unsupported(`${name} must be an integer from 0 to ${max}, not ${excerpt(text)}`);
+  if (!/^\d+$/.test(text) || Number(text) > max) throw unsupported(`${name} must be an integer from 0 to ${max}, not ${quoteInput(text)}`);
   return Number(text);
 }
 
@@ -257,7 +252,7 @@ function rejectOptions(params: URLSearchParams, allowed: readonly string[]): voi
 function orderOf(orderby: string | null): 'asc' | 'desc' {
   if (orderby === null) return 'desc';
   const match = /^\s*phenomenonTime(?:\s+(asc|desc))?\s*$/i.exec(orderby);
-  if (!match) throw unsupported(`$orderby supports only "phenomenonTime asc" or "phenomenonTime desc", not ${excerpt(orderby)}`);
+  if (!match) throw unsupported(`$orderby supports only "phenomenonTime asc" or "phenomenonTime desc", not ${quoteInput(orderby)}`);
   return (match[1]?.toLowerCase() as 'asc' | 'desc' | undefined) ?? 'asc';
 }
 
@@ -269,8 +264,8 @@ function observationWindow(filter: string | null, now: number): { from: number; 
     for (const clause of filter.trim().split(/\s+and\s+/i)) {
       const match = /^phenomenonTime\s+(ge|gt|le|lt|eq)\s+'?([0-9T:.+\-Z]+)'?$/i.exec(clause.trim());
       const time = match ? Date.parse(match[2]!) : Number.NaN;
-      if (!match || Number.isNaN(time)) throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not ${excerpt(clause)}`);
-      if (!isInstantInBounds(time)) throw unsupported(`$filter: ${excerpt(match[2]!)} is outside the instants accepted, the years 1970 to 2100`);
+      if (!match || Number.isNaN(time)) throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not ${quoteInput(clause)}`);
+      if (!isInstantInBounds(time)) throw unsupported(`$filter: ${quoteInput(match[2]!)} is outside the instants accepted, the years 1970 to 2100`);
       const op = match[1]!.toLowerCase();
       if (op === 'ge' || op === 'eq') from = Math.max(from ?? -Infinity, time);
       if (op === 'gt') from = Math.max(from ?? -Infinity, time + 1);

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { requireScope, Scope } from '#auth';
-import { ErrorCode, isInstantInBounds, userError } from '#kit';
+import { ErrorCode, isInstantInBounds, quoteInput, userError } from '#kit';
 import { parseSensorId } from '#registry';
 import { Aggregate } from '#telemetry';
 import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
@@ -110,7 +110,7 @@ async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFi
   const { sources } = ctx;
   if (!args.sensorIds?.length) throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', { field: 'sensorIds' });
   const bucketCursor = args.after === undefined || args.after === null ? undefined : /^bucket:(\d{1,15})$/.exec(args.after);
-  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, `after with from/every takes the cursor of a bucket event (bucket:<ms>), not ${JSON.stringify(args.after!.slice(0, 40))}`, { field: 'after' });
+  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, `after with from/every takes the cursor of a bucket event (bucket:<ms>), not ${quoteInput(args.after!)}`, { field: 'after' });
   if (args.aggregate && !args.every) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
   const now = Date.now();
   // The DateTime scalar bounds from to 1970-2100; a cursor is checked the same way, so that no
@@ -122,7 +122,7 @@ async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFi
   if (args.every) {
     const cursorTime = bucketCursor ? Number(bucketCursor[1]) : undefined;
     if (cursorTime !== undefined && !(isInstantInBounds(cursorTime) && cursorTime <= now)) {
-      throw userError(ErrorCode.BAD_USER_INPUT, `after ${JSON.stringify(args.after!.slice(0, 40))} names no bucket between 1970 and now: give the cursor of a bucket event you received`, { field: 'after' });
+      throw userError(ErrorCode.BAD_USER_INPUT, `after ${quoteInput(args.after!)} names no bucket between 1970 and now: give the cursor of a bucket event you received`, { field: 'after' });
     }
     const resumeFrom = cursorTime !== undefined ? cursorTime + args.every * 1000 : from;
     if ((now - resumeFrom) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
