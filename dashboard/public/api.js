@@ -8,23 +8,74 @@ import { createClient } from 'graphql-ws';
  */
 
 /**
- * The dashboard's token: from the page's `#token=<jwt>` (a fragment never reaches a server or its
- * logs; `npm start` prints such a link), kept for the tab's session; null when there is none, and
- * the dashboard then shows open data only.
+ * The dashboard's credentials, from the page's fragment: `#token=<jwt>` (a user's or an operator's
+ * token; `npm start` prints such a link) or `#key=<api key>` (a partner's, open data only). A
+ * fragment never reaches a server or its logs; the page keeps what it was given for the tab's
+ * session and removes it from the address bar. Both null: the dashboard shows open data only.
+ * @returns {{ token: string | null, apiKey: string | null }}
  */
-export function accessToken() {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (fromHash) {
-    sessionStorage.setItem('iot-token', fromHash);
+export function storedCredentials() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get('token');
+  const key = fragment.get('key');
+  if (token || key) {
+    // New credentials replace the old ones of either kind.
+    sessionStorage.removeItem('iot-token');
+    sessionStorage.removeItem('iot-api-key');
+    if (token) sessionStorage.setItem('iot-token', token);
+    else if (key) sessionStorage.setItem('iot-api-key', key);
     history.replaceState(null, '', location.pathname + location.search);
   }
-  return sessionStorage.getItem('iot-token');
+  return { token: sessionStorage.getItem('iot-token'), apiKey: sessionStorage.getItem('iot-api-key') };
 }
 
-/** @returns {Record<string, string>} */
+/** @returns {Record<string, string>} the headers (and graphql-ws connection params) that carry them */
 function credentials() {
-  const token = accessToken();
-  return token ? { authorization: `Bearer ${token}` } : {};
+  const { token, apiKey } = storedCredentials();
+  if (token) return { authorization: `Bearer ${token}` };
+  if (apiKey) return { 'x-api-key': apiKey };
+  return {};
+}
+
+/**
+ * @typedef {{ kind: 'user' | 'apiKey' | 'anonymous', label: string, may: (scope: string) => boolean }} CallerView
+ */
+
+/**
+ * Who the page signs in as, and what it may therefore ask for: from the token's own claims
+ * (`scope` or `scopes`, `tenant`; read, not verified: the API checks every request and holds the
+ * walls, this only spares the caller panels it would be refused). Open data (`opendata:read`) is
+ * everyone's; an API key reads open data only, as an anonymous caller does.
+ * @returns {CallerView}
+ */
+export function callerView() {
+  const { token, apiKey } = storedCredentials();
+  if (token) {
+    const claims = jwtClaims(token);
+    const scopes = new Set(typeof claims.scope === 'string' ? claims.scope.split(' ') : Array.isArray(claims.scopes) ? claims.scopes : []);
+    const admin = scopes.has('admin');
+    const tenant = typeof claims.tenant === 'string' ? claims.tenant : null;
+    return {
+      kind: 'user',
+      label: admin ? 'operator (every tenant)' : tenant ? `tenant ${tenant}` : 'signed in',
+      may: (scope) => scope === 'opendata:read' || admin || scopes.has(scope),
+    };
+  }
+  const openDataOnly = (/** @type {string} */ scope) => scope === 'opendata:read';
+  if (apiKey) return { kind: 'apiKey', label: 'partner API key: open data', may: openDataOnly };
+  return { kind: 'anonymous', label: 'not signed in: open data', may: openDataOnly };
+}
+
+/** A JWT's payload, or `{}` when it is not one. */
+function jwtClaims(/** @type {string} */ token) {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
+    return claims && typeof claims === 'object' ? claims : {};
+  } catch {
+    return {};
+  }
 }
 
 /**
