@@ -1,4 +1,5 @@
-import type { EnvReader } from '#kit';
+import type { CloudOptions } from '#cloud';
+import { StartupError, type EnvReader, type ServiceToReach } from '#kit';
 import type { Logger } from '#log';
 import { FileGatewayRegistry, MemoryIdempotencyStore, RedisGatewayRegistry, RedisIdempotencyStore, type GatewayRegistry, type IdempotencyStore } from '#registry';
 import { GraphiteTimeSeriesStore, MemoryLiveBus, MemoryTimeSeriesStore, RedisLiveBus, type LiveBus, type TimeSeriesStore } from '#telemetry';
@@ -58,7 +59,8 @@ export async function openBackends(options: BackendOptions, logger: Logger): Pro
   const store: TimeSeriesStore =
     options.graphiteUrl && options.carbonUrl
       ? new GraphiteTimeSeriesStore({ graphiteUrl: options.graphiteUrl, carbonUrl: options.carbonUrl, logger: logger.child({ component: 'graphite' }) })
-      : new MemoryTimeSeriesStore({ resolutionSeconds: options.memoryResolutionSeconds });
+      : // A 10 min rollup over a day and an hour: the dashboards' and backfilled history's day in about 7 KB per series.
+        new MemoryTimeSeriesStore({ resolutionSeconds: options.memoryResolutionSeconds, rollup: { resolutionSeconds: 600, retentionSeconds: 25 * 3600 } });
   const bus: LiveBus = options.redisUrl
     ? new RedisLiveBus({ url: options.redisUrl, logger: logger.child({ component: 'live-bus' }), ...(options.busRetentionMs ? { retentionMs: options.busRetentionMs } : {}) })
     : new MemoryLiveBus();
@@ -71,4 +73,42 @@ export async function openBackends(options: BackendOptions, logger: Logger): Pro
       await Promise.all([store.close(), bus.close(), registry.close()]);
     },
   };
+}
+
+/** The services the backends named must reach at start (Redis, graphite-web, carbon), with the variables that name them. */
+export function backendServices(options: BackendOptions): ServiceToReach[] {
+  return [
+    ...(options.redisUrl ? [{ variable: 'REDIS_URL', what: 'Redis', url: options.redisUrl, defaultPorts: { 'redis:': 6379, 'rediss:': 6379 } }] : []),
+    ...(options.graphiteUrl ? [{ variable: 'GRAPHITE_URL', what: 'graphite-web', url: options.graphiteUrl }] : []),
+    ...(options.carbonUrl ? [{ variable: 'CARBON_URL', what: 'carbon (line receiver)', url: options.carbonUrl, defaultPorts: { 'tcp:': 2003 } }] : []),
+  ];
+}
+
+/** The MQTT broker of MQTT_URL, as a service to reach at start. */
+export function mqttService(url: string): ServiceToReach {
+  return { variable: 'MQTT_URL', what: 'the MQTT broker', url, defaultPorts: { 'mqtt:': 1883, 'mqtts:': 8883, 'tcp:': 1883, 'ssl:': 8883, 'ws:': 80, 'wss:': 443 } };
+}
+
+/** Keystone, Contrail and the Kubernetes API server (KUBERNETES_URL, or the current cluster of KUBECONFIG), as services to reach at start. */
+export async function cloudServices(cloud: CloudOptions): Promise<ServiceToReach[]> {
+  const kubernetes = 'server' in cloud.kubernetes ? { variable: 'KUBERNETES_URL', url: cloud.kubernetes.server } : { variable: 'KUBECONFIG', url: await kubeconfigServer(cloud.kubernetes.kubeconfigPath) };
+  return [
+    { variable: 'OPENSTACK_AUTH_URL', what: 'Keystone', url: cloud.openstack.authUrl },
+    { variable: 'CONTRAIL_URL', what: 'the Contrail API', url: cloud.contrail.url },
+    { ...kubernetes, what: 'the Kubernetes API server' },
+  ];
+}
+
+/** The server of a kubeconfig's current cluster. */
+async function kubeconfigServer(path: string): Promise<string> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const config = new KubeConfig();
+  try {
+    config.loadFromFile(path);
+  } catch (error) {
+    throw new StartupError(`KUBECONFIG=${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set KUBECONFIG to a kubeconfig file, or KUBERNETES_URL`);
+  }
+  const server = config.getCurrentCluster()?.server;
+  if (!server) throw new StartupError(`KUBECONFIG=${path}: names no current cluster; set its current-context, or KUBERNETES_URL`);
+  return server;
 }

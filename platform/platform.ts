@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
 import { DynsecAccounts, GatewayCredentials, newPassword, startEmbeddedBroker, type BrokerAccounts, type EmbeddedBroker, type MqttAccount, type MqttCredentials } from '#broker';
-import { connectMqtt, createMqttClient, IqrfClient, type MqttOptions } from '#iqrf';
+import { connectMqtt, createMqttClient, IqrfClient, onlineWindowMs, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
@@ -69,6 +69,15 @@ export interface PlatformConfig {
   /** An open data catalogue; the scenario's when absent. */
   openData?: OpenDataCatalog;
   pollIntervalMs?: number;
+  /** Where the simulated city keeps its gateways' meshes and its data center across restarts; nothing is kept when absent. */
+  simulatorStateFile?: string;
+  /**
+   * How far back the simulator writes plausible history into the store after start (ms), before
+   * the first reading each sensor has; 0 or absent: none. Only with the simulated city.
+   */
+  historyBackfillMs?: number;
+  /** Time between two heartbeats to each gateway; a gateway is OFFLINE three beats and 5 s after its last answer. Default 10 s. */
+  heartbeatIntervalMs?: number;
   iqrfTimeoutMs?: number;
   lossRate?: number;
   nodeReadyDelayMs?: number;
@@ -179,6 +188,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         logger: logger.child({ component: 'simulator' }),
         lossRate: config.lossRate,
         nodeReadyDelayMs: config.nodeReadyDelayMs,
+        stateFile: config.simulatorStateFile,
       });
       closers.push(() => simulator!.close());
       const stopHandover = gatewayCredentials.onChange((gatewayId, credentials) => simulator!.iqrf.setCredentials(gatewayId, credentials));
@@ -194,6 +204,9 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       for (const record of registered) await registry.add(record);
     }
 
+    // Gateways registered in an earlier run come back with the simulated city: their daemons (with
+    // the meshes their coordinators kept) and their Kubernetes node, vRouter and collector pod.
+    const unprovisioned = simulator?.restoreRegistered(registered) ?? [];
     // Gateways the simulator runs get their credentials as a registration issues them: anew at every start.
     if (simulator) {
       const simulated = registered.filter((gateway) => gateway.status !== 'DECOMMISSIONED' && simulator!.iqrf.hasGateway(gateway.id));
@@ -204,11 +217,16 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs, msgIdSecret });
     await iqrf.start();
     closers.push(() => iqrf.close());
-    const catalog = new MeshCatalog(iqrf, { timeoutMs: config.iqrfTimeoutMs });
+    const onlineWindow = onlineWindowMs(config.heartbeatIntervalMs);
+    const catalog = new MeshCatalog(iqrf, { registry, offlineAfterMs: onlineWindow, logger: logger.child({ component: 'mesh-catalog' }), ...(config.iqrfTimeoutMs ? { timeoutMs: config.iqrfTimeoutMs } : {}) });
 
     if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
     const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
+    // A registry older than the simulator's state file: its gateways' data-center objects are made again.
+    for (const gateway of registered.filter((g) => unprovisioned.includes(g.id))) {
+      await provisioner.provision({ id: gateway.id, tenant: gateway.tenant, arch: gateway.arch.toLowerCase() as 'amd64' | 'arm' | 'arm64' }).catch((error: Error) => logger.warn({ gatewayId: gateway.id, err: error.message }, 'cannot provision a restored gateway in the simulated data center'));
+    }
     const idempotency = openIdempotencyStore(config.backends ?? {}, logger);
     closers.push(() => idempotency.close());
 
@@ -222,7 +240,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, idempotency, credentials: gatewayCredentials, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: 3 * (config.pollIntervalMs ?? 10_000) + 5_000 },
+      sources: { registry, catalog, iqrf, provisioner, idempotency, credentials: gatewayCredentials, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: onlineWindow },
     });
     closers.push(() => started.devices.close());
     started.telemetry = await startTelemetrySubgraph({
@@ -283,10 +301,26 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       bus,
       logger: logger.child({ component: 'collector' }),
       intervalMs: config.pollIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
       iqrfTimeoutMs: config.iqrfTimeoutMs,
     });
     closers.push(closeCollector);
+    // Simulated history ends where the collector's readings begin; written in the background.
+    const historyUntil = Date.now();
     if (config.startCollector ?? true) await collector.start();
+    if (simulator && config.historyBackfillMs) {
+      const stopBackfill = new AbortController();
+      const backfilling = simulator
+        .backfillHistory({ store, gateways: registered, windowMs: config.historyBackfillMs, until: historyUntil, signal: stopBackfill.signal })
+        .then(
+          (result) => logger.info({ ...result, windowMs: config.historyBackfillMs }, 'simulated history written'),
+          (error: Error) => logger.warn({ err: error.message }, 'cannot write simulated history'),
+        );
+      closers.push(async () => {
+        stopBackfill.abort();
+        await backfilling;
+      });
+    }
 
     return { subgraphSecret, routerUrl: router.url, mqttUrl, mqttAccounts: accounts, gatewayCredentials, broker, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
   } catch (error) {

@@ -399,6 +399,22 @@ describe('RedisGatewayRegistry', () => {
     expect(Object.keys(stored!.nodes).map(Number).sort((x, y) => x - y)).toEqual(range(1, 41));
   });
 
+  it('keeps last known meshes for every instance, and forgets them with their gateway', async () => {
+    const a = registry('test:gateways:meshes');
+    const b = registry('test:gateways:meshes');
+    await a.add(gateway('gw-1'));
+    const snapshot = (observedAt: string) => ({ incarnation: 'pisek|2016-04-25T10:00:00.000Z', topology: [{ address: 0, parent: null }, { address: 1, parent: 0 }], bonded: [1], sensors: { 1: [{ type: 2, name: 'CO2', unit: 'ppm' }] }, observedAt }) as never;
+    await a.saveMesh('gw-1', snapshot('2026-12-07T10:05:00.000Z'));
+    // An older observation (a fetch that ended late) does not replace a newer one.
+    await b.saveMesh('gw-1', snapshot('2026-12-07T10:00:00.000Z'));
+    expect(await b.lastKnownMeshes(['gw-1', 'nope'])).toEqual([snapshot('2026-12-07T10:05:00.000Z'), undefined]);
+    expect(await b.remove('gw-1')).toBe(true);
+    expect(await a.lastKnownMeshes(['gw-1'])).toEqual([undefined]);
+    // A fetch that ends after the gateway was removed keeps nothing.
+    await a.saveMesh('gw-1', snapshot('2026-12-07T10:10:00.000Z'));
+    expect(await a.lastKnownMeshes(['gw-1'])).toEqual([undefined]);
+  });
+
   it('answers again after Redis restarts, with its data', async () => {
     const gateways = registry('test:gateways:durable', durableRedis.url);
     await gateways.add(gateway('gw-9'));

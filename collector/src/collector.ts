@@ -1,8 +1,11 @@
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isObject, meshChangedTopics, parseSensorValue, sensorTypes, type DaemonResponse, type FrcClaims, type FrcRequest, type IqrfClient } from '#iqrf';
 import { ThrottledWarnings, type Logger } from '#log';
 import type { GatewayRecord, GatewayRegistry, MeshCatalog, SensorInfo } from '#registry';
 import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
 import { MemoryAnswerLedger, type AnswerLedger } from './answer-ledger.ts';
+import type { GatewayHeartbeat } from './heartbeat.ts';
 import type { CollectorMembership } from './membership.ts';
 
 export interface CollectorOptions {
@@ -18,6 +21,11 @@ export interface CollectorOptions {
   concurrency?: number;
   /** With several collectors: who polls which gateway. Alone, a collector polls them all. */
   membership?: CollectorMembership;
+  /**
+   * The gateways' liveness, beating while the collector polls: a gateway whose daemon is silent
+   * (or that the catalogue does not ask now: offline, its breaker open) is not polled.
+   */
+  heartbeat?: GatewayHeartbeat;
   /**
    * MQTT 5 shared subscription of the collectors (`$share/<group>/...`) and its subscription
    * identifier: each FRC answer is then turned into readings by exactly one collector, whichever
@@ -58,6 +66,8 @@ export interface CollectorStats {
   rounds: number;
   /** FRC requests sent. */
   polls: number;
+  /** Gateways not polled in a round: silent to the heartbeat, offline, or their breaker open. */
+  skippedGateways: number;
   /** Readings written to the store and published on the bus. */
   readings: number;
   /** Entries the daemon gave as `null` (the node gave nothing). */
@@ -89,7 +99,7 @@ const CLOSE_GRACE_MS = 10_000;
  * bus, retrying until both accepted them. Malformed answers are logged and counted.
  */
 export class Collector {
-  private readonly counters = { rounds: 0, polls: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
+  private readonly counters = { rounds: 0, polls: 0, skippedGateways: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
   private readonly rejected: RejectedAnswers = { unsolicited: 0, expired: 0, replayed: 0, mismatched: 0, oversized: 0 };
   private readonly ledger: AnswerLedger;
   private readonly answerWindowMs: number;
@@ -97,6 +107,8 @@ export class Collector {
   private readonly processing = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** Aborts the requests of the rounds `start` runs: stopping does not wait out their timeouts. */
+  private rounds = new AbortController();
   private stopped = true;
   private readonly stopResponses: () => void;
   private subscribed = false;
@@ -182,21 +194,32 @@ export class Collector {
   async start(): Promise<void> {
     await this.listen();
     this.stopped = false;
+    this.options.heartbeat?.start();
+    this.rounds = new AbortController();
+    const { signal } = this.rounds;
+    // Every request in flight listens to it: up to `concurrency` gateways times their sensor groups.
+    setMaxListeners(Infinity, signal);
     const tick = () => {
       const roundStart = Date.now();
       // Gateways are polled one after the other across the interval, not all at its start: the
       // readings (and the work of every live subscription) then arrive evenly, not in bursts.
-      this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD }).finally(() => {
+      this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD, signal }).finally(() => {
         if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, roundStart + this.intervalMs - Date.now()));
       });
     };
     tick();
   }
 
-  /** Stops polling and waits for the answers being processed; answers still arriving are handled. */
+  /**
+   * Stops polling and waits for the answers being processed; answers still arriving are handled.
+   * Requests of the current round are not waited for: a gateway that does not answer would hold
+   * the stop for the whole IQRF timeout.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.rounds.abort();
+    this.options.heartbeat?.stop();
     await this.running;
     // Answers being delivered may wait on a store or bus that is down: wait a bounded time.
     let timer: NodeJS.Timeout | undefined;
@@ -220,7 +243,7 @@ export class Collector {
    * One round over the active gateways this collector owns, at once or spread over
    * `spreadOverMs`; resolves when their readings are delivered.
    */
-  async pollAll(options: { spreadOverMs?: number } = {}): Promise<void> {
+  async pollAll(options: { spreadOverMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     this.counters.rounds++;
     const { membership } = this.options;
     const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
@@ -230,8 +253,9 @@ export class Collector {
     const workers = Array.from({ length: Math.min(this.options.concurrency ?? 32, queue.length) }, async () => {
       for (let next = queue.shift(); next && !this.stoppedDuring(options); next = queue.shift()) {
         const wait = next.at - Date.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        await this.pollGateway(next.gateway);
+        if (wait > 0) await sleep(wait, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+        if (options.signal?.aborted) break;
+        await this.pollGateway(next.gateway, options.signal);
       }
     });
     await Promise.all(workers);
@@ -243,11 +267,16 @@ export class Collector {
   }
 
   /** Reads every sensor of one gateway once; failures are logged and counted, never thrown. */
-  async pollGateway(gateway: GatewayRecord): Promise<void> {
+  async pollGateway(gateway: GatewayRecord, signal?: AbortSignal): Promise<void> {
+    if (this.options.heartbeat?.isSilent(gateway.id) || !this.options.catalog.reachable(gateway.id)) {
+      this.counters.skippedGateways++;
+      return;
+    }
     let sensors: SensorInfo[];
     try {
-      sensors = await this.options.catalog.sensorsOf(gateway);
+      sensors = await abortable(this.options.catalog.sensorsOf(gateway), signal);
     } catch (error) {
+      if (signal?.aborted) return;
       this.counters.failedRequests++;
       this.options.logger.warn({ gatewayId: gateway.id, err: (error as Error).message }, 'cannot enumerate sensors');
       return;
@@ -257,10 +286,10 @@ export class Collector {
       const key = `${sensor.type}:${sensor.typeIndex}`;
       groups.set(key, [...(groups.get(key) ?? []), sensor]);
     }
-    await Promise.all([...groups.values()].map((group) => this.requestGroup(gateway, group)));
+    await Promise.all([...groups.values()].map((group) => this.requestGroup(gateway, group, signal)));
   }
 
-  private async requestGroup(gateway: GatewayRecord, group: SensorInfo[]): Promise<void> {
+  private async requestGroup(gateway: GatewayRecord, group: SensorInfo[], signal?: AbortSignal): Promise<void> {
     const { type, typeIndex } = group[0]!;
     const request: FrcRequest = {
       nAdr: 0,
@@ -268,10 +297,11 @@ export class Collector {
     };
     this.counters.polls++;
     try {
-      const data = await this.options.iqrf.request(gateway.id, 'iqrfSensor_Frc', request);
+      const data = await abortable(this.options.iqrf.request(gateway.id, 'iqrfSensor_Frc', request), signal);
       // The answer is turned into readings by whichever collector got it; wait if that is us.
       await this.processing.get(data.msgId);
     } catch (error) {
+      if (signal?.aborted) return;
       this.counters.failedRequests++;
       this.options.logger.warn({ gatewayId: gateway.id, sensorType: type, err: (error as Error).message }, 'FRC failed');
     }
@@ -357,4 +387,30 @@ export class Collector {
       }
     }
   }
+}
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts (the work itself goes on: an IQRF request
+ * still ends at its answer or timeout, or when its client closes).
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

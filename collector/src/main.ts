@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { mqttSettingsFromEnv } from '#broker';
-import { parseDuration, runService } from '#kit';
-import { backendOptionsFromEnv, openBackends } from '../../platform/backends.ts';
+import { checkStartup, durationFromEnv, parseDuration, runService } from '#kit';
+import { backendOptionsFromEnv, backendServices, mqttService, openBackends } from '../../platform/backends.ts';
 import { startCollectorService } from './service.ts';
 
 const defaultRegistryFile = fileURLToPath(new URL('../../.data/registry.json', import.meta.url));
@@ -15,7 +15,9 @@ runService('collector', async (env, logger) => {
   if (interval instanceof Error) throw new Error(`POLL_INTERVAL: ${interval.message}`);
   const mqtt = mqttSettingsFromEnv(env);
   if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)');
-  const backends = await openBackends(backendOptionsFromEnv(env, { registryFile: defaultRegistryFile }), logger);
+  const options = backendOptionsFromEnv(env, { registryFile: defaultRegistryFile });
+  await checkStartup({ reach: [mqttService(mqtt.url), ...backendServices(options)] });
+  const backends = await openBackends(options, logger);
   if (!mqtt.msgIdSecret) logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
   if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
   const service = await startCollectorService({
@@ -31,6 +33,7 @@ runService('collector', async (env, logger) => {
     ...backends,
     logger,
     intervalMs: interval * 1000,
+    heartbeatIntervalMs: durationFromEnv(env, 'HEARTBEAT_INTERVAL', '10s'),
     iqrfTimeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000),
   });
   await service.collector.start();

@@ -1,10 +1,11 @@
 import type { MqttClient } from 'mqtt';
-import { createMqttClient, IqrfClient, waitForConnection } from '#iqrf';
+import { createMqttClient, IqrfClient, onlineWindowMs, waitForConnection } from '#iqrf';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import { MemoryAnswerLedger } from './answer-ledger.ts';
 import { Collector } from './collector.ts';
+import { GatewayHeartbeat } from './heartbeat.ts';
 import { CollectorMembership } from './membership.ts';
 import { RedisAnswerLedger } from './redis-answer-ledger.ts';
 
@@ -26,6 +27,8 @@ export interface CollectorServiceOptions {
   logger: Logger;
   intervalMs?: number;
   iqrfTimeoutMs?: number;
+  /** Time between two heartbeats to each gateway (`GatewayHeartbeat`). Default 10 s. */
+  heartbeatIntervalMs?: number;
   /**
    * Secret of the signed request msgIds, the same for every collector (and the devices subgraph),
    * so that any of them accepts an answer to another's request. Default: random (one collector).
@@ -72,9 +75,11 @@ export async function startCollectorService(options: CollectorServiceOptions): P
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, msgIdSecret: options.msgIdSecret, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
   const ledger = options.redisUrl ? new RedisAnswerLedger({ url: options.redisUrl, logger }) : new MemoryAnswerLedger();
   const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
+  const heartbeat = new GatewayHeartbeat({ iqrf, registry: options.registry, membership, logger, intervalMs: options.heartbeatIntervalMs });
   const collector = new Collector({
     iqrf,
-    catalog: new MeshCatalog(iqrf, { timeoutMs: options.iqrfTimeoutMs }),
+    catalog: new MeshCatalog(iqrf, { registry: options.registry, offlineAfterMs: onlineWindowMs(options.heartbeatIntervalMs), logger, ...(options.iqrfTimeoutMs ? { timeoutMs: options.iqrfTimeoutMs } : {}) }),
+    heartbeat,
     registry: options.registry,
     store: options.store,
     bus: options.bus,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import {
+  DecommissionGatewayDocument,
   GatewayOverviewDocument,
   RegisterGatewayDocument,
   SensorHistoryDocument,
@@ -31,6 +32,11 @@ export interface PartnerAppOptions {
   tenant?: string;
   /** Where the app tells what it does (default: nowhere). */
   print?: (line: string) => void;
+  /**
+   * Decommission the registered gateway when done (its Kubernetes node, vRouter, collector pod,
+   * credentials and record go), also when a later step fails. Default false: the caller keeps it.
+   */
+  decommission?: boolean;
 }
 
 export interface PartnerAppReport {
@@ -60,10 +66,12 @@ export async function runPartnerApp(options: PartnerAppOptions): Promise<Partner
 
   const { gateway: overview } = await graphqlHttp(url, GatewayOverviewDocument, { id: watch }, credentials);
   if (!overview) throw new Error(`no gateway ${watch}`);
-  print(`${overview.name} (${overview.id}): ${overview.status}, ${overview.arch}, node ${overview.node?.name ?? '-'} ready=${overview.node?.ready ?? false}, ${overview.sensors.length} sensors`);
-  for (const sensor of overview.sensors) print(`  ${sensor.id} ${sensor.quantity} in ${sensor.room ?? '-'}: ${sensor.latest ? `${sensor.latest.value} ${sensor.unit} at ${sensor.latest.time}` : 'no reading yet'}`);
+  // Null (with an error) only when the gateway's daemon fails and its mesh was never observed.
+  const sensors = overview.sensors ?? [];
+  print(`${overview.name} (${overview.id}): ${overview.status}, ${overview.arch}, node ${overview.node?.name ?? '-'} ready=${overview.node?.ready ?? false}, ${sensors.length} sensors`);
+  for (const sensor of sensors) print(`  ${sensor.id} ${sensor.quantity} in ${sensor.room ?? '-'}: ${sensor.latest ? `${sensor.latest.value} ${sensor.unit} at ${sensor.latest.time}` : 'no reading yet'}`);
 
-  const co2 = overview.sensors.find((sensor) => sensor.quantity === 'CO2');
+  const co2 = sensors.find((sensor) => sensor.quantity === 'CO2');
   const history = co2 ? (await graphqlHttp(url, SensorHistoryDocument, { id: co2.id, from: '-1h', every: '5min', aggregate: 'AVG' }, credentials)).sensor : null;
   if (history) print(`${history.id} over the last hour: ${history.readings.map((r) => r.value.toFixed(0)).join(' ') || 'nothing yet'}`);
 
@@ -74,6 +82,20 @@ export async function runPartnerApp(options: PartnerAppOptions): Promise<Partner
   const registered = registerGateway.gateway;
   if (!registered) throw new Error(`registering ${gatewayId} failed: ${registerGateway.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
   print(`registered ${registered.id} for ${registered.tenant}: ${registered.status}`);
+  try {
+    const { live, resumedAfter } = await followLive(url, watch, readings, credentials, print);
+    return { overview, history, registered, live, resumedAfter };
+  } finally {
+    if (options.decommission) {
+      const { decommissionGateway } = await graphqlHttp(url, DecommissionGatewayDocument, { input: { gatewayId: registered.id, idempotencyKey: randomUUID() } }, credentials);
+      if (!decommissionGateway.decommissionedGatewayId) throw new Error(`decommissioning ${registered.id} failed: ${decommissionGateway.userErrors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+      print(`decommissioned ${registered.id}`);
+    }
+  }
+}
+
+/** Takes `readings` live readings of the watched gateway, drops the connection, resumes with the last cursor and takes `readings` more. */
+async function followLive(url: string, watch: string, readings: number, credentials: Credentials | undefined, print: (line: string) => void): Promise<Pick<PartnerAppReport, 'live' | 'resumedAfter'>> {
 
   // graphql-ws' own retry, with its defaults, reconnects after a drop, a slow-consumer or an
   // expired-token close; `connectionParams` is read again on each connection, so a token
@@ -101,5 +123,5 @@ export async function runPartnerApp(options: PartnerAppOptions): Promise<Partner
   } finally {
     await client.dispose();
   }
-  return { overview, history, registered, live, resumedAfter };
+  return { live, resumedAfter };
 }

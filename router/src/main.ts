@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ApiKeys, authSettingsFromEnv, createTokenVerifier } from '#auth';
-import { runService } from '#kit';
+import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
 import { dashboardHandler, dashboardOptionsFromEnv } from '../../dashboard/handler.ts';
 import { startRouter } from './gateway.ts';
 import { routerHardeningFromEnv } from './hardening.ts';
@@ -20,5 +20,9 @@ runService('router', async (env, logger) => {
   const settings = await authSettingsFromEnv(env);
   const auth = new RouterAuth({ verifyToken: createTokenVerifier(settings.tokens), apiKeys: new ApiKeys(settings.apiKeys), subgraphSecret: settings.subgraphSecret });
   const hardening = await routerHardeningFromEnv(env);
-  return startRouter({ supergraph, port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1'), logger, auth, planner, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))], ...hardening });
+  const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1') };
+  await checkStartup({ listen: [listen], reach: hardening.rateLimit?.redisUrl ? [{ variable: 'REDIS_URL', what: 'Redis', url: hardening.rateLimit.redisUrl, defaultPorts: { 'redis:': 6379, 'rediss:': 6379 } }] : [] });
+  return startRouter({ supergraph, port: listen.port, host: listen.host, logger, auth, planner, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))], ...hardening }).catch((error: unknown) => {
+    throw explainListenError([listen], error);
+  });
 });

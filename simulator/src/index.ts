@@ -1,14 +1,20 @@
 import type { MqttClient } from 'mqtt';
 import { GatewayLabel, type CloudOptions } from '#cloud';
 import type { Logger } from '#log';
+import type { GatewayRecord } from '#registry';
 import { defaultCloudCredentials, startCloudSimulator, type CloudSimulator } from './cloud/index.ts';
-import { IqrfDaemonSimulator, type DaemonCredentials } from './iqrf-daemon.ts';
+import type { TimeSeriesStore } from '#telemetry';
+import { backfillHistory, type BackfillResult } from './backfill.ts';
+import { bondedNodeSensors, IqrfDaemonSimulator, type DaemonCredentials } from './iqrf-daemon.ts';
 import type { Arch, Scenario } from './scenario.ts';
+import { SimulatorStateFile } from './state-file.ts';
 
 export { buildScenario, scenarioNames, type Scenario, type ScenarioGateway, type ScenarioNode, type GeoPoint } from './scenario.ts';
 export { scenarioRegistry, scenarioOpenData } from './seed.ts';
 export { IqrfDaemonSimulator, type DaemonCredentials } from './iqrf-daemon.ts';
 export { startCloudSimulator, defaultCloudCredentials, type CloudSimulator } from './cloud/index.ts';
+export { SimulatorStateFile, type SimulatorSnapshot } from './state-file.ts';
+export { backfillHistory, type BackfillGateway, type BackfillOptions, type BackfillResult } from './backfill.ts';
 
 export interface SimulatorOptions {
   scenario: Scenario;
@@ -31,11 +37,28 @@ export interface SimulatorOptions {
   host?: string;
   advertisedHost?: string;
   ports?: { openstack?: number; contrail?: number; kubernetes?: number };
+  /**
+   * Where the simulated city keeps its state across restarts (`SimulatorStateFile`): the meshes
+   * its coordinators bonded and its data center's objects. Nothing is kept when absent.
+   */
+  stateFile?: string;
 }
 
 export interface Simulator {
   iqrf: IqrfDaemonSimulator;
   cloud: CloudSimulator;
+  /**
+   * Boots the daemons of registered gateways it does not run (registered before the state file
+   * existed, or with the file deleted), each with the nodes the registry names as standard
+   * environment sensors. Gives the ids of those whose Kubernetes node the data center lacks:
+   * provision them again.
+   */
+  restoreRegistered(records: readonly GatewayRecord[]): string[];
+  /**
+   * Writes `windowMs` of plausible history before `until` for every sensor of the registered
+   * gateways it runs, under their tenants, never over a reading the store has (`backfillHistory`).
+   */
+  backfillHistory(options: { store: TimeSeriesStore; gateways: readonly GatewayRecord[]; windowMs: number; until: number; stepMs?: number; signal?: AbortSignal }): Promise<BackfillResult>;
   close(): Promise<void>;
 }
 
@@ -46,7 +69,12 @@ export interface Simulator {
  */
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const { scenario, logger } = options;
-  const iqrf = new IqrfDaemonSimulator({ connect: options.connect, scenario, logger, lossRate: options.lossRate });
+  const saved = options.stateFile ? await SimulatorStateFile.read(options.stateFile, scenario, logger) : undefined;
+  let stateFile: SimulatorStateFile | undefined;
+  const changed = () => stateFile?.changed();
+  const iqrf = new IqrfDaemonSimulator({ connect: options.connect, scenario, logger, lossRate: options.lossRate, onChange: changed });
+  for (const gateway of saved?.gateways ?? []) iqrf.restoreGateway(gateway);
+  if (saved) logger.info({ path: options.stateFile, gateways: saved.gateways.length, savedAt: saved.savedAt }, 'simulated city restored');
   await iqrf.start();
   const { issueCredentials } = options;
   const install = (gatewayId: string) => {
@@ -56,8 +84,27 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       (error: Error) => logger.warn({ gatewayId, err: error.message }, 'cannot issue MQTT credentials to a simulated gateway'),
     );
   };
-  for (const gateway of scenario.gateways) install(gateway.id);
-  const cloud = await startCloudSimulator({ scenario, logger, nodeReadyDelayMs: options.nodeReadyDelayMs, host: options.host, advertisedHost: options.advertisedHost, ports: options.ports });
+  for (const gateway of [...scenario.gateways, ...(saved?.gateways ?? [])]) install(gateway.id);
+  const cloud = await startCloudSimulator({
+    scenario,
+    logger,
+    nodeReadyDelayMs: options.nodeReadyDelayMs,
+    host: options.host,
+    advertisedHost: options.advertisedHost,
+    ports: options.ports,
+    restore: saved?.cloud,
+    onChange: changed,
+  });
+  if (options.stateFile) {
+    stateFile = new SimulatorStateFile(options.stateFile, logger, () => ({
+      version: 1,
+      scenario: scenario.name,
+      seed: scenario.seed,
+      savedAt: new Date().toISOString(),
+      gateways: iqrf.changedGateways(),
+      cloud: cloud.state.snapshot(),
+    }));
+  }
   const booting = new Map<string, Record<string, string>>();
   cloud.state.on('nodeAdded', (name, labels) => {
     if (labels[GatewayLabel.GATEWAY] === name) booting.set(name, labels);
@@ -84,8 +131,49 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   return {
     iqrf,
     cloud,
+    restoreRegistered(records) {
+      const unprovisioned: string[] = [];
+      for (const record of records) {
+        if (record.status === 'DECOMMISSIONED') continue;
+        if (!iqrf.hasGateway(record.id)) {
+          iqrf.restoreGateway({
+            id: record.id,
+            name: record.name,
+            tenant: record.tenant,
+            arch: record.arch.toLowerCase() as Arch,
+            location: { lat: record.location.lat, lon: record.location.lon, address: record.location.address ?? '' },
+            nodes: Object.entries(record.nodes).map(([address, meta]) => ({
+              address: Number(address),
+              mid: Number(address).toString(16).padStart(8, '0'),
+              parent: 0,
+              role: 'SENSOR',
+              name: meta.name ?? `node-${address}`,
+              ...(meta.room ? { room: meta.room } : {}),
+              sensors: bondedNodeSensors,
+            })),
+          });
+          install(record.id);
+          logger.info({ gatewayId: record.id }, 'simulated gateway restored from the registry');
+        }
+        if (!cloud.state.nodes.has(record.id)) unprovisioned.push(record.id);
+      }
+      return unprovisioned;
+    },
+    backfillHistory({ gateways, ...rest }) {
+      return backfillHistory({
+        ...rest,
+        gateways: gateways.filter((g) => g.status !== 'DECOMMISSIONED').flatMap((g) => {
+          const nodes = iqrf.meshOf(g.id);
+          return nodes ? [{ id: g.id, tenant: g.tenant, nodes }] : [];
+        }),
+        capacities: new Map(scenario.parkingLots.map((lot) => [`${lot.gatewayId}:${lot.counterAddress}`, lot.capacity])),
+        seed: scenario.seed,
+        logger,
+      });
+    },
     async close() {
       iqrf.stop();
+      await stateFile?.flush();
       await cloud.close();
     },
   };

@@ -44,10 +44,12 @@ export interface IqrfDaemonSimulatorOptions {
   lossRate?: number;
   /** The clock of the simulated sensors. */
   now?: () => Date;
+  /** Called after a mesh changed or a gateway booted or went away (the simulator saves its state). */
+  onChange?: () => void;
 }
 
 /** The standard sensors a newly bonded node brings (a DDC-SE-01 style environment sensor). */
-const bondedNodeSensors: ScenarioSensor[] = [
+export const bondedNodeSensors: ScenarioSensor[] = [
   { type: SensorType.TEMPERATURE, quantity: Quantity.TEMPERATURE },
   { type: SensorType.HUMIDITY, quantity: Quantity.HUMIDITY },
   { type: SensorType.CO2, quantity: Quantity.CO2 },
@@ -76,6 +78,13 @@ export class IqrfDaemonSimulator {
   private readonly capacities = new Map<string, number>();
   private readonly now: () => Date;
   private readonly credentials = new Map<string, DaemonCredentials>();
+  /** Gateways that hang once they answered this many more requests. */
+  private readonly answersLeft = new Map<string, number>();
+  private readonly radioStuck = new Set<string>();
+  /** `<gatewayId>:<address>` of nodes that do not answer over the radio. */
+  private readonly deadNodes = new Set<string>();
+  /** Gateways whose mesh is not (or no longer) the scenario's: what `changedGateways` gives. */
+  private readonly changed = new Set<string>();
   private started = false;
   private readonly onMessage = (topic: string, payload: Buffer) => {
     const gatewayId = gatewayFromTopic(this.topics.requests, topic);
@@ -88,7 +97,7 @@ export class IqrfDaemonSimulator {
     this.random = seededRandom(options.scenario.seed ^ 0x1f2e3d);
     this.topics = options.topics ?? defaultTopics;
     this.now = options.now ?? (() => new Date());
-    for (const gateway of options.scenario.gateways) this.addGateway(gateway);
+    for (const gateway of options.scenario.gateways) this.gateways.set(gateway.id, newGateway(gateway));
     for (const lot of options.scenario.parkingLots) this.capacities.set(`${lot.gatewayId}:${lot.counterAddress}`, lot.capacity);
   }
 
@@ -129,9 +138,49 @@ export class IqrfDaemonSimulator {
   /** A gateway boots: its daemon answers from now on (an empty mesh unless `spec.nodes` has some). */
   addGateway(spec: ScenarioGateway): void {
     if (this.gateways.has(spec.id)) return;
-    const gateway: SimulatedGateway = { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() };
+    const gateway = newGateway(spec);
     this.gateways.set(spec.id, gateway);
+    this.meshChanged(spec.id);
     this.connectGateway(gateway);
+  }
+
+  /**
+   * A gateway as it was before a restart (from the simulator's state file, or the platform's
+   * registry): it boots with that mesh, or a running one takes that mesh over.
+   */
+  restoreGateway(spec: ScenarioGateway): void {
+    const gateway = this.gateways.get(spec.id);
+    if (!gateway) return this.addGateway(spec);
+    gateway.nodes = new Map(spec.nodes.map((n) => [n.address, { ...n }]));
+    this.meshChanged(spec.id);
+  }
+
+  /**
+   * The gateway's daemon hangs after answering `answers` more requests (0: at once): connected and
+   * subscribed, it answers nothing, as a daemon stuck on its coordinator does. `undefined` wakes it.
+   */
+  hangAfter(id: string, answers: number | undefined): void {
+    if (answers === undefined) this.answersLeft.delete(id);
+    else this.answersLeft.set(id, answers);
+  }
+
+  /**
+   * The gateway's coordinator or radio is stuck (`true`): its daemon still answers its own
+   * management requests (`mngDaemon_*`, a heartbeat's) but nothing that needs the IQRF network.
+   */
+  setRadioStuck(id: string, stuck: boolean): void {
+    if (stuck) this.radioStuck.add(id);
+    else this.radioStuck.delete(id);
+  }
+
+  /**
+   * A node stops answering over the radio (`false`: a flat battery), as the daemon reports it: an
+   * enumeration gets its DPA timeout status, an FRC gives nothing for it.
+   */
+  setNodeAnswers(id: string, address: number, answers: boolean): void {
+    const key = `${id}:${address}`;
+    if (answers) this.deadNodes.delete(key);
+    else this.deadNodes.add(key);
   }
 
   /** The gateway goes dark. */
@@ -139,6 +188,20 @@ export class IqrfDaemonSimulator {
     const gateway = this.gateways.get(id);
     if (gateway) this.disconnectGateway(gateway);
     this.gateways.delete(id);
+    if (this.changed.delete(id) || gateway) this.options.onChange?.();
+  }
+
+  /** Gateways booted since the scenario began and those whose mesh changed, with their meshes now. */
+  changedGateways(): ScenarioGateway[] {
+    return [...this.changed].flatMap((id) => {
+      const gateway = this.gateways.get(id);
+      return gateway ? [{ ...gateway.spec, nodes: [...gateway.nodes.values()] }] : [];
+    });
+  }
+
+  private meshChanged(id: string): void {
+    this.changed.add(id);
+    this.options.onChange?.();
   }
 
   /** Resolves once every gateway with credentials has subscribed to its requests. */
@@ -185,6 +248,12 @@ export class IqrfDaemonSimulator {
     return this.gateways.has(id);
   }
 
+  /** The nodes a gateway's coordinator has bonded now, with their sensors; undefined for a gateway it does not run. */
+  meshOf(id: string): ScenarioNode[] | undefined {
+    const gateway = this.gateways.get(id);
+    return gateway ? [...gateway.nodes.values()] : undefined;
+  }
+
   /** Bonded node addresses of a gateway (for tests and the cloud simulator). */
   bondedNodes(id: string): number[] {
     return [...(this.gateways.get(id)?.nodes.keys() ?? [])].sort((a, b) => a - b);
@@ -204,7 +273,15 @@ export class IqrfDaemonSimulator {
     const msgId = request.data.msgId;
     const req = isObject(request.data.req) ? request.data.req : {};
     const param = isObject(req.param) ? req.param : {};
+    const left = this.answersLeft.get(gateway.spec.id);
+    if (left !== undefined) {
+      if (left === 0) return;
+      this.answersLeft.set(gateway.spec.id, left - 1);
+    }
+    if (this.radioStuck.has(gateway.spec.id) && !mType.startsWith('mngDaemon_')) return;
     switch (mType) {
+      case 'mngDaemon_Version':
+        return this.reply(gateway, mType, msgId, { version: 'v2.6.0' });
       case 'iqrfEmbedCoordinator_BondedDevices':
         return this.reply(gateway, mType, msgId, { nAdr: 0, hwpId: 0, rCode: 0, dpaVal: 0, result: { bondedDevices: [...gateway.nodes.keys()].sort((a, b) => a - b) } });
       case 'iqrfDb_GetNetworkTopology':
@@ -242,6 +319,7 @@ export class IqrfDaemonSimulator {
   private enumerate(gateway: SimulatedGateway, msgId: string, address: number): void {
     const node = gateway.nodes.get(address);
     if (!node) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    if (this.deadNodes.has(`${gateway.spec.id}:${address}`)) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
     const sensors: EnumeratedSensor[] = node.sensors.map((sensor) => {
       const info = sensorTypes.get(sensor.type)!;
       return { id: info.id, type: sensor.type, name: info.name, shortName: info.id, unit: info.unit, decimalPlaces: info.decimalPlaces, frcs: [info.frcCommand] };
@@ -258,7 +336,7 @@ export class IqrfDaemonSimulator {
     const sensors = addresses.map((address) => {
       const node = gateway.nodes.get(address);
       const index = node ? indexOfType(node, type, typeIndex) : -1;
-      if (!node || index < 0 || this.random() < (this.options.lossRate ?? 0)) return null;
+      if (!node || index < 0 || this.deadNodes.has(`${gateway.spec.id}:${address}`) || this.random() < (this.options.lossRate ?? 0)) return null;
       const value = this.sensorValue(gateway, node, index, time);
       return param.extFormat ? { nAdr: address, mid: node.mid, hwpid: 5122, sensor: value } : value;
     });
@@ -302,6 +380,7 @@ export class IqrfDaemonSimulator {
     }
     const mid = Math.floor(this.random() * 0xffffffff).toString(16).padStart(8, '0');
     gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
+    this.meshChanged(gateway.spec.id);
     this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {
       assignedAddr: address,
       nodesNr: gateway.nodes.size,
@@ -314,6 +393,7 @@ export class IqrfDaemonSimulator {
 
   private removeBond(gateway: SimulatedGateway, msgId: string, address: number): void {
     if (!gateway.nodes.delete(address)) return this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, {}, 1002, `Node ${address} is not bonded`);
+    this.meshChanged(gateway.spec.id);
     this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, { nodesNr: gateway.nodes.size });
   }
 
@@ -334,6 +414,7 @@ export class IqrfDaemonSimulator {
       }
       messages.push({ wave, nodesNr: gateway.nodes.size, newNodesNr: newNodes.length, newNodes, progress: Math.round((wave / waves) * 100), lastWave: wave === waves });
     }
+    this.meshChanged(gateway.spec.id);
     for (const rsp of messages) this.reply(gateway, 'iqmeshNetwork_AutoNetwork', msgId, rsp);
   }
 
@@ -342,6 +423,10 @@ export class IqrfDaemonSimulator {
     const mqtt = gateway.mqtt ?? this.options.mqtt;
     mqtt?.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });
   }
+}
+
+function newGateway(spec: ScenarioGateway): SimulatedGateway {
+  return { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() };
 }
 
 function indexOfType(node: ScenarioNode, type: number, typeIndex: number): number {

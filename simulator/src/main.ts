@@ -1,6 +1,7 @@
 import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv } from '#broker';
 import { createMqttClient, type MqttOptions } from '#iqrf';
-import { runService } from '#kit';
+import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
+import { mqttService } from '../../platform/backends.ts';
 import { buildScenario, scenarioNames, startSimulator, type Scenario } from './index.ts';
 
 /** `npm run simulator`: the simulated city alone, answering on an MQTT broker (MQTT_URL). */
@@ -10,6 +11,14 @@ runService('simulator', async (env, logger) => {
   const settings = mqttSettingsFromEnv(env);
   if (!settings.admin) throw new Error('Set MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD: the simulated gateways get their MQTT credentials as a registration issues them');
   const options: MqttOptions = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
+  const host = env.string('HOST', '127.0.0.1');
+  const ports = { openstack: env.int('OPENSTACK_PORT', 5000), contrail: env.int('CONTRAIL_PORT', 8082), kubernetes: env.int('KUBERNETES_PORT', 6443) };
+  const listen: PortToListen[] = [
+    { variable: 'OPENSTACK_PORT', port: ports.openstack, host },
+    { variable: 'CONTRAIL_PORT', port: ports.contrail, host },
+    { variable: 'KUBERNETES_PORT', port: ports.kubernetes, host },
+  ];
+  await checkStartup({ listen, reach: [mqttService(settings.url)] });
   const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
   const gatewayCredentials = new GatewayCredentials(accounts);
   const simulator = await startSimulator({
@@ -18,10 +27,12 @@ runService('simulator', async (env, logger) => {
     // Standing in for the installer: a gateway that boots gets credentials issued anew.
     issueCredentials: (gatewayId) => gatewayCredentials.issue(gatewayId),
     logger,
-    host: env.string('HOST', '127.0.0.1'),
+    host,
     advertisedHost: env.optional('ADVERTISED_HOST'),
     // The real systems' usual ports, so that a configuration written for them works unchanged.
-    ports: { openstack: env.int('OPENSTACK_PORT', 5000), contrail: env.int('CONTRAIL_PORT', 8082), kubernetes: env.int('KUBERNETES_PORT', 6443) },
+    ports,
+  }).catch((error: unknown) => {
+    throw explainListenError(listen, error);
   });
   const { cloud } = simulator;
   logger.info({ openstackAuthUrl: cloud.openstackAuthUrl, contrailUrl: cloud.contrailUrl, kubernetesUrl: cloud.kubernetesUrl }, 'simulated city ready');

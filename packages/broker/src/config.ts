@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { EnvReader } from '#kit';
+import { StartupError, type EnvReader } from '#kit';
 import type { MqttCredentials } from './accounts.ts';
 
 /** How a separately run service reaches the platform's broker (`MQTT_*`). */
@@ -26,13 +26,13 @@ export function mqttSettingsFromEnv(env: EnvReader): MqttSettings {
     const username = env.optional(user);
     const file = env.optional(`${password}_FILE`);
     const secret = env.optional(password) ?? (file ? readFileSync(file, 'utf8').trim() : undefined);
-    if (Boolean(username) !== Boolean(secret)) throw new Error(`Set both ${user} and ${password} (or ${password}_FILE), or neither`);
+    if (Boolean(username) !== Boolean(secret)) throw new StartupError(`Set both ${user} and ${password} (or ${password}_FILE), or neither`);
     return username && secret ? { username, password: secret } : undefined;
   };
   const caFile = env.optional('MQTT_CA_FILE');
   const msgIdSecret = env.optional('MQTT_MSGID_SECRET');
   if (env.optional('NODE_ENV') === 'production' && (!msgIdSecret || msgIdSecret.length < 32)) {
-    throw new Error('Set MQTT_MSGID_SECRET in production (at least 32 characters, the same in every collector and the devices subgraph), e.g. $(openssl rand -base64 32)');
+    throw new StartupError('Set MQTT_MSGID_SECRET in production (at least 32 characters, the same in every collector and the devices subgraph), e.g. $(openssl rand -base64 32)');
   }
   return {
     url: env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'),

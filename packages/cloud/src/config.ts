@@ -1,4 +1,4 @@
-import type { EnvReader } from '#kit';
+import { StartupError, type EnvReader } from '#kit';
 import { ContrailClient } from './contrail.ts';
 import { KubernetesClient, type KubernetesClientOptions } from './kubernetes.ts';
 import { OpenStackClient, type OpenStackClientOptions } from './openstack.ts';
@@ -22,7 +22,7 @@ export function cloudOptionsFromEnv(env: EnvReader): CloudOptions | undefined {
   const set = REQUIRED.filter((name) => env.optional(name) !== undefined);
   if (set.length === 0 && !kubernetesUrl && !kubeconfig) return undefined;
   const missing = [...REQUIRED.filter((name) => !set.includes(name)), ...(kubernetesUrl || kubeconfig ? [] : ['KUBECONFIG or KUBERNETES_URL'])];
-  if (missing.length) throw new Error(`Real cloud systems are partly configured; also set ${missing.join(', ')} (or unset all to use the simulator)`);
+  if (missing.length) throw new StartupError(`Real cloud systems are partly configured; also set ${missing.join(', ')} (or unset all to use the simulator)`);
   const value = (name: string) => env.optional(name) ?? '';
   return {
     openstack: {

@@ -1,3 +1,6 @@
+import { StartupError } from './startup.ts';
+import { parseDuration } from './time.ts';
+
 /** Typed access to environment variables, for the `main.ts` of each process (and nowhere else). */
 export interface EnvReader {
   string(name: string, fallback: string): string;
@@ -6,7 +9,7 @@ export interface EnvReader {
   bool(name: string, fallback: boolean): boolean;
 }
 
-/** Reads `env`; a set but malformed value throws with the variable's name. */
+/** Reads `env`; a set but malformed value throws a `StartupError` with the variable's name. */
 export function envConfig(env: NodeJS.ProcessEnv = process.env): EnvReader {
   const optional = (name: string) => {
     const value = env[name]?.trim();
@@ -19,7 +22,7 @@ export function envConfig(env: NodeJS.ProcessEnv = process.env): EnvReader {
       const raw = optional(name);
       if (raw === undefined) return fallback;
       const value = Number(raw);
-      if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+      if (!Number.isInteger(value) || value < 0) throw new StartupError(`${name} must be a non-negative integer, got "${raw}"`);
       return value;
     },
     bool(name, fallback) {
@@ -27,7 +30,14 @@ export function envConfig(env: NodeJS.ProcessEnv = process.env): EnvReader {
       if (raw === undefined) return fallback;
       if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
       if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-      throw new Error(`${name} must be true or false, got "${raw}"`);
+      throw new StartupError(`${name} must be true or false, got "${raw}"`);
     },
   };
+}
+
+/** A duration variable (`10s`, `5min`, `1h`; `fallback` the same way) in ms; a malformed one throws with the variable's name. */
+export function durationFromEnv(env: EnvReader, name: string, fallback: string): number {
+  const seconds = parseDuration(env.string(name, fallback));
+  if (seconds instanceof Error) throw new StartupError(`${name}: ${seconds.message}`);
+  return seconds * 1000;
 }

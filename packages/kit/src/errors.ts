@@ -20,6 +20,11 @@ export const ErrorCode = {
   IDEMPOTENCY_KEY_IN_USE: 'IDEMPOTENCY_KEY_IN_USE',
   /** A gateway's IQRF daemon did not answer in time. */
   GATEWAY_TIMEOUT: 'GATEWAY_TIMEOUT',
+  /**
+   * A gateway's IQRF daemon is not asked now (offline, or failing lately: `extensions.retryAt`)
+   * and nothing is known of what was asked yet.
+   */
+  GATEWAY_UNAVAILABLE: 'GATEWAY_UNAVAILABLE',
   /** A gateway's IQRF daemon answered with an error status. */
   GATEWAY_ERROR: 'GATEWAY_ERROR',
   /** An external system (OpenStack, Contrail, Kubernetes, Graphite) failed or is unreachable. */

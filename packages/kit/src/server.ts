@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { ReplayGuard, SignatureError, verifySignedConnection, verifySignedRequest, type Caller, type SigningOptions } from '#auth';
 import type { Logger } from '#log';
+import { areClientErrors } from './client-errors.ts';
 import { maskError } from './errors.ts';
 
 /** What a subgraph needs from the kit; everything else (health, errors, drain) is the kit's. */
@@ -111,7 +112,10 @@ export async function startSubgraph<TContext extends BaseContext>(
           context: (ctx) => options.context({ headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), caller: connectionCallers.get(ctx.extra)! }),
           onNext: (_ctx, _id, _payload, _args, result) => maskResult(result as ExecutionResult, formatError),
           onError: (_ctx, id, _payload, errors) => {
-            logger.warn({ id, errors: errors.map((e) => e.message) }, 'subscription rejected');
+            // Refusals the client caused (a document that does not validate: no original error;
+            // bad arguments) are not the service's trouble.
+            const level = errors.every((e) => !e.originalError) || areClientErrors(errors) ? 'info' : 'warn';
+            logger[level]({ id, errors: errors.map((e) => e.message) }, 'subscription rejected');
           },
         },
         wsServer,

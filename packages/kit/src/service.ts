@@ -1,5 +1,6 @@
-import { createLogger, type Logger } from '#log';
+import { createLogger, logFormats, type LogFormat, type Logger } from '#log';
 import { envConfig, type EnvReader } from './config.ts';
+import { StartupError } from './startup.ts';
 
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -11,10 +12,18 @@ export interface Service {
  * The tail of every `main.ts`: reads the environment once, starts the service, stops it cleanly
  * on SIGINT/SIGTERM, and exits non-zero when starting fails. Repeated signals are ignored: a
  * terminal's Ctrl-C reaches npm, tsx and this process together, and tsx relays it once more.
+ * A `StartupError` (a port in use, a service not reachable: the operator's to fix) is logged as
+ * one line a problem without a stack trace; anything else with its stack. LOG_LEVEL and
+ * LOG_FORMAT (`json`, `pretty`) say how it logs.
  */
 export function runService(name: string, start: (env: EnvReader, logger: Logger) => Promise<Service>): void {
   const env = envConfig();
-  const logger = createLogger(name, env.string('LOG_LEVEL', 'info'));
+  const format = env.string('LOG_FORMAT', 'json');
+  if (!(logFormats as readonly string[]).includes(format)) {
+    process.stderr.write(`LOG_FORMAT=${format}: set LOG_FORMAT to one of ${logFormats.join(', ')}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(name, env.string('LOG_LEVEL', 'info'), { format: format as LogFormat });
   start(env, logger).then(
     (service) => {
       let stopping = false;
@@ -40,7 +49,8 @@ export function runService(name: string, start: (env: EnvReader, logger: Logger)
       process.on('SIGTERM', stop);
     },
     (error: unknown) => {
-      logger.fatal({ err: error }, `${name} failed to start`);
+      if (error instanceof StartupError) for (const problem of error.problems) logger.fatal(problem);
+      else logger.fatal({ err: error }, `${name} failed to start`);
       process.exit(1);
     },
   );

@@ -1,5 +1,5 @@
-import { sensorTypes, quantityUnit, type EnumeratedSensor, type IqrfClient, type Quantity, type TopologyDevice } from '#iqrf';
-import type { GatewayRecord } from './registry.ts';
+import { sensorTypes, quantityUnit, type EnumeratedSensor, type Quantity } from '#iqrf';
+import type { GatewayRecord, MeshSnapshot } from './registry.ts';
 
 /** A sensor as the API and the collector see it: daemon enumeration plus registry metadata. */
 export interface SensorInfo {
@@ -59,90 +59,7 @@ export function describeSensors(gateway: GatewayRecord, address: number, enumera
   });
 }
 
-export interface MeshCatalogOptions {
-  /** How long topology and enumerations are reused. Default 5 min; mutations invalidate earlier. */
-  ttlMs?: number;
-  timeoutMs?: number;
-}
-
-interface Cached<T> {
-  expires: number;
-  value: Promise<T>;
-}
-
-/**
- * What each gateway's IQRF daemon says about its mesh (topology, bonded nodes, sensors of each
- * node), fetched once and reused for `ttlMs`: enumerating a mesh costs radio time, and both the
- * API and the collector need it. Concurrent callers share one request; failures are not kept.
- */
-export class MeshCatalog {
-  private readonly cache = new Map<string, Cached<unknown>>();
-  private readonly ttlMs: number;
-
-  constructor(private readonly iqrf: IqrfClient, private readonly options: MeshCatalogOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 300_000;
-  }
-
-  topology(gatewayId: string): Promise<TopologyDevice[]> {
-    return this.cached(`${gatewayId}|topology`, async () => {
-      const data = await this.iqrf.request<{ devices: TopologyDevice[] }>(gatewayId, 'iqrfDb_GetNetworkTopology', {}, this.requestOptions());
-      if (!Array.isArray(data.rsp?.devices)) throw new Error(`gateway "${gatewayId}" answered iqrfDb_GetNetworkTopology without rsp.devices`);
-      return data.rsp.devices;
-    });
-  }
-
-  bondedNodes(gatewayId: string): Promise<number[]> {
-    return this.cached(`${gatewayId}|bonded`, async () => {
-      const data = await this.iqrf.request<{ result?: { bondedDevices?: number[] } }>(
-        gatewayId,
-        'iqrfEmbedCoordinator_BondedDevices',
-        { nAdr: 0, param: {} },
-        this.requestOptions(),
-      );
-      const bonded = data.rsp?.result?.bondedDevices;
-      if (!Array.isArray(bonded)) throw new Error(`gateway "${gatewayId}" answered iqrfEmbedCoordinator_BondedDevices without result.bondedDevices`);
-      return bonded;
-    });
-  }
-
-  nodeSensors(gatewayId: string, address: number): Promise<EnumeratedSensor[]> {
-    return this.cached(`${gatewayId}|sensors|${address}`, async () => {
-      const data = await this.iqrf.request<{ result?: { sensors?: EnumeratedSensor[] } }>(
-        gatewayId,
-        'iqrfSensor_Enumerate',
-        { nAdr: address, param: {} },
-        this.requestOptions(),
-      );
-      const sensors = data.rsp?.result?.sensors;
-      if (!Array.isArray(sensors)) throw new Error(`gateway "${gatewayId}" answered iqrfSensor_Enumerate for node ${address} without result.sensors`);
-      return sensors;
-    });
-  }
-
-  /** Every sensor of a gateway, node by node. */
-  async sensorsOf(gateway: GatewayRecord): Promise<SensorInfo[]> {
-    const bonded = await this.bondedNodes(gateway.id);
-    const perNode = await Promise.all(bonded.map(async (address) => describeSensors(gateway, address, await this.nodeSensors(gateway.id, address))));
-    return perNode.flat();
-  }
-
-  /** Forgets what is known of a gateway's mesh (after bonding, unbonding, discovery). */
-  invalidate(gatewayId: string): void {
-    for (const key of this.cache.keys()) if (key.startsWith(`${gatewayId}|`)) this.cache.delete(key);
-  }
-
-  private requestOptions() {
-    return this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {};
-  }
-
-  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const hit = this.cache.get(key);
-    if (hit && hit.expires > Date.now()) return hit.value as Promise<T>;
-    const value = load();
-    this.cache.set(key, { expires: Date.now() + this.ttlMs, value });
-    value.catch(() => {
-      if (this.cache.get(key)?.value === value) this.cache.delete(key);
-    });
-    return value;
-  }
+/** The sensors of every bonded node of a mesh, with the registry's names and rooms. */
+export function describeMeshSensors(gateway: GatewayRecord, mesh: MeshSnapshot): SensorInfo[] {
+  return mesh.bonded.flatMap((address) => describeSensors(gateway, address, mesh.sensors[address] ?? []));
 }

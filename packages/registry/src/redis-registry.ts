@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '#log';
-import type { GatewayRecord, GatewayRegistry } from './registry.ts';
+import { parseMeshSnapshot, type GatewayRecord, type GatewayRegistry, type MeshSnapshot } from './registry.ts';
 
 export interface RedisGatewayRegistryOptions {
   /** `redis://host:port[/db]` */
   url: string;
   logger: Logger;
-  /** The hash holding one JSON value per gateway id. Default `iot:gateways`. */
+  /** The hash holding one JSON value per gateway id. Default `iot:gateways`; last known meshes in `<key>:mesh`. */
   key?: string;
 }
 
@@ -23,7 +23,25 @@ return 1
 `;
 
 /**
- * `GatewayRegistry` in one Redis hash (id -> JSON record), shared by every process using it.
+ * Keeps a mesh snapshot only while its gateway is registered, and unless the one kept for the
+ * same registration was observed later (ISO-8601 instants compare as text).
+ * KEYS: gateways hash, meshes hash. ARGV: id, JSON snapshot, its incarnation, its observedAt.
+ * Returns 1 when written, 0 when not.
+ */
+const SAVE_MESH_SCRIPT = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local kept = redis.call('HGET', KEYS[2], ARGV[1])
+if kept then
+  local ok, decoded = pcall(cjson.decode, kept)
+  if ok and type(decoded) == 'table' and decoded.incarnation == ARGV[3] and type(decoded.observedAt) == 'string' and decoded.observedAt > ARGV[4] then return 0 end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * `GatewayRegistry` in one Redis hash (id -> JSON record) and the last known meshes in another
+ * (id -> JSON snapshot), shared by every process using it.
  * `add` is atomic (HSETNX); `update` is compare-and-set, retried when another writer changed the
  * record in between, so concurrent updates never lose one another. The connection reconnects on
  * its own; a command made while Redis is unreachable waits through about 20 reconnect attempts
@@ -32,10 +50,12 @@ return 1
 export class RedisGatewayRegistry implements GatewayRegistry {
   private readonly redis: Redis;
   private readonly key: string;
+  private readonly meshKey: string;
   private readonly logger: Logger;
 
   constructor(options: RedisGatewayRegistryOptions) {
     this.key = options.key ?? 'iot:gateways';
+    this.meshKey = `${this.key}:mesh`;
     this.logger = options.logger;
     this.redis = new Redis(options.url, {
       connectionName: 'iot-gateway-registry',
@@ -85,7 +105,30 @@ export class RedisGatewayRegistry implements GatewayRegistry {
   }
 
   async remove(id: string): Promise<boolean> {
-    return (await this.redis.hdel(this.key, id)) === 1;
+    const results = await this.redis.multi().hdel(this.key, id).hdel(this.meshKey, id).exec();
+    if (!results) throw new Error(`gateway registry: removing ${id} was aborted`);
+    for (const [error] of results) if (error) throw error;
+    return results[0]![1] === 1;
+  }
+
+  async lastKnownMeshes(ids: readonly string[]): Promise<Array<MeshSnapshot | undefined>> {
+    if (ids.length === 0) return [];
+    const values = await this.redis.hmget(this.meshKey, ...ids);
+    return values.map((value) => {
+      if (value === null) return undefined;
+      let snapshot: MeshSnapshot | undefined;
+      try {
+        snapshot = parseMeshSnapshot(JSON.parse(value));
+      } catch {
+        // reported below
+      }
+      if (!snapshot) this.logger.warn({ key: this.meshKey, value: value.slice(0, 200) }, 'gateway registry skipped a stored mesh that is not a mesh snapshot');
+      return snapshot;
+    });
+  }
+
+  async saveMesh(gatewayId: string, snapshot: MeshSnapshot): Promise<void> {
+    await this.redis.eval(SAVE_MESH_SCRIPT, 2, this.key, this.meshKey, gatewayId, JSON.stringify(snapshot), snapshot.incarnation, snapshot.observedAt);
   }
 
   async close(): Promise<void> {

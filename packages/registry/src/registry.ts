@@ -1,4 +1,4 @@
-import type { Quantity } from '#iqrf';
+import type { EnumeratedSensor, Quantity, TopologyDevice } from '#iqrf';
 
 export type CpuArch = 'AMD64' | 'ARM' | 'ARM64';
 export type GatewayStatus = 'PROVISIONING' | 'ONLINE' | 'OFFLINE' | 'DECOMMISSIONED';
@@ -24,9 +24,27 @@ export interface GatewayRecord {
   nodes: Record<number, NodeMeta>;
 }
 
+/** What a gateway's IQRF daemon last said of its mesh, all of it at once. */
+export interface MeshSnapshot {
+  /**
+   * Whose gateway it was said of (`incarnationOf` its record): an id decommissioned and registered
+   * again, by another tenant say, is another gateway, and what was known of the first is not its.
+   */
+  incarnation: string;
+  /** The daemon's topology, coordinator included. */
+  topology: TopologyDevice[];
+  /** Addresses of the bonded nodes. */
+  bonded: number[];
+  /** The sensors each bonded node enumerated, by address. */
+  sensors: Record<number, EnumeratedSensor[]>;
+  /** ISO-8601: when the daemon said it. */
+  observedAt: string;
+}
+
 /**
- * The registry of gateways: tenant, location, names and rooms. It survives restarts
- * (a JSON file by default, Redis when configured).
+ * The registry of gateways: tenant, location, names and rooms, and the last mesh each gateway's
+ * daemon reported (so that an offline gateway is still described, after restarts and by every
+ * API instance). It survives restarts (a JSON file by default, Redis when configured).
  */
 export interface GatewayRegistry {
   list(): Promise<GatewayRecord[]>;
@@ -36,6 +54,36 @@ export interface GatewayRegistry {
   add(record: GatewayRecord): Promise<boolean>;
   /** Applies `change` to a stored gateway; undefined when there is none. */
   update(id: string, change: (record: GatewayRecord) => GatewayRecord): Promise<GatewayRecord | undefined>;
+  /** Removes a gateway and its last known mesh. */
   remove(id: string): Promise<boolean>;
+  /** The last mesh each gateway's daemon reported, in key order; `undefined` when none is known. */
+  lastKnownMeshes(ids: readonly string[]): Promise<Array<MeshSnapshot | undefined>>;
+  /**
+   * Keeps what a gateway's daemon just reported of its mesh, replacing what was kept, unless the
+   * gateway is not registered (any more) or what is kept was observed later.
+   */
+  saveMesh(gatewayId: string, snapshot: MeshSnapshot): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Which registration of a gateway id a record is: its tenant and when it was registered. */
+export function incarnationOf(gateway: Pick<GatewayRecord, 'tenant' | 'registeredAt'>): string {
+  return `${gateway.tenant}|${gateway.registeredAt}`;
+}
+
+/** A stored mesh snapshot, or undefined when `value` does not have its shape (a cache can always be refetched). */
+export function parseMeshSnapshot(value: unknown): MeshSnapshot | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const candidate = value as Partial<MeshSnapshot>;
+  const valid =
+    typeof candidate.incarnation === 'string' &&
+    typeof candidate.observedAt === 'string' &&
+    !Number.isNaN(Date.parse(candidate.observedAt)) &&
+    Array.isArray(candidate.topology) &&
+    Array.isArray(candidate.bonded) &&
+    candidate.bonded.every((address) => Number.isInteger(address)) &&
+    typeof candidate.sensors === 'object' &&
+    candidate.sensors !== null &&
+    Object.values(candidate.sensors).every(Array.isArray);
+  return valid ? (candidate as MeshSnapshot) : undefined;
 }

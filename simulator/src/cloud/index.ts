@@ -4,9 +4,9 @@ import { contrailHandler } from './contrail.ts';
 import { listen, sendJson, type Handler, type LoopbackServer } from './http.ts';
 import { kubernetesHandler } from './kubernetes.ts';
 import { OPENSTACK_PREFIX, openStackHandler } from './openstack.ts';
-import { CloudState, type CloudStateOptions, type Fault } from './state.ts';
+import { CloudState, type CloudSnapshot, type CloudStateOptions, type Fault } from './state.ts';
 
-export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudStateEvents, type CloudStateOptions, type Fault } from './state.ts';
+export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudSnapshot, type CloudStateEvents, type CloudStateOptions, type Fault } from './state.ts';
 
 export interface CloudSimulatorOptions extends CloudStateOptions {
   scenario: Scenario;
@@ -17,6 +17,10 @@ export interface CloudSimulatorOptions extends CloudStateOptions {
   advertisedHost?: string;
   /** Fixed ports; free ones when absent. */
   ports?: { openstack?: number; contrail?: number; kubernetes?: number };
+  /** The data center as it was (the simulator's state file) instead of the scenario's. */
+  restore?: CloudSnapshot;
+  /** Called after anything may have changed: a request other than GET, a Kubernetes object changing. */
+  onChange?: () => void;
 }
 
 export interface CloudSimulator {
@@ -37,17 +41,20 @@ export interface CloudSimulator {
 export async function startCloudSimulator(options: CloudSimulatorOptions): Promise<CloudSimulator> {
   const { logger, host = '127.0.0.1' } = options;
   const state = new CloudState(options.scenario, options);
+  if (options.restore) state.restore(options.restore);
+  const { onChange } = options;
+  if (onChange) state.on('kube', () => onChange());
   let openstackBase = '';
   let contrailBase = '';
   const servers: LoopbackServer[] = [];
   try {
-    const openstack = await listen('openstack', host, logger, faulty(state, 'openstack', openStackHandler(state, () => openstackBase)), options.ports?.openstack, options.advertisedHost);
+    const openstack = await listen('openstack', host, logger, faulty(state, 'openstack', openStackHandler(state, () => openstackBase), onChange), options.ports?.openstack, options.advertisedHost);
     servers.push(openstack);
     openstackBase = openstack.url;
-    const contrail = await listen('contrail', host, logger, faulty(state, 'contrail', contrailHandler(state, () => contrailBase)), options.ports?.contrail, options.advertisedHost);
+    const contrail = await listen('contrail', host, logger, faulty(state, 'contrail', contrailHandler(state, () => contrailBase), onChange), options.ports?.contrail, options.advertisedHost);
     servers.push(contrail);
     contrailBase = contrail.url;
-    const kubernetes = await listen('kubernetes', host, logger, faulty(state, 'kubernetes', kubernetesHandler(state)), options.ports?.kubernetes, options.advertisedHost);
+    const kubernetes = await listen('kubernetes', host, logger, faulty(state, 'kubernetes', kubernetesHandler(state), onChange), options.ports?.kubernetes, options.advertisedHost);
     servers.push(kubernetes);
     const simulator: CloudSimulator = {
       openstackAuthUrl: `${openstack.url}${OPENSTACK_PREFIX.identity}/v3`,
@@ -68,10 +75,14 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
   }
 }
 
-/** Answers a request with the fault injected for it (`CloudState.injectFault`), if any. */
-function faulty(state: CloudState, system: Fault['system'], handler: Handler): Handler {
+/**
+ * Answers a request with the fault injected for it (`CloudState.injectFault`), if any; tells
+ * `onChange` when a request that may have changed something is answered.
+ */
+function faulty(state: CloudState, system: Fault['system'], handler: Handler, onChange?: () => void): Handler {
   return (req, res, url) => {
     const fault = state.takeFault(system, req.method ?? 'GET', url.pathname);
+    if (onChange && req.method !== 'GET' && req.method !== 'HEAD') res.once('finish', onChange);
     if (!fault) return handler(req, res, url);
     sendJson(res, fault.status ?? 500, { message: fault.message ?? `injected ${system} fault` });
   };

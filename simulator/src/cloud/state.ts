@@ -57,6 +57,22 @@ interface Token {
   projectId: string;
 }
 
+/** The objects of the simulated data center, as `CloudState.snapshot` gives them (tokens and faults are not kept). */
+export interface CloudSnapshot {
+  projects: KeystoneProject[];
+  servers: NovaServer[];
+  networks: NeutronNetwork[];
+  contrailProjects: ContrailObject[];
+  networkIpams: ContrailObject[];
+  virtualNetworks: ContrailObject[];
+  virtualRouters: ContrailObject[];
+  bgpRouters: ContrailObject[];
+  nodes: KubeObject[];
+  namespaces: KubeObject[];
+  pods: KubeObject[];
+  resourceVersion: number;
+}
+
 /**
  * The simulated data center: OpenStack, Contrail and Kubernetes objects derived from a scenario,
  * mutated by the simulated APIs. Owns the simulated kubelet's timers; `close()` clears them.
@@ -107,6 +123,57 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     for (const node of kube.nodes) this.nodes.set(node.metadata.name, node);
     for (const ns of kube.namespaces) this.namespaces.set(ns.metadata.name, ns);
     for (const pod of kube.pods) this.pods.set(podKey(pod), pod);
+  }
+
+  /** Every object, for the simulator's state file (JSON-safe; the arrays are copies). */
+  snapshot(): CloudSnapshot {
+    return {
+      projects: [...this.projects],
+      servers: [...this.servers],
+      networks: [...this.networks],
+      contrailProjects: [...this.contrailProjects],
+      networkIpams: [...this.networkIpams],
+      virtualNetworks: [...this.virtualNetworks],
+      virtualRouters: [...this.virtualRouters.values()],
+      bgpRouters: [...this.bgpRouters],
+      nodes: [...this.nodes.values()],
+      namespaces: [...this.namespaces.values()],
+      pods: [...this.pods.values()],
+      resourceVersion: this.#resourceVersion,
+    };
+  }
+
+  /**
+   * Replaces the scenario's objects by a snapshot's, as the data center was when it was taken
+   * (before the API servers serve anything). Nodes that had not reported Ready yet do so after
+   * `nodeReadyDelayMs`, without announcing themselves again.
+   */
+  restore(snapshot: CloudSnapshot): void {
+    const replace = <T>(list: T[], items: readonly T[]) => list.splice(0, list.length, ...items);
+    replace(this.projects, snapshot.projects);
+    replace(this.servers, snapshot.servers);
+    replace(this.networks, snapshot.networks);
+    replace(this.contrailProjects, snapshot.contrailProjects);
+    replace(this.networkIpams, snapshot.networkIpams);
+    replace(this.virtualNetworks, snapshot.virtualNetworks);
+    replace(this.bgpRouters, snapshot.bgpRouters);
+    this.virtualRouters.clear();
+    for (const router of snapshot.virtualRouters) this.virtualRouters.set(router.uuid, router);
+    this.nodes.clear();
+    for (const node of snapshot.nodes) this.nodes.set(node.metadata.name, node);
+    this.namespaces.clear();
+    for (const ns of snapshot.namespaces) this.namespaces.set(ns.metadata.name, ns);
+    this.pods.clear();
+    for (const pod of snapshot.pods) this.pods.set(podKey(pod), pod);
+    this.#resourceVersion = Math.max(this.#resourceVersion, snapshot.resourceVersion);
+    for (const node of this.nodes.values()) {
+      if (isReady(node)) continue;
+      this.#later(() => {
+        if (this.nodes.get(node.metadata.name) !== node) return;
+        node.status = nodeStatus(node.metadata.name, node.metadata.labels['kubernetes.io/arch'] ?? 'amd64', undefined, true, new Date().toISOString());
+        this.#store('nodes', 'MODIFIED', node);
+      });
+    }
   }
 
   // --- Keystone -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ export interface DevicesSources {
   provisioner: Provisioner;
   /** Sensors the open data catalogue publishes: their names and quantities are readable by every caller. */
   openSensorIds: ReadonlySet<string>;
-  /** A gateway whose daemon answered within this window is ONLINE. */
+  /** A gateway whose daemon answered (a heartbeat, anything) within this window is ONLINE. */
   onlineWindowMs: number;
   /** Issues, rotates and revokes gateways' MQTT credentials on the broker. */
   credentials: GatewayCredentials;
@@ -42,6 +42,8 @@ export interface DevicesServices {
   idempotency: IdempotencyStore;
   discoveries: MeshDiscoveries;
   activation: GatewayActivation;
+  /** When the subgraph started (ms since the epoch): gateways not heard yet are unknown, not OFFLINE, for one online window. */
+  startedAt: number;
 }
 
 export interface DevicesContext {

@@ -3,7 +3,7 @@ import { MemoryIdempotencyStore } from '#registry';
 import { createDevicesContext, type DevicesContext, type DevicesServices, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { GatewayActivation } from './sources/gateway-activation.ts';
-import { announceMeshChange } from './sources/mesh-change.ts';
+import { announceMeshChange, followMeshChanges } from './sources/mesh-change.ts';
 import { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 
 export type { DevicesSources, Provisioner } from './context.ts';
@@ -20,6 +20,7 @@ export async function startDevicesSubgraph(options: SubgraphStartOptions & { sou
     idempotency: sources.idempotency ?? new MemoryIdempotencyStore(),
     discoveries: new MeshDiscoveries({ iqrf: sources.iqrf, logger, onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId) }),
     activation: new GatewayActivation({ registry: sources.registry, iqrf: sources.iqrf, nodeReady: (id) => sources.provisioner.nodeReady(id), logger }),
+    startedAt: Date.now(),
   };
   const subgraph = await startSubgraph<DevicesContext>({
     name: 'devices',
@@ -34,9 +35,11 @@ export async function startDevicesSubgraph(options: SubgraphStartOptions & { sou
     exposeInternalErrors: options.exposeInternalErrors,
   });
   for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
+  const stopFollowing = await followMeshChanges(sources);
   return {
     ...subgraph,
     async close() {
+      stopFollowing();
       services.activation.close();
       services.discoveries.close();
       await subgraph.close();

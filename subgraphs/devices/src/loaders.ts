@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import { canSeeTenant, type Caller } from '#auth';
-import type { TopologyDevice } from '#iqrf';
-import { parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
+import { describeMeshSensors, parseSensorId, type GatewayRecord, type ObservedMesh, type SensorInfo } from '#registry';
 import type { DevicesSources } from './context.ts';
+import { ErrorCode, userError } from '#kit';
 import { hiddenGatewayError, toGraphQLError } from './errors.ts';
 
 export type DevicesLoaders = ReturnType<typeof createLoaders>;
@@ -10,46 +10,64 @@ export type DevicesLoaders = ReturnType<typeof createLoaders>;
 /**
  * Per-operation DataLoaders: every gateway, mesh and sensor lookup of one request goes through
  * them, and they hold the tenant wall: a gateway of a tenant `caller` may not see is, for every
- * resolver, a gateway that does not exist (and so are its sensors, and its mesh, whose topology
- * is an error). `openSensor` reads the sensors open data publishes, whoever owns them: their
- * gateway and mesh stay behind the wall.
+ * resolver, a gateway that does not exist (and so are its sensors, and its mesh, which is an
+ * error). `openSensor` reads the sensors open data publishes, whoever owns them: their gateway
+ * and mesh stay behind the wall. A mesh is one snapshot per gateway and request (live or last
+ * known, `MeshCatalog`), so every field of a request describes the same mesh.
  */
 export function createLoaders(sources: DevicesSources, caller: Caller) {
-  const walled = sensorLoaders(sources, (record) => canSeeTenant(caller, record.tenant));
-  const topology = new DataLoader<string, TopologyDevice[]>(async (gatewayIds) => {
-    const gateways = await walled.gateway.loadMany(gatewayIds);
-    return Promise.all(
-      gatewayIds.map((id, i) => {
-        const gateway = gateways[i];
-        if (gateway instanceof Error) return gateway;
-        if (!gateway) return hiddenGatewayError(caller, id);
-        return sources.catalog.topology(id).catch(toGraphQLError);
-      }),
-    );
+  const walled = sensorLoaders(sources, {
+    visible: (record) => canSeeTenant(caller, record.tenant),
+    hidden: (id) => hiddenGatewayError(caller, id),
+    failure: toGraphQLError,
   });
-  const open = sensorLoaders(sources, () => true);
+  // An open sensor's gateway may be another tenant's: its failure is told without its details.
+  const open = sensorLoaders(sources, {
+    visible: () => true,
+    hidden: () => null,
+    failure: () => userError(ErrorCode.GATEWAY_UNAVAILABLE, 'The gateway of this sensor is not answering, and nothing is known of its sensors yet'),
+  });
   const openSensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
     const loaded = await open.sensor.loadMany(ids.map((id) => (sources.openSensorIds.has(id) ? id : '')));
     return loaded.map((sensor) => (sensor instanceof Error ? sensor : (sensor ?? null)));
   });
-  return { ...walled, topology, openSensor };
+  return { ...walled, openSensor };
 }
 
-/** Gateways, their sensors and sensors by id, of the gateways `visible` lets through. */
-function sensorLoaders(sources: DevicesSources, visible: (record: GatewayRecord) => boolean) {
+interface Wall {
+  visible(record: GatewayRecord): boolean;
+  /** The mesh of a gateway `visible` does not let through: an error, or null (no mesh, no sensors). */
+  hidden(id: string): Error | null;
+  /** What a mesh that cannot be known is to the caller. */
+  failure(error: unknown): Error;
+}
+
+/** Gateways, their meshes and sensors, and sensors by id, of the gateways `wall` lets through. */
+function sensorLoaders(sources: DevicesSources, { visible, hidden, failure }: Wall) {
   const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
     (await sources.registry.getMany(ids)).map((record) => (record && visible(record) ? record : null)),
   );
 
-  const gatewaySensors = new DataLoader<string, SensorInfo[]>(async (gatewayIds) => {
+  const mesh = new DataLoader<string, ObservedMesh | null>(async (gatewayIds) => {
     const records = await gateway.loadMany(gatewayIds);
     return Promise.all(
-      records.map(async (record) => {
+      records.map(async (record, i) => {
         if (record instanceof Error) return record;
-        if (!record) return [];
-        return sources.catalog.sensorsOf(record).catch(toGraphQLError);
+        if (!record) return hidden(gatewayIds[i]!);
+        return sources.catalog.mesh(record).catch(failure);
       }),
     );
+  });
+
+  const gatewaySensors = new DataLoader<string, SensorInfo[]>(async (gatewayIds) => {
+    const [records, meshes] = await Promise.all([gateway.loadMany(gatewayIds), mesh.loadMany(gatewayIds)]);
+    return records.map((record, i) => {
+      const observed = meshes[i];
+      if (record instanceof Error) return record;
+      if (!record) return [];
+      if (observed instanceof Error) return observed;
+      return observed ? describeMeshSensors(record, observed) : [];
+    });
   });
 
   const sensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
@@ -68,7 +86,7 @@ function sensorLoaders(sources: DevicesSources, visible: (record: GatewayRecord)
     });
   });
 
-  return { gateway, gatewaySensors, sensor };
+  return { gateway, mesh, gatewaySensors, sensor };
 }
 
 /** The gateway if `caller` may see it (through the loader's wall); throws `hiddenGatewayError` otherwise. */
@@ -76,4 +94,12 @@ export async function requireGateway(loaders: DevicesLoaders, caller: Caller, id
   const gateway = await loaders.gateway.load(id);
   if (!gateway) throw hiddenGatewayError(caller, id);
   return gateway;
+}
+
+/** After a mutation changed a gateway: what this operation's loaders hold of it is read again. */
+export function forgetGateway(loaders: DevicesLoaders, gatewayId: string): void {
+  loaders.gateway.clear(gatewayId);
+  loaders.mesh.clear(gatewayId);
+  loaders.gatewaySensors.clear(gatewayId);
+  loaders.sensor.clearAll();
 }

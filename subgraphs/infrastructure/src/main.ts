@@ -1,11 +1,14 @@
 import { cloudOptionsFromEnv, createCloudClients, TenantOnboarder } from '#cloud';
 import { subgraphTrustFromEnv } from '#auth';
-import { runService } from '#kit';
-import { backendOptionsFromEnv, openIdempotencyStore } from '../../../platform/backends.ts';
+import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
+import { backendOptionsFromEnv, backendServices, cloudServices, openIdempotencyStore } from '../../../platform/backends.ts';
 import { startInfrastructureSubgraph } from './index.ts';
 
 runService('infrastructure', async (env, logger) => {
   let cloud = cloudOptionsFromEnv(env);
+  const backends = backendOptionsFromEnv(env);
+  const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4003), host: env.string('HOST', '127.0.0.1') };
+  await checkStartup({ listen: [listen], reach: [...backendServices(backends), ...(cloud ? await cloudServices(cloud) : [])] });
   let simulator: { close(): Promise<void> } | undefined;
   if (!cloud) {
     // Nothing configured: serve the simulated data center so the subgraph can be tried alone.
@@ -18,14 +21,16 @@ runService('infrastructure', async (env, logger) => {
   }
   const clients = createCloudClients(cloud);
   // Redis (REDIS_URL) when set: a retried onboardTenant finds its first result on any instance.
-  const idempotency = openIdempotencyStore(backendOptionsFromEnv(env), logger);
+  const idempotency = openIdempotencyStore(backends, logger);
   const subgraph = await startInfrastructureSubgraph({
-    port: env.int('PORT', 4003),
+    port: listen.port,
     trust: subgraphTrustFromEnv(env),
-    host: env.string('HOST', '127.0.0.1'),
+    host: listen.host,
     logger,
     sources: { ...clients, onboarder: new TenantOnboarder({ ...clients, logger: logger.child({ component: 'onboarder' }) }), idempotency },
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
+  }).catch((error: unknown) => {
+    throw explainListenError([listen], error);
   });
   return {
     async close() {

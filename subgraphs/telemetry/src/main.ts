@@ -1,6 +1,6 @@
 import { subgraphTrustFromEnv } from '#auth';
-import { runService } from '#kit';
-import { backendOptionsFromEnv, openBackends } from '../../../platform/backends.ts';
+import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
+import { backendOptionsFromEnv, backendServices, openBackends } from '../../../platform/backends.ts';
 import { openDataCatalogFromEnv, publishedSensorIds } from '../../opendata/src/index.ts';
 import { startTelemetrySubgraph } from './index.ts';
 
@@ -10,11 +10,14 @@ runService('telemetry', async (env, logger) => {
   }
   // The catalogue the opendata subgraph publishes (same variables): its sensors' readings are open to all.
   const openData = await openDataCatalogFromEnv(env);
-  const backends = await openBackends(backendOptionsFromEnv(env), logger);
+  const options = backendOptionsFromEnv(env);
+  const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4002), host: env.string('HOST', '127.0.0.1') };
+  await checkStartup({ listen: [listen], reach: backendServices(options) });
+  const backends = await openBackends(options, logger);
   const subgraph = await startTelemetrySubgraph({
-    port: env.int('PORT', 4002),
+    port: listen.port,
     trust: subgraphTrustFromEnv(env),
-    host: env.string('HOST', '127.0.0.1'),
+    host: listen.host,
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
     sources: {
@@ -24,6 +27,8 @@ runService('telemetry', async (env, logger) => {
       openSensorIds: publishedSensorIds(openData),
       subscriberQueueLimit: env.int('SUBSCRIBER_QUEUE_LIMIT', 10_000),
     },
+  }).catch((error: unknown) => {
+    throw explainListenError([listen], error);
   });
   return {
     async close() {

@@ -104,14 +104,21 @@ export type Gateway = {
   __typename?: 'Gateway';
   arch: CpuArch;
   id: Scalars['ID']['output'];
-  /** When its IQRF daemon last answered; null if never since the API started. */
+  /** When its IQRF daemon last answered (a heartbeat, a poll, anything); null if never since the API started. */
   lastSeen?: Maybe<Scalars['DateTime']['output']>;
   location: GeoLocation;
-  /** The IQRF mesh, as the gateway's daemon reports it. */
-  mesh: MeshNetwork;
+  /**
+   * The IQRF mesh, as the gateway's daemon reports it, or as it last reported it when the gateway
+   * is offline or failing (`observation` says which). Null, with an error on this field
+   * (`GATEWAY_UNAVAILABLE`, `GATEWAY_TIMEOUT`), only when the daemon fails and was never observed.
+   */
+  mesh?: Maybe<MeshNetwork>;
   name: Scalars['String']['output'];
+  /** Whether `mesh` and `sensors` are live or last known, and when the daemon said them; null when nothing is known. */
+  observation?: Maybe<MeshObservation>;
   registeredAt: Scalars['DateTime']['output'];
-  sensors: Array<Sensor>;
+  /** Its sensors, from the same observation as `mesh` (and null, with an error, when `mesh` is). */
+  sensors?: Maybe<Array<Sensor>>;
   status: GatewayStatus;
   /** The customer the gateway belongs to. */
   tenant: Scalars['String']['output'];
@@ -141,9 +148,9 @@ export type GatewayMqttCredentials = {
 
 export type GatewayStatus =
   | 'DECOMMISSIONED'
-  /** Its IQRF daemon has not answered for a while. */
+  /** Its IQRF daemon has not answered for longer than the online window. */
   | 'OFFLINE'
-  /** Its IQRF daemon answered recently. */
+  /** Its IQRF daemon answered within the online window (35 s by default: three heartbeats and their timeout). */
   | 'ONLINE'
   /** Registered; its Kubernetes node or IQRF daemon has not answered yet. */
   | 'PROVISIONING';
@@ -202,6 +209,13 @@ export type MeshDiscoveryState =
   | 'FAILED'
   | 'RUNNING';
 
+/** Whether what the API says of a mesh comes from the gateway's daemon now or from its last answer. */
+export type MeshFreshness =
+  /** The gateway is offline, its daemon failing, or its mesh older than the reuse time: the last answer it gave, kept in the registry. */
+  | 'LAST_KNOWN'
+  /** The gateway is online and its daemon said this within the catalogue's reuse time (5 min by default; refetched in the background after). */
+  | 'LIVE';
+
 /** An IQRF mesh: a coordinator (address 0) and the nodes bonded to it, as a tree. */
 export type MeshNetwork = {
   __typename?: 'MeshNetwork';
@@ -209,6 +223,8 @@ export type MeshNetwork = {
   gateway: Gateway;
   /** Bonded nodes (not the coordinator), by address. */
   nodes: Array<MeshNode>;
+  /** Whether this mesh is live or last known, and when the daemon said it. */
+  observation: MeshObservation;
   size: Scalars['Int']['output'];
 };
 
@@ -227,6 +243,13 @@ export type MeshNode = {
   role: NodeRole;
   room?: Maybe<Scalars['String']['output']>;
   sensors: Array<Sensor>;
+};
+
+export type MeshObservation = {
+  __typename?: 'MeshObservation';
+  freshness: MeshFreshness;
+  /** When the gateway's daemon reported this mesh. */
+  observedAt: Scalars['DateTime']['output'];
 };
 
 /**
@@ -480,7 +503,10 @@ export type Query = {
   gateways: Array<Gateway>;
   /** The sensor with this id; a NOT_FOUND error when there is none or it is another tenant's. */
   sensor?: Maybe<Sensor>;
-  /** Sensors of one of the caller's gateways, or of all of them when `gatewayId` is omitted. */
+  /**
+   * Sensors of one of the caller's gateways, or of all of them when `gatewayId` is omitted (leaving
+   * out, without an error, those of a gateway never observed whose daemon fails: ask `gateways` for them).
+   */
   sensors: Array<Sensor>;
 };
 
@@ -751,8 +777,10 @@ export type ResolversTypes = ResolversObject<{
   MeshDiscovery: ResolverTypeWrapper<MeshDiscoveryModel>;
   MeshDiscoveryEvent: ResolverTypeWrapper<MeshDiscoveryEventModel>;
   MeshDiscoveryState: MeshDiscoveryState;
+  MeshFreshness: MeshFreshness;
   MeshNetwork: ResolverTypeWrapper<MeshNetworkModel>;
   MeshNode: ResolverTypeWrapper<MeshNodeModel>;
+  MeshObservation: ResolverTypeWrapper<MeshObservation>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NodeRole: NodeRole;
   NodeSelectorLabel: ResolverTypeWrapper<NodeSelectorLabel>;
@@ -795,6 +823,7 @@ export type ResolversParentTypes = ResolversObject<{
   MeshDiscoveryEvent: MeshDiscoveryEventModel;
   MeshNetwork: MeshNetworkModel;
   MeshNode: MeshNodeModel;
+  MeshObservation: MeshObservation;
   Mutation: Record<PropertyKey, never>;
   NodeSelectorLabel: NodeSelectorLabel;
   Query: Record<PropertyKey, never>;
@@ -848,10 +877,11 @@ export type GatewayResolvers<ContextType = DevicesContext, ParentType extends Re
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastSeen?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   location?: Resolver<ResolversTypes['GeoLocation'], ParentType, ContextType>;
-  mesh?: Resolver<ResolversTypes['MeshNetwork'], ParentType, ContextType>;
+  mesh?: Resolver<Maybe<ResolversTypes['MeshNetwork']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  observation?: Resolver<Maybe<ResolversTypes['MeshObservation']>, ParentType, ContextType>;
   registeredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  sensors?: Resolver<Array<ResolversTypes['Sensor']>, ParentType, ContextType, Partial<GatewaySensorsArgs>>;
+  sensors?: Resolver<Maybe<Array<ResolversTypes['Sensor']>>, ParentType, ContextType, Partial<GatewaySensorsArgs>>;
   status?: Resolver<ResolversTypes['GatewayStatus'], ParentType, ContextType>;
   tenant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
@@ -896,6 +926,7 @@ export type MeshNetworkResolvers<ContextType = DevicesContext, ParentType extend
   coordinator?: Resolver<ResolversTypes['MeshNode'], ParentType, ContextType>;
   gateway?: Resolver<ResolversTypes['Gateway'], ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['MeshNode']>, ParentType, ContextType>;
+  observation?: Resolver<ResolversTypes['MeshObservation'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
@@ -910,6 +941,11 @@ export type MeshNodeResolvers<ContextType = DevicesContext, ParentType extends R
   role?: Resolver<ResolversTypes['NodeRole'], ParentType, ContextType>;
   room?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sensors?: Resolver<Array<ResolversTypes['Sensor']>, ParentType, ContextType>;
+}>;
+
+export type MeshObservationResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['MeshObservation'] = ResolversParentTypes['MeshObservation']> = ResolversObject<{
+  freshness?: Resolver<ResolversTypes['MeshFreshness'], ParentType, ContextType>;
+  observedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = DevicesContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -988,6 +1024,7 @@ export type Resolvers<ContextType = DevicesContext> = ResolversObject<{
   MeshDiscoveryEvent?: MeshDiscoveryEventResolvers<ContextType>;
   MeshNetwork?: MeshNetworkResolvers<ContextType>;
   MeshNode?: MeshNodeResolvers<ContextType>;
+  MeshObservation?: MeshObservationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   NodeSelectorLabel?: NodeSelectorLabelResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

@@ -3,6 +3,7 @@ import type { TopologyDevice } from '#iqrf';
 import type { MeshNetworkResolvers, MeshNodeResolvers } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
 import { requireGateway } from '../loaders.ts';
+import { observationOf } from './gateway.ts';
 import type { MeshNodeModel } from '../models.ts';
 
 export const MeshNetwork: MeshNetworkResolvers = {
@@ -10,6 +11,7 @@ export const MeshNetwork: MeshNetworkResolvers = {
   coordinator: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
   nodes: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0),
   size: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0).length,
+  observation: async ({ gatewayId }, _, { loaders }) => observationOf(await loaders.mesh.load(gatewayId))!,
 };
 
 export const MeshNode: MeshNodeResolvers = {
@@ -49,8 +51,8 @@ export const MeshNode: MeshNodeResolvers = {
 
 /** The mesh of a gateway as node models with parents and hop counts from the daemon's topology (walled by the loader). */
 export async function meshNodes(gatewayId: string, { loaders }: DevicesContext): Promise<MeshNodeModel[]> {
-  const devices = await loaders.topology.load(gatewayId);
-  return withHops(gatewayId, devices);
+  const mesh = await loaders.mesh.load(gatewayId);
+  return mesh ? withHops(gatewayId, mesh.topology) : [];
 }
 
 function withHops(gatewayId: string, devices: readonly TopologyDevice[]): MeshNodeModel[] {

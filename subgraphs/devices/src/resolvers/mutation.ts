@@ -6,6 +6,7 @@ import { ErrorCode, quoteInput, userError } from '#kit';
 import type { GatewayRecord, GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
+import { forgetGateway } from '../loaders.ts';
 import { runMutation } from '../run-mutation.ts';
 import { announceMeshChange } from '../sources/mesh-change.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
@@ -84,7 +85,7 @@ export const Mutation: MutationResolvers = {
         ], ctx.services.logger.child({ gatewayId: gateway.id }));
       } finally {
         await announceMeshChange(sources, gateway.id);
-        ctx.loaders.gateway.clear(gateway.id);
+        forgetGateway(ctx.loaders, gateway.id);
       }
       return { node: { gatewayId: gateway.id, address: assigned } };
     });
@@ -96,7 +97,7 @@ export const Mutation: MutationResolvers = {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       if (!isNodeAddress(input.address)) throw badInput('address', `address must be 1-239, got ${input.address}`);
       const { sources } = ctx;
-      if (!(await sources.catalog.bondedNodes(gateway.id)).includes(input.address)) {
+      if (!(await sources.catalog.mesh(gateway, { fresh: true })).bonded.includes(input.address)) {
         throw new MutationFailure('NOT_FOUND', `No node ${input.address} is bonded to gateway "${gateway.id}"`, ['input', 'address']);
       }
       try {
@@ -107,7 +108,7 @@ export const Mutation: MutationResolvers = {
         ], ctx.services.logger.child({ gatewayId: gateway.id }));
       } finally {
         await announceMeshChange(sources, gateway.id);
-        ctx.loaders.gateway.clear(gateway.id);
+        forgetGateway(ctx.loaders, gateway.id);
       }
       return { gateway: (await sources.registry.getMany([gateway.id]))[0] ?? gateway, removedAddress: input.address };
     });
@@ -154,10 +155,10 @@ export const Mutation: MutationResolvers = {
         },
         removeFromRegistry(sources.registry, gateway),
       ]);
-      sources.catalog.invalidate(gateway.id);
+      sources.catalog.forget(gateway.id);
       // The id may soon name another tenant's gateway: whoever followed this one's discoveries is done.
       services.discoveries.endGateway(gateway.id);
-      ctx.loaders.gateway.clear(gateway.id);
+      forgetGateway(ctx.loaders, gateway.id);
       return { decommissionedGatewayId: gateway.id };
     });
   },

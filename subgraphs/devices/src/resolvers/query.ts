@@ -1,16 +1,19 @@
 import { canSeeTenant, requireScope, Scope } from '#auth';
 import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import type { QueryResolvers } from '../__generated__/resolvers.ts';
+import { liveStatus } from './gateway.ts';
 
 /** Every root field needs `devices:read`; lists hold only the caller's tenant's gateways (all for `admin`). */
 export const Query: QueryResolvers = {
-  async gateways(_, { tenant, status }, { sources, caller }) {
+  async gateways(_, { tenant, status }, ctx) {
+    const { sources, caller } = ctx;
     requireScope(caller, Scope.DEVICES_READ);
     const all = await sources.registry.list();
     return all
       .filter((g) => canSeeTenant(caller, g.tenant))
       .filter((g) => (tenant ? g.tenant === tenant : true))
-      .filter((g) => (status ? g.status === status : true))
+      // The status the list shows: ONLINE and OFFLINE are the heartbeat's, not stored.
+      .filter((g) => (status ? liveStatus(g, ctx) === status : true))
       .sort((a, b) => a.id.localeCompare(b.id));
   },
   async gateway(_, { id }, { loaders, caller }) {
