@@ -15,10 +15,16 @@ export enum CloseCode {
   SlowConsumer = 4801,
   /** The token the connection was opened with expired: reconnect with a fresh one (`connectionParams` as a function). */
   TokenExpired = 4802,
+  /**
+   * The router lost its connection to a subgraph (it died or restarted) while subscriptions used
+   * it: reconnect and resume with your last cursor (what was sent meanwhile is replayed).
+   */
+  UpstreamLost = 4803,
 }
 
 /** The reason sent with each {@link CloseCode} (at most 123 bytes, as a close frame allows). */
 export const closeReasons: Readonly<Record<CloseCode, string>> = {
   [CloseCode.SlowConsumer]: 'slow consumer: resume with your last cursor',
   [CloseCode.TokenExpired]: 'token expired: reconnect with a fresh token',
+  [CloseCode.UpstreamLost]: 'a subgraph went away: reconnect and resume with your last cursor',
 };

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { createGatewayRuntime, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
 import { unifiedGraphHandler } from '@graphql-hive/router-runtime';
 import httpTransport from '@graphql-mesh/transport-http';
-import wsTransport from '@graphql-mesh/transport-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
@@ -28,6 +27,7 @@ import { useSharedSubscriptions, useSubscriptionRoute } from './plugins/sharedSu
 import type { SubscriptionFanout } from './plugins/subscriptionFanout.ts';
 import { subgraphEndpoints } from './subgraphEndpoints.ts';
 import { CloseCode, closeReasons } from './closeCodes.ts';
+import { upstreamLossTransport, type UpstreamLoss } from './plugins/upstreamLoss.ts';
 
 export type QueryPlanner = 'rust' | 'js';
 
@@ -116,10 +116,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const rateLimit = options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
   const documentLimits = new DocumentLimits(options.limits);
   const subgraphs = subgraphEndpoints(options.supergraph);
+  let endSubscriptionsOnUpstreamLoss: (loss: UpstreamLoss) => void = () => undefined;
   const runtime = createGatewayRuntime({
     supergraph: options.supergraph,
     ...(options.planner === 'js' ? {} : { unifiedGraphHandler }),
-    transports: { http: httpTransport, ws: wsTransport },
+    transports: { http: httpTransport, ws: upstreamLossTransport((loss) => endSubscriptionsOnUpstreamLoss(loss)) },
     transportEntries: Object.fromEntries(subgraphs.map(({ name }) => [name, subscriptionTransport(name)])),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthcheck',
@@ -221,6 +222,18 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     return { payload: resolved ? { ...payload, query: resolved.query } : payload };
   }
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxMessageBytes ?? MAX_BODY_BYTES });
+  // A subgraph connection lost under subscriptions: their clients resume from their own cursors
+  // (the upstream would otherwise be resubscribed as first asked, with a gap).
+  const upstreamWarnings = new ThrottledWarnings(logger);
+  endSubscriptionsOnUpstreamLoss = (loss) => {
+    let closed = 0;
+    for (const client of wsServer.clients) {
+      if (client.readyState !== client.OPEN) continue;
+      client.close(CloseCode.UpstreamLost, closeReasons[CloseCode.UpstreamLost]);
+      closed++;
+    }
+    if (closed) upstreamWarnings.warn('upstream-lost', 'lost a subgraph connection under subscriptions; closed the graphql-ws connections so that their clients resume with their cursors', { code: loss.code, reason: loss.reason, connections: closed });
+  };
   refuseOversizeMessagesQuietly(wsServer, new ThrottledWarnings(logger));
   // Identical subscriptions share one execution and one serialisation per event; each
   // connection's send queue is bounded.

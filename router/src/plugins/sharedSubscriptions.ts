@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { getOperationAST, print, type ExecutionArgs, type GraphQLError } from 'graphql';
+import { getOperationAST, Kind, print, visit, type DocumentNode, type ExecutionArgs, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
@@ -68,6 +68,8 @@ const nextSuffix = Buffer.from('}');
  * re-serialised. Errors and completion of the shared execution reach every subscriber as the
  * protocol's Error and Complete (graphql-ws sends those: a subscriber's iterator ends with the
  * execution). Queries, mutations and documents that do not parse take the runtime's normal path.
+ * A subscription that replays (`after` a cursor, history `from` a time) runs on its own: it would
+ * miss the replay by joining a running execution, or show its replay to those that join it.
  *
  * The shared execution runs with the context of its first subscriber (same partition), and lives
  * until its last subscriber leaves; its events skip graphql-ws' `onNext`.
@@ -87,8 +89,8 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     if (tooLarge) return [tooLarge];
     const args = await base.onSubscribe!(ctx, id, payload);
     const document = documents.subscription(payload.query, payload.operationName ?? undefined);
-    if (document && args && !Array.isArray(args)) {
-      const key = JSON.stringify([partition(ctx.extra.request), payload.operationName ?? null, document, stableJson(payload.variables ?? {})]);
+    if (document && !document.replays(payload.variables) && args && !Array.isArray(args)) {
+      const key = JSON.stringify([partition(ctx.extra.request), payload.operationName ?? null, document.printed, stableJson(payload.variables ?? {})]);
       sharedArgs.set((args as ExecutionArgs).contextValue as object, { key, id, ctx });
     }
     return args;
@@ -149,7 +151,8 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       return true;
     }
     const request = { query: params.query, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined, extensions: params.extensions ?? undefined };
-    const key = JSON.stringify([partition(req), request.operationName ?? null, document, stableJson(request.variables ?? {})]);
+    // A replay is this request's own: it runs unshared (under a key of its own) with the same buffer limit.
+    const key = document.replays(request.variables) ? Symbol('replay') : JSON.stringify([partition(req), request.operationName ?? null, document.printed, stableJson(request.variables ?? {})]);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(':\n\n');
     const limit = options.sseMaxBufferedBytes ?? 8 << 20;
@@ -263,49 +266,96 @@ async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: Serve
 }
 
 /**
- * Subscription documents in printed form, by a hash of their operation name and text; `undefined`
+ * The arguments by which a subscription replays what happened before it started (`after` a cursor,
+ * history `from` a time). Two subscriptions are identical only when they would deliver the same
+ * events from now on: one that replays delivers its own past first, so it never joins a running
+ * execution, nor does another join it.
+ */
+const REPLAY_ARGUMENTS: ReadonlySet<string> = new Set(['after', 'from']);
+
+/** A subscription document, normalised, and whether given variables make it replay. */
+export interface SubscriptionDocument {
+  printed: string;
+  replays(variables: Record<string, unknown> | null | undefined): boolean;
+}
+
+/**
+ * Where a document can ask for a replay: `always` (a literal replay argument), or the variables
+ * that do when they are not null (given, or by their default).
+ */
+type ReplayUse = { always: boolean; variables: ReadonlyMap<string, boolean> };
+
+function replayUse(operation: OperationDefinitionNode, document: DocumentNode): ReplayUse {
+  let always = false;
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (!REPLAY_ARGUMENTS.has(node.name.value)) return;
+      if (node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+      else if (node.value.kind !== Kind.NULL) always = true;
+    },
+  });
+  // Per variable: whether its default (used when the variables leave it out) replays.
+  const variables = new Map<string, boolean>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (names.has(name)) variables.set(name, definition.defaultValue !== undefined && definition.defaultValue.kind !== Kind.NULL);
+  }
+  return { always, variables };
+}
+
+/**
+ * Subscription documents in normalised form, by a hash of their operation name and text; `undefined`
  * for anything else. Documents are parsed within the limits (size, then tokens); the cache holds
  * at most `maxBytes` of printed text, the least recently used going first.
  */
 class NormalisedDocuments {
-  readonly #cache = new Map<string, string | null>();
+  readonly #cache = new Map<string, SubscriptionDocument | null>();
   #bytes = 0;
   constructor(
     readonly maxBytes: number,
     readonly limits: DocumentLimits,
   ) {}
 
-  subscription(query: string, operationName: string | undefined): string | undefined {
+  subscription(query: string, operationName: string | undefined): SubscriptionDocument | undefined {
     if (this.limits.sizeRefusal(query)) return undefined;
     const key = createHash('sha256').update(operationName ?? '').update('\n').update(query).digest('base64url');
-    let printed = this.#cache.get(key);
-    if (printed !== undefined) {
+    let cached = this.#cache.get(key);
+    if (cached !== undefined) {
       // Most recently used last: eviction takes the first.
       this.#cache.delete(key);
-      this.#cache.set(key, printed);
-      return printed ?? undefined;
+      this.#cache.set(key, cached);
+      return cached ?? undefined;
     }
-    printed = null;
+    cached = null;
     try {
       const document = this.limits.parse(query);
-      if (getOperationAST(document, operationName)?.operation === 'subscription') printed = print(document);
+      const operation = getOperationAST(document, operationName);
+      if (operation?.operation === 'subscription') {
+        const use = replayUse(operation, document);
+        cached = {
+          printed: print(document),
+          replays: (variables) =>
+            use.always || [...use.variables].some(([name, byDefault]) => (variables && name in variables ? variables[name] !== null && variables[name] !== undefined : byDefault)),
+        };
+      }
     } catch {
       // Left to the runtime, which answers with the syntax error (or the limit).
       return undefined;
     }
-    this.#cache.set(key, printed);
-    this.#bytes += NormalisedDocuments.#cost(key, printed);
+    this.#cache.set(key, cached);
+    this.#bytes += NormalisedDocuments.#cost(key, cached);
     for (const [oldKey, old] of this.#cache) {
       if (this.#bytes <= this.maxBytes) break;
       this.#cache.delete(oldKey);
       this.#bytes -= NormalisedDocuments.#cost(oldKey, old);
     }
-    return printed ?? undefined;
+    return cached ?? undefined;
   }
 
   /** What an entry holds: its printed text, its key and a Map entry's own overhead. */
-  static #cost(key: string, printed: string | null): number {
-    return (printed?.length ?? 0) + key.length + 64;
+  static #cost(key: string, document: SubscriptionDocument | null): number {
+    return (document?.printed.length ?? 0) + key.length + 64;
   }
 }
 

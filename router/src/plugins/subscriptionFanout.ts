@@ -5,6 +5,9 @@ export interface FanoutSink {
   next(payload: Buffer): void;
 }
 
+/** Who may share an execution: equal strings do; a symbol is an execution of its own. */
+export type FanoutKey = string | symbol;
+
 /** What starts the one upstream execution of a key: a single result, or a stream of them. */
 export type StartExecution = () => unknown;
 
@@ -28,7 +31,7 @@ interface Subscriber {
 }
 
 interface SharedExecution {
-  key: string;
+  key: FanoutKey;
   subscribers: Set<Subscriber>;
   iterator?: AsyncIterator<unknown>;
   /** No subscriber is left, or upstream ended: nothing more is broadcast. */
@@ -48,7 +51,7 @@ interface SharedExecution {
  * Knows nothing of sockets or GraphQL transports (like graphql-ws' server core).
  */
 export class SubscriptionFanout {
-  readonly #executions = new Map<string, SharedExecution>();
+  readonly #executions = new Map<FanoutKey, SharedExecution>();
   #subscribers = 0;
   #events = 0;
   #deliveries = 0;
@@ -61,7 +64,7 @@ export class SubscriptionFanout {
    * Adds a subscriber to the execution of `key`, starting it with `start` if there is none.
    * The returned iterator's `return()` takes the subscriber out.
    */
-  join(key: string, start: StartExecution, sink: FanoutSink): AsyncGenerator<never, undefined> {
+  join(key: FanoutKey, start: StartExecution, sink: FanoutSink): AsyncGenerator<never, undefined> {
     let execution = this.#executions.get(key);
     const isNew = !execution;
     if (!execution) {
