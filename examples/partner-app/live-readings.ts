@@ -14,9 +14,9 @@ export interface FollowOptions {
 
 /**
  * The live readings of `LiveReadings`, across dropped connections, with graphql-ws' own retry:
- * give it a client with the default `retryAttempts`/`shouldRetry` and `connectionParams` as a
- * function (read on every connection, so a reconnection after the token expired sends a fresh
- * one). The `cursor` of each reading is written into the subscription's variables, which the
+ * give it a client with `shouldRetry: () => true` (the default retries close codes, but a router
+ * that dies outright gives a socket error) and `connectionParams` as a function (read on every
+ * connection, so a reconnection after the token expired sends a fresh one). The `cursor` of each reading is written into the subscription's variables, which the
  * client sends again as they are when it re-subscribes after a reconnect (a dropped network, a
  * slow consumer, an expired token: the router's close codes it retries), so the stream resumes
  * with `after` the last reading received: the readings missed meanwhile come first, then live,

@@ -100,7 +100,8 @@ async function followLive(url: string, watch: string, readings: number, credenti
   // graphql-ws' own retry, with its defaults, reconnects after a drop, a slow-consumer or an
   // expired-token close; `connectionParams` is read again on each connection, so a token
   // refreshed in `credentials` meanwhile is the one sent.
-  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, connectionParams: () => credentialHeaders(credentials) });
+  // shouldRetry for every failure: a router that dies outright gives a socket error, not a close code.
+  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, shouldRetry: () => true, connectionParams: () => credentialHeaders(credentials) });
   const live: LiveReading[] = [];
   let resumedAfter: string | undefined;
   let sinceResume = 0;
