@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { MqttClient } from 'mqtt';
 import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
@@ -47,6 +48,7 @@ export interface PlatformConfig {
   /**
    * This process's collector id: with MQTT 5 it keeps a persistent session under it (answers
    * that arrive while it restarts are kept) and splits the gateways with the other collectors.
+   * Default `collector-<hostname>`.
    */
   collectorId?: string;
   /** Start polling at once (default); tests may start the collector themselves. */
@@ -287,7 +289,9 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     closers.push(() => router.close());
 
     // Polling starts once the API is up, and stops first: no reading is published into a closing API.
-    const collectorId = config.collectorId ?? `collector-${process.pid}`;
+    // Stable across restarts (not the pid): a restarted collector takes its own session back
+    // instead of leaving a dead one holding a share of the collectors' subscription.
+    const collectorId = config.collectorId ?? `collector-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`;
     const { collector, close: closeCollector } = await startCollectorService({
       mqttUrl,
       protocolVersion,

@@ -265,7 +265,7 @@ describe('RedisLiveBus', () => {
     let published = 0;
     let publishedWhileDown = 0;
     let down = false;
-    const publishes: Array<Promise<void>> = [];
+    const publishes: Array<Promise<unknown>> = [];
     const publishing = (async () => {
       while (published < total) {
         publishes.push(publisher.publish(batch(published++)));

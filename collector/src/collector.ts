@@ -7,6 +7,7 @@ import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
 import { MemoryAnswerLedger, type AnswerLedger } from './answer-ledger.ts';
 import type { GatewayHeartbeat } from './heartbeat.ts';
 import type { CollectorMembership } from './membership.ts';
+import { MemoryPollLease, type PollLease } from './poll-lease.ts';
 
 export interface CollectorOptions {
   iqrf: IqrfClient;
@@ -38,6 +39,18 @@ export interface CollectorOptions {
    */
   ledger?: AnswerLedger;
   /**
+   * The fence between collectors: a gateway is polled in a round only under its lease, so no two
+   * collectors poll it for the same round (`RedisPollLease` with several). Default none (alone).
+   */
+  lease?: PollLease;
+  /** Name of this collector as lease holder. Default the membership's id, or `collector`. */
+  id?: string;
+  /**
+   * The store is fed from the live bus by someone else (`RedisStoreFeeder`): the collector only
+   * publishes. Default false: it writes the store itself after publishing.
+   */
+  storeFedFromBus?: boolean;
+  /**
    * How long after its request an FRC answer is still accepted, in ms. Default the IQRF client's
    * request timeout plus 60 s (an answer kept by a persistent session while a collector restarts).
    */
@@ -68,8 +81,18 @@ export interface CollectorStats {
   polls: number;
   /** Gateways not polled in a round: silent to the heartbeat, offline, or their breaker open. */
   skippedGateways: number;
-  /** Readings written to the store and published on the bus. */
+  /**
+   * Readings accepted: published on the live bus (with `storeFedFromBus`, which is durable and
+   * feeds the store; otherwise also written to the store).
+   */
   readings: number;
+  /**
+   * Answers to this collector's own requests that it turned into readings itself because no
+   * collector of the shared subscription had done so (their copy went to a dead session).
+   */
+  recoveredAnswers: number;
+  /** Gateways not polled in a round because another collector holds their lease. */
+  fencedGateways: number;
   /** Entries the daemon gave as `null` (the node gave nothing). */
   skippedNulls: number;
   /** Entries that were not a sensor value of a known sensor. */
@@ -91,6 +114,10 @@ const ALL_ADDRESSES = Array.from({ length: 240 }, (_, address) => address);
 const SPREAD = 0.8;
 /** How long stopping waits for deliveries to a store or bus that refuses or stalls them. */
 const CLOSE_GRACE_MS = 10_000;
+/** How long a claim on an answer (the ledger's `firstUse`) holds before another copy may try. */
+const CLAIM_MS = 30_000;
+/** How long the requester of an answer leaves it to the shared subscription before it checks. */
+const HANDOFF_MS = 3_000;
 
 /**
  * The MQTT bridge of the platform: polls the sensors of the gateways it owns through their IQRF
@@ -99,12 +126,15 @@ const CLOSE_GRACE_MS = 10_000;
  * bus, retrying until both accepted them. Malformed answers are logged and counted.
  */
 export class Collector {
-  private readonly counters = { rounds: 0, polls: 0, skippedGateways: 0, readings: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
+  private readonly counters = { rounds: 0, polls: 0, skippedGateways: 0, fencedGateways: 0, readings: 0, recoveredAnswers: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
   private readonly rejected: RejectedAnswers = { unsolicited: 0, expired: 0, replayed: 0, mismatched: 0, oversized: 0 };
   private readonly ledger: AnswerLedger;
   private readonly answerWindowMs: number;
   private readonly warnings: ThrottledWarnings;
   private readonly processing = new Map<string, Promise<void>>();
+  /** Own answers left to the shared subscription for a moment (`HANDOFF_MS`), then checked. */
+  private readonly recoveries = new Set<Promise<void>>();
+  private readonly lease: PollLease;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   /** Aborts the requests of the rounds `start` runs: stopping does not wait out their timeouts. */
@@ -120,6 +150,7 @@ export class Collector {
     this.intervalMs = options.intervalMs ?? 10_000;
     this.now = options.now ?? Date.now;
     this.ledger = options.ledger ?? new MemoryAnswerLedger();
+    this.lease = options.lease ?? new MemoryPollLease();
     this.answerWindowMs = options.answerWindowMs ?? options.iqrf.requestTimeoutMs + 60_000;
     this.warnings = new ThrottledWarnings(options.logger, { intervalMs: options.warningIntervalMs });
     // Handle answers from the start: those kept by a persistent session arrive right after connecting.
@@ -133,15 +164,24 @@ export class Collector {
   };
 
   private onResponse(gatewayId: string, response: DaemonResponse, identifiers: readonly number[]): void {
+    const arrivedAt = this.now();
     const shared = this.options.sharedSubscription;
     if (response.mType !== 'iqrfSensor_Frc') return;
     if (shared && !identifiers.includes(shared.identifier)) return;
+    this.accept(gatewayId, response, arrivedAt, false);
+  }
+
+  /**
+   * Checks an FRC answer's msgId and turns it into readings; `recovering`: the requester's own
+   * copy, taken because no collector of the shared subscription did (the bus keeps it once).
+   */
+  private accept(gatewayId: string, response: DaemonResponse, arrivedAt: number, recovering: boolean): void {
     const msgId = response.data.msgId;
     // Only answers to requests the platform sent to this gateway, and recently: the msgId says so.
     const verdict = this.options.iqrf.msgIds.verify(gatewayId, 'iqrfSensor_Frc', msgId, Date.now(), this.answerWindowMs);
     if (!verdict.ok) return this.reject(verdict.reason, gatewayId, verdict.detail);
     if (!verdict.claims.frc) return this.reject('unsolicited', gatewayId, 'msgId carries no FRC claims');
-    const processed = this.processFrc(gatewayId, msgId, response, verdict.claims.frc).catch((error: unknown) => {
+    const processed = this.processFrc(gatewayId, msgId, response, verdict.claims.frc, this.readingTime(verdict.claims.issuedAt, arrivedAt), recovering).catch((error: unknown) => {
       this.counters.invalidEntries++;
       this.warnings.warn('frc-failed', 'FRC answer could not be turned into readings', { gatewayId, err: (error as Error).message });
     });
@@ -151,6 +191,18 @@ export class Collector {
     const done = previous ? Promise.all([previous, processed]).then(() => undefined) : processed;
     this.processing.set(msgId, done);
     void done.finally(() => this.processing.get(msgId) === done && this.processing.delete(msgId));
+  }
+
+  /**
+   * When the gateway answered: the answer's arrival here, but not before its request (another
+   * collector's clock) and not after the request plus an answer slot. An answer held by the
+   * broker or a backlog (a restart, an outage) arrives late and all at once; the slot keeps it
+   * near when it was given, and the readings of two polls of a gateway at least a second apart:
+   * polls are `intervalMs / 2` apart at least (the lease), the slot is a second less than that.
+   */
+  readingTime(issuedAt: number, arrivedAt: number): number {
+    const slot = Math.max(0, Math.min(this.options.iqrf.requestTimeoutMs, this.intervalMs / 2 - 1_000));
+    return Math.min(Math.max(arrivedAt, issuedAt), issuedAt + slot);
   }
 
   private reject(reason: keyof RejectedAnswers, gatewayId: string, detail: string): void {
@@ -203,9 +255,12 @@ export class Collector {
       const roundStart = Date.now();
       // Gateways are polled one after the other across the interval, not all at its start: the
       // readings (and the work of every live subscription) then arrive evenly, not in bursts.
-      this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD, signal }).finally(() => {
-        if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, roundStart + this.intervalMs - Date.now()));
-      });
+      this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD, signal, fenced: true })
+        // A round that cannot start (the registry's Redis away) is the next round's to try, not a crash.
+        .catch((error: Error) => this.warnings.warn('round-failed', 'poll round failed; trying again next interval', { err: error.message }))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, roundStart + this.intervalMs - Date.now()));
+        });
     };
     tick();
   }
@@ -224,7 +279,7 @@ export class Collector {
     // Answers being delivered may wait on a store or bus that is down: wait a bounded time.
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
-    await Promise.race([Promise.all(this.processing.values()), grace]);
+    await Promise.race([Promise.all([...this.recoveries, ...this.processing.values()]), grace]);
     clearTimeout(timer);
     if (this.processing.size) this.options.logger.error({ answers: this.processing.size }, 'stopped with answers not yet delivered to the store and bus');
   }
@@ -243,7 +298,7 @@ export class Collector {
    * One round over the active gateways this collector owns, at once or spread over
    * `spreadOverMs`; resolves when their readings are delivered.
    */
-  async pollAll(options: { spreadOverMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async pollAll(options: { spreadOverMs?: number; signal?: AbortSignal; fenced?: boolean } = {}): Promise<void> {
     this.counters.rounds++;
     const { membership } = this.options;
     const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
@@ -255,10 +310,23 @@ export class Collector {
         const wait = next.at - Date.now();
         if (wait > 0) await sleep(wait, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
         if (options.signal?.aborted) break;
+        if (options.fenced && !(await this.leaseFor(next.gateway.id))) continue;
         await this.pollGateway(next.gateway, options.signal);
       }
     });
     await Promise.all(workers);
+  }
+
+  /** Takes the gateway's lease for this round (half an interval); false: another collector has it, or no lease now. */
+  private async leaseFor(gatewayId: string): Promise<boolean> {
+    try {
+      if (await this.lease.acquire(gatewayId, this.options.id ?? this.options.membership?.id ?? 'collector', this.intervalMs / 2)) return true;
+      this.counters.fencedGateways++;
+    } catch (error) {
+      this.counters.skippedGateways++;
+      this.warnings.warn('lease-failed', 'cannot take a gateway\'s poll lease; not polled this round', { gatewayId, err: (error as Error).message });
+    }
+    return false;
   }
 
   // A spread round stops early when the collector stops; an immediate one always finishes.
@@ -298,8 +366,11 @@ export class Collector {
     this.counters.polls++;
     try {
       const data = await abortable(this.options.iqrf.request(gateway.id, 'iqrfSensor_Frc', request), signal);
+      const arrivedAt = this.now();
       // The answer is turned into readings by whichever collector got it; wait if that is us.
-      await this.processing.get(data.msgId);
+      const local = this.processing.get(data.msgId);
+      if (local) await local;
+      else if (this.options.sharedSubscription) this.recoverLater(gateway.id, { mType: 'iqrfSensor_Frc', data }, arrivedAt);
     } catch (error) {
       if (signal?.aborted) return;
       this.counters.failedRequests++;
@@ -308,12 +379,29 @@ export class Collector {
   }
 
   /**
+   * The shared subscription may hand the answer to a collector that is gone (its session lives on
+   * at the broker and keeps its share): after `HANDOFF_MS`, unless a collector recorded the answer
+   * done, the requester turns its own copy into readings; the bus keeps them once either way.
+   */
+  private recoverLater(gatewayId: string, response: DaemonResponse, arrivedAt: number): void {
+    const msgId = response.data.msgId;
+    const task = (async () => {
+      await sleep(HANDOFF_MS);
+      if (this.processing.has(msgId) || (await this.ledger.isDone(msgId))) return;
+      this.accept(gatewayId, response, arrivedAt, true);
+      await this.processing.get(msgId);
+    })().catch((error: unknown) => this.warnings.warn('recovery-failed', 'own FRC answer could not be checked', { gatewayId, err: (error as Error).message }));
+    this.recoveries.add(task);
+    void task.finally(() => this.recoveries.delete(task));
+  }
+
+  /**
    * Turns one FRC answer into readings, from what its msgId says was asked: entry i is the value
    * of the i-th node asked (of node i when every node was). The answer is dropped whole when it has
    * more entries than that, another sensor type or index, or a value of a node that has no such
    * sensor; and when it was already turned into readings.
    */
-  private async processFrc(gatewayId: string, msgId: string, response: DaemonResponse, asked: FrcClaims): Promise<void> {
+  private async processFrc(gatewayId: string, msgId: string, response: DaemonResponse, asked: FrcClaims, time: number, recovering: boolean): Promise<void> {
     if (response.data.status !== 0) return; // the requester reports the daemon's error
     const rsp = response.data.rsp;
     const result = isObject(rsp) && isObject(rsp.result) ? rsp.result : undefined;
@@ -335,7 +423,6 @@ export class Collector {
     for (const sensor of await this.options.catalog.sensorsOf(gateway)) {
       if (sensor.type === asked.sensorType && sensor.typeIndex === asked.sensorIndex) sensors.set(sensor.address, sensor);
     }
-    const time = this.now();
     const readings: Reading[] = [];
     let invalid = 0;
     let nulls = 0;
@@ -353,23 +440,37 @@ export class Collector {
       if (parsed.value.type !== asked.sensorType) return this.reject('mismatched', gatewayId, `sensor type ${parsed.value.type} of node ${address}, ${asked.sensorType} asked`);
       const sensor = sensors.get(address);
       if (!sensor) return this.reject('mismatched', gatewayId, `node ${address} has no sensor of type ${asked.sensorType} and index ${asked.sensorIndex}`);
-      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, ...(sensor.room ? { room: sensor.room } : {}), time, value: parsed.value.value });
+      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, ...(sensor.room ? { room: sensor.room } : {}), time, value: parsed.value.value, answerId: msgId });
     }
-    // Last, so that a forged answer refused above cannot spend the msgId of the genuine one.
-    if (!(await this.retry('answer ledger', () => this.ledger.firstUse(msgId, this.answerWindowMs + 60_000)))) {
+    // Last, so that a forged answer refused above cannot spend the msgId of the genuine one. Only a
+    // claim: it is recorded done once the readings are on the bus, which is what decides (it keeps
+    // an answer's readings once), so a collector killed in between loses nothing.
+    if (!recovering && !(await this.retry('answer ledger', () => this.ledger.firstUse(msgId, CLAIM_MS)))) {
       return this.reject('replayed', gatewayId, 'answer already turned into readings');
     }
+    const appended = readings.length ? await this.deliver(readings) : true;
+    await this.retry('answer ledger', () => this.ledger.done(msgId, this.answerWindowMs + 60_000));
+    if (!appended) {
+      if (!recovering) this.reject('replayed', gatewayId, 'answer already on the live bus');
+      return;
+    }
+    if (recovering) this.counters.recoveredAnswers++;
     this.counters.skippedNulls += nulls;
     this.counters.invalidEntries += invalid;
     if (invalid) this.warnings.warn('invalid-entries', 'invalid FRC sensor entries ignored', { gatewayId }, invalid);
-    if (readings.length) await this.deliver(readings);
   }
 
-  /** Store first, then bus; each retried with backoff until it accepts (they buffer and reconnect). */
-  private async deliver(readings: Reading[]): Promise<void> {
-    await this.retry('store', () => this.options.store.write(readings));
-    await this.retry('bus', () => this.options.bus.publish(readings));
+  /**
+   * The bus first (retried with backoff until it accepts), so a slow or stalled store never holds
+   * the live stream back; then the store, unless it is fed from the bus (`storeFedFromBus`).
+   * False when the bus already had these answers (nothing published, nothing written).
+   */
+  private async deliver(readings: Reading[]): Promise<boolean> {
+    const appended = await this.retry('bus', () => this.options.bus.publish(readings));
+    if (!appended) return false;
     this.counters.readings += readings.length;
+    if (!this.options.storeFedFromBus) await this.retry('store', () => this.options.store.write(readings));
+    return true;
   }
 
   private async retry<T>(what: string, attempt: () => Promise<T>): Promise<T> {

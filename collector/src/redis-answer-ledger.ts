@@ -12,7 +12,8 @@ export interface RedisAnswerLedgerOptions {
 
 /**
  * `AnswerLedger` in Redis, shared by every collector and kept across their restarts: one key per
- * msgId, set with `SET NX PX` (only the first setter succeeds; Redis forgets it after the TTL).
+ * msgId, set with `SET NX PX` (only the first setter succeeds; Redis forgets it after the TTL), and
+ * `done` once its readings are on the bus.
  * The connection reconnects on its own; a call made while Redis is unreachable waits through about
  * 20 reconnect attempts before it fails (the collector then retries it).
  */
@@ -30,7 +31,15 @@ export class RedisAnswerLedger implements AnswerLedger {
   }
 
   async firstUse(msgId: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.prefix + msgId, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    return (await this.redis.set(this.prefix + msgId, 'claimed', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async done(msgId: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.prefix + msgId, 'done', 'PX', Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  async isDone(msgId: string): Promise<boolean> {
+    return (await this.redis.get(this.prefix + msgId)) === 'done';
   }
 
   async close(): Promise<void> {

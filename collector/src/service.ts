@@ -2,12 +2,14 @@ import type { MqttClient } from 'mqtt';
 import { createMqttClient, IqrfClient, onlineWindowMs, waitForConnection } from '#iqrf';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
-import type { LiveBus, TimeSeriesStore } from '#telemetry';
+import { RedisLiveBus, type LiveBus, type TimeSeriesStore } from '#telemetry';
 import { MemoryAnswerLedger } from './answer-ledger.ts';
 import { Collector } from './collector.ts';
 import { GatewayHeartbeat } from './heartbeat.ts';
 import { CollectorMembership } from './membership.ts';
 import { RedisAnswerLedger } from './redis-answer-ledger.ts';
+import { RedisPollLease } from './redis-poll-lease.ts';
+import { RedisStoreFeeder } from './store-feeder.ts';
 
 export interface CollectorServiceOptions {
   mqttUrl: string;
@@ -38,6 +40,12 @@ export interface CollectorServiceOptions {
   redisUrl?: string;
   /** How long after its request an FRC answer is still accepted, in ms. Default the IQRF timeout plus 60 s. */
   answerWindowMs?: number;
+  /**
+   * How long the broker keeps the session of a collector that vanished, in s. While it lives,
+   * the dead session keeps its share of the shared subscription (answers to the live collectors'
+   * requests are recovered by their requesters; answers to its own wait for it). Default 120.
+   */
+  sessionExpirySeconds?: number;
 }
 
 export interface CollectorService {
@@ -46,6 +54,8 @@ export interface CollectorService {
   membership?: CollectorMembership;
   /** Its MQTT connection. */
   mqtt: MqttClient;
+  /** With a Redis live bus: what writes the store from it. */
+  feeder?: RedisStoreFeeder;
   /** Stops polling, leaves the group and ends the session (a graceful stop queues nothing for it). */
   close(): Promise<void>;
 }
@@ -69,12 +79,15 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     credentials: options.credentials,
     protocolVersion: options.protocolVersion,
     ...(options.ca ? { ca: options.ca } : {}),
-    ...(v5 ? { clean: false, will: CollectorMembership.will(id) } : {}),
+    ...(v5 ? { clean: false, sessionExpirySeconds: options.sessionExpirySeconds ?? 120, will: CollectorMembership.will(id) } : {}),
   });
   mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
   const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, msgIdSecret: options.msgIdSecret, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
   const ledger = options.redisUrl ? new RedisAnswerLedger({ url: options.redisUrl, logger }) : new MemoryAnswerLedger();
   const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
+  const lease = options.redisUrl ? new RedisPollLease({ url: options.redisUrl, logger }) : undefined;
+  // With the bus in Redis, the store is fed from it: what the collector accepted is durable there.
+  const feeder = options.redisUrl && options.bus instanceof RedisLiveBus ? new RedisStoreFeeder({ url: options.redisUrl, stream: options.bus.stream, consumer: id, store: options.store, logger }) : undefined;
   const heartbeat = new GatewayHeartbeat({ iqrf, registry: options.registry, membership, logger, intervalMs: options.heartbeatIntervalMs });
   const collector = new Collector({
     iqrf,
@@ -87,6 +100,9 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     intervalMs: options.intervalMs,
     membership,
     ledger,
+    id,
+    ...(lease ? { lease } : {}),
+    storeFedFromBus: Boolean(feeder),
     answerWindowMs: options.answerWindowMs,
     ...(v5 ? { sharedSubscription: { group: options.group ?? 'collectors', identifier: SHARED_ANSWERS } } : {}),
   });
@@ -95,20 +111,26 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     await iqrf.start();
     await membership?.start();
     await collector.listen();
+    await feeder?.start();
   } catch (error) {
     mqtt.end(true);
     await ledger.close();
+    await lease?.close();
+    await feeder?.close();
     throw error;
   }
   return {
     collector,
     membership,
     mqtt,
+    ...(feeder ? { feeder } : {}),
     async close() {
       await collector.close();
       await membership?.stop();
       iqrf.close();
+      await feeder?.close();
       await ledger.close();
+      await lease?.close();
       await mqtt.endAsync(false, v5 ? { properties: { sessionExpiryInterval: 0 } } : {});
     },
   };

@@ -19,8 +19,13 @@ export interface BusEntry {
  * bounded history of batches, which resumable subscriptions replay.
  */
 export interface LiveBus {
-  /** Resolves once the bus has accepted the readings: every subscriber will see them. */
-  publish(readings: readonly Reading[]): Promise<void>;
+  /**
+   * Resolves once the bus has accepted the readings: every subscriber will see them. Readings of
+   * an answer (`answerId`) are published once: a batch whose answers were all published before
+   * (a redelivered answer, or one two collectors both got) appends nothing and resolves `false`.
+   * So a batch holds the readings of whole answers, as the collector publishes them.
+   */
+  publish(readings: readonly Reading[]): Promise<boolean>;
   /** Calls `listener` with each batch published from now on; returns the unsubscribe function. */
   subscribe(listener: BusListener): () => void;
   /** Up to `count` kept batches after `position` (or from it, when `inclusive`), oldest first. */
@@ -46,10 +51,22 @@ export class MemoryLiveBus implements LiveBus {
   private readonly listeners = new Set<BusListener>();
   private readonly kept: BusEntry[] = [];
   private sequence = 0;
+  /** Answers published, oldest first, so that a copy is not published again (bounded). */
+  private readonly answers = new Set<string>();
 
-  constructor(private readonly retainedBatches = 10_000) {}
+  constructor(
+    private readonly retainedBatches = 10_000,
+    private readonly rememberedAnswers = 1_000_000,
+  ) {}
 
-  async publish(readings: readonly Reading[]): Promise<void> {
+  async publish(readings: readonly Reading[]): Promise<boolean> {
+    const answerIds = new Set(readings.flatMap((r) => (r.answerId ? [r.answerId] : [])));
+    if (answerIds.size && readings.every((r) => r.answerId) && [...answerIds].every((id) => this.answers.has(id))) return false;
+    for (const id of answerIds) this.answers.add(id);
+    for (const id of this.answers) {
+      if (this.answers.size <= this.rememberedAnswers) break;
+      this.answers.delete(id);
+    }
     const position = String(++this.sequence);
     this.kept.push({ position, readings: [...readings] });
     if (this.kept.length > this.retainedBatches) this.kept.splice(0, this.kept.length - this.retainedBatches);
@@ -61,6 +78,7 @@ export class MemoryLiveBus implements LiveBus {
         // The listener's own business; the Redis bus logs these, here there is no logger.
       }
     }
+    return true;
   }
 
   subscribe(listener: BusListener): () => void {

@@ -168,6 +168,21 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     return mine;
   }
 
+  /**
+   * Resolves once every point written before the call has left the buffer: carbon's socket
+   * accepted it (points of the last `replayWindowMs` are still sent again if that connection
+   * drops). What feeds the store from a durable log acknowledges there only after this.
+   */
+  async flushed(): Promise<void> {
+    await this.tail;
+    while (this.buffered > 0) {
+      if (this.closing && !this.socket && !this.reconnectTimer) throw new Error(`GraphiteTimeSeriesStore: closed with ${this.buffered} points not sent`);
+      this.ensureConnection();
+      this.schedulePump(0);
+      await this.progress(this.timeoutMs);
+    }
+  }
+
   async query(query: SeriesQuery): Promise<Point[][]> {
     if (query.everySeconds !== undefined && !(Number.isInteger(query.everySeconds) && query.everySeconds > 0)) {
       throw new Error(`GraphiteTimeSeriesStore: everySeconds must be a positive whole number, got ${query.everySeconds}`);

@@ -26,6 +26,12 @@ export interface RedisLiveBusOptions {
    * queued; batches already waiting are not affected. Default 64 MiB.
    */
   maxPendingBytes?: number;
+  /**
+   * How long the bus remembers that an answer (`Reading.answerId`) was published, in ms: a copy
+   * published within it appends nothing. Keep it above the collectors' answer window (an older
+   * answer is refused by the collector anyway). Default 3 min.
+   */
+  answerTtlMs?: number;
 }
 
 /** `publish` was refused because too much is already waiting for Redis (see `maxPendingBytes`). */
@@ -46,21 +52,31 @@ type StreamEntry = [id: string, fields: string[]];
  * Appends a batch unless this publisher already did (a command resent after a lost reply):
  * each publisher numbers its batches, and ioredis sends one connection's commands in order,
  * resent ones first, so a number not above the last one stored was already appended.
+ * Nor when every answer of the batch was published before, by any publisher (a redelivered
+ * answer, or one two collectors got): one key per answer, checked and set in the same script.
  * Trimming by age uses Redis' clock, the one entry ids are made from.
- * KEYS: stream, this publisher's last number. ARGV: number, MAXLEN|MINID, max length or
- * retention in ms, JSON, TTL of the publisher key in s.
+ * KEYS: stream, this publisher's last number, then one key per answer of the batch. ARGV: number,
+ * MAXLEN|MINID, max length or retention in ms, JSON, TTL of the publisher key in s, TTL of the
+ * answer keys in ms. Returns the entry id, 1 for a resend, 0 for answers already published.
  */
 const PUBLISH_SCRIPT = `
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) <= last then return false end
+if tonumber(ARGV[1]) <= last then return 1 end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[5])
+if #KEYS > 2 then
+  local fresh = false
+  for i = 3, #KEYS do
+    if redis.call('EXISTS', KEYS[i]) == 0 then fresh = true end
+  end
+  if not fresh then return 0 end
+  for i = 3, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[6]) end
+end
 local threshold = ARGV[3]
 if ARGV[2] == 'MINID' then
   local now = redis.call('TIME')
   threshold = string.format('%.0f', math.max(0, now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[3])))
 end
-local id = redis.call('XADD', KEYS[1], ARGV[2], '~', threshold, '*', 'r', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[5])
-return id
+return redis.call('XADD', KEYS[1], ARGV[2], '~', threshold, '*', 'r', ARGV[4])
 `;
 
 /** What a waiting batch costs beyond its JSON: the script text and ioredis' command objects. */
@@ -84,11 +100,13 @@ export class RedisLiveBus implements LiveBus {
   private readonly writer: Redis;
   private readonly reader: Redis;
   private readonly logger: Logger;
-  private readonly stream: string;
+  /** The stream key (a store feeder reads it with a consumer group). */
+  readonly stream: string;
   private readonly trim: { strategy: 'MAXLEN'; threshold: number } | { strategy: 'MINID'; retentionMs: number };
   private readonly blockMs: number;
   private readonly batchCount: number;
   private readonly maxPendingBytes: number;
+  private readonly answerTtlMs: number;
   private readonly publisherKey: string;
   private readonly listeners = new Set<BusListener>();
   private publishSequence = 0;
@@ -109,6 +127,7 @@ export class RedisLiveBus implements LiveBus {
     this.blockMs = positive('blockMs', options.blockMs ?? 5_000);
     this.batchCount = positive('batchCount', options.batchCount ?? 100);
     this.maxPendingBytes = positive('maxPendingBytes', options.maxPendingBytes ?? 64 * 1024 * 1024);
+    this.answerTtlMs = positive('answerTtlMs', options.answerTtlMs ?? 3 * 60_000);
     this.publisherKey = `${this.stream}:publisher:${randomUUID()}`;
     this.writer = this.connect(options.url, 'writer', 10_000);
     // Redis answers a blocked XREAD within blockMs; silence well past that means a dead socket.
@@ -118,26 +137,32 @@ export class RedisLiveBus implements LiveBus {
   /**
    * Resolves once Redis has appended the batch. While Redis is unreachable it waits and is sent
    * after reconnecting; rejects with `LiveBusBacklogError` when `maxPendingBytes` would be passed,
-   * and with ioredis' error when the bus is closed first.
+   * and with ioredis' error when the bus is closed first. Resolves `false`, appending nothing,
+   * when every reading comes from answers already published (see `LiveBus.publish`).
    */
-  async publish(readings: readonly Reading[]): Promise<void> {
+  async publish(readings: readonly Reading[]): Promise<boolean> {
     if (this.closed) throw new Error('live bus: publish after close');
     const payload = JSON.stringify(readings);
     const bytes = Buffer.byteLength(payload) + BATCH_OVERHEAD_BYTES;
     if (this.pendingBytes + bytes > this.maxPendingBytes) throw new LiveBusBacklogError(this.pendingBytes, bytes, this.maxPendingBytes);
     this.pendingBytes += bytes;
+    // Only a batch made of answers is deduplicated: a reading without one is always appended.
+    const answerKeys = readings.every((r) => r.answerId) ? [...new Set(readings.map((r) => `${this.stream}:answer:${r.answerId}`))] : [];
     try {
-      await this.writer.eval(
+      const appended = await this.writer.eval(
         PUBLISH_SCRIPT,
-        2,
+        2 + answerKeys.length,
         this.stream,
         this.publisherKey,
+        ...answerKeys,
         ++this.publishSequence,
         this.trim.strategy,
         this.trim.strategy === 'MAXLEN' ? this.trim.threshold : this.trim.retentionMs,
         payload,
         PUBLISHER_KEY_TTL_SECONDS,
+        this.answerTtlMs,
       );
+      return appended !== 0;
     } finally {
       this.pendingBytes -= bytes;
     }

@@ -19,8 +19,8 @@ export interface GraphiteService {
    * drain its cache on the way out: points it took in its last second or so are lost unless resent.
    */
   restart(): Promise<void>;
-  /** Carbon alone, for tests that need it down for a while. */
-  stopCarbon(): Promise<void>;
+  /** Carbon alone, for tests that need it down for a while (SIGTERM, or `signal`). */
+  stopCarbon(signal?: NodeJS.Signals): Promise<void>;
   startCarbon(): Promise<void>;
   /** The recent output of both processes, for failure messages. */
   output(): string;
@@ -122,7 +122,7 @@ DATABASES = {'default': {'NAME': ${JSON.stringify(join(storage, 'graphite.db'))}
       throw new Error(`carbon-cache did not start: ${String(error)}\n${output()}`);
     });
   };
-  const stopCarbon = () => stopProcess(carbon, 10_000);
+  const stopCarbon = (signal?: NodeJS.Signals) => stopProcess(carbon, 10_000, signal);
   const stop = async () => {
     await Promise.all([stopProcess(carbon), stopProcess(web)]);
     await rm(root, { recursive: true, force: true });

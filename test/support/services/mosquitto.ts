@@ -7,6 +7,8 @@ import { silentLogger } from '#log';
 import { freePort, spawnServer, stopProcess, tempDir, waitForPort, type ServiceProcess } from './process.ts';
 
 export interface RunningMosquitto extends ServiceProcess {
+  /** Stops it (SIGTERM, or `signal`), runs `whileStopped` (if given) while nothing listens, and starts it again on the same port and data. */
+  restart(options?: { whileStopped?: () => unknown; signal?: NodeJS.Signals }): Promise<void>;
   url: string;
   port: number;
   /** The admin of the dynamic security plugin: it may only manage accounts. */
@@ -104,8 +106,9 @@ export async function startMosquitto(options: { tls?: boolean; saveOnEveryChange
       await accounts.close().catch(() => undefined);
       await stopProcess(child);
     },
-    async restart() {
-      await stopProcess(child);
+    async restart({ whileStopped, signal } = {}) {
+      await stopProcess(child, undefined, signal);
+      await whileStopped?.();
       child = await run();
     },
   };

@@ -56,11 +56,11 @@ export function spawnServer(command: string, args: string[], options: { cwd?: st
   return Object.assign(child, { output: () => output });
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise<void> {
+/** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 5_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);

@@ -6,8 +6,8 @@ export interface RedisService extends ServiceProcess {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   port: number;
-  /** Stops Redis, runs `whileStopped` (if given) while nothing listens, and starts it again on the same port and data. */
-  restart(options?: { whileStopped?: () => unknown }): Promise<void>;
+  /** Stops Redis (SIGTERM, or `signal`), runs `whileStopped` (if given) while nothing listens, and starts it again on the same port and data. */
+  restart(options?: { whileStopped?: () => unknown; signal?: NodeJS.Signals }): Promise<void>;
 }
 
 export interface RedisServiceOptions {
@@ -40,8 +40,8 @@ export async function startRedis(options: RedisServiceOptions = {}): Promise<Red
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async restart({ whileStopped } = {}) {
-      await stopProcess(child);
+    async restart({ whileStopped, signal } = {}) {
+      await stopProcess(child, undefined, signal);
       await whileStopped?.();
       child = await launch();
     },
