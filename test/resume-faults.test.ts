@@ -12,6 +12,7 @@ import { eventually } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 import { freePort, spawnServer, stopProcess, tempDir, waitForPort } from './support/services/process.ts';
 import { startRedis, type RedisService } from './support/services/redis.ts';
+import { streamCursors } from './support/stream.ts';
 
 const GATEWAY = 'austin-gw01';
 const resumable = /* GraphQL */ `
@@ -20,16 +21,6 @@ const resumable = /* GraphQL */ `
   }
 `;
 const repo = new URL('..', import.meta.url).pathname;
-
-async function streamCursors(bus: RedisLiveBus, gatewayId: string): Promise<string[]> {
-  const cursors: string[] = [];
-  for (let after = '0-0'; ; ) {
-    const entries = await bus.readRange(after, 1_000);
-    if (!entries.length) return cursors;
-    for (const entry of entries) entry.readings.forEach((reading, index) => reading.gatewayId === gatewayId && cursors.push(`${entry.position}:${index}`));
-    after = entries.at(-1)!.position;
-  }
-}
 
 /**
  * A stock graphql-ws client that keeps its last cursor in `variables.after`. Default retry wait;

@@ -8,6 +8,7 @@ import { adminToken } from './support/auth.ts';
 import { eventually } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 import { startRedis, type RedisService } from './support/services/redis.ts';
+import { streamCursors } from './support/stream.ts';
 
 const GATEWAY = 'austin-gw01';
 const resumable = /* GraphQL */ `
@@ -17,16 +18,6 @@ const resumable = /* GraphQL */ `
 `;
 
 /** The cursors of every reading of `gatewayId` in the stream, in order. */
-async function streamCursors(bus: RedisLiveBus, gatewayId: string): Promise<string[]> {
-  const cursors: string[] = [];
-  for (let after = '0-0'; ; ) {
-    const entries = await bus.readRange(after, 1_000);
-    if (!entries.length) return cursors;
-    for (const entry of entries) entry.readings.forEach((reading, index) => reading.gatewayId === gatewayId && cursors.push(`${entry.position}:${index}`));
-    after = entries.at(-1)!.position;
-  }
-}
-
 describe('sharing never changes what a client receives', () => {
   let redis: RedisService;
   let platform: Platform;

@@ -523,6 +523,22 @@ export const faultCases: FaultCase[] = [
       await rig.graphite.startCarbon();
     },
   },
+  {
+    name: 'carbon stalled',
+    title: 'carbon stalled (SIGSTOP): the live stream goes on meanwhile',
+    async fault(rig, outage) {
+      const before = rig.subscribers.map((s) => s.received.length);
+      rig.graphite.pauseCarbon();
+      try {
+        await outage();
+      } finally {
+        rig.graphite.resumeCarbon();
+      }
+      // The bus comes first and the store is fed from it: a stalled carbon holds no subscriber back.
+      const during = rig.subscribers.filter((s, i) => s.received.length > before[i]!).length;
+      if (during === 0) throw new Error('no subscriber received anything while carbon was stalled');
+    },
+  },
   { name: 'collector', title: 'the collector killed and started again', fault: (rig, outage) => crash(rig.collectors[0]!, outage) },
   { name: 'telemetry', title: 'the telemetry subgraph killed and started again', fault: (rig, outage) => crash(rig.telemetry, outage) },
   { name: 'router', title: 'the router killed and started again', fault: (rig, outage) => crash(rig.router, outage) },

@@ -22,6 +22,9 @@ export interface GraphiteService {
   /** Carbon alone, for tests that need it down for a while (SIGTERM, or `signal`). */
   stopCarbon(signal?: NodeJS.Signals): Promise<void>;
   startCarbon(): Promise<void>;
+  /** Carbon stalls (SIGSTOP): its sockets accept and hold, nothing is read; `resumeCarbon` (SIGCONT) wakes it. */
+  pauseCarbon(): void;
+  resumeCarbon(): void;
   /** The recent output of both processes, for failure messages. */
   output(): string;
 }
@@ -149,6 +152,8 @@ DATABASES = {'default': {'NAME': ${JSON.stringify(join(storage, 'graphite.db'))}
     },
     stopCarbon,
     startCarbon,
+    pauseCarbon: () => void carbon.kill('SIGSTOP'),
+    resumeCarbon: () => void carbon.kill('SIGCONT'),
     output,
   };
 }
