@@ -17,7 +17,6 @@ const resumable = /* GraphQL */ `
   }
 `;
 
-/** The cursors of every reading of `gatewayId` in the stream, in order. */
 describe('sharing never changes what a client receives', () => {
   let redis: RedisService;
   let platform: Platform;
