@@ -6,6 +6,9 @@ import { seededRandom } from './random.ts';
 import type { ScenarioNode } from './scenario.ts';
 import { signalValue } from './signals.ts';
 
+/** How far before its window a series' points count as history it has (see `backfillHistory`). */
+const EXISTING_MARGIN_MS = 3_600_000;
+
 /** A gateway whose sensors get history: its mesh as its simulated daemon has it, its owner now. */
 export interface BackfillGateway {
   id: string;
@@ -83,8 +86,10 @@ export async function backfillHistory(options: BackfillOptions): Promise<Backfil
   for (let offset = 0; offset < sensors.length && start < end; offset += batchSize) {
     if (signal?.aborted) break;
     const batch = sensors.slice(offset, offset + batchSize);
-    // The first step bucket of each series that holds a point already: fill only before it.
-    const existing = await store.query({ series: batch.map((s) => s.key), from: start, until: options.until, everySeconds: stepSeconds, aggregate: Aggregate.COUNT });
+    // The first step bucket of each series that holds a point already: fill only before it. Asked
+    // from an hour before the window: a store's coarser archive (10 min, 1 h) aligns its first
+    // bucket to its own slots, which may begin before the window (a restart's re-run).
+    const existing = await store.query({ series: batch.map((s) => s.key), from: start - EXISTING_MARGIN_MS, until: options.until, everySeconds: stepSeconds, aggregate: Aggregate.COUNT });
     const readings: Reading[] = [];
     for (const [i, sensor] of batch.entries()) {
       const stop = Math.min(end, existing[i]?.[0]?.time ?? end);
