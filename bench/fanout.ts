@@ -69,7 +69,7 @@ interface Row {
 
 class Child {
   readonly process: ChildProcess;
-  #waiting: Array<{ type: string; resolve: (message: any) => void }> = [];
+  #waiting: Array<{ type: string; resolve: (message: unknown) => void }> = [];
   constructor(file: string, argv: string[]) {
     this.process = fork(lib(file), argv, { execArgv: childArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.process.on('message', (message: { type: string }) => {
@@ -79,7 +79,7 @@ class Child {
   }
   next<T>(type: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ type, resolve });
+      this.#waiting.push({ type, resolve: resolve as (message: unknown) => void });
       this.process.once('exit', (code) => reject(new Error(`${type}: child exited with ${code}`)));
     });
   }

@@ -3,7 +3,7 @@ import { MemoryLiveBus, type Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
 import { LiveBatches } from '../subgraphs/telemetry/src/sources/live-stream.ts';
 import { tokenFor } from './support/auth.ts';
-import { eventually, graphql, take, wsClient } from './support/graphql.ts';
+import { graphql, take, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
 type Event = { sensor: { id: string }; time: string; value: number; cursor: string };

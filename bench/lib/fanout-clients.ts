@@ -64,7 +64,10 @@ let subscribed = 0;
 let failed = 0;
 for (let start = 0; start < config.count; start += config.openBatch) {
   const batch = Array.from({ length: Math.min(config.openBatch, config.count - start) }, (_, i) => open(config.first + start + i));
-  for (const ok of await Promise.all(batch)) ok ? subscribed++ : failed++;
+  for (const ok of await Promise.all(batch)) {
+    if (ok) subscribed++;
+    else failed++;
+  }
 }
 tellParent({ type: 'subscribed', subscribed, failed });
 

@@ -30,15 +30,14 @@ Collector.prototype.start = function (this: Collector, ...args: Parameters<Colle
     watched.add(this);
     const self = this as unknown as { counters: Counters };
     if (typeof self.counters?.readings !== 'number') throw new Error('collector-counts: the Collector no longer keeps its counters in `counters`');
-    const collector = this;
     self.counters = new Proxy(self.counters, {
-      set(target, key, value: number) {
+      set: (target, key, value: number) => {
         target[key as string] = value;
-        report(collector);
+        report(this);
         return true;
       },
     });
-    report(collector);
+    report(this);
   }
   return start.apply(this, args);
 };

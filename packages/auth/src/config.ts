@@ -49,11 +49,11 @@ export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {
   if (production && jwksUrl && (!issuer || !audience)) throw new Error('NODE_ENV=production with JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
   const keysFile = env.optional('API_KEYS_FILE');
   const keysJson = keysFile ? await readFile(keysFile, 'utf8').catch((error: NodeJS.ErrnoException) => { throw new Error(`cannot read API_KEYS_FILE=${keysFile}: ${error.code ?? error.message}`); }) : env.optional('API_KEYS');
-  let apiKeys: ApiKeyRecord[] = [];
+  let apiKeys: ApiKeyRecord[];
   try {
     apiKeys = keysJson ? parseApiKeys(keysJson) : [];
   } catch (error) {
-    throw new Error(`${keysFile ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(error as Error).message}`);
+    throw new Error(`${keysFile ? 'API_KEYS_FILE' : 'API_KEYS'}: ${(error as Error).message}`, { cause: error });
   }
   return {
     production,

@@ -89,7 +89,7 @@ export async function startMosquitto(options: { tls?: boolean; saveOnEveryChange
     accounts = await DynsecAccounts.connect(`mqtt://127.0.0.1:${port}`, admin, { protocolVersion: 5 }, silentLogger);
   } catch (error) {
     await stopProcess(child);
-    throw new Error(`${(error as Error).message}\n${child.output()}`);
+    throw new Error(`${(error as Error).message}\n${child.output()}`, { cause: error });
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,
