@@ -5,7 +5,16 @@
  * `_entities` fetches included). Bodies are those of a typical `_entities` fetch.
  */
 import { parseArgs } from 'node:util';
-import { createTokenVerifier, DEVELOPMENT_SECRET, mintToken, ReplayGuard, Scope, signRequest, verifySignedRequest, type Caller } from '#auth';
+import {
+  createTokenVerifier,
+  DEVELOPMENT_SECRET,
+  mintToken,
+  ReplayGuard,
+  Scope,
+  signRequest,
+  verifySignedRequest,
+  type Caller,
+} from '#auth';
 import { table } from './lib/table.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
@@ -14,7 +23,10 @@ const seconds = Number(values.seconds);
 const caller: Caller = { kind: 'user', subject: 'bench', tenant: 'pisek-city', scopes: [Scope.DEVICES_READ, Scope.TELEMETRY_READ] };
 const secret = 'bench-subgraph-secret';
 const representations = Array.from({ length: 10 }, (_, i) => ({ __typename: 'Sensor', id: `pisek-gw001.${i + 1}.0` }));
-const body = JSON.stringify({ query: 'query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Sensor { name room } } }', variables: { representations } });
+const body = JSON.stringify({
+  query: 'query ($representations: [_Any!]!) { _entities(representations: $representations) { ... on Sensor { name room } } }',
+  variables: { representations },
+});
 const request = { audience: 'telemetry', method: 'POST', path: '/graphql', body };
 const token = await mintToken({ tenant: 'pisek-city', scopes: caller.scopes, secret: DEVELOPMENT_SECRET });
 const verifyToken = createTokenVerifier({ secret: DEVELOPMENT_SECRET });
@@ -38,7 +50,10 @@ const rows = [
   ['router: verify a JWT first seen (HS256)', ...(await measure(() => createTokenVerifier({ secret: DEVELOPMENT_SECRET })(token)))],
   ['router: verify a JWT seen before', ...(await measure(() => verifyToken(token)))],
   ['router: sign a subgraph request', ...(await measure(() => signRequest(caller, request, secret)))],
-  ['subgraph: verify a signed request', ...(await measure(() => verifySignedRequest(signRequest(caller, request, secret), request, { secret, audience: 'telemetry', replay })))],
+  [
+    'subgraph: verify a signed request',
+    ...(await measure(() => verifySignedRequest(signRequest(caller, request, secret), request, { secret, audience: 'telemetry', replay }))),
+  ],
 ];
 console.log(`\nIdentity on the hot path: ${body.length}-byte _entities body, ${seconds} s each, Node ${process.versions.node}\n`);
 console.log(table(['operation', 'per second', 'µs each'], rows));

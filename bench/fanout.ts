@@ -23,7 +23,14 @@ import type { Reading } from '#telemetry';
 import { startPlatform } from '../platform/platform.ts';
 import { composeSupergraph } from '../router/src/compose.ts';
 import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
-import { mergeHistograms, percentile, type ClientConfig, type ClientReport, type ProcessSample, type ServerReport } from './lib/fanout-protocol.ts';
+import {
+  mergeHistograms,
+  percentile,
+  type ClientConfig,
+  type ClientReport,
+  type ProcessSample,
+  type ServerReport,
+} from './lib/fanout-protocol.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -130,12 +137,17 @@ async function main(): Promise<void> {
     const router = new Child('fanout-router.ts', [supergraphFile]);
     const plain = new Child('fanout-plain.ts', []);
     children.push(router, plain);
-    const [routerUrl, plainUrl] = await Promise.all([router.next<{ url: string }>('listening'), plain.next<{ url: string }>('listening')]).then((r) => r.map((m) => m.url));
+    const [routerUrl, plainUrl] = await Promise.all([
+      router.next<{ url: string }>('listening'),
+      plain.next<{ url: string }>('listening'),
+    ]).then((r) => r.map((m) => m.url));
 
     // The names and rooms the plain server writes, as the router would answer them.
     const gateways = platform.scenario.gateways.map((g) => g.id).filter((id) => id.startsWith('pisek-'));
     const directory = await sensorDirectory(routerUrl!, token);
-    process.stdout.write(`${gateways.length} gateways, ${directory.size} sensors; router ${routerUrl}, plain ${plainUrl} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+    process.stdout.write(
+      `${gateways.length} gateways, ${directory.size} sensors; router ${routerUrl}, plain ${plainUrl} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`,
+    );
 
     // Readings per gateway in the measured window, and the plain server's feed.
     let window: Map<string, number> | undefined;
@@ -147,11 +159,22 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     for (const count of counts) {
-      for (const [name, server, url] of [['router', router, routerUrl!], ['plain ws', plain, plainUrl!]] as const) {
+      for (const [name, server, url] of [
+        ['router', router, routerUrl!],
+        ['plain ws', plain, plainUrl!],
+      ] as const) {
         feedPlain = name === 'plain ws';
         const perProcess = Math.ceil(count / clientProcesses);
         const clients = Array.from({ length: clientProcesses }, (_, i) => {
-          const config: ClientConfig = { url, token, first: i * perProcess, count: Math.max(0, Math.min(perProcess, count - i * perProcess)), gateways, query, openBatch: 100 };
+          const config: ClientConfig = {
+            url,
+            token,
+            first: i * perProcess,
+            count: Math.max(0, Math.min(perProcess, count - i * perProcess)),
+            gateways,
+            query,
+            openBatch: 100,
+          };
           return new Child('fanout-clients.ts', [JSON.stringify(config)]);
         });
         children.push(...clients);
@@ -175,7 +198,8 @@ async function main(): Promise<void> {
         const platformCpuPercent = ((platformCpu.user + platformCpu.system) / 1000 / (Date.now() - platformBefore.at)) * 100;
 
         const perGateway = new Map<string, number>();
-        for (let i = 0; i < count; i++) perGateway.set(gateways[i % gateways.length]!, (perGateway.get(gateways[i % gateways.length]!) ?? 0) + 1);
+        for (let i = 0; i < count; i++)
+          perGateway.set(gateways[i % gateways.length]!, (perGateway.get(gateways[i % gateways.length]!) ?? 0) + 1);
         const expected = [...windowed].reduce((sum, [gatewayId, readings]) => sum + readings * (perGateway.get(gatewayId) ?? 0), 0);
         const histogram = mergeHistograms(windows.map((w) => w.histogram));
         const closed: Record<string, number> = {};
@@ -183,7 +207,10 @@ async function main(): Promise<void> {
         rows.push({
           server: name,
           subscribers: count,
-          subscribed: Math.min(after.subscribers, subscribed.reduce((sum, s) => sum + s.subscribed, 0)),
+          subscribed: Math.min(
+            after.subscribers,
+            subscribed.reduce((sum, s) => sum + s.subscribed, 0),
+          ),
           upstreams: after.upstreams,
           delivered: windows.reduce((sum, w) => sum + w.received, 0),
           expected,
@@ -217,7 +244,10 @@ async function sensorDirectory(routerUrl: string, token: string): Promise<Map<st
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query: '{ sensors { id name room } }' }),
   });
-  const body = (await response.json()) as { data?: { sensors: Array<{ id: string; name: string; room: string | null }> }; errors?: unknown };
+  const body = (await response.json()) as {
+    data?: { sensors: Array<{ id: string; name: string; room: string | null }> };
+    errors?: unknown;
+  };
   if (!body.data) throw new Error(`cannot list the sensors: ${JSON.stringify(body.errors)}`);
   return new Map(body.data.sensors.map((s) => [s.id, { name: s.name, room: s.room }]));
 }
@@ -245,7 +275,10 @@ const ms = (value: number | undefined) => (value === undefined ? '-' : `${value}
 
 function formatRow(row: Row): string {
   const share = row.expected ? ((row.delivered / row.expected) * 100).toFixed(1) : '-';
-  const closed = Object.entries(row.closed).map(([code, n]) => `${code}x${n}`).join(' ') || '-';
+  const closed =
+    Object.entries(row.closed)
+      .map(([code, n]) => `${code}x${n}`)
+      .join(' ') || '-';
   return [
     row.server.padEnd(8),
     String(row.subscribers).padStart(6),
@@ -264,8 +297,24 @@ function formatRow(row: Row): string {
 }
 
 function printTable(rows: Row[]): void {
-  const header = ['server  ', '  subs', ' subsd', ' upst', ' events/s', ' deliv%', '     p50', '      p99', '  CPU', 'platfm', '     RSS', ' live heap   ', ' closed'].join(' | ');
-  process.stdout.write(`\n${cpus().length} cores, ${seconds} s windows, scenario ${args.scenario}, poll ${args['poll-ms']} ms\n${header}\n`);
+  const header = [
+    'server  ',
+    '  subs',
+    ' subsd',
+    ' upst',
+    ' events/s',
+    ' deliv%',
+    '     p50',
+    '      p99',
+    '  CPU',
+    'platfm',
+    '     RSS',
+    ' live heap   ',
+    ' closed',
+  ].join(' | ');
+  process.stdout.write(
+    `\n${cpus().length} cores, ${seconds} s windows, scenario ${args.scenario}, poll ${args['poll-ms']} ms\n${header}\n`,
+  );
   for (const row of rows) process.stdout.write(`${formatRow(row)}\n`);
   process.stdout.write('\nrouter / plain ws:\n');
   for (const count of counts) {

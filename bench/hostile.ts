@@ -21,7 +21,13 @@ import WebSocket from 'ws';
 import { DEVELOPMENT_SECRET, DEVELOPMENT_SUBGRAPH_SECRET, mintToken, Scope } from '#auth';
 import { table } from './lib/table.ts';
 
-const { values: args } = parseArgs({ options: { count: { type: 'string', default: '100' }, production: { type: 'boolean', default: false }, 'persisted-only': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    count: { type: 'string', default: '100' },
+    production: { type: 'boolean', default: false },
+    'persisted-only': { type: 'boolean', default: false },
+  },
+});
 const count = Number(args.count);
 const CPU_BUDGET_MS = 5;
 const RSS_SLACK_BYTES = 16 << 20;
@@ -30,25 +36,34 @@ const RSS_SLACK_BYTES = 16 << 20;
 const huge = (() => {
   const head = 'subscription { readings(gatewayId: "austin-gw01") { value';
   const tail = ' } }';
-  return head + ' __typename'.repeat(Math.floor((1_000_000 - head.length - tail.length) / 11)) + tail.padStart(1_000_000 - head.length - 11 * Math.floor((1_000_000 - head.length - tail.length) / 11), ' ');
+  return (
+    head +
+    ' __typename'.repeat(Math.floor((1_000_000 - head.length - tail.length) / 11)) +
+    tail.padStart(1_000_000 - head.length - 11 * Math.floor((1_000_000 - head.length - tail.length) / 11), ' ')
+  );
 })();
 
 const supergraphFile = fileURLToPath(new URL('../schema/supergraph.graphql', import.meta.url));
 
 type Sample = { cpuMicros: number; rss: number };
 const flags = [...(args.production ? ['production'] : []), ...(args['persisted-only'] ? ['persisted-only'] : [])];
-const child = fork(fileURLToPath(new URL('./lib/hostile-router.ts', import.meta.url)), [supergraphFile, DEVELOPMENT_SUBGRAPH_SECRET, ...flags], {
-  execArgv: ['--import', 'tsx', '--expose-gc'],
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const next = <T>(type: string) => new Promise<T>((resolve) => {
-  const on = (message: { type: string }) => {
-    if (message.type !== type) return;
-    child.off('message', on);
-    resolve(message as T);
-  };
-  child.on('message', on);
-});
+const child = fork(
+  fileURLToPath(new URL('./lib/hostile-router.ts', import.meta.url)),
+  [supergraphFile, DEVELOPMENT_SUBGRAPH_SECRET, ...flags],
+  {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  },
+);
+const next = <T>(type: string) =>
+  new Promise<T>((resolve) => {
+    const on = (message: { type: string }) => {
+      if (message.type !== type) return;
+      child.off('message', on);
+      resolve(message as T);
+    };
+    child.on('message', on);
+  });
 const { url } = await next<{ url: string }>('listening');
 const sample = () => {
   const answer = next<Sample>('sample');
@@ -56,7 +71,12 @@ const sample = () => {
   return answer;
 };
 
-const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.TELEMETRY_READ, Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET, expiresIn: '1h' });
+const token = await mintToken({
+  tenant: 'austin-summit',
+  scopes: [Scope.TELEMETRY_READ, Scope.DEVICES_READ],
+  secret: DEVELOPMENT_SECRET,
+  expiresIn: '1h',
+});
 const auth = { authorization: `Bearer ${token}` };
 const sse = { ...auth, accept: 'text/event-stream' };
 
@@ -82,7 +102,13 @@ const wsOperation = (query: string) =>
   });
 /** A connection of its own for one operation (what a refused 1 MB message costs too: it closes the connection). */
 const wsOnNewConnection = async (query: string) => {
-  const client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: auth, lazy: true });
+  const client = createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: auth,
+    lazy: true,
+  });
   try {
     return await new Promise<string>((resolve) => {
       client.subscribe({ query }, { next: () => undefined, error: () => resolve('error'), complete: () => resolve('complete') });
@@ -93,11 +119,36 @@ const wsOnNewConnection = async (query: string) => {
 };
 
 const forms: Array<[string, () => Promise<number | string>]> = [
-  ['reference: { __typename } over HTTP POST', () => http(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) })],
-  ['HTTP POST JSON', () => http(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: huge }) })],
-  ['SSE POST JSON', () => http(url, { method: 'POST', headers: { ...sse, 'content-type': 'application/json' }, body: JSON.stringify({ query: huge }) })],
-  ['SSE POST application/graphql', () => http(url, { method: 'POST', headers: { ...sse, 'content-type': 'application/graphql' }, body: huge })],
-  ['SSE POST form', () => http(url, { method: 'POST', headers: { ...sse, 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1' }, body: new URLSearchParams({ query: huge }).toString() })],
+  [
+    'reference: { __typename } over HTTP POST',
+    () =>
+      http(url, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      }),
+  ],
+  [
+    'HTTP POST JSON',
+    () => http(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query: huge }) }),
+  ],
+  [
+    'SSE POST JSON',
+    () => http(url, { method: 'POST', headers: { ...sse, 'content-type': 'application/json' }, body: JSON.stringify({ query: huge }) }),
+  ],
+  [
+    'SSE POST application/graphql',
+    () => http(url, { method: 'POST', headers: { ...sse, 'content-type': 'application/graphql' }, body: huge }),
+  ],
+  [
+    'SSE POST form',
+    () =>
+      http(url, {
+        method: 'POST',
+        headers: { ...sse, 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1' },
+        body: new URLSearchParams({ query: huge }).toString(),
+      }),
+  ],
   ['SSE GET ?query=', () => http(`${url}?query=${encodeURIComponent(huge)}`, { headers: sse })],
   ['reference: graphql-ws connection + { __typename }', () => wsOnNewConnection('{ __typename }')],
   ['graphql-ws subscribe', () => wsOperation(huge)],
@@ -122,16 +173,28 @@ for (const [name, send] of forms) {
   if (!reference) reference = cpuMs;
   else if (!name.startsWith('reference')) worstCpuMs = Math.max(worstCpuMs, cpuMs);
   lastRss = after.rss;
-  rows.push([name, [...answers].map(([answer, n]) => `${answer} x${n}`).join(', '), cpuMs.toFixed(3), `${(cpuMs / reference).toFixed(1)}x`, `${(after.rss / 2 ** 20).toFixed(0)} MB`]);
+  rows.push([
+    name,
+    [...answers].map(([answer, n]) => `${answer} x${n}`).join(', '),
+    cpuMs.toFixed(3),
+    `${(cpuMs / reference).toFixed(1)}x`,
+    `${(after.rss / 2 ** 20).toFixed(0)} MB`,
+  ]);
 }
 
-console.log(`\nRefusing 1 MB documents: ${count} of each, one after the other; router alone in its process${flags.length ? ` (${flags.join(', ')})` : ''}; Node ${process.versions.node}\n`);
+console.log(
+  `\nRefusing 1 MB documents: ${count} of each, one after the other; router alone in its process${flags.length ? ` (${flags.join(', ')})` : ''}; Node ${process.versions.node}\n`,
+);
 console.log(table(['form', 'answers', 'router CPU ms each', 'vs reference', 'RSS after (GC)'], rows));
 const rssGrowth = lastRss - baseline.rss;
-console.log(`\nRSS: ${(baseline.rss / 2 ** 20).toFixed(0)} MB at baseline, ${(lastRss / 2 ** 20).toFixed(0)} MB after ${count * (forms.length - 2)} hostile documents (${rssGrowth >= 0 ? '+' : ''}${(rssGrowth / 2 ** 20).toFixed(1)} MB)`);
+console.log(
+  `\nRSS: ${(baseline.rss / 2 ** 20).toFixed(0)} MB at baseline, ${(lastRss / 2 ** 20).toFixed(0)} MB after ${count * (forms.length - 2)} hostile documents (${rssGrowth >= 0 ? '+' : ''}${(rssGrowth / 2 ** 20).toFixed(1)} MB)`,
+);
 const cpuMet = worstCpuMs < CPU_BUDGET_MS;
 const rssMet = rssGrowth <= RSS_SLACK_BYTES;
-console.log(`budget: under ${CPU_BUDGET_MS} ms of CPU per refusal: ${cpuMet ? 'met' : 'NOT met'} (worst ${worstCpuMs.toFixed(3)} ms); RSS back to baseline (within ${RSS_SLACK_BYTES >> 20} MB): ${rssMet ? 'met' : 'NOT met'}`);
+console.log(
+  `budget: under ${CPU_BUDGET_MS} ms of CPU per refusal: ${cpuMet ? 'met' : 'NOT met'} (worst ${worstCpuMs.toFixed(3)} ms); RSS back to baseline (within ${RSS_SLACK_BYTES >> 20} MB): ${rssMet ? 'met' : 'NOT met'}`,
+);
 
 await ws.dispose();
 child.send({ type: 'close' });

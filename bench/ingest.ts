@@ -117,7 +117,11 @@ async function startSimulator(mqttUrl: string, admin: MqttCredentials): Promise<
   };
 }
 
-async function runVariant(config: IngestWorkerConfig, simulatorCpuMs: () => Promise<number>, profileDir?: string): Promise<Omit<Phase, 'graphitePoints' | 'graphiteSettleMs' | 'busReadings'>> {
+async function runVariant(
+  config: IngestWorkerConfig,
+  simulatorCpuMs: () => Promise<number>,
+  profileDir?: string,
+): Promise<Omit<Phase, 'graphitePoints' | 'graphiteSettleMs' | 'busReadings'>> {
   const child = forkTs('ingest-worker.ts', [], profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
   // Over IPC rather than as an argument: the config holds the worker's MQTT password.
   child.send({ config });
@@ -126,7 +130,13 @@ async function runVariant(config: IngestWorkerConfig, simulatorCpuMs: () => Prom
     const machine = machineTimes();
     const at = performance.now();
     const services = servicesCpu();
-    return { at, simulatorCpuMs: await simulatorCpuMs(), machineBusyMs: machine.busy, machineTotalMs: machine.total, servicesCpuMs: services };
+    return {
+      at,
+      simulatorCpuMs: await simulatorCpuMs(),
+      machineBusyMs: machine.busy,
+      machineTotalMs: machine.total,
+      servicesCpuMs: services,
+    };
   };
   const run = await new Promise<IngestRun>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${config.variant} worker exited with ${code} before reporting`)));
@@ -143,10 +153,11 @@ async function runVariant(config: IngestWorkerConfig, simulatorCpuMs: () => Prom
     run,
     simulatorCpuPct: (100 * (end.simulatorCpuMs - start.simulatorCpuMs)) / wall,
     machineCpuPct: (100 * (end.machineBusyMs - start.machineBusyMs)) / (end.machineTotalMs - start.machineTotalMs),
-    servicesCpuPct: Object.fromEntries(SERVICES.map((name) => [name, (100 * ((end.servicesCpuMs[name] ?? 0) - (start.servicesCpuMs[name] ?? 0))) / wall])),
+    servicesCpuPct: Object.fromEntries(
+      SERVICES.map((name) => [name, (100 * ((end.servicesCpuMs[name] ?? 0) - (start.servicesCpuMs[name] ?? 0))) / wall]),
+    ),
   };
 }
-
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -169,8 +180,16 @@ async function main(): Promise<void> {
   const cleanups: Array<() => Promise<unknown>> = [];
   try {
     process.stderr.write('starting Mosquitto, Redis, Graphite...\n');
-    const [mosquitto, redis, graphite] = (await Promise.all([startMosquitto(), startRedis(), startGraphite()])) as [RunningMosquitto, RedisService, GraphiteService];
-    cleanups.push(() => mosquitto.stop(), () => redis.stop(), () => graphite.stop());
+    const [mosquitto, redis, graphite] = (await Promise.all([startMosquitto(), startRedis(), startGraphite()])) as [
+      RunningMosquitto,
+      RedisService,
+      GraphiteService,
+    ];
+    cleanups.push(
+      () => mosquitto.stop(),
+      () => redis.stop(),
+      () => graphite.stop(),
+    );
     const simulator = await startSimulator(mosquitto.url, mosquitto.admin);
     cleanups.push(async () => {
       simulator.child.send('stop');
@@ -179,7 +198,12 @@ async function main(): Promise<void> {
 
     const paths = metricPaths(buildScenario('pisek'), gateways, RELAY_PREFIX);
     process.stderr.write(`creating ${paths.collector.length + paths.relay.length} whisper files...\n`);
-    const primeMs = await primeMetrics(graphite.carbonUrl, graphite.graphiteUrl, [...paths.collector, ...paths.relay], ['iot.*.*.*.*.*', `${RELAY_PREFIX}.*.*.*.*`]);
+    const primeMs = await primeMetrics(
+      graphite.carbonUrl,
+      graphite.graphiteUrl,
+      [...paths.collector, ...paths.relay],
+      ['iot.*.*.*.*.*', `${RELAY_PREFIX}.*.*.*.*`],
+    );
     process.stderr.write(`created in ${(primeMs / 1000).toFixed(0)} s\n`);
 
     // The broker is locked: the collector and the relay each connect with a collector account
@@ -210,7 +234,13 @@ async function main(): Promise<void> {
       const phase: Phase = { ...measured };
       if (variant !== 'collector-memory') {
         const pattern = variant === 'relay' ? `${RELAY_PREFIX}.*.*.*.*` : 'iot.*.*.*.*.*';
-        const settled = await settledGraphitePoints(graphite.graphiteUrl, pattern, fromSeconds, Math.ceil(Date.now() / 1000) + 1, measured.run.slots);
+        const settled = await settledGraphitePoints(
+          graphite.graphiteUrl,
+          pattern,
+          fromSeconds,
+          Math.ceil(Date.now() / 1000) + 1,
+          measured.run.slots,
+        );
         phase.graphitePoints = settled.points;
         phase.graphiteSettleMs = settled.settleMs;
       }
@@ -221,10 +251,26 @@ async function main(): Promise<void> {
     const rate = (phase: Phase) => (phase.run.readings * 1000) / phase.run.windowMs;
     const cpuPct = (phase: Phase) => (100 * phase.run.cpuMs) / phase.run.windowMs;
     const fixed = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits));
-    console.log(`\nIngest, scenario pisek: ${gateways} gateways, ${concurrency} in flight, ${seconds} s per variant, ${cpus().length} cores, Node ${process.versions.node}\n`);
+    console.log(
+      `\nIngest, scenario pisek: ${gateways} gateways, ${concurrency} in flight, ${seconds} s per variant, ${cpus().length} cores, Node ${process.versions.node}\n`,
+    );
     console.log(
       table(
-        ['variant', 'readings/s', 'FRC/s', 'readings/CPU-s', 'loop p99 ms', 'RSS MB', 'failed', 'accepted total', 'slots written', 'in Graphite', 'on bus', 'drain s', 'settle s'],
+        [
+          'variant',
+          'readings/s',
+          'FRC/s',
+          'readings/CPU-s',
+          'loop p99 ms',
+          'RSS MB',
+          'failed',
+          'accepted total',
+          'slots written',
+          'in Graphite',
+          'on bus',
+          'drain s',
+          'settle s',
+        ],
         phases.map((phase) => [
           phase.run.variant,
           fixed(rate(phase)),
@@ -245,7 +291,14 @@ async function main(): Promise<void> {
     console.log('');
     console.log(
       table(
-        ['variant (CPU, % of one core)', 'process under test', 'simulator', ...SERVICES.map((name) => (name === 'graphite-manage' ? 'graphite-web' : name)), `machine (${cpus().length} cores = 100%)`, 'of which other processes'],
+        [
+          'variant (CPU, % of one core)',
+          'process under test',
+          'simulator',
+          ...SERVICES.map((name) => (name === 'graphite-manage' ? 'graphite-web' : name)),
+          `machine (${cpus().length} cores = 100%)`,
+          'of which other processes',
+        ],
         phases.map((phase) => [
           phase.run.variant,
           `${fixed(cpuPct(phase))}%`,
@@ -262,12 +315,21 @@ async function main(): Promise<void> {
     const real = best('collector-real');
     const memory = best('collector-memory');
     console.log(rounds > 1 ? `\nBest of ${rounds} rounds per variant:` : '');
-    if (relay && real) console.log(`collector (Graphite + Redis) / relay: ${(rate(real) / rate(relay)).toFixed(2)}x readings/s, ${(real.run.readings / real.run.cpuMs / (relay.run.readings / relay.run.cpuMs)).toFixed(2)}x readings per CPU-second`);
-    if (relay && memory) console.log(`collector (memory) / relay: ${(rate(memory) / rate(relay)).toFixed(2)}x readings/s, ${(memory.run.readings / memory.run.cpuMs / (relay.run.readings / relay.run.cpuMs)).toFixed(2)}x readings per CPU-second`);
+    if (relay && real)
+      console.log(
+        `collector (Graphite + Redis) / relay: ${(rate(real) / rate(relay)).toFixed(2)}x readings/s, ${(real.run.readings / real.run.cpuMs / (relay.run.readings / relay.run.cpuMs)).toFixed(2)}x readings per CPU-second`,
+      );
+    if (relay && memory)
+      console.log(
+        `collector (memory) / relay: ${(rate(memory) / rate(relay)).toFixed(2)}x readings/s, ${(memory.run.readings / memory.run.cpuMs / (relay.run.readings / relay.run.cpuMs)).toFixed(2)}x readings per CPU-second`,
+      );
     if (real && memory) console.log(`collector Graphite + Redis / memory: ${(rate(real) / rate(memory)).toFixed(2)}x readings/s`);
-    console.log('"slots written": distinct (series, second) pairs sent; Graphite keeps one point per series and second, so that is what it can show at most.');
+    console.log(
+      '"slots written": distinct (series, second) pairs sent; Graphite keeps one point per series and second, so that is what it can show at most.',
+    );
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => process.stderr.write(`cleanup: ${String(error)}\n`));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => process.stderr.write(`cleanup: ${String(error)}\n`));
   }
 }
 

@@ -84,7 +84,10 @@ async function attack(count: number): Promise<{ attempts: number; cpuMs: number 
     forgedValue: FORGED,
     rate,
   };
-  const child = fork(fileURLToPath(new URL('./lib/mqtt-attackers.ts', import.meta.url)), [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(new URL('./lib/mqtt-attackers.ts', import.meta.url)), [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve(message as { attempts: number; cpuMs: number }));
     child.once('exit', (code) => code && reject(new Error(`the attackers' process exited with ${code}`)));
@@ -113,7 +116,8 @@ function mosquittoCpuMs(): number {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // After the command in parentheses: state ppid ... utime(14) stime(15), in clock ticks (100 a second).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('mosquitto')) ms += (Number(fields[11]) + Number(fields[12])) * 10;
+      if (Number(fields[1]) === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('mosquitto'))
+        ms += (Number(fields[11]) + Number(fields[12])) * 10;
     } catch {
       // the process ended meanwhile
     }
@@ -128,7 +132,10 @@ async function phase(name: string, withAttackers: number): Promise<Phase> {
   const brokerCpuBefore = mosquittoCpuMs();
   const started = Date.now();
   const until = started + seconds * 1000;
-  const [attackers] = await Promise.all([withAttackers ? attack(withAttackers) : { attempts: 0, cpuMs: 0 }, new Promise((resolve) => setTimeout(resolve, until - Date.now()))]);
+  const [attackers] = await Promise.all([
+    withAttackers ? attack(withAttackers) : { attempts: 0, cpuMs: 0 },
+    new Promise((resolve) => setTimeout(resolve, until - Date.now())),
+  ]);
   const window = readings.slice(from);
   const times = new Map<string, number[]>();
   for (const reading of window) times.set(reading.sensorId, [...(times.get(reading.sensorId) ?? []), reading.time]);
@@ -146,7 +153,11 @@ async function phase(name: string, withAttackers: number): Promise<Phase> {
     attempts: attackers.attempts,
     polls: statsAfter.polls - statsBefore.polls,
     failedPolls: statsAfter.failedRequests - statsBefore.failedRequests,
-    cpu: { platform: (platformCpu.user + platformCpu.system) / 1000 / seconds / 10, broker: brokerCpu / seconds / 10, attackers: attackers.cpuMs / seconds / 10 },
+    cpu: {
+      platform: (platformCpu.user + platformCpu.system) / 1000 / seconds / 10,
+      broker: brokerCpu / seconds / 10,
+      attackers: attackers.cpuMs / seconds / 10,
+    },
   };
 }
 
@@ -157,10 +168,22 @@ const quiet = await phase('no attackers', 0);
 const hostile = await phase(`${attackers} attackers`, attackers);
 const rejected = platform.collector.stats.rejectedAnswers;
 
-console.log(`\nscenario ${args.scenario}, broker ${args.broker}, poll every ${pollMs} ms, ${seconds} s a phase, attackers ${rate ? `at ${rate} attempts/s each` : 'as fast as the broker answers'}\n`);
+console.log(
+  `\nscenario ${args.scenario}, broker ${args.broker}, poll every ${pollMs} ms, ${seconds} s a phase, attackers ${rate ? `at ${rate} attempts/s each` : 'as fast as the broker answers'}\n`,
+);
 console.log(
   table(
-    ['phase', 'attempts', 'polls (failed)', 'sensors read', 'readings per sensor', 'largest gap (ms)', 'gap / poll interval', 'forged readings accepted', 'CPU % platform / broker / attackers'],
+    [
+      'phase',
+      'attempts',
+      'polls (failed)',
+      'sensors read',
+      'readings per sensor',
+      'largest gap (ms)',
+      'gap / poll interval',
+      'forged readings accepted',
+      'CPU % platform / broker / attackers',
+    ],
     [quiet, hostile].map((p) => [
       p.name,
       p.attempts,
@@ -175,7 +198,9 @@ console.log(
   ),
 );
 console.log(`\nreadings per sensor under attack / without: ${(hostile.perSensor / quiet.perSensor).toFixed(3)}`);
-console.log(`collector rejected answers during the attack: ${JSON.stringify(Object.fromEntries(Object.entries(rejected).map(([k, v]) => [k, v - (rejectedBefore[k as keyof typeof rejected] ?? 0)])))}`);
+console.log(
+  `collector rejected answers during the attack: ${JSON.stringify(Object.fromEntries(Object.entries(rejected).map(([k, v]) => [k, v - (rejectedBefore[k as keyof typeof rejected] ?? 0)])))}`,
+);
 if (platform.broker) console.log(`embedded broker refusals: ${JSON.stringify(platform.broker.refused)}`);
 const met = hostile.forged === 0 && hostile.maxGapMs < 2 * pollMs && hostile.sensors === quiet.sensors;
 console.log(`\ntarget (0 forged readings, every sensor read, no gap over two poll intervals): ${met ? 'met' : 'NOT met'}`);

@@ -47,8 +47,15 @@ interface Answer {
 
 async function ask(): Promise<Answer> {
   const started = performance.now();
-  const response = await fetch(platform.routerUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: QUERY }) });
-  const body = (await response.json()) as { data?: { gateways: Array<{ status: string; mesh: { observation: { freshness: string } } | null }> }; errors?: unknown[] };
+  const response = await fetch(platform.routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: QUERY }),
+  });
+  const body = (await response.json()) as {
+    data?: { gateways: Array<{ status: string; mesh: { observation: { freshness: string } } | null }> };
+    errors?: unknown[];
+  };
   const gateways = body.data?.gateways ?? [];
   return {
     ms: performance.now() - started,
@@ -65,11 +72,21 @@ async function series(n: number): Promise<Answer[]> {
   return answers;
 }
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const row = (name: string, answers: Answer[]) => {
   const ms = answers.map((a) => a.ms);
   const last = answers.at(-1)!;
-  return [name, answers.length, percentile(ms, 50).toFixed(0), percentile(ms, 99).toFixed(0), last.gateways, last.offline, last.lastKnown, last.errors];
+  return [
+    name,
+    answers.length,
+    percentile(ms, 50).toFixed(0),
+    percentile(ms, 99).toFixed(0),
+    last.gateways,
+    last.offline,
+    last.lastKnown,
+    last.errors,
+  ];
 };
 
 try {
@@ -86,7 +103,16 @@ try {
 
   for (let i = 1; i <= 30; i++) {
     const id = `pisek-never${String(i).padStart(2, '0')}`;
-    await platform.registry.add({ id, name: id, tenant: 'pisek-city', arch: 'ARM64', status: 'ONLINE', location: { lat: 49.3, lon: 14.1 }, registeredAt: new Date().toISOString(), nodes: {} });
+    await platform.registry.add({
+      id,
+      name: id,
+      tenant: 'pisek-city',
+      arch: 'ARM64',
+      status: 'ONLINE',
+      location: { lat: 49.3, lon: 14.1 },
+      registeredAt: new Date().toISOString(),
+      nodes: {},
+    });
   }
   const first = [await ask()];
   const next = await series(rounds);
@@ -95,11 +121,22 @@ try {
   console.log(
     table(
       ['state', 'queries', 'p50 ms', 'p99 ms', 'gateways', 'OFFLINE', 'LAST_KNOWN', 'errors'],
-      [row('all online (reference)', online), row('30 offline', offline), row('+30 never observed: first query', first), row('+30 never observed: next queries', next)],
+      [
+        row('all online (reference)', online),
+        row('30 offline', offline),
+        row('+30 never observed: first query', first),
+        row('+30 never observed: next queries', next),
+      ],
     ),
   );
-  const p50 = (answers: Answer[]) => percentile(answers.map((a) => a.ms), 50);
-  console.log(`\n30 offline / all online (p50): ${(p50(offline) / p50(online)).toFixed(2)}x; never observed, next / all online: ${(p50(next) / p50(online)).toFixed(2)}x`);
+  const p50 = (answers: Answer[]) =>
+    percentile(
+      answers.map((a) => a.ms),
+      50,
+    );
+  console.log(
+    `\n30 offline / all online (p50): ${(p50(offline) / p50(online)).toFixed(2)}x; never observed, next / all online: ${(p50(next) / p50(online)).toFixed(2)}x`,
+  );
 } finally {
   await platform.close();
 }

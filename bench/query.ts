@@ -32,12 +32,32 @@ export const OVERVIEW_QUERY = /* GraphQL */ `
       name
       status
       arch
-      node { name ready }
-      vrouter { name }
-      sensors { id name room latest { value time } }
+      node {
+        name
+        ready
+      }
+      vrouter {
+        name
+      }
+      sensors {
+        id
+        name
+        room
+        latest {
+          value
+          time
+        }
+      }
     }
-    intersections { name }
-    parkingLots { name capacity occupied free }
+    intersections {
+      name
+    }
+    parkingLots {
+      name
+      capacity
+      occupied
+      free
+    }
   }
 `;
 
@@ -51,7 +71,10 @@ interface PlannerRun {
 }
 
 function forkTs(name: string, arg: unknown): ChildProcess {
-  return fork(fileURLToPath(new URL(`./lib/${name}`, import.meta.url)), [JSON.stringify(arg)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(fileURLToPath(new URL(`./lib/${name}`, import.meta.url)), [JSON.stringify(arg)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 /** The next message of `child` that has `key`. */
@@ -74,7 +97,11 @@ async function load(config: LoadConfig): Promise<LoadResult> {
   return reply<LoadResult>(forkTs('query-load.ts', config), 'result');
 }
 
-async function measurePlanner(planner: QueryPlanner, urls: Record<SubgraphName, string>, options: { seconds: number; connections: number; warmup: number; token: string }): Promise<PlannerRun> {
+async function measurePlanner(
+  planner: QueryPlanner,
+  urls: Record<SubgraphName, string>,
+  options: { seconds: number; connections: number; warmup: number; token: string },
+): Promise<PlannerRun> {
   const child = forkTs('query-router.ts', { planner, subgraphs: urls });
   try {
     const url = await reply<string>(child, 'url');
@@ -102,7 +129,6 @@ async function measurePlanner(planner: QueryPlanner, urls: Record<SubgraphName, 
     await exited;
   }
 }
-
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -149,7 +175,21 @@ async function main(): Promise<void> {
     );
     console.log(
       table(
-        ['planner', 'requests/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'router CPU', 'subgraphs CPU', 'load CPU', 'router RSS idle MB', 'router RSS after MB', 'router RSS peak MB', 'heap used MB'],
+        [
+          'planner',
+          'requests/s',
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'errors',
+          'router CPU',
+          'subgraphs CPU',
+          'load CPU',
+          'router RSS idle MB',
+          'router RSS after MB',
+          'router RSS peak MB',
+          'heap used MB',
+        ],
         runs.map((run) => [
           run.planner,
           fixed((run.load.requests * 1000) / run.load.wallMs),

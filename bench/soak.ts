@@ -56,6 +56,8 @@ try {
 }
 
 const failed = rig.reports.filter((r) => r.problems.length);
-console.log(`\nsoak: ${rig.reports.length} cases in ${Math.round((Date.now() - started) / 1000)} s, ${failed.length} lost or doubled readings\n`);
+console.log(
+  `\nsoak: ${rig.reports.length} cases in ${Math.round((Date.now() - started) / 1000)} s, ${failed.length} lost or doubled readings\n`,
+);
 console.log(formatReport(rig.reports));
 process.exit(failed.length ? 1 : 0);

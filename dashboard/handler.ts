@@ -28,7 +28,10 @@ export interface DashboardOptions {
  * of origins (`https://api.example.org,http://localhost:4000`); throws naming a malformed one.
  */
 export function dashboardOptionsFromEnv(env: EnvReader): DashboardOptions {
-  const listed = (env.optional('DASHBOARD_API_ORIGINS') ?? '').split(',').map((origin) => origin.trim()).filter(Boolean);
+  const listed = (env.optional('DASHBOARD_API_ORIGINS') ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   return { apiOrigins: listed.map(originOf) };
 }
 
@@ -40,7 +43,9 @@ function originOf(text: string): string {
     throw new Error(`DASHBOARD_API_ORIGINS: ${JSON.stringify(text.slice(0, 80))} is not an origin like https://api.example.org`);
   }
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.replace(/\/$/, '')) {
-    throw new Error(`DASHBOARD_API_ORIGINS: ${JSON.stringify(text.slice(0, 80))} is not an origin like https://api.example.org (scheme, host and port only)`);
+    throw new Error(
+      `DASHBOARD_API_ORIGINS: ${JSON.stringify(text.slice(0, 80))} is not an origin like https://api.example.org (scheme, host and port only)`,
+    );
   }
   return url.origin;
 }

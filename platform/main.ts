@@ -6,7 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { allScopes, authSettingsFromEnv, issueApiKey, mintToken, Scope, type AuthSettings } from '#auth';
 import { mqttSettingsFromEnv } from '#broker';
-import { checkStartup, durationFromEnv, explainListenError, parseDuration, runService, StartupError, type EnvReader, type PortToListen } from '#kit';
+import {
+  checkStartup,
+  durationFromEnv,
+  explainListenError,
+  parseDuration,
+  runService,
+  StartupError,
+  type EnvReader,
+  type PortToListen,
+} from '#kit';
 import type { Logger } from '#log';
 import type { Scenario } from '#simulator';
 import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
@@ -24,7 +33,9 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
   const planner = env.string('ROUTER_PLANNER', 'rust');
   if (planner !== 'rust' && planner !== 'js') throw new StartupError(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
   const host = env.string('HOST', '127.0.0.1');
-  const subgraphPorts = Object.fromEntries(subgraphList.map(({ name, port }) => [name, env.int(subgraphPortVariable(name), port)])) as Record<SubgraphName, number>;
+  const subgraphPorts = Object.fromEntries(
+    subgraphList.map(({ name, port }) => [name, env.int(subgraphPortVariable(name), port)]),
+  ) as Record<SubgraphName, number>;
   const dataDir = env.string('DATA_DIR', `${repoRoot}.data`);
   const backfill = env.string('HISTORY_BACKFILL', '24h');
   const backfillSeconds = /^(0|off|false)$/i.test(backfill.trim()) ? 0 : parseDuration(backfill);
@@ -67,7 +78,9 @@ async function supergraphToServe(env: EnvReader, host: string, ports: Record<Sub
   const file = env.optional('SUPERGRAPH');
   if (file) {
     return readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new StartupError(`SUPERGRAPH=${file}: cannot be read (${error.code ?? error.message}); set SUPERGRAPH to a composed supergraph, or unset it`);
+      throw new StartupError(
+        `SUPERGRAPH=${file}: cannot be read (${error.code ?? error.message}); set SUPERGRAPH to a composed supergraph, or unset it`,
+      );
     });
   }
   const atDefaults = ['127.0.0.1', '0.0.0.0', 'localhost'].includes(host) && subgraphList.every(({ name, port }) => ports[name] === port);
@@ -85,7 +98,10 @@ function portsToListen(config: PlatformConfig): PortToListen[] {
   const clashes = ports.filter((a, i) => a.port !== 0 && ports.findIndex((b) => b.port === a.port) !== i);
   if (clashes.length) {
     throw new StartupError(
-      clashes.map(({ variable, port }) => `${ports.find((p) => p.port === port)!.variable}=${port} and ${variable}=${port}: both name ${host}:${port}; set ${variable} to another port`),
+      clashes.map(
+        ({ variable, port }) =>
+          `${ports.find((p) => p.port === port)!.variable}=${port} and ${variable}=${port}: both name ${host}:${port}; set ${variable} to another port`,
+      ),
     );
   }
   return ports;
@@ -95,9 +111,13 @@ function portsToListen(config: PlatformConfig): PortToListen[] {
 async function routerHealthy(base: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${base}/health`).then((response) => response.status, () => 0);
+    const status = await fetch(`${base}/health`).then(
+      (response) => response.status,
+      () => 0,
+    );
     if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${base}/health did not answer 200 within ${timeoutMs / 1000} s (last: ${status || 'no answer'})`);
+    if (Date.now() > deadline)
+      throw new Error(`${base}/health did not answer 200 within ${timeoutMs / 1000} s (last: ${status || 'no answer'})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -126,7 +146,9 @@ async function developmentCredentials(auth: AuthSettings, tenants: readonly stri
   const { secret } = auth.tokens;
   const tenantScopes = allScopes.filter((s) => s !== Scope.ADMIN);
   return {
-    tenants: await Promise.all(tenants.map(async (tenant) => ({ tenant, token: await mintToken({ tenant, scopes: tenantScopes, secret }) }))),
+    tenants: await Promise.all(
+      tenants.map(async (tenant) => ({ tenant, token: await mintToken({ tenant, scopes: tenantScopes, secret }) })),
+    ),
     operator: await mintToken({ scopes: [Scope.ADMIN], secret }),
     apiKey: auth.apiKeys.length ? undefined : issueApiKey('demo-partner', 'Demo partner (this run only)', 600),
   };
@@ -138,18 +160,24 @@ runService('platform', async (env, logger) => {
   // What the operator can fix is said in one line each, before anything starts, and before the
   // heavier modules load (seconds on a busy machine): the Kubernetes client, the gateway, the subgraphs.
   const ports = portsToListen(config);
-  await checkStartup({ listen: ports, reach: [...backendServices(config.backends ?? {}), ...(config.mqttUrl ? [mqttService(config.mqttUrl)] : [])] });
+  await checkStartup({
+    listen: ports,
+    reach: [...backendServices(config.backends ?? {}), ...(config.mqttUrl ? [mqttService(config.mqttUrl)] : [])],
+  });
   const { buildScenario, scenarioNames } = await import('#simulator');
-  if (!(scenarioNames as readonly string[]).includes(config.scenario)) throw new StartupError(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${config.scenario}"`);
+  if (!(scenarioNames as readonly string[]).includes(config.scenario))
+    throw new StartupError(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${config.scenario}"`);
   config.cloud = (await import('#cloud')).cloudOptionsFromEnv(env);
   if (config.cloud) await checkStartup({ reach: await cloudServices(config.cloud) });
   const credentials = await developmentCredentials(auth, buildScenario(config.scenario, config.seed).tenants);
   if (credentials?.apiKey) config.auth = { ...config.auth, apiKeys: [credentials.apiKey.record] };
   const { startPlatform } = await import('./platform.ts');
-  const platform = await startPlatform({ ...config, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))] }).catch((error: unknown) => {
-    // A port taken between the check and the listen.
-    throw explainListenError(ports, error);
-  });
+  const platform = await startPlatform({ ...config, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))] }).catch(
+    (error: unknown) => {
+      // A port taken between the check and the listen.
+      throw explainListenError(ports, error);
+    },
+  );
   const base = platform.routerUrl.replace(/\/graphql$/, '');
   await routerHealthy(base);
   // Since this process started (module loading included): when a client polling /health gets its 200.
@@ -176,7 +204,11 @@ runService('platform', async (env, logger) => {
             'Development credentials (valid 12 h; more with npm run token -- --tenant <tenant> --scopes <scopes>):',
             ...credentials.tenants.map(({ tenant, token }) => `  tenant ${tenant.padEnd(28)} Authorization: Bearer ${token}`),
             `  operator (admin, every tenant)      Authorization: Bearer ${credentials.operator}`,
-            ...(credentials.apiKey ? [`  partner API key (open data)         x-api-key: ${credentials.apiKey.key} (its dashboard: ${base}/#key=${credentials.apiKey.key})`] : []),
+            ...(credentials.apiKey
+              ? [
+                  `  partner API key (open data)         x-api-key: ${credentials.apiKey.key} (its dashboard: ${base}/#key=${credentials.apiKey.key})`,
+                ]
+              : []),
           ]
         : []),
       'Ctrl-C stops it.',

@@ -3,12 +3,29 @@ import { hostname } from 'node:os';
 import type { MqttClient } from 'mqtt';
 import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
-import { DynsecAccounts, GatewayCredentials, newPassword, startEmbeddedBroker, type BrokerAccounts, type EmbeddedBroker, type MqttAccount, type MqttCredentials } from '#broker';
+import {
+  DynsecAccounts,
+  GatewayCredentials,
+  newPassword,
+  startEmbeddedBroker,
+  type BrokerAccounts,
+  type EmbeddedBroker,
+  type MqttAccount,
+  type MqttCredentials,
+} from '#broker';
 import { connectMqtt, createMqttClient, IqrfClient, onlineWindowMs, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { MeshCatalog, type GatewayRegistry } from '#registry';
-import { buildScenario, scenarioOpenData, scenarioRegistry, simulatedCloudOptions, startSimulator, type Scenario, type Simulator } from '#simulator';
+import {
+  buildScenario,
+  scenarioOpenData,
+  scenarioRegistry,
+  simulatedCloudOptions,
+  startSimulator,
+  type Scenario,
+  type Simulator,
+} from '#simulator';
 import type { LiveBus, TimeSeriesStore } from '#telemetry';
 import type { Collector } from '../collector/src/collector.ts';
 import { startCollectorService } from '../collector/src/service.ts';
@@ -153,11 +170,18 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       broker = await startEmbeddedBroker({ port: config.mqttPort ?? 1883, host, logger: logger.child({ component: 'broker' }) });
       closers.push(() => broker!.close());
     } else if (!config.mqttAdmin) {
-      throw new Error('MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD are needed with MQTT_URL: the platform manages the broker accounts of its services and gateways (Mosquitto dynamic security)');
+      throw new Error(
+        'MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD are needed with MQTT_URL: the platform manages the broker accounts of its services and gateways (Mosquitto dynamic security)',
+      );
     }
     const mqttUrl = config.mqttUrl ?? broker!.url;
     const protocolVersion = config.mqttProtocolVersion ?? (config.mqttUrl ? 5 : 4);
-    const mqttOptions = (credentials: MqttCredentials, options: MqttOptions = {}): MqttOptions => ({ credentials, protocolVersion, ...(config.mqttCa ? { ca: config.mqttCa } : {}), ...options });
+    const mqttOptions = (credentials: MqttCredentials, options: MqttOptions = {}): MqttOptions => ({
+      credentials,
+      protocolVersion,
+      ...(config.mqttCa ? { ca: config.mqttCa } : {}),
+      ...options,
+    });
     let accounts: BrokerAccounts;
     if (broker) accounts = broker.accounts;
     else {
@@ -216,24 +240,42 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     }
 
     const msgIdSecret = config.msgIdSecret ?? randomBytes(32).toString('base64url');
-    const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), { logger: logger.child({ component: 'iqrf' }), timeoutMs: config.iqrfTimeoutMs, msgIdSecret });
+    const iqrf = new IqrfClient(await connect({ username: `api-${process.pid}`, role: 'api' }), {
+      logger: logger.child({ component: 'iqrf' }),
+      timeoutMs: config.iqrfTimeoutMs,
+      msgIdSecret,
+    });
     await iqrf.start();
     closers.push(() => iqrf.close());
     const onlineWindow = onlineWindowMs(config.heartbeatIntervalMs);
-    const catalog = new MeshCatalog(iqrf, { registry, offlineAfterMs: onlineWindow, logger: logger.child({ component: 'mesh-catalog' }), ...(config.iqrfTimeoutMs ? { timeoutMs: config.iqrfTimeoutMs } : {}) });
+    const catalog = new MeshCatalog(iqrf, {
+      registry,
+      offlineAfterMs: onlineWindow,
+      logger: logger.child({ component: 'mesh-catalog' }),
+      ...(config.iqrfTimeoutMs ? { timeoutMs: config.iqrfTimeoutMs } : {}),
+    });
 
-    if (!config.cloud && !simulator) throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
+    if (!config.cloud && !simulator)
+      throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
     const { openstack, contrail, kubernetes } = createCloudClients(config.cloud ?? simulatedCloudOptions(simulator!.cloud));
     const provisioner = new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
     // A registry older than the simulator's state file: its gateways' data-center objects are made again.
     for (const gateway of registered.filter((g) => unprovisioned.includes(g.id))) {
-      await provisioner.provision({ id: gateway.id, tenant: gateway.tenant, arch: gateway.arch.toLowerCase() as 'amd64' | 'arm' | 'arm64' }).catch((error: Error) => logger.warn({ gatewayId: gateway.id, err: error.message }, 'cannot provision a restored gateway in the simulated data center'));
+      await provisioner
+        .provision({ id: gateway.id, tenant: gateway.tenant, arch: gateway.arch.toLowerCase() as 'amd64' | 'arm' | 'arm64' })
+        .catch((error: Error) =>
+          logger.warn({ gatewayId: gateway.id, err: error.message }, 'cannot provision a restored gateway in the simulated data center'),
+        );
     }
     const idempotency = openIdempotencyStore(config.backends ?? {}, logger);
     closers.push(() => idempotency.close());
 
     const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
-    const common = { host, exposeInternalErrors: !config.hardening?.production && config.exposeInternalErrors, trust: { secret: subgraphSecret } };
+    const common = {
+      host,
+      exposeInternalErrors: !config.hardening?.production && config.exposeInternalErrors,
+      trust: { secret: subgraphSecret },
+    };
     const started = {} as Record<SubgraphName, RunningSubgraph>;
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
     const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
@@ -242,21 +284,42 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
-      sources: { registry, catalog, iqrf, provisioner, idempotency, credentials: gatewayCredentials, openSensorIds: publishedSensorIds(openDataCatalog), onlineWindowMs: onlineWindow },
+      sources: {
+        registry,
+        catalog,
+        iqrf,
+        provisioner,
+        idempotency,
+        credentials: gatewayCredentials,
+        openSensorIds: publishedSensorIds(openDataCatalog),
+        onlineWindowMs: onlineWindow,
+      },
     });
     closers.push(() => started.devices.close());
     started.telemetry = await startTelemetrySubgraph({
       ...common,
       port: config.subgraphPorts.telemetry,
       logger: subgraphLogger('telemetry'),
-      sources: { store, bus, registry, openSensorIds: publishedSensorIds(openDataCatalog), subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000 },
+      sources: {
+        store,
+        bus,
+        registry,
+        openSensorIds: publishedSensorIds(openDataCatalog),
+        subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000,
+      },
     });
     closers.push(() => started.telemetry.close());
     started.infrastructure = await startInfrastructureSubgraph({
       ...common,
       port: config.subgraphPorts.infrastructure,
       logger: subgraphLogger('infrastructure'),
-      sources: { openstack, contrail, kubernetes, onboarder: new TenantOnboarder({ openstack, contrail, kubernetes, logger: logger.child({ component: 'onboarder' }) }), idempotency },
+      sources: {
+        openstack,
+        contrail,
+        kubernetes,
+        onboarder: new TenantOnboarder({ openstack, contrail, kubernetes, logger: logger.child({ component: 'onboarder' }) }),
+        idempotency,
+      },
     });
     closers.push(() => started.infrastructure.close());
 
@@ -270,7 +333,9 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 
     const supergraph =
       config.supergraph ??
-      (await composeSupergraph(Object.fromEntries(subgraphList.map(({ name }) => [name, started[name].url])) as Record<SubgraphName, string>));
+      (await composeSupergraph(
+        Object.fromEntries(subgraphList.map(({ name }) => [name, started[name].url])) as Record<SubgraphName, string>,
+      ));
     const router = await startRouter({
       supergraph,
       port: config.routerPort,
@@ -283,8 +348,14 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       }),
       planner: config.planner,
       ...config.hardening,
-      rateLimit: config.hardening?.rateLimit && { ...config.hardening.rateLimit, redisUrl: config.hardening.rateLimit.redisUrl ?? config.backends?.redisUrl },
-      httpHandlers: [openDataRoutes({ catalog: openDataCatalog, store, registry }, logger.child({ component: 'opendata' })), ...(config.httpHandlers ?? [])],
+      rateLimit: config.hardening?.rateLimit && {
+        ...config.hardening.rateLimit,
+        redisUrl: config.hardening.rateLimit.redisUrl ?? config.backends?.redisUrl,
+      },
+      httpHandlers: [
+        openDataRoutes({ catalog: openDataCatalog, store, registry }, logger.child({ component: 'opendata' })),
+        ...(config.httpHandlers ?? []),
+      ],
     });
     closers.push(() => router.close());
 
@@ -315,7 +386,13 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     if (simulator && config.historyBackfillMs) {
       const stopBackfill = new AbortController();
       const backfilling = simulator
-        .backfillHistory({ store, gateways: registered, windowMs: config.historyBackfillMs, until: historyUntil, signal: stopBackfill.signal })
+        .backfillHistory({
+          store,
+          gateways: registered,
+          windowMs: config.historyBackfillMs,
+          until: historyUntil,
+          signal: stopBackfill.signal,
+        })
         .then(
           (result) => logger.info({ ...result, windowMs: config.historyBackfillMs }, 'simulated history written'),
           (error: Error) => logger.warn({ err: error.message }, 'cannot write simulated history'),
@@ -326,7 +403,24 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       });
     }
 
-    return { subgraphSecret, routerUrl: router.url, mqttUrl, mqttAccounts: accounts, gatewayCredentials, broker, subgraphs: started, router, collector, registry, store, bus, iqrf, simulator, scenario, close };
+    return {
+      subgraphSecret,
+      routerUrl: router.url,
+      mqttUrl,
+      mqttAccounts: accounts,
+      gatewayCredentials,
+      broker,
+      subgraphs: started,
+      router,
+      collector,
+      registry,
+      store,
+      bus,
+      iqrf,
+      simulator,
+      scenario,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -24,12 +24,14 @@ const serviceRoles: readonly MqttRole[] = ['collector', 'api'];
 const SERVICE_USERNAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 function username(text: string | undefined): string {
-  if (!text || !SERVICE_USERNAME.test(text)) throw new Error(`a service username is 1-63 lowercase letters, digits or dashes, got ${JSON.stringify((text ?? '').slice(0, 40))}`);
+  if (!text || !SERVICE_USERNAME.test(text))
+    throw new Error(`a service username is 1-63 lowercase letters, digits or dashes, got ${JSON.stringify((text ?? '').slice(0, 40))}`);
   return text;
 }
 
 function role(text: string | undefined): MqttRole {
-  if (!serviceRoles.includes(text as MqttRole)) throw new Error(`the role must be one of ${serviceRoles.join(', ')}, got "${text ?? ''}"\n${usage}`);
+  if (!serviceRoles.includes(text as MqttRole))
+    throw new Error(`the role must be one of ${serviceRoles.join(', ')}, got "${text ?? ''}"\n${usage}`);
   return text as MqttRole;
 }
 
@@ -42,15 +44,22 @@ async function main(): Promise<void> {
     if (existsSync(file)) return void console.error(`${file} exists: the broker keeps its accounts there; left as it is`);
     const password = env.optional('MQTT_ADMIN_PASSWORD');
     if (!password) throw new Error('MQTT_ADMIN_PASSWORD is required');
-    const services = (env.optional('MQTT_ACCOUNTS') ?? '').split(',').filter(Boolean).map((entry) => {
-      // The password is everything after the second colon (it may hold colons itself).
-      const [user, name, ...rest] = entry.split(':');
-      const secret = rest.join(':');
-      if (!user || !secret) throw new Error(`MQTT_ACCOUNTS entries are username:role:password, got "${entry.slice(0, 20)}..."`);
-      return { account: { username: username(user), role: role(name) } satisfies MqttAccount, password: secret };
+    const services = (env.optional('MQTT_ACCOUNTS') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((entry) => {
+        // The password is everything after the second colon (it may hold colons itself).
+        const [user, name, ...rest] = entry.split(':');
+        const secret = rest.join(':');
+        if (!user || !secret) throw new Error(`MQTT_ACCOUNTS entries are username:role:password, got "${entry.slice(0, 20)}..."`);
+        return { account: { username: username(user), role: role(name) } satisfies MqttAccount, password: secret };
+      });
+    await writeFile(file, dynsecConfig({ username: env.string('MQTT_ADMIN_USERNAME', 'platform-admin'), password }, services), {
+      mode: 0o600,
     });
-    await writeFile(file, dynsecConfig({ username: env.string('MQTT_ADMIN_USERNAME', 'platform-admin'), password }, services), { mode: 0o600 });
-    return void console.error(`${file}: the admin and ${services.length} service accounts (${services.map((s) => s.account.username).join(', ')})`);
+    return void console.error(
+      `${file}: the admin and ${services.length} service accounts (${services.map((s) => s.account.username).join(', ')})`,
+    );
   }
   if (command === 'add') {
     const [user, name] = args;
@@ -58,11 +67,18 @@ async function main(): Promise<void> {
     const account: MqttAccount = { username: username(user), role: role(name) };
     const settings = mqttSettingsFromEnv(env);
     if (!settings.admin) throw new Error('MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD are required');
-    const accounts = await DynsecAccounts.connect(settings.url, settings.admin, { protocolVersion: 5, ...(settings.ca ? { ca: settings.ca } : {}) }, createLogger('mqtt-accounts', 'warn'));
+    const accounts = await DynsecAccounts.connect(
+      settings.url,
+      settings.admin,
+      { protocolVersion: 5, ...(settings.ca ? { ca: settings.ca } : {}) },
+      createLogger('mqtt-accounts', 'warn'),
+    );
     try {
       const password = newPassword();
       await accounts.upsert(account, password);
-      console.error(`Account ${account.username} (${account.role}) is ready; its client id must be ${account.username}. Its password, shown once:`);
+      console.error(
+        `Account ${account.username} (${account.role}) is ready; its client id must be ${account.username}. Its password, shown once:`,
+      );
       console.log(password);
     } finally {
       await accounts.close();

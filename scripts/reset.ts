@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   if (values.help) return void console.log('usage: npm run reset [-- --all] [--force]   (DATA_DIR, SCENARIO, PORT as for npm start)');
   const dataDir = process.env['DATA_DIR'] ?? join(repoRoot, '.data');
   const scenario = values.all ? undefined : (process.env['SCENARIO'] ?? 'demo');
-  if (scenario !== undefined && !(scenarioNames as readonly string[]).includes(scenario)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${scenario}"`);
+  if (scenario !== undefined && !(scenarioNames as readonly string[]).includes(scenario))
+    throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${scenario}"`);
   const port = Number(process.env['PORT'] ?? '4000');
   if (!values.force && (await platformAnswers(port))) {
     throw new Error(`a platform answers on port ${port}: stop it (Ctrl-C) before resetting its state, or pass --force`);
@@ -51,7 +52,11 @@ async function main(): Promise<void> {
   });
   const doomed = names.filter((name) => isStateFile(name, scenario));
   for (const name of doomed) await rm(join(dataDir, name), { force: true });
-  console.log(doomed.length ? `deleted from ${dataDir}: ${doomed.join(', ')}` : `nothing to delete in ${dataDir} (${scenario ? `scenario ${scenario}` : 'any scenario'})`);
+  console.log(
+    doomed.length
+      ? `deleted from ${dataDir}: ${doomed.join(', ')}`
+      : `nothing to delete in ${dataDir} (${scenario ? `scenario ${scenario}` : 'any scenario'})`,
+  );
   if (process.env['REDIS_URL']) console.log('REDIS_URL is set: the registry in Redis (hash iot:gateways) was left alone');
 }
 

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   const env = envConfig();
   const logger = createLogger('seed', env.string('LOG_LEVEL', 'info'));
   const scenario = buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo', env.int('SEED', 2016));
-  const registry = await openRegistry(backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../.data/registry.json', import.meta.url)) }), logger);
+  const registry = await openRegistry(
+    backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../.data/registry.json', import.meta.url)) }),
+    logger,
+  );
   try {
     const existing = await registry.list();
     if (existing.length) {

@@ -28,17 +28,31 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(usage);
   if (values['api-key']) {
     const perMinute = Number(values['per-minute']);
-    if (!Number.isInteger(perMinute) || perMinute < 1) throw new Error(`--per-minute must be a positive integer, got "${values['per-minute']}"`);
+    if (!Number.isInteger(perMinute) || perMinute < 1)
+      throw new Error(`--per-minute must be a positive integer, got "${values['per-minute']}"`);
     const { key, record } = issueApiKey(values['api-key'], values.name ?? values['api-key'], perMinute);
     console.error(`Add this record to API_KEYS (or the API_KEYS_FILE array); the key is not stored anywhere:\n${JSON.stringify(record)}`);
     return void console.log(key);
   }
   if (!values.tenant && !values.admin) throw new Error(`--tenant or --admin is required\n${usage}`);
-  const requested = values.admin ? [Scope.ADMIN] : (values.scopes ?? allScopes.filter((s) => s !== Scope.ADMIN).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const requested = values.admin
+    ? [Scope.ADMIN]
+    : (values.scopes ?? allScopes.filter((s) => s !== Scope.ADMIN).join(','))
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
   const unknown = requested.filter((s) => !isScope(s));
   if (unknown.length) throw new Error(`unknown scopes: ${unknown.join(', ')}; known: ${allScopes.join(', ')}`);
   const secret = process.env.JWT_SECRET?.trim() || DEVELOPMENT_SECRET;
-  console.log(await mintToken({ tenant: values.tenant, scopes: requested.filter(isScope), subject: values.subject, secret, expiresIn: values.expires }));
+  console.log(
+    await mintToken({
+      tenant: values.tenant,
+      scopes: requested.filter(isScope),
+      subject: values.subject,
+      secret,
+      expiresIn: values.expires,
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

@@ -31,7 +31,10 @@ function stolenGateways(url: string, makeAccount: AccountMaker, clients: MqttCli
   return (gatewayId: string): Promise<MqttClient> => {
     if (!made.has(gatewayId)) {
       const client = connectAs(url, makeAccount, { username: `${gatewayUsername(gatewayId)}:stolen`, role: 'gateway', gatewayId }, options);
-      made.set(gatewayId, client.then((c) => (clients.push(c), c)));
+      made.set(
+        gatewayId,
+        client.then((c) => (clients.push(c), c)),
+      );
     }
     return made.get(gatewayId)!;
   };
@@ -39,8 +42,15 @@ function stolenGateways(url: string, makeAccount: AccountMaker, clients: MqttCli
 
 /** An FRC answer as a daemon sends it; pisek-gw001's nodes 1 and 2 have sensor type 160 at index 0. */
 function frcAnswer(msgId: string, sensors: unknown[], options: { sensorIndex?: number; selectedNodes?: number[] } = {}): string {
-  const result = { sensors, sensorIndex: options.sensorIndex ?? 0, ...(options.selectedNodes ? { selectedNodes: options.selectedNodes } : {}) };
-  return JSON.stringify({ mType: 'iqrfSensor_Frc', data: { msgId, rsp: { nAdr: 0, pnum: 13, pcmd: 130, hwpId: 0, rCode: 0, dpaVal: 0, result }, status: 0, statusStr: 'ok' } });
+  const result = {
+    sensors,
+    sensorIndex: options.sensorIndex ?? 0,
+    ...(options.selectedNodes ? { selectedNodes: options.selectedNodes } : {}),
+  };
+  return JSON.stringify({
+    mType: 'iqrfSensor_Frc',
+    data: { msgId, rsp: { nAdr: 0, pnum: 13, pcmd: 130, hwpId: 0, rCode: 0, dpaVal: 0, result }, status: 0, statusStr: 'ok' },
+  });
 }
 const value = (v: number, type = 160) => ({ id: 'BINARYDATA30', type, name: 'Binary data30', unit: '?', value: v });
 
@@ -74,7 +84,8 @@ describe('the collector accepts only answers to requests the platform sent', () 
   /** Publishes as the attacker and waits until the collector refused that many more answers. */
   async function publishRefused(count: number, ...payloads: Array<{ gatewayId?: string; payload: string | Buffer }>) {
     const before = total(rejected());
-    for (const { gatewayId = 'pisek-gw001', payload } of payloads) await (await attacker(gatewayId)).publishAsync(responses(gatewayId), payload, { qos: 1 });
+    for (const { gatewayId = 'pisek-gw001', payload } of payloads)
+      await (await attacker(gatewayId)).publishAsync(responses(gatewayId), payload, { qos: 1 });
     await eventually(async () => total(rejected()) >= before + count);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(total(rejected())).toBe(before + count);
@@ -95,7 +106,8 @@ describe('the collector accepts only answers to requests the platform sent', () 
     sniffer.on('message', (topic, payload) => {
       if (payload.length > 100_000 || payload[0] !== 0x7b) return; // the hostile payloads below
       const message = JSON.parse(payload.toString()) as DaemonResponse;
-      if (message.mType === 'iqrfSensor_Frc' && message.data.status === 0) genuine.push({ gatewayId: topic.split('/')[1]!, payload: payload.toString() });
+      if (message.mType === 'iqrfSensor_Frc' && message.data.status === 0)
+        genuine.push({ gatewayId: topic.split('/')[1]!, payload: payload.toString() });
     });
     const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     // A byte limit above the hostile answers below, so that the collector's own checks see them.
@@ -152,7 +164,9 @@ describe('the collector accepts only answers to requests the platform sent', () 
   });
 
   it('drops a replayed genuine answer', async () => {
-    const answer = genuine.find((g) => g.gatewayId !== 'pisek-gw002' && JSON.parse(g.payload).data.rsp.result.sensors.some((s: unknown) => s !== null))!;
+    const answer = genuine.find(
+      (g) => g.gatewayId !== 'pisek-gw002' && JSON.parse(g.payload).data.rsp.result.sensors.some((s: unknown) => s !== null),
+    )!;
     const count = published.length;
     const before = rejected();
     // Once on its own gateway's topic (a replay), once on another's (unsolicited there).
@@ -174,16 +188,28 @@ describe('the collector accepts only answers to requests the platform sent', () 
     expect(rejected().mismatched).toBe(3);
     expect(hostileReadings()).toEqual([]);
     // Entry i is the i-th node asked, whatever `selectedNodes` the answer names.
-    await (await attacker('pisek-gw001')).publishAsync(responses('pisek-gw001'), frcAnswer(msgId, [null, value(4242)], { selectedNodes: [1, 1] }), { qos: 1 });
+    await (
+      await attacker('pisek-gw001')
+    ).publishAsync(responses('pisek-gw001'), frcAnswer(msgId, [null, value(4242)], { selectedNodes: [1, 1] }), { qos: 1 });
     const reading = await eventually(async () => published.find((r) => r.value === 4242));
     expect(reading.sensorId).toBe('pisek-gw001.2.0');
   });
 
   it('drops whole an answer with more entries than nodes asked, with one warning line for all of them', async () => {
     const one = msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', { sensorType: 160, sensorIndex: 0, nodes: [1] });
-    const twenty = frcAnswer(one, Array.from({ length: 20_000 }, () => value(HOSTILE)), { selectedNodes: Array.from({ length: 20_000 }, () => 1) });
-    const unknown = frcAnswer(msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', frcClaims), Array.from({ length: 90_000 }, () => ({ type: 7, value: HOSTILE })));
-    const every = frcAnswer(msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', { sensorType: 160, sensorIndex: 0 }), Array.from({ length: 241 }, () => null));
+    const twenty = frcAnswer(
+      one,
+      Array.from({ length: 20_000 }, () => value(HOSTILE)),
+      { selectedNodes: Array.from({ length: 20_000 }, () => 1) },
+    );
+    const unknown = frcAnswer(
+      msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', frcClaims),
+      Array.from({ length: 90_000 }, () => ({ type: 7, value: HOSTILE })),
+    );
+    const every = frcAnswer(
+      msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', { sensorType: 160, sensorIndex: 0 }),
+      Array.from({ length: 241 }, () => null),
+    );
     const linesBefore = lines.length;
     await publishRefused(4, { payload: twenty }, { payload: unknown }, { payload: twenty }, { payload: every });
     expect(rejected().oversized).toBe(4);
@@ -204,7 +230,12 @@ describe('the collector accepts only answers to requests the platform sent', () 
   it('still turns a normal poll into every reading, once', async () => {
     const count = published.length;
     await collector.pollAll();
-    expect(published.slice(count).map((r) => r.sensorId).sort()).toEqual([...allSensors].sort());
+    expect(
+      published
+        .slice(count)
+        .map((r) => r.sensorId)
+        .sort(),
+    ).toEqual([...allSensors].sort());
     expect(hostileReadings()).toEqual([]);
   });
 });
@@ -235,16 +266,34 @@ describe('collectors sharing the msgId secret and a Redis ledger (real Mosquitto
     const published: Reading[] = [];
     bus.subscribe((readings) => published.push(...readings));
     const start = async (id: string) =>
-      startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, credentials: await mosquitto.account({ username: id, role: 'collector' }), registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret: secret, redisUrl: redis.url });
+      startCollectorService({
+        mqttUrl: mosquitto.url,
+        protocolVersion: 5,
+        id,
+        credentials: await mosquitto.account({ username: id, role: 'collector' }),
+        registry,
+        store: new MemoryTimeSeriesStore(),
+        bus,
+        logger: silentLogger,
+        iqrfTimeoutMs: 2_000,
+        msgIdSecret: secret,
+        redisUrl: redis.url,
+      });
     const a = await start('ledger-a');
     const b = await start('ledger-b');
     clients.push(a.mqtt, b.mqtt);
-    const sniffer = await connectMqtt(mosquitto.url, { protocolVersion: 5, credentials: await mosquitto.account({ username: 'ledger-sniffer', role: 'api' }) });
+    const sniffer = await connectMqtt(mosquitto.url, {
+      protocolVersion: 5,
+      credentials: await mosquitto.account({ username: 'ledger-sniffer', role: 'api' }),
+    });
     clients.push(sniffer);
     const replayer = stolenGateways(mosquitto.url, (account) => mosquitto.account(account), clients, { protocolVersion: 5 });
     const answers: Array<{ topic: string; payload: Buffer }> = [];
     await sniffer.subscribeAsync(responses('+'), { qos: 1 });
-    sniffer.on('message', (topic, payload) => JSON.parse(payload.toString()).mType === 'iqrfSensor_Frc' && answers.push({ topic, payload }));
+    sniffer.on(
+      'message',
+      (topic, payload) => JSON.parse(payload.toString()).mType === 'iqrfSensor_Frc' && answers.push({ topic, payload }),
+    );
     await eventually(async () => a.membership!.size === 2 && b.membership!.size === 2);
 
     // Only A polls, each gateway of the mesh (not only those it owns); the group spreads the answers over A and B.

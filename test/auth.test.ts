@@ -55,12 +55,46 @@ describe('identity at the router', () => {
   });
 
   it.each([
-    ['an expired token', async () => mintToken({ tenant: 'austin-summit', scopes: [Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET, expiresIn: Math.floor(Date.now() / 1000) - 60 }), /expired/],
-    ['a token signed with another key', async () => mintToken({ tenant: 'austin-summit', scopes: [Scope.DEVICES_READ], secret: 'someone-elses-secret' }), /not signed by a trusted key/],
+    [
+      'an expired token',
+      async () =>
+        mintToken({
+          tenant: 'austin-summit',
+          scopes: [Scope.DEVICES_READ],
+          secret: DEVELOPMENT_SECRET,
+          expiresIn: Math.floor(Date.now() / 1000) - 60,
+        }),
+      /expired/,
+    ],
+    [
+      'a token signed with another key',
+      async () => mintToken({ tenant: 'austin-summit', scopes: [Scope.DEVICES_READ], secret: 'someone-elses-secret' }),
+      /not signed by a trusted key/,
+    ],
     ['a malformed token', async () => 'not.a.jwt', /malformed/],
-    ['a token without a subject', async () => new SignJWT({ tenant: 'austin-summit', scope: 'devices:read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(DEVELOPMENT_SECRET)), /"sub" claim/],
-    ['a token without expiry', async () => new SignJWT({ tenant: 'austin-summit', scope: 'devices:read' }).setProtectedHeader({ alg: 'HS256' }).setSubject('app').sign(new TextEncoder().encode(DEVELOPMENT_SECRET)), /"exp" claim/],
-    ['a token of no tenant without admin', async () => mintToken({ scopes: [Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET }), /no "tenant" claim/],
+    [
+      'a token without a subject',
+      async () =>
+        new SignJWT({ tenant: 'austin-summit', scope: 'devices:read' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode(DEVELOPMENT_SECRET)),
+      /"sub" claim/,
+    ],
+    [
+      'a token without expiry',
+      async () =>
+        new SignJWT({ tenant: 'austin-summit', scope: 'devices:read' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('app')
+          .sign(new TextEncoder().encode(DEVELOPMENT_SECRET)),
+      /"exp" claim/,
+    ],
+    [
+      'a token of no tenant without admin',
+      async () => mintToken({ scopes: [Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET }),
+      /no "tenant" claim/,
+    ],
   ])('answers %s with HTTP 401 and a GraphQL error, over HTTP and graphql-ws', async (_, token, message) => {
     const jwt = await token();
     const result = await graphql(url, gatewayQuery, {}, { token: jwt });
@@ -74,15 +108,26 @@ describe('identity at the router', () => {
   });
 
   it("ignores scopes of other APIs in a token (an identity provider's openid, profile)", async () => {
-    const token = await new SignJWT({ tenant: 'austin-summit', scope: 'openid profile devices:read root' }).setProtectedHeader({ alg: 'HS256' }).setSubject('app').setExpirationTime('1h').sign(new TextEncoder().encode(DEVELOPMENT_SECRET));
+    const token = await new SignJWT({ tenant: 'austin-summit', scope: 'openid profile devices:read root' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('app')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(DEVELOPMENT_SECRET));
     expect((await graphql(url, gatewayQuery, {}, { token })).data?.gateway).toEqual({ id: 'austin-gw01', tenant: 'austin-summit' });
-    expect((await graphql(url, '{ sensor(id: "austin-gw01.21.0") { latest { value } } }', {}, { token })).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'telemetry:read' });
+    expect(
+      (await graphql(url, '{ sensor(id: "austin-gw01.21.0") { latest { value } } }', {}, { token })).errors?.[0]?.extensions,
+    ).toMatchObject({ code: 'FORBIDDEN', scope: 'telemetry:read' });
   });
 
   it('remembers a verified token only until it expires', async () => {
     const verify = createTokenVerifier({ secret: DEVELOPMENT_SECRET });
     const expiresAt = (Math.floor(Date.now() / 1000) + 2) * 1000;
-    const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.DEVICES_READ], secret: DEVELOPMENT_SECRET, expiresIn: expiresAt / 1000 });
+    const token = await mintToken({
+      tenant: 'austin-summit',
+      scopes: [Scope.DEVICES_READ],
+      secret: DEVELOPMENT_SECRET,
+      expiresIn: expiresAt / 1000,
+    });
     expect(await verify(token)).toMatchObject({ tenant: 'austin-summit' });
     expect(await verify(token)).toMatchObject({ tenant: 'austin-summit' });
     await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 50));
@@ -90,7 +135,11 @@ describe('identity at the router', () => {
   });
 
   it('refuses an Authorization header that is not a bearer token', async () => {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' }, body: JSON.stringify({ query: gatewayQuery }) });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Basic dXNlcjpwYXNz' },
+      body: JSON.stringify({ query: gatewayQuery }),
+    });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
   });
@@ -98,7 +147,11 @@ describe('identity at the router', () => {
   it('serves GraphQL at /graphql only: no other path reaches the runtime around the checks', async () => {
     const base = url.replace(/\/graphql$/, '');
     for (const path of ['/x/graphql', '/graphql/', '/opendata/graphql', '/?a=/graphql']) {
-      const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ datasets { id } }' }) });
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ datasets { id } }' }),
+      });
       expect([path, response.status]).toEqual([path, 404]);
     }
   });
@@ -110,7 +163,9 @@ describe('identity at the router', () => {
     const forged = await graphql(url, '{ datasets { id } }', {}, { apiKey: `iotk_test-partner_${'x'.repeat(32)}` });
     expect(forged.status).toBe(401);
     expect(forged.errors?.[0]?.message).toMatch(/API key is not valid/);
-    const download = await fetch(url.replace('/graphql', '/opendata/catalog.jsonld'), { headers: { 'x-api-key': 'iotk_nobody_aaaaaaaaaaaaaaaaaaaaaaaa' } });
+    const download = await fetch(url.replace('/graphql', '/opendata/catalog.jsonld'), {
+      headers: { 'x-api-key': 'iotk_nobody_aaaaaaaaaaaaaaaaaaaaaaaa' },
+    });
     expect(download.status).toBe(401);
   });
 
@@ -132,7 +187,11 @@ describe('identity at the router', () => {
   it('authenticates a graphql-ws subscription with connectionParams', async () => {
     const client = wsClient(url, { token: await tokenFor('austin-summit') });
     try {
-      const [event] = await take<{ readings: { sensor: { id: string } } }>(client, 'subscription { readings(gatewayId: "austin-gw01") { value sensor { id } } }', 1);
+      const [event] = await take<{ readings: { sensor: { id: string } } }>(
+        client,
+        'subscription { readings(gatewayId: "austin-gw01") { value sensor { id } } }',
+        1,
+      );
       expect(event!.data!.readings.sensor.id).toMatch(/^austin-gw01\./);
     } finally {
       await client.dispose();
@@ -140,10 +199,19 @@ describe('identity at the router', () => {
   });
 
   it('ends a graphql-ws connection when its token expires', async () => {
-    const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.TELEMETRY_READ], secret: DEVELOPMENT_SECRET, expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    const token = await mintToken({
+      tenant: 'austin-summit',
+      scopes: [Scope.TELEMETRY_READ],
+      secret: DEVELOPMENT_SECRET,
+      expiresIn: Math.floor(Date.now() / 1000) + 2,
+    });
     const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-    const acknowledged = new Promise((resolve) => socket.on('message', (data) => JSON.parse(String(data)).type === 'connection_ack' && resolve(true)));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    const acknowledged = new Promise((resolve) =>
+      socket.on('message', (data) => JSON.parse(String(data)).type === 'connection_ack' && resolve(true)),
+    );
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
     await acknowledged;
     const opened = Date.now();
@@ -153,7 +221,12 @@ describe('identity at the router', () => {
   });
 
   it('ends a server-sent events subscription when its token expires', async () => {
-    const token = await mintToken({ tenant: 'austin-summit', scopes: [Scope.TELEMETRY_READ], secret: DEVELOPMENT_SECRET, expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    const token = await mintToken({
+      tenant: 'austin-summit',
+      scopes: [Scope.TELEMETRY_READ],
+      secret: DEVELOPMENT_SECRET,
+      expiresIn: Math.floor(Date.now() / 1000) + 2,
+    });
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
@@ -169,7 +242,11 @@ describe('identity at the router', () => {
   });
 
   it('npm run token mints a token the router accepts, with the scopes asked for', async () => {
-    const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/token.ts', '--tenant', 'austin-summit', '--scopes', 'telemetry:read'], { cwd: new URL('..', import.meta.url) });
+    const { stdout } = await promisify(execFile)(
+      'npx',
+      ['tsx', 'scripts/token.ts', '--tenant', 'austin-summit', '--scopes', 'telemetry:read'],
+      { cwd: new URL('..', import.meta.url) },
+    );
     const caller = await createTokenVerifier({ secret: DEVELOPMENT_SECRET })(stdout.trim());
     expect(caller).toMatchObject({ kind: 'user', tenant: 'austin-summit', scopes: ['telemetry:read'] });
     const result = await graphql(url, gatewayQuery, {}, { token: stdout.trim() });
@@ -181,10 +258,18 @@ describe('trust between router and subgraphs', () => {
   let platform: Platform;
   const operator: Caller = { kind: 'user', subject: 'ops', tenant: null, scopes: [Scope.ADMIN] };
   // An entity each subgraph resolves.
-  const entityOf = { devices: ['Gateway', 'austin-gw01'], infrastructure: ['Gateway', 'austin-gw01'], telemetry: ['Sensor', 'austin-gw01.21.0'], opendata: ['Dataset', 'indoor-environment'] };
+  const entityOf = {
+    devices: ['Gateway', 'austin-gw01'],
+    infrastructure: ['Gateway', 'austin-gw01'],
+    telemetry: ['Sensor', 'austin-gw01.21.0'],
+    opendata: ['Dataset', 'indoor-environment'],
+  };
   const entities = (name: keyof typeof entityOf) => {
     const [typename, id] = entityOf[name];
-    return { query: `query ($r: [_Any!]!) { _entities(representations: $r) { ... on ${typename} { id } } }`, variables: { r: [{ __typename: typename, id }] } };
+    return {
+      query: `query ($r: [_Any!]!) { _entities(representations: $r) { ... on ${typename} { id } } }`,
+      variables: { r: [{ __typename: typename, id }] },
+    };
   };
 
   beforeAll(async () => {
@@ -195,19 +280,22 @@ describe('trust between router and subgraphs', () => {
     await platform?.close();
   });
 
-  it.each(['devices', 'telemetry', 'infrastructure', 'opendata'] as const)('the %s subgraph refuses _entities and queries without the router signature', async (name) => {
-    const subgraph = platform.subgraphs[name].url;
-    const unsigned = await subgraphRequest(subgraph, entities(name));
-    expect(unsigned.status).toBe(401);
-    expect(unsigned.errors?.[0]?.message).toMatch(/not signed by the router/);
-    const wrongKey = await subgraphRequest(subgraph, entities(name), operator, 'not-the-router-secret');
-    expect(wrongKey.status).toBe(401);
-    expect(wrongKey.errors?.[0]?.message).toMatch(/does not match/);
-    const signed = await subgraphRequest(subgraph, entities(name), operator, platform.subgraphSecret);
-    expect(signed.status).toBe(200);
-    expect(signed.errors).toBeUndefined();
-    expect(signed.data._entities).toEqual([{ id: entityOf[name][1] }]);
-  });
+  it.each(['devices', 'telemetry', 'infrastructure', 'opendata'] as const)(
+    'the %s subgraph refuses _entities and queries without the router signature',
+    async (name) => {
+      const subgraph = platform.subgraphs[name].url;
+      const unsigned = await subgraphRequest(subgraph, entities(name));
+      expect(unsigned.status).toBe(401);
+      expect(unsigned.errors?.[0]?.message).toMatch(/not signed by the router/);
+      const wrongKey = await subgraphRequest(subgraph, entities(name), operator, 'not-the-router-secret');
+      expect(wrongKey.status).toBe(401);
+      expect(wrongKey.errors?.[0]?.message).toMatch(/does not match/);
+      const signed = await subgraphRequest(subgraph, entities(name), operator, platform.subgraphSecret);
+      expect(signed.status).toBe(200);
+      expect(signed.errors).toBeUndefined();
+      expect(signed.data._entities).toEqual([{ id: entityOf[name][1] }]);
+    },
+  );
 
   it('accepts a signed request once: not again, not with another body, caller or path, not long after', async () => {
     const subgraph = platform.subgraphs.devices.url;
@@ -221,8 +309,13 @@ describe('trust between router and subgraphs', () => {
     const headers = signRequest(tenant, request, platform.subgraphSecret);
     expect((await send(headers)).status).toBe(200);
     expect(await send(headers)).toMatchObject({ status: 401, text: expect.stringMatching(/used before/) });
-    expect(await send(signRequest(tenant, request, platform.subgraphSecret), JSON.stringify({ query: '{ gateways { id tenant } }' }))).toMatchObject({ status: 401, text: expect.stringMatching(/does not match/) });
-    const asAdmin = { ...signRequest(tenant, request, platform.subgraphSecret), 'x-iot-caller': Buffer.from(JSON.stringify(operator)).toString('base64url') };
+    expect(
+      await send(signRequest(tenant, request, platform.subgraphSecret), JSON.stringify({ query: '{ gateways { id tenant } }' })),
+    ).toMatchObject({ status: 401, text: expect.stringMatching(/does not match/) });
+    const asAdmin = {
+      ...signRequest(tenant, request, platform.subgraphSecret),
+      'x-iot-caller': Buffer.from(JSON.stringify(operator)).toString('base64url'),
+    };
     expect((await send(asAdmin)).status).toBe(401);
     expect((await send(signRequest(tenant, { ...request, path: '/graphql?x=1' }, platform.subgraphSecret))).status).toBe(401);
     const stale = await send(signRequest(operator, request, platform.subgraphSecret, Date.now() - 2 * 60_000));
@@ -235,11 +328,20 @@ describe('trust between router and subgraphs', () => {
     const telemetry = platform.subgraphs.telemetry.url;
     expect(await connectionClose(telemetry, {})).toMatchObject({ code: 4401 });
     expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', 'not-the-router-secret'))).toMatchObject({ code: 4401 });
-    expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', platform.subgraphSecret, Date.now() - 5 * 60_000))).toMatchObject({ code: 4401 });
+    expect(
+      await connectionClose(telemetry, signConnection(operator, 'telemetry', platform.subgraphSecret, Date.now() - 5 * 60_000)),
+    ).toMatchObject({ code: 4401 });
     expect(await connectionClose(telemetry, signConnection(operator, 'telemetry', platform.subgraphSecret))).toMatchObject({ code: 0 });
-    const client = createClient({ url: telemetry.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: signConnection(operator, 'telemetry', platform.subgraphSecret) });
+    const client = createClient({
+      url: telemetry.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: signConnection(operator, 'telemetry', platform.subgraphSecret),
+    });
     try {
-      const refused = await new Promise<unknown>((resolve) => client.subscribe({ query: '{ sensor: _service { sdl } }' }, { next: resolve, error: resolve, complete: () => undefined }));
+      const refused = await new Promise<unknown>((resolve) =>
+        client.subscribe({ query: '{ sensor: _service { sdl } }' }, { next: resolve, error: resolve, complete: () => undefined }),
+      );
       expect(JSON.stringify(refused)).toMatch(/subscriptions only/);
     } finally {
       await client.dispose();
@@ -264,8 +366,17 @@ describe('tokens from an identity provider (RS256 and ES256 with a JWKS URL)', (
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     platform = await startTestPlatform({ startCollector: false });
     const urls = Object.fromEntries(subgraphList.map(({ name }) => [name, platform.subgraphs[name].url])) as Record<SubgraphName, string>;
-    const verifyToken = createTokenVerifier({ jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`, issuer: 'https://id.example.org', audience: 'iot-api' });
-    router = await startRouter({ supergraph: await composeSupergraph(urls), port: 0, logger: silentLogger, auth: new RouterAuth({ verifyToken, subgraphSecret: platform.subgraphSecret }) });
+    const verifyToken = createTokenVerifier({
+      jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
+      issuer: 'https://id.example.org',
+      audience: 'iot-api',
+    });
+    router = await startRouter({
+      supergraph: await composeSupergraph(urls),
+      port: 0,
+      logger: silentLogger,
+      auth: new RouterAuth({ verifyToken, subgraphSecret: platform.subgraphSecret }),
+    });
   });
 
   afterAll(async () => {

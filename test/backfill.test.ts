@@ -22,10 +22,14 @@ describe('history on a fresh start', () => {
   afterAll(() => platform?.close());
 
   it("gives a sensor 24 hourly values of the simulator's day curve at once", async () => {
-    const readings = await eventually(async () => {
-      const sensor = (await graphql(platform.routerUrl, CO2, undefined, { token })).data?.gateway?.sensors?.[0];
-      return sensor?.readings?.length >= 23 ? (sensor.readings as Array<{ time: string; value: number }>) : undefined;
-    }, 30_000, 200);
+    const readings = await eventually(
+      async () => {
+        const sensor = (await graphql(platform.routerUrl, CO2, undefined, { token })).data?.gateway?.sensors?.[0];
+        return sensor?.readings?.length >= 23 ? (sensor.readings as Array<{ time: string; value: number }>) : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(readings.length).toBeLessThanOrEqual(25);
     const hourOf = (time: string) => new Date(time).getUTCHours() + 0.5;
     const busy = readings.filter((r) => occupancy(hourOf(r.time)) > 0.6).map((r) => r.value);
@@ -37,7 +41,21 @@ describe('history on a fresh start', () => {
   }, 60_000);
 
   it('shows the crossing traffic of the past day with its rush hours', async () => {
-    const { data } = await graphql(platform.routerUrl, `{ intersections { traffic(from: "-24h", every: "1h") { time vehicles } } }`, undefined, { token });
+    const { data } = await graphql(
+      platform.routerUrl,
+      `
+        {
+          intersections {
+            traffic(from: "-24h", every: "1h") {
+              time
+              vehicles
+            }
+          }
+        }
+      `,
+      undefined,
+      { token },
+    );
     const traffic = data?.intersections?.[0]?.traffic as Array<{ time: string; vehicles: number }>;
     expect(traffic.length).toBeGreaterThanOrEqual(23);
     const at = (hour: number) => traffic.find((t) => new Date(t.time).getUTCHours() === hour)?.vehicles;
@@ -55,7 +73,8 @@ describe('with HISTORY_BACKFILL=0', () => {
       const token = await adminToken();
       // Live readings arrive, and nothing older than the start.
       const readings = await eventually(async () => {
-        const sensor = (await graphql(platform.routerUrl, CO2.replace('every: "1h"', 'every: "1min"'), undefined, { token })).data?.gateway?.sensors?.[0];
+        const sensor = (await graphql(platform.routerUrl, CO2.replace('every: "1h"', 'every: "1min"'), undefined, { token })).data?.gateway
+          ?.sensors?.[0];
         return sensor?.readings?.length ? (sensor.readings as Array<{ time: string }>) : undefined;
       }, 20_000);
       expect(readings.every((r) => Date.parse(r.time) > Date.now() - 10 * 60_000)).toBe(true);
@@ -66,13 +85,26 @@ describe('with HISTORY_BACKFILL=0', () => {
 });
 
 describe('backfillHistory', () => {
-  const gateway: BackfillGateway = { id: 'austin-gw01', tenant: 'austin-summit', nodes: buildScenario('demo', 2016).gateways.find((g) => g.id === 'austin-gw01')!.nodes };
-  const co2 = gateway.nodes.flatMap((node) => node.sensors.map((s, index) => ({ s, id: `${gateway.id}.${node.address}.${index}` }))).find(({ s }) => s.quantity === 'CO2')!.id;
+  const gateway: BackfillGateway = {
+    id: 'austin-gw01',
+    tenant: 'austin-summit',
+    nodes: buildScenario('demo', 2016).gateways.find((g) => g.id === 'austin-gw01')!.nodes,
+  };
+  const co2 = gateway.nodes
+    .flatMap((node) => node.sensors.map((s, index) => ({ s, id: `${gateway.id}.${node.address}.${index}` })))
+    .find(({ s }) => s.quantity === 'CO2')!.id;
 
   it('never writes over readings the store has, and a second run (a restart) writes nothing', async () => {
     const now = Date.now();
     const store = new MemoryTimeSeriesStore({ rollup: { resolutionSeconds: 600, retentionSeconds: 25 * 3600 } });
-    const real = { sensorId: co2, gatewayId: gateway.id, tenant: gateway.tenant, quantity: 'CO2' as const, time: now - 3 * HOUR, value: 12345 };
+    const real = {
+      sensorId: co2,
+      gatewayId: gateway.id,
+      tenant: gateway.tenant,
+      quantity: 'CO2' as const,
+      time: now - 3 * HOUR,
+      value: 12345,
+    };
     await store.write([real as never]);
     const first = await backfillHistory({ store, gateways: [gateway], windowMs: 24 * HOUR, until: now, seed: 1, logger: silentLogger });
     expect(first.filled).toBeGreaterThan(10);
@@ -84,7 +116,14 @@ describe('backfillHistory', () => {
     const [other] = await store.query({ series: [{ sensorId: co2, tenant: 'pisek-city' }], from: now - 24 * HOUR, until: now });
     expect(other).toEqual([]);
 
-    const again = await backfillHistory({ store, gateways: [gateway], windowMs: 24 * HOUR, until: now + 60_000, seed: 1, logger: silentLogger });
+    const again = await backfillHistory({
+      store,
+      gateways: [gateway],
+      windowMs: 24 * HOUR,
+      until: now + 60_000,
+      seed: 1,
+      logger: silentLogger,
+    });
     expect(again).toMatchObject({ filled: 0, points: 0 });
     expect(again.skipped).toBe(first.filled);
   });
@@ -103,12 +142,24 @@ describe('backfillHistory', () => {
 
     it('is readable from graphite-web', async () => {
       const now = Date.now();
-      const result = await backfillHistory({ store, gateways: [gateway], windowMs: 2 * HOUR, until: now, stepMs: 600_000, seed: 1, logger: silentLogger });
+      const result = await backfillHistory({
+        store,
+        gateways: [gateway],
+        windowMs: 2 * HOUR,
+        until: now,
+        stepMs: 600_000,
+        seed: 1,
+        logger: silentLogger,
+      });
       expect(result.points).toBeGreaterThan(0);
-      const points = await eventually(async () => {
-        const [series] = await store.query({ series: [{ sensorId: co2, tenant: gateway.tenant }], from: now - 2 * HOUR, until: now });
-        return series && series.length >= 11 ? series : undefined;
-      }, 60_000, 500);
+      const points = await eventually(
+        async () => {
+          const [series] = await store.query({ series: [{ sensorId: co2, tenant: gateway.tenant }], from: now - 2 * HOUR, until: now });
+          return series && series.length >= 11 ? series : undefined;
+        },
+        60_000,
+        500,
+      );
       expect(points.length).toBeLessThanOrEqual(12);
       expect(points.every((p) => p.value >= 380 && p.value <= 1500)).toBe(true);
     }, 90_000);

@@ -30,7 +30,12 @@ beforeAll(async () => {
   sim = await startCloudSimulator({ scenario, logger: silentLogger, nodeReadyDelayMs: READY_DELAY_MS });
   disposers.push(() => sim.close());
   const c = defaultCloudCredentials;
-  openstack = new OpenStackClient({ authUrl: sim.openstackAuthUrl, username: c.username, password: c.password, projectName: c.projectName });
+  openstack = new OpenStackClient({
+    authUrl: sim.openstackAuthUrl,
+    username: c.username,
+    password: c.password,
+    projectName: c.projectName,
+  });
   contrail = new ContrailClient({ url: sim.contrailUrl });
   kubernetes = new KubernetesClient({ server: sim.kubernetesUrl });
 });
@@ -70,7 +75,13 @@ describe('OpenStack client against the simulator', () => {
   it('renews a token that is about to expire', async () => {
     const short = await startCloudSimulator({ scenario, logger: silentLogger, tokenTtlMs: 1_000 });
     try {
-      const client = new OpenStackClient({ authUrl: short.openstackAuthUrl, username: 'admin', password: defaultCloudCredentials.password, projectName: 'admin', renewBeforeMs: 900 });
+      const client = new OpenStackClient({
+        authUrl: short.openstackAuthUrl,
+        username: 'admin',
+        password: defaultCloudCredentials.password,
+        projectName: 'admin',
+        renewBeforeMs: 900,
+      });
       const first = await client.token();
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(await client.token()).not.toBe(first);
@@ -84,7 +95,9 @@ describe('OpenStack client against the simulator', () => {
     const error = await client.listServers().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamError);
     expect((error as UpstreamError).status).toBe(401);
-    expect((error as Error).message).toMatch(/^Keystone: POST \/identity\/v3\/auth\/tokens answered 401: user "admin" could not log in to project "admin"/);
+    expect((error as Error).message).toMatch(
+      /^Keystone: POST \/identity\/v3\/auth\/tokens answered 401: user "admin" could not log in to project "admin"/,
+    );
   });
 
   it('requires a token on every service', async () => {
@@ -94,7 +107,11 @@ describe('OpenStack client against the simulator', () => {
   });
 
   it('answers a malformed body with 400, not a crash', async () => {
-    const response = await fetch(`${sim.openstackAuthUrl}/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"auth": ' });
+    const response = await fetch(`${sim.openstackAuthUrl}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"auth": ',
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 400 } });
   });
@@ -113,7 +130,11 @@ describe('Contrail client against the simulator', () => {
     expect(vrouters.map((r) => r.name)).toEqual(expect.arrayContaining(['compute-1', ...scenario.gateways.map((g) => g.id)]));
 
     const bgp = await contrail.listBgpRouters();
-    expect(bgp.find((b) => b.name === 'contrail-controller')).toMatchObject({ routerType: 'control-node', autonomousSystem: 64512, peers: ['border-router-1', 'border-router-2'] });
+    expect(bgp.find((b) => b.name === 'contrail-controller')).toMatchObject({
+      routerType: 'control-node',
+      autonomousSystem: 64512,
+      peers: ['border-router-1', 'border-router-2'],
+    });
   });
 
   it('creates, finds and deletes a vRouter attached to a tenant network', async () => {
@@ -127,7 +148,9 @@ describe('Contrail client against the simulator', () => {
     await expect(contrail.createVirtualRouter({ name: 'test-vrouter' })).rejects.toThrow(/^Contrail: POST \/virtual-routers answered 409/);
     await contrail.deleteVirtualRouter(created.uuid);
     expect(await contrail.findVirtualRouter('test-vrouter')).toBeUndefined();
-    await expect(contrail.deleteVirtualRouter(created.uuid)).rejects.toThrow(`Contrail: DELETE /virtual-router/${created.uuid} answered 404`);
+    await expect(contrail.deleteVirtualRouter(created.uuid)).rejects.toThrow(
+      `Contrail: DELETE /virtual-router/${created.uuid} answered 404`,
+    );
   });
 
   it('answers a malformed body with 400', async () => {
@@ -152,19 +175,26 @@ describe('Kubernetes client against the simulator', () => {
 
   it('lists pods by node and namespaces', async () => {
     const pods = await kubernetes.listPods({ nodeName: 'austin-gw01' });
-    expect(pods).toEqual([expect.objectContaining({ name: 'collector-austin-gw01', namespace: austin.tenant, phase: 'Running', ready: true })]);
+    expect(pods).toEqual([
+      expect.objectContaining({ name: 'collector-austin-gw01', namespace: austin.tenant, phase: 'Running', ready: true }),
+    ]);
     const namespaces = await kubernetes.listNamespaces();
     expect(namespaces.map((n) => n.name)).toEqual(expect.arrayContaining(['default', 'kube-system', ...scenario.tenants]));
   });
 
   it('creates a node that becomes Ready after the kubelet delay and announces it', async () => {
     const added = once(sim.state, 'nodeAdded');
-    const created = await kubernetes.createNode({ name: 'test-node', labels: { 'kubernetes.io/arch': 'arm', 'iot-platform.io/gateway': 'test-node' } });
+    const created = await kubernetes.createNode({
+      name: 'test-node',
+      labels: { 'kubernetes.io/arch': 'arm', 'iot-platform.io/gateway': 'test-node' },
+    });
     expect(created.ready).toBe(false);
     expect(await added).toEqual(['test-node', expect.objectContaining({ 'kubernetes.io/arch': 'arm' })]);
     await once(sim.state, 'nodeReady');
     expect(await kubernetes.readNode('test-node')).toMatchObject({ ready: true, arch: 'arm' });
-    await expect(kubernetes.createNode({ name: 'test-node', labels: {} })).rejects.toThrow(/^Kubernetes: POST \/api\/v1\/nodes answered 409: nodes "test-node" already exists/);
+    await expect(kubernetes.createNode({ name: 'test-node', labels: {} })).rejects.toThrow(
+      /^Kubernetes: POST \/api\/v1\/nodes answered 409: nodes "test-node" already exists/,
+    );
 
     const deleted = once(sim.state, 'nodeDeleted');
     expect(await kubernetes.deleteNode('test-node')).toBe(true);
@@ -174,7 +204,9 @@ describe('Kubernetes client against the simulator', () => {
 
   it('merge-patches a node and streams watch events', async () => {
     const controller = new AbortController();
-    const watch = await fetch(`${sim.kubernetesUrl}/api/v1/nodes?watch=1&labelSelector=iot-platform.io/gateway=pisek-gw003`, { signal: controller.signal });
+    const watch = await fetch(`${sim.kubernetesUrl}/api/v1/nodes?watch=1&labelSelector=iot-platform.io/gateway=pisek-gw003`, {
+      signal: controller.signal,
+    });
     const patched = await fetch(`${sim.kubernetesUrl}/api/v1/nodes/pisek-gw003`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/strategic-merge-patch+json' },
@@ -183,12 +215,19 @@ describe('Kubernetes client against the simulator', () => {
     expect(patched.status).toBe(200);
     const reader = watch.body!.getReader();
     const { value } = await reader.read();
-    const event = JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) as { type: string; object: { metadata: { labels: Record<string, string> } } };
+    const event = JSON.parse(new TextDecoder().decode(value).split('\n')[0]!) as {
+      type: string;
+      object: { metadata: { labels: Record<string, string> } };
+    };
     expect(event.type).toBe('MODIFIED');
     expect(event.object.metadata.labels).toMatchObject({ maintenance: 'true', 'iot-platform.io/gateway': 'pisek-gw003' });
     controller.abort();
 
-    const bad = await fetch(`${sim.kubernetesUrl}/api/v1/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    const bad = await fetch(`${sim.kubernetesUrl}/api/v1/nodes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ kind: 'Status', code: 400 });
   });
@@ -201,12 +240,22 @@ describe('GatewayProvisioner', () => {
     const gateway = { id: 'pisek-gw901', tenant: 'pisek-city', arch: 'arm', ip: '172.16.9.1' } as const;
     const collector = await provisioner().provision(gateway);
     const node = await kubernetes.readNode('pisek-gw901');
-    expect(node?.labels).toMatchObject({ 'iot-platform.io/gateway': 'pisek-gw901', 'iot-platform.io/tenant': 'pisek-city', 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' });
+    expect(node?.labels).toMatchObject({
+      'iot-platform.io/gateway': 'pisek-gw901',
+      'iot-platform.io/tenant': 'pisek-city',
+      'kubernetes.io/arch': 'arm',
+      'kubernetes.io/hostname': 'pisek-gw901',
+    });
     const vrouter = await contrail.findVirtualRouter('pisek-gw901');
     const network = (await contrail.listVirtualNetworks()).find((n) => n.name === 'pisek-city-iot')!;
     expect(vrouter?.networkIpamRefs.map((r) => r.uuid)).toEqual(network.networkIpamRefs.map((r) => r.uuid));
-    expect(collector).toMatchObject({ namespace: 'pisek-city', nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' } });
-    expect(sim.state.pods.get(`pisek-city/${collector.name}`)?.spec).toMatchObject({ nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' } });
+    expect(collector).toMatchObject({
+      namespace: 'pisek-city',
+      nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' },
+    });
+    expect(sim.state.pods.get(`pisek-city/${collector.name}`)?.spec).toMatchObject({
+      nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw901' },
+    });
 
     await provisioner().deprovision(gateway);
     expect(await kubernetes.readNode('pisek-gw901')).toBeUndefined();
@@ -216,23 +265,37 @@ describe('GatewayProvisioner', () => {
 
   it('leaves no node behind when the vRouter already exists', async () => {
     const existing = await contrail.createVirtualRouter({ name: 'pisek-gw902' });
-    const error = await provisioner().provision({ id: 'pisek-gw902', tenant: 'pisek-city', arch: 'arm64' }).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(/^Provisioning gateway "pisek-gw902": creating its Contrail vRouter failed: Contrail: POST \/virtual-routers answered 409.*; undone: creating its Kubernetes node$/);
+    const error = await provisioner()
+      .provision({ id: 'pisek-gw902', tenant: 'pisek-city', arch: 'arm64' })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /^Provisioning gateway "pisek-gw902": creating its Contrail vRouter failed: Contrail: POST \/virtual-routers answered 409.*; undone: creating its Kubernetes node$/,
+    );
     expect(await kubernetes.readNode('pisek-gw902')).toBeUndefined();
     await contrail.deleteVirtualRouter(existing.uuid);
   });
 
   it('leaves no node behind when Contrail is unreachable or the tenant has no network', async () => {
-    const unreachable = new GatewayProvisioner({ kubernetes, contrail: new ContrailClient({ url: 'http://127.0.0.1:1', timeoutMs: 2_000 }), logger: silentLogger });
-    await expect(unreachable.provision({ id: 'pisek-gw903', tenant: 'pisek-city', arch: 'arm' })).rejects.toThrow(/checking the tenant's virtual network and namespace failed: Contrail: GET \/virtual-networks failed/);
+    const unreachable = new GatewayProvisioner({
+      kubernetes,
+      contrail: new ContrailClient({ url: 'http://127.0.0.1:1', timeoutMs: 2_000 }),
+      logger: silentLogger,
+    });
+    await expect(unreachable.provision({ id: 'pisek-gw903', tenant: 'pisek-city', arch: 'arm' })).rejects.toThrow(
+      /checking the tenant's virtual network and namespace failed: Contrail: GET \/virtual-networks failed/,
+    );
     expect(await kubernetes.readNode('pisek-gw903')).toBeUndefined();
 
-    await expect(provisioner().provision({ id: 'pisek-gw904', tenant: 'nobody', arch: 'arm' })).rejects.toThrow(/tenant "nobody" has no Contrail virtual network default-domain:nobody:nobody-iot/);
+    await expect(provisioner().provision({ id: 'pisek-gw904', tenant: 'nobody', arch: 'arm' })).rejects.toThrow(
+      /tenant "nobody" has no Contrail virtual network default-domain:nobody:nobody-iot/,
+    );
     expect(await kubernetes.readNode('pisek-gw904')).toBeUndefined();
   });
 
   it('refuses a gateway whose node already exists, without touching Contrail', async () => {
-    await expect(provisioner().provision({ id: 'austin-gw01', tenant: 'austin-summit', arch: 'amd64' })).rejects.toThrow(/creating its Kubernetes node failed: .*already exists/);
+    await expect(provisioner().provision({ id: 'austin-gw01', tenant: 'austin-summit', arch: 'amd64' })).rejects.toThrow(
+      /creating its Kubernetes node failed: .*already exists/,
+    );
     expect(await kubernetes.readNode('austin-gw01')).toBeDefined();
     expect(await contrail.findVirtualRouter('austin-gw01')).toBeDefined();
   });
@@ -245,21 +308,43 @@ describe('infrastructure subgraph', () => {
 
   beforeAll(async () => {
     const onboarder = new TenantOnboarder({ openstack, contrail, kubernetes, logger: silentLogger });
-    const subgraph = await startInfrastructureSubgraph({ port: 0, logger: silentLogger, sources: { openstack, contrail, kubernetes, onboarder }, exposeInternalErrors: true, trust: { secret } });
+    const subgraph = await startInfrastructureSubgraph({
+      port: 0,
+      logger: silentLogger,
+      sources: { openstack, contrail, kubernetes, onboarder },
+      exposeInternalErrors: true,
+      trust: { secret },
+    });
     disposers.push(() => subgraph.close());
     url = subgraph.url;
   });
 
-  async function query<T>(text: string, variables: Record<string, unknown> = {}): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
+  async function query<T>(
+    text: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<{ data?: T; errors?: { message: string; extensions?: { code?: string } }[] }> {
     return subgraphRequest(url, { query: text, variables }, operator, secret);
   }
 
   it('serves the data center views', async () => {
     const result = await query<{
       datacenter: {
-        openstack: { projects: { name: string }[]; servers: { name: string; hypervisorHostname: string }[]; hypervisors: { hostname: string; servers: { name: string }[] }[]; networks: { name: string }[] };
-        contrail: { virtualNetworks: { fqName: string[]; tenant: string; routeTargets: string[] }[]; vRouters: { name: string; virtualNetworks: { name: string }[] }[]; bgpPeers: { name: string; peers: string[] }[] };
-        kubernetes: { nodes: { name: string; arch: string | null; gateway: { id: string } | null }[]; pods: { name: string; phase: string }[]; namespaces: { name: string; tenant: string | null }[] };
+        openstack: {
+          projects: { name: string }[];
+          servers: { name: string; hypervisorHostname: string }[];
+          hypervisors: { hostname: string; servers: { name: string }[] }[];
+          networks: { name: string }[];
+        };
+        contrail: {
+          virtualNetworks: { fqName: string[]; tenant: string; routeTargets: string[] }[];
+          vRouters: { name: string; virtualNetworks: { name: string }[] }[];
+          bgpPeers: { name: string; peers: string[] }[];
+        };
+        kubernetes: {
+          nodes: { name: string; arch: string | null; gateway: { id: string } | null }[];
+          pods: { name: string; phase: string }[];
+          namespaces: { name: string; tenant: string | null }[];
+        };
       };
     }>(`{
       datacenter {
@@ -271,24 +356,43 @@ describe('infrastructure subgraph', () => {
     expect(result.errors).toBeUndefined();
     const dc = result.data!.datacenter;
     expect(dc.openstack.projects.map((p) => p.name)).toEqual(expect.arrayContaining(scenario.tenants));
-    expect(dc.openstack.hypervisors.flatMap((h) => h.servers.map((s) => s.name)).sort()).toEqual(dc.openstack.servers.map((s) => s.name).sort());
+    expect(dc.openstack.hypervisors.flatMap((h) => h.servers.map((s) => s.name)).sort()).toEqual(
+      dc.openstack.servers.map((s) => s.name).sort(),
+    );
     expect(dc.contrail.virtualNetworks.find((n) => n.tenant === austin.tenant)?.fqName).toEqual(tenantVirtualNetwork(austin.tenant));
     expect(dc.contrail.vRouters.find((r) => r.name === austin.id)?.virtualNetworks).toEqual([{ name: `${austin.tenant}-iot` }]);
     expect(dc.contrail.bgpPeers).toHaveLength(3);
     expect(dc.kubernetes.nodes.find((n) => n.name === 'k8s-master')).toEqual({ name: 'k8s-master', arch: 'AMD64', gateway: null });
-    expect(dc.kubernetes.nodes.find((n) => n.name === 'pisek-gw001')).toEqual({ name: 'pisek-gw001', arch: 'ARM', gateway: { id: 'pisek-gw001' } });
+    expect(dc.kubernetes.nodes.find((n) => n.name === 'pisek-gw001')).toEqual({
+      name: 'pisek-gw001',
+      arch: 'ARM',
+      gateway: { id: 'pisek-gw001' },
+    });
     expect(dc.kubernetes.pods).toContainEqual({ name: 'collector-austin-gw01', phase: 'RUNNING' });
     expect(dc.kubernetes.namespaces).toContainEqual({ name: austin.tenant, tenant: austin.tenant });
   });
 
   it('resolves Gateway entities: node, pods and vRouter; null node for an unknown gateway', async () => {
-    const result = await query<{ _entities: ({ node: { name: string; ready: boolean; arch: string } | null; pods: { name: string; phase: string }[]; vrouter: { name: string; ipAddress: string | null } | null } | null)[] }>(
+    const result = await query<{
+      _entities: ({
+        node: { name: string; ready: boolean; arch: string } | null;
+        pods: { name: string; phase: string }[];
+        vrouter: { name: string; ipAddress: string | null } | null;
+      } | null)[];
+    }>(
       `query ($representations: [_Any!]!) {
         _entities(representations: $representations) {
           ... on Gateway { node { name ready arch } pods { name phase } vrouter { name ipAddress } }
         }
       }`,
-      { representations: [{ __typename: 'Gateway', id: 'austin-gw01' }, { __typename: 'Gateway', id: 'pisek-gw002' }, { __typename: 'Gateway', id: 'no-such-gateway' }, { __typename: 'Gateway', id: 'bad id (x)' }] },
+      {
+        representations: [
+          { __typename: 'Gateway', id: 'austin-gw01' },
+          { __typename: 'Gateway', id: 'pisek-gw002' },
+          { __typename: 'Gateway', id: 'no-such-gateway' },
+          { __typename: 'Gateway', id: 'bad id (x)' },
+        ],
+      },
     );
     expect(result.errors).toBeUndefined();
     const [austinGw, pisek, unknown, invalid] = result.data!._entities;
@@ -306,7 +410,12 @@ describe('infrastructure subgraph', () => {
     const broken = await startInfrastructureSubgraph({
       port: 0,
       logger: silentLogger,
-      sources: { openstack, contrail, kubernetes: new KubernetesClient({ server: 'http://127.0.0.1:1' }), onboarder: { onboard: () => Promise.reject(new Error('not used')) } },
+      sources: {
+        openstack,
+        contrail,
+        kubernetes: new KubernetesClient({ server: 'http://127.0.0.1:1' }),
+        onboarder: { onboard: () => Promise.reject(new Error('not used')) },
+      },
       trust: { secret },
     });
     try {

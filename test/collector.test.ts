@@ -76,8 +76,12 @@ describe('collector against simulated IQRF daemons over MQTT', () => {
   });
 
   it('rejects a request nobody answers with a timeout that names the gateway', async () => {
-    await expect(iqrf.request('dark-gw', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }, { timeoutMs: 200 })).rejects.toThrow(IqrfTimeoutError);
-    await expect(iqrf.request('dark-gw', 'iqrfEmbedCoordinator_BondedDevices', {}, { timeoutMs: 200 })).rejects.toThrow(/gateway "dark-gw" did not answer/);
+    await expect(iqrf.request('dark-gw', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }, { timeoutMs: 200 })).rejects.toThrow(
+      IqrfTimeoutError,
+    );
+    await expect(iqrf.request('dark-gw', 'iqrfEmbedCoordinator_BondedDevices', {}, { timeoutMs: 200 })).rejects.toThrow(
+      /gateway "dark-gw" did not answer/,
+    );
   });
 
   it('turns a daemon error status into an error, not a hang', async () => {

@@ -19,7 +19,20 @@ describe('docker-compose.yml', () => {
 
   it('runs every part of the platform beside Redis, Mosquitto and Graphite', async () => {
     const services = (await composeConfig('--services')).trim().split('\n').sort();
-    expect(services).toEqual(['collector', 'devices', 'graphite', 'infrastructure', 'mosquitto', 'mqtt-accounts', 'opendata', 'redis', 'router', 'seed', 'simulator', 'telemetry']);
+    expect(services).toEqual([
+      'collector',
+      'devices',
+      'graphite',
+      'infrastructure',
+      'mosquitto',
+      'mqtt-accounts',
+      'opendata',
+      'redis',
+      'router',
+      'seed',
+      'simulator',
+      'telemetry',
+    ]);
   });
 
   it('serves each subgraph where schema/supergraph.compose.graphql says it is', async () => {

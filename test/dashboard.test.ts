@@ -28,7 +28,10 @@ async function startOutageProxy(targetPort: number) {
   const server = createTcpServer((client) => {
     if (down) return client.destroy();
     const upstream = connect(targetPort, '127.0.0.1');
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       sockets.add(a);
       a.on('close', () => {
         sockets.delete(a);
@@ -59,7 +62,10 @@ async function startOutageProxy(targetPort: number) {
  * bus, so the charts show more than the minute the platform has been up.
  */
 async function seedDayOfHistory(platform: Platform, token: string) {
-  const { data } = await graphql<{ gateway: { tenant: string; sensors: Array<{ id: string; quantity: Quantity }> }; intersections: Array<{ counters: Array<{ id: string; quantity: Quantity }> }> }>(
+  const { data } = await graphql<{
+    gateway: { tenant: string; sensors: Array<{ id: string; quantity: Quantity }> };
+    intersections: Array<{ counters: Array<{ id: string; quantity: Quantity }> }>;
+  }>(
     platform.routerUrl,
     `{ gateway(id: "${gatewayId}") { tenant sensors { id quantity } } intersections { counters { id quantity } } }`,
     undefined,
@@ -73,7 +79,12 @@ async function seedDayOfHistory(platform: Platform, token: string) {
     const busy = Math.max(0, Math.sin(((hour - 6) / 14) * Math.PI)); // 0 at night, 1 mid-afternoon
     data!.gateway.sensors.forEach(({ id, quantity }, i) => {
       const jitter = Math.sin(time / 7e5 + i) * 0.5 + 0.5;
-      const value = quantity === 'CO2' ? 420 + busy * (300 + 25 * (i % 7)) + 20 * jitter : quantity === 'TEMPERATURE' ? 20 + busy * 2.5 + jitter * 0.4 : 40 + busy * 8 + jitter * 2;
+      const value =
+        quantity === 'CO2'
+          ? 420 + busy * (300 + 25 * (i % 7)) + 20 * jitter
+          : quantity === 'TEMPERATURE'
+            ? 20 + busy * 2.5 + jitter * 0.4
+            : 40 + busy * 8 + jitter * 2;
       readings.push({ sensorId: id, gatewayId, tenant: data!.gateway.tenant, quantity, time, value: Math.round(value * 10) / 10 });
     });
     for (const { id, quantity } of counters) {
@@ -97,7 +108,16 @@ beforeAll(async () => {
   // Google's hosts, which this sandbox refuses.
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1400, height: 1800 },
   });
 });
@@ -147,7 +167,8 @@ async function visiblePanels(page: Page): Promise<string[]> {
 }
 
 /** The texts of the room column of the "now, per room" table, in order. */
-const roomNames = (page: Page) => page.locator('#rooms tbody tr').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.room ?? ''));
+const roomNames = (page: Page) =>
+  page.locator('#rooms tbody tr').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.room ?? ''));
 
 /** Traffic and parking show readings that keep arriving. */
 async function expectOpenDataLive(page: Page): Promise<void> {
@@ -163,7 +184,13 @@ async function expectRoomsLive(page: Page, rooms: number): Promise<void> {
   await expectLiveText(page, '#last-reading');
   // Every room got a value of each quantity, written with its unit and rounded.
   await expect
-    .poll(() => page.locator('#rooms tbody td[data-quantity]').evaluateAll((cells) => cells.filter((c) => !/^\d+ ppm$|^-?\d+\.\d °C$|^\d+ %$/.test(c.textContent ?? '')).length), { timeout: 20_000 })
+    .poll(
+      () =>
+        page
+          .locator('#rooms tbody td[data-quantity]')
+          .evaluateAll((cells) => cells.filter((c) => !/^\d+ ppm$|^-?\d+\.\d °C$|^\d+ %$/.test(c.textContent ?? '')).length),
+      { timeout: 20_000 },
+    )
     .toBe(0);
   for (const at of await page.locator('#rooms tbody td.at').allTextContents()) expect(at).toMatch(/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/);
 }
@@ -187,8 +214,16 @@ async function meshLegibility(page: Page, selector = '#mesh') {
   return page.evaluate((selector) => {
     const drawing = document.querySelector(`${selector} svg`)!;
     const frame = drawing.getBoundingClientRect();
-    const labels = [...drawing.querySelectorAll('.mesh-node text')].map((t) => ({ text: t.textContent ?? '', box: t.getBoundingClientRect() }));
-    const outside = labels.filter(({ box }) => box.left < frame.left - 0.5 || box.right > frame.right + 0.5 || box.top < frame.top - 0.5 || box.bottom > frame.bottom + 0.5).map((l) => l.text);
+    const labels = [...drawing.querySelectorAll('.mesh-node text')].map((t) => ({
+      text: t.textContent ?? '',
+      box: t.getBoundingClientRect(),
+    }));
+    const outside = labels
+      .filter(
+        ({ box }) =>
+          box.left < frame.left - 0.5 || box.right > frame.right + 0.5 || box.top < frame.top - 0.5 || box.bottom > frame.bottom + 0.5,
+      )
+      .map((l) => l.text);
     const heights = labels.map(({ box }) => box.height);
     const overlapping: string[] = [];
     for (let i = 0; i < labels.length; i++)
@@ -196,9 +231,17 @@ async function meshLegibility(page: Page, selector = '#mesh') {
         const a = labels[i]!.box;
         const b = labels[j]!.box;
         // Glyph boxes include line spacing: 2 px of it may touch.
-        if (a.left < b.right - 2 && b.left < a.right - 2 && a.top < b.bottom - 2 && b.top < a.bottom - 2) overlapping.push(`${labels[i]!.text} / ${labels[j]!.text}`);
+        if (a.left < b.right - 2 && b.left < a.right - 2 && a.top < b.bottom - 2 && b.top < a.bottom - 2)
+          overlapping.push(`${labels[i]!.text} / ${labels[j]!.text}`);
       }
-    return { count: labels.length, texts: labels.map((l) => l.text), outside, overlapping, minHeight: Math.min(...heights), maxHeight: Math.max(...heights) };
+    return {
+      count: labels.length,
+      texts: labels.map((l) => l.text),
+      outside,
+      overlapping,
+      minHeight: Math.min(...heights),
+      maxHeight: Math.max(...heights),
+    };
   }, selector);
 }
 
@@ -216,7 +259,18 @@ async function chartAxes(page: Page, source: 'dashboard' | 'probes' = 'dashboard
         context.font = y.font?.[0] ?? '12px sans-serif';
         const ratio = devicePixelRatio;
         const widest = Math.max(...(y._values ?? []).map((label) => context.measureText(label).width / ratio));
-        return [name, { points: plot.data[0]?.length ?? 0, times: x._values ?? [], values: y._values ?? [], axisWidth: y._size ?? 0, widest, min: plot.scales.y.min, max: plot.scales.y.max }];
+        return [
+          name,
+          {
+            points: plot.data[0]?.length ?? 0,
+            times: x._values ?? [],
+            values: y._values ?? [],
+            axisWidth: y._size ?? 0,
+            widest,
+            min: plot.scales.y.min,
+            max: plot.scales.y.max,
+          },
+        ];
       }),
     );
   }, source);
@@ -304,9 +358,17 @@ describe('the live city dashboard in a browser', () => {
   });
 
   it('writes whole, rounded values on the value axes and 24-hour times on the time axes', async () => {
-    await expect.poll(async () => Object.keys(await chartAxes(page)).sort(), { timeout: 15_000 }).toEqual(['CO2', 'HUMIDITY', 'TEMPERATURE', 'traffic']);
+    await expect
+      .poll(async () => Object.keys(await chartAxes(page)).sort(), { timeout: 15_000 })
+      .toEqual(['CO2', 'HUMIDITY', 'TEMPERATURE', 'traffic']);
     // Drawn with data (the charts redraw once a second).
-    await expect.poll(async () => Object.values(await chartAxes(page)).every((axes) => axes.points > 0 && axes.values.length >= 2 && axes.times.length >= 2), { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        async () =>
+          Object.values(await chartAxes(page)).every((axes) => axes.points > 0 && axes.values.length >= 2 && axes.times.length >= 2),
+        { timeout: 15_000 },
+      )
+      .toBe(true);
     // The same charts on series the demo city does not have: a temperature steady to a hundredth
     // of a degree (ticks of 0.001 °C unless the axis is told a least span) and large counts.
     await page.evaluate(`(async () => {
@@ -337,11 +399,15 @@ describe('the live city dashboard in a browser', () => {
       expect(axisWidth, `${name}: the value axis is wider than its widest label`).toBeGreaterThanOrEqual(widest + 15);
     }
     // Seeded and live temperatures are about 20 °C, told apart to a tenth of a degree: the axis says so in full.
-    expect(axes.TEMPERATURE!.values.filter(Boolean).every((label) => /^\d\d(\.\d)?$/.test(label) && Number(label) >= 15 && Number(label) <= 30)).toBe(true);
+    expect(
+      axes.TEMPERATURE!.values.filter(Boolean).every((label) => /^\d\d(\.\d)?$/.test(label) && Number(label) >= 15 && Number(label) <= 30),
+    ).toBe(true);
     expect(axes.steady!.values.filter(Boolean).every((label) => /^19\.6\d+$/.test(label) || label === '19.700')).toBe(true);
     expect(axes.large!.values.filter(Boolean).every((label) => /^12[34]\d{3}$/.test(label))).toBe(true);
     await page.evaluate(() => {
-      for (const chart of Object.values((window as unknown as { probes: Record<string, { destroy: () => void; element: HTMLElement }> }).probes)) {
+      for (const chart of Object.values(
+        (window as unknown as { probes: Record<string, { destroy: () => void; element: HTMLElement }> }).probes,
+      )) {
         chart.destroy();
         chart.element.remove();
       }
@@ -416,7 +482,9 @@ describe('the live city dashboard in a browser', () => {
     const tenant = await openDashboard(`${base}/#token=${await tokenFor('pisek-city')}`);
     try {
       const { page } = tenant;
-      await expect.poll(() => page.locator('#gateways li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.gateway))).toEqual(['pisek-gw001', 'pisek-gw002', 'pisek-gw003']);
+      await expect
+        .poll(() => page.locator('#gateways li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.gateway)))
+        .toEqual(['pisek-gw001', 'pisek-gw002', 'pisek-gw003']);
       expect(await page.locator('#gateway-title').textContent()).toBe('Pisek gateway 1 (pisek-gw001)');
       expect(await page.locator('#caller').textContent()).toBe('tenant pisek-city');
       // pisek-gw001's rooms with room sensors (its counters are not rooms), "school room 2" before "school room 10" would be.
@@ -455,14 +523,19 @@ describe('the live city dashboard in a browser', () => {
         await expect.poll(() => page.locator('#connection').textContent()).toBe('live');
         expect(await visiblePanels(page)).toEqual(['traffic-panel', 'parking-panel']);
         expect(await page.locator('#open-data-note').isVisible()).toBe(true);
-        expect(await page.locator('#caller').textContent()).toBe(caller === 'anonymous' ? 'not signed in: open data' : 'partner API key: open data');
+        expect(await page.locator('#caller').textContent()).toBe(
+          caller === 'anonymous' ? 'not signed in: open data' : 'partner API key: open data',
+        );
         // The page asked only for what it may read: every request carried the key (or nothing), none was refused.
         expect(opened.apiHeaders.length).toBeGreaterThanOrEqual(2);
         for (const headers of opened.apiHeaders) {
           expect(headers['x-api-key']).toBe(caller === 'apiKey' ? partnerKey.key : undefined);
           expect(headers.authorization).toBeUndefined();
         }
-        await page.screenshot({ path: join(artifacts, `dashboard-${caller === 'anonymous' ? 'anonymous' : 'api-key'}.png`), fullPage: true });
+        await page.screenshot({
+          path: join(artifacts, `dashboard-${caller === 'anonymous' ? 'anonymous' : 'api-key'}.png`),
+          fullPage: true,
+        });
         expect(opened.errors).toEqual([]);
       } finally {
         await opened.page.close();
@@ -516,7 +589,9 @@ describe('the dashboard of the whole city (SCENARIO=pisek, 300 gateways)', () =>
       await expect.poll(() => page.locator('#gateways li').first().getAttribute('data-gateway')).toBe('pisek-gw011');
 
       await page.locator('#gateway-search').fill('gw257');
-      await expect.poll(() => page.locator('#gateways li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.gateway))).toEqual(['pisek-gw257']);
+      await expect
+        .poll(() => page.locator('#gateways li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.gateway)))
+        .toEqual(['pisek-gw257']);
       await page.locator('#gateways li button').click();
       await expect.poll(() => page.locator('#gateway-title').textContent()).toBe('Pisek gateway 257 (pisek-gw257)');
       expect(new URL(page.url()).searchParams.get('gateway')).toBe('pisek-gw257');

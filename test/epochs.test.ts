@@ -20,8 +20,10 @@ const SENSOR = 'pisek-gw001.4.2'; // a school room's CO2: A's own
 const PARKING = 'pisek-gw001.2.0'; // a car park's occupancy: open data
 const COUNTER = 'pisek-gw001.1.0'; // Kollarova x Zizkova vehicles: open data
 
-const REGISTER = 'mutation ($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id tenant } userErrors { code field message } } }';
-const DECOMMISSION = 'mutation ($input: DecommissionGatewayInput!) { decommissionGateway(input: $input) { decommissionedGatewayId userErrors { code field message } } }';
+const REGISTER =
+  'mutation ($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id tenant } userErrors { code field message } } }';
+const DECOMMISSION =
+  'mutation ($input: DecommissionGatewayInput!) { decommissionGateway(input: $input) { decommissionedGatewayId userErrors { code field message } } }';
 const HISTORY = `{ sensor(id: "${SENSOR}") { latest { time value } readings(from: "-1h") { time value } } }`;
 const OPEN = `{ parkingLots { sensor { id } occupied updatedAt } intersections { counters { id } traffic(from: "-1h", every: "1s") { time vehicles } } }`;
 
@@ -41,7 +43,9 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
 
   beforeAll(async () => {
     graphite = backend === 'graphite' ? await startGraphite() : undefined;
-    platform = await startTestPlatform({ backends: graphite ? { graphiteUrl: graphite.graphiteUrl, carbonUrl: graphite.carbonUrl } : { memoryResolutionSeconds: 1 } });
+    platform = await startTestPlatform({
+      backends: graphite ? { graphiteUrl: graphite.graphiteUrl, carbonUrl: graphite.carbonUrl } : { memoryResolutionSeconds: 1 },
+    });
     url = platform.routerUrl;
     [tokenA, tokenB] = await Promise.all([tokenFor(A), tokenFor(B)]);
   }, 90_000);
@@ -53,16 +57,26 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
   });
 
   it("A's gateway has history, a latest value, live-bus entries and open data", async () => {
-    await eventually(async () => {
-      const { data } = await graphql(url, HISTORY, undefined, { token: tokenA });
-      return data?.sensor?.latest && data.sensor.readings.length > 2;
-    }, 30_000, 300);
-    const open = await eventually(async () => {
-      const { data } = await graphql(url, OPEN, undefined, {});
-      const lot = data?.parkingLots.find((l: { sensor: { id: string } }) => l.sensor.id === PARKING);
-      return lot?.updatedAt ? data : undefined;
-    }, 30_000, 300);
-    expect(open!.intersections.find((i: { counters: Array<{ id: string }> }) => i.counters.some((c) => c.id === COUNTER)).traffic.length).toBeGreaterThan(0);
+    await eventually(
+      async () => {
+        const { data } = await graphql(url, HISTORY, undefined, { token: tokenA });
+        return data?.sensor?.latest && data.sensor.readings.length > 2;
+      },
+      30_000,
+      300,
+    );
+    const open = await eventually(
+      async () => {
+        const { data } = await graphql(url, OPEN, undefined, {});
+        const lot = data?.parkingLots.find((l: { sensor: { id: string } }) => l.sensor.id === PARKING);
+        return lot?.updatedAt ? data : undefined;
+      },
+      30_000,
+      300,
+    );
+    expect(
+      open!.intersections.find((i: { counters: Array<{ id: string }> }) => i.counters.some((c) => c.id === COUNTER)).traffic.length,
+    ).toBeGreaterThan(0);
     const client = wsClient(url, { token: tokenA });
     clients.push(client);
     cursorOfA = (await firstEvents(client, `subscription { readings(gatewayId: "${GATEWAY}") { cursor } }`, 1))[0]!.cursor;
@@ -74,7 +88,12 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
     // A reading A's collector took just before is in the store within a poll; nothing of A comes after.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     epochStart = Math.floor(Date.now() / 1000) * 1000;
-    const registered = await graphql(url, REGISTER, { input: { id: GATEWAY, name: 'Budovcova, again', tenant: B, arch: 'ARM', location: { latitude: 49.31, longitude: 14.15 } } }, { token: tokenB });
+    const registered = await graphql(
+      url,
+      REGISTER,
+      { input: { id: GATEWAY, name: 'Budovcova, again', tenant: B, arch: 'ARM', location: { latitude: 49.31, longitude: 14.15 } } },
+      { token: tokenB },
+    );
     expect(registered.data?.registerGateway).toEqual({ gateway: { id: GATEWAY, tenant: B }, userErrors: [] });
     await eventually(async () => (await platform.registry.getMany([GATEWAY]))[0]?.status === 'ONLINE', 20_000);
   }, 30_000);
@@ -82,7 +101,10 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
   it("shows B none of A's history and no latest of A's", async () => {
     // B's new gateway has no mesh yet, so devices knows no such sensor; the telemetry subgraph
     // answers for it all the same (the router would ask it once B bonds the node).
-    const { data, errors } = await telemetryAs(B, `{ _entities(representations: [{ __typename: "Sensor", id: "${SENSOR}" }]) { ... on Sensor { latest { time } readings(from: "-1h") { time } buckets: readings(from: "-1h", every: "1s") { time } } } }`);
+    const { data, errors } = await telemetryAs(
+      B,
+      `{ _entities(representations: [{ __typename: "Sensor", id: "${SENSOR}" }]) { ... on Sensor { latest { time } readings(from: "-1h") { time } buckets: readings(from: "-1h", every: "1s") { time } } } }`,
+    );
     expect(errors).toBeUndefined();
     const [sensor] = data._entities;
     expect(sensor).toMatchObject({ latest: null, readings: [], buckets: [] });
@@ -91,21 +113,38 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
     clients.push(client);
     for (const args of ['from: "-1h"', 'from: "-1h", every: "1s"']) {
       const events = await eventsWithin(client, `subscription { readings(sensorIds: ["${SENSOR}"], ${args}) { time } }`, {}, 1_000);
-      expect(events.filter((event) => Date.parse(event.time) < epochStart), args).toEqual([]);
+      expect(
+        events.filter((event) => Date.parse(event.time) < epochStart),
+        args,
+      ).toEqual([]);
     }
     // A's readings are kept, under A: only the new owner's reads no longer reach them.
-    const [kept] = await platform.store.query({ series: [{ sensorId: SENSOR, tenant: A }], from: Date.now() - 3_600_000, until: Date.now() });
+    const [kept] = await platform.store.query({
+      series: [{ sensorId: SENSOR, tenant: A }],
+      from: Date.now() - 3_600_000,
+      until: Date.now(),
+    });
     expect(kept!.length).toBeGreaterThan(2);
   });
 
   it("replays B none of A's live readings after a cursor from before the decommission", async () => {
     const client = wsClient(url, { token: tokenB });
     clients.push(client);
-    const events = await eventsWithin(client, `subscription ($after: String) { readings(gatewayId: "${GATEWAY}", after: $after) { time sensor { id } } }`, { after: cursorOfA }, 1_500);
+    const events = await eventsWithin(
+      client,
+      `subscription ($after: String) { readings(gatewayId: "${GATEWAY}", after: $after) { time sensor { id } } }`,
+      { after: cursorOfA },
+      1_500,
+    );
     expect(events.filter((event) => Date.parse(event.time) < epochStart)).toEqual([]);
     const anonymous = wsClient(url, {});
     clients.push(anonymous);
-    const open = await eventsWithin(anonymous, `subscription ($after: String) { readings(sensorIds: ["${PARKING}", "${COUNTER}"], after: $after) { time } }`, { after: cursorOfA }, 1_500);
+    const open = await eventsWithin(
+      anonymous,
+      `subscription ($after: String) { readings(sensorIds: ["${PARKING}", "${COUNTER}"], after: $after) { time } }`,
+      { after: cursorOfA },
+      1_500,
+    );
     expect(open.filter((event) => Date.parse(event.time) < epochStart)).toEqual([]);
   });
 
@@ -119,11 +158,18 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
 
     const base = url.replace('/graphql', '/opendata');
     for (const dataset of ['pisek-traffic-counts', 'pisek-parking-occupancy']) {
-      const download = (await (await fetch(`${base}/datasets/${dataset}.json?from=-1h&every=1s`)).json()) as { rows: Array<{ time: string; intersection?: string; lot?: string }> };
+      const download = (await (await fetch(`${base}/datasets/${dataset}.json?from=-1h&every=1s`)).json()) as {
+        rows: Array<{ time: string; intersection?: string; lot?: string }>;
+      };
       const ofGateway = download.rows.filter((row) => (row.intersection ?? row.lot) !== undefined);
-      expect(ofGateway.filter((row) => Date.parse(row.time) < epochStart), dataset).toEqual([]);
+      expect(
+        ofGateway.filter((row) => Date.parse(row.time) < epochStart),
+        dataset,
+      ).toEqual([]);
     }
-    const observations = (await (await fetch(`${base}/sta/v1.1/Datastreams('${COUNTER}')/Observations`)).json()) as { value: Array<{ phenomenonTime: string }> };
+    const observations = (await (await fetch(`${base}/sta/v1.1/Datastreams('${COUNTER}')/Observations`)).json()) as {
+      value: Array<{ phenomenonTime: string }>;
+    };
     expect(observations.value.filter((o) => Date.parse(o.phenomenonTime) < epochStart)).toEqual([]);
   });
 
@@ -131,17 +177,26 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
     const time = Date.now() - 2_000;
     await platform.store.write([{ sensorId: SENSOR, gatewayId: GATEWAY, tenant: B, quantity: 'CO2', time, value: 4242 }]);
     const query = `{ _entities(representations: [{ __typename: "Sensor", id: "${SENSOR}" }]) { ... on Sensor { latest { value } readings(from: "-1h") { value } } } }`;
-    const sensor = await eventually(async () => {
-      const [found] = (await telemetryAs(B, query)).data?._entities ?? [];
-      // graphite-web answers each render on its own: wait until both show the point carbon took.
-      return found?.latest && found.readings?.length ? found : undefined;
-    }, 20_000, 200);
+    const sensor = await eventually(
+      async () => {
+        const [found] = (await telemetryAs(B, query)).data?._entities ?? [];
+        // graphite-web answers each render on its own: wait until both show the point carbon took.
+        return found?.latest && found.readings?.length ? found : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(sensor).toEqual({ latest: { value: 4242 }, readings: [{ value: 4242 }] });
   }, 30_000);
 
   /** Asks the telemetry subgraph itself, signed as the router signs a request of `tenant`'s. */
   function telemetryAs(tenant: string, query: string) {
-    return subgraphRequest(platform.subgraphs.telemetry.url, { query }, { kind: 'user', subject: 'epochs-test', tenant, scopes: tenantScopes, expiresAt: Date.now() + 600_000 }, platform.subgraphSecret);
+    return subgraphRequest(
+      platform.subgraphs.telemetry.url,
+      { query },
+      { kind: 'user', subject: 'epochs-test', tenant, scopes: tenantScopes, expiresAt: Date.now() + 600_000 },
+      platform.subgraphSecret,
+    );
   }
 });
 
@@ -149,18 +204,21 @@ describe.each<Backend>(['memory', 'graphite'])('gateway id epochs (%s store)', (
 function firstEvents(client: Client, query: string, count: number): Promise<Array<Record<string, any>>> {
   return new Promise((resolve, reject) => {
     const events: Array<Record<string, any>> = [];
-    const dispose = client.subscribe<Record<string, any>>({ query }, {
-      next: (result) => {
-        if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
-        events.push(result.data!.readings);
-        if (events.length === count) {
-          dispose();
-          resolve(events);
-        }
+    const dispose = client.subscribe<Record<string, any>>(
+      { query },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          events.push(result.data!.readings);
+          if (events.length === count) {
+            dispose();
+            resolve(events);
+          }
+        },
+        error: reject,
+        complete: () => undefined,
       },
-      error: reject,
-      complete: () => undefined,
-    });
+    );
   });
 }
 
@@ -168,11 +226,14 @@ function firstEvents(client: Client, query: string, count: number): Promise<Arra
 function eventsWithin(client: Client, query: string, variables: Record<string, unknown>, ms: number): Promise<Array<{ time: string }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ time: string }> = [];
-    const dispose = client.subscribe<{ readings: { time: string } }>({ query, variables }, {
-      next: (result) => (result.errors ? reject(new Error(JSON.stringify(result.errors))) : events.push(result.data!.readings)),
-      error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
-      complete: () => undefined,
-    });
+    const dispose = client.subscribe<{ readings: { time: string } }>(
+      { query, variables },
+      {
+        next: (result) => (result.errors ? reject(new Error(JSON.stringify(result.errors))) : events.push(result.data!.readings)),
+        error: (error) => reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+        complete: () => undefined,
+      },
+    );
     setTimeout(() => {
       dispose();
       resolve(events);

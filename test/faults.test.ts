@@ -22,11 +22,15 @@ describe('nothing lost when any part is killed', () => {
   }, 60_000);
 
   for (const fault of faultCases) {
-    it(fault.title, async () => {
-      await fault.prepare?.(rig);
-      const report = await rig.stage(fault.name, (outage) => fault.fault(rig, outage));
-      expect(report.streamed, 'readings streamed in the case').toBeGreaterThan(0);
-      expect(report.problems).toEqual([]);
-    }, 150_000);
+    it(
+      fault.title,
+      async () => {
+        await fault.prepare?.(rig);
+        const report = await rig.stage(fault.name, (outage) => fault.fault(rig, outage));
+        expect(report.streamed, 'readings streamed in the case').toBeGreaterThan(0);
+        expect(report.problems).toEqual([]);
+      },
+      150_000,
+    );
   }
 });

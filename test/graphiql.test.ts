@@ -35,7 +35,16 @@ describe('GraphiQL without the internet', () => {
     platform = await startTestPlatform();
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     // No route out: the page may reach the router on 127.0.0.1 and nothing else.
@@ -54,7 +63,7 @@ describe('GraphiQL without the internet', () => {
     await platform?.close();
   });
 
-  it('opens with the README\'s first example and says how to sign in', async () => {
+  it("opens with the README's first example and says how to sign in", async () => {
     const example = await firstReadmeExample();
     expect(example).toMatch(/^query CityOverview \{/);
     expect(GRAPHIQL_DEFAULT_QUERY).toContain(example);

@@ -35,18 +35,21 @@ async function send(url: string, init: RequestInit): Promise<{ status: number; t
 function wsOperation(client: ReturnType<typeof wsClient>, query: string) {
   return new Promise<{ results: unknown[]; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>((resolve) => {
     const results: unknown[] = [];
-    const dispose = client.subscribe({ query }, {
-      next: (result) => {
-        results.push(result);
-        // A subscription answers for ever: its first event is enough.
-        if (query.startsWith('subscription')) {
-          dispose();
-          resolve({ results });
-        }
+    const dispose = client.subscribe(
+      { query },
+      {
+        next: (result) => {
+          results.push(result);
+          // A subscription answers for ever: its first event is enough.
+          if (query.startsWith('subscription')) {
+            dispose();
+            resolve({ results });
+          }
+        },
+        error: (errors) => resolve({ results, errors: errors as Array<{ message: string }> }),
+        complete: () => resolve({ results }),
       },
-      error: (errors) => resolve({ results, errors: errors as Array<{ message: string }> }),
-      complete: () => resolve({ results }),
-    });
+    );
   });
 }
 
@@ -63,9 +66,17 @@ describe('hostile input at the router', () => {
     });
     url = platform.routerUrl;
     token = await tokenFor('austin-summit');
-    const urls = Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<typeof composeSupergraph>[0];
+    const urls = Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<
+      typeof composeSupergraph
+    >[0];
     const supergraph = (await composeSupergraph(urls)).replace(platform.subgraphs.opendata.url, 'http://127.0.0.1:9/graphql');
-    production = await startRouter({ supergraph, port: 0, logger: silentLogger, auth: developmentRouterAuth(platform.subgraphSecret), production: true });
+    production = await startRouter({
+      supergraph,
+      port: 0,
+      logger: silentLogger,
+      auth: developmentRouterAuth(platform.subgraphSecret),
+      production: true,
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -81,7 +92,10 @@ describe('hostile input at the router', () => {
   }
 
   describe('documents over the document limit are refused before any parsing', () => {
-    const tooLarge = { message: expect.stringMatching(/larger than 65536 bytes/), extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: 65536 } };
+    const tooLarge = {
+      message: expect.stringMatching(/larger than 65536 bytes/),
+      extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: 65536 },
+    };
     const headers = { authorization: '', 'content-type': 'application/json' };
     beforeAll(() => {
       headers.authorization = `Bearer ${token}`;
@@ -91,7 +105,11 @@ describe('hostile input at the router', () => {
 
     it('over HTTP POST, as a query and as a subscription', async () => {
       for (const query of [hugeSubscription, hugeSubscription.replace('subscription', 'query')]) {
-        const refused = await send(url, { method: 'POST', headers: { ...headers, accept: 'application/json' }, body: JSON.stringify({ query }) });
+        const refused = await send(url, {
+          method: 'POST',
+          headers: { ...headers, accept: 'application/json' },
+          body: JSON.stringify({ query }),
+        });
         expect(refused.status).toBe(400);
         expect(refused.body.errors).toEqual([tooLarge]);
       }
@@ -103,7 +121,11 @@ describe('hostile input at the router', () => {
       const forms: RequestInit[] = [
         { method: 'POST', headers: sse, body: JSON.stringify({ query: hugeSubscription }) },
         { method: 'POST', headers: { ...sse, 'content-type': 'application/graphql' }, body: hugeSubscription },
-        { method: 'POST', headers: { ...sse, 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1' }, body: new URLSearchParams({ query: hugeSubscription }).toString() },
+        {
+          method: 'POST',
+          headers: { ...sse, 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1' },
+          body: new URLSearchParams({ query: hugeSubscription }).toString(),
+        },
       ];
       for (const form of forms) {
         const refused = await send(url, form);
@@ -115,12 +137,16 @@ describe('hostile input at the router', () => {
 
     it('over GET ?query= (with or without text/event-stream): the URL alone is over what the server reads', async () => {
       for (const accept of ['application/json', 'text/event-stream']) {
-        const refused = await send(`${url}?query=${encodeURIComponent(hugeSubscription)}`, { headers: { authorization: headers.authorization, accept } });
+        const refused = await send(`${url}?query=${encodeURIComponent(hugeSubscription)}`, {
+          headers: { authorization: headers.authorization, accept },
+        });
         expect(refused.status).toBe(431);
       }
       // Under the URL limit but over the tokens: a syntax error, as before.
       const manyTokens = `subscription { readings(gatewayId: "austin-gw01") { value ${'a '.repeat(6_000)} } }`;
-      const refused = await send(`${url}?${new URLSearchParams({ query: manyTokens })}`, { headers: { authorization: headers.authorization, accept: 'text/event-stream' } });
+      const refused = await send(`${url}?${new URLSearchParams({ query: manyTokens })}`, {
+        headers: { authorization: headers.authorization, accept: 'text/event-stream' },
+      });
       expect(refused.text).toMatch(/Document contains more tha[nt] 5000 tokens/);
       await healthy();
     });
@@ -139,7 +165,11 @@ describe('hostile input at the router', () => {
     it('1 MB bodies and messages by their length alone: 413 over HTTP and SSE, 1009 over graphql-ws', async () => {
       expect(megabyteSubscription.length).toBeGreaterThan(1_000_000);
       for (const accept of ['application/json', 'text/event-stream']) {
-        const refused = await send(url, { method: 'POST', headers: { ...headers, accept }, body: JSON.stringify({ query: megabyteSubscription }) });
+        const refused = await send(url, {
+          method: 'POST',
+          headers: { ...headers, accept },
+          body: JSON.stringify({ query: megabyteSubscription }),
+        });
         expect(refused.status).toBe(413);
         expect(refused.body.errors).toMatchObject([{ extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }]);
       }
@@ -153,7 +183,11 @@ describe('hostile input at the router', () => {
     });
 
     it('on the production router too', async () => {
-      const refused = await send(production.url, { method: 'POST', headers: { ...headers, accept: 'text/event-stream' }, body: JSON.stringify({ query: hugeSubscription }) });
+      const refused = await send(production.url, {
+        method: 'POST',
+        headers: { ...headers, accept: 'text/event-stream' },
+        body: JSON.stringify({ query: hugeSubscription }),
+      });
       expect(refused.status).toBe(400);
       expect(refused.body.errors).toEqual([tooLarge]);
     });
@@ -162,7 +196,12 @@ describe('hostile input at the router', () => {
   describe('every form of server-sent events takes the same path', () => {
     /** Opens a stream with a token that expires in 2 s; its whole text once the router ends it. */
     async function streamUntilExpiry(form: (token: string) => [string, RequestInit]): Promise<string> {
-      const shortLived = await mintToken({ tenant: 'austin-summit', scopes: [Scope.TELEMETRY_READ], secret: DEVELOPMENT_SECRET, expiresIn: Math.floor(Date.now() / 1000) + 2 });
+      const shortLived = await mintToken({
+        tenant: 'austin-summit',
+        scopes: [Scope.TELEMETRY_READ],
+        secret: DEVELOPMENT_SECRET,
+        expiresIn: Math.floor(Date.now() / 1000) + 2,
+      });
       const [target, init] = form(shortLived);
       const opened = Date.now();
       const response = await fetch(target, init);
@@ -173,14 +212,24 @@ describe('hostile input at the router', () => {
     }
 
     it('GET ?query= with text/event-stream ends when the token expires', async () => {
-      const text = await streamUntilExpiry((t) => [`${url}?query=${encodeURIComponent(subscription)}`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${t}` } }]);
+      const text = await streamUntilExpiry((t) => [
+        `${url}?query=${encodeURIComponent(subscription)}`,
+        { headers: { accept: 'text/event-stream', authorization: `Bearer ${t}` } },
+      ]);
       expect(text).toMatch(/"value":/);
       expect(text).toMatch(/the token has expired.*UNAUTHENTICATED/);
       expect(text.trimEnd()).toMatch(/event: complete\ndata:$/);
     });
 
     it('POST application/graphql ends when the token expires', async () => {
-      const text = await streamUntilExpiry((t) => [url, { method: 'POST', headers: { 'content-type': 'application/graphql', accept: 'text/event-stream', authorization: `Bearer ${t}` }, body: subscription }]);
+      const text = await streamUntilExpiry((t) => [
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/graphql', accept: 'text/event-stream', authorization: `Bearer ${t}` },
+          body: subscription,
+        },
+      ]);
       expect(text).toMatch(/"value":/);
       expect(text).toMatch(/the token has expired.*UNAUTHENTICATED/);
     });
@@ -205,16 +254,34 @@ describe('hostile input at the router', () => {
     });
 
     it('refuses a subscription streamed any other way (multipart), and a body of another type', async () => {
-      const multipart = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'multipart/mixed', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: subscription }) });
+      const multipart = await send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'multipart/mixed', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: subscription }),
+      });
       expect(multipart.status).toBe(406);
-      const plain = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: subscription }) });
+      const plain = await send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: subscription }),
+      });
       expect(plain.status).toBe(406);
-      expect(plain.body.errors[0]).toMatchObject({ message: expect.stringMatching(/Subscriptions are served over graphql-ws, or as server-sent events/), extensions: { code: 'BAD_REQUEST' } });
+      expect(plain.body.errors[0]).toMatchObject({
+        message: expect.stringMatching(/Subscriptions are served over graphql-ws, or as server-sent events/),
+        extensions: { code: 'BAD_REQUEST' },
+      });
       const form = new FormData();
       form.set('operations', JSON.stringify({ query: subscription }));
-      const other = await send(url, { method: 'POST', headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, 'x-graphql-csrf': '1' }, body: form });
+      const other = await send(url, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, 'x-graphql-csrf': '1' },
+        body: form,
+      });
       expect(other.status).toBe(415);
-      expect(other.body.errors[0]).toMatchObject({ message: expect.stringMatching(/not "multipart\/form-data"/), extensions: { code: 'BAD_REQUEST' } });
+      expect(other.body.errors[0]).toMatchObject({
+        message: expect.stringMatching(/not "multipart\/form-data"/),
+        extensions: { code: 'BAD_REQUEST' },
+      });
     });
   });
 
@@ -231,7 +298,9 @@ describe('hostile input at the router', () => {
 
     it('keeps the message of an error raised on purpose', async () => {
       const result = await graphql(production.url, '{ gateway(id: "no-such-gateway") { id } }', undefined, { token });
-      expect(result.errors).toEqual([expect.objectContaining({ message: 'No gateway "no-such-gateway"', extensions: expect.objectContaining({ code: 'NOT_FOUND' }) })]);
+      expect(result.errors).toEqual([
+        expect.objectContaining({ message: 'No gateway "no-such-gateway"', extensions: expect.objectContaining({ code: 'NOT_FOUND' }) }),
+      ]);
     });
 
     it('suggests no field names in production, as development does', async () => {
@@ -244,10 +313,17 @@ describe('hostile input at the router', () => {
 
     it("masks in the subgraphs' formatting too: an Apollo code on an exception is no pass, suggestions are dropped", () => {
       const format = maskError(false);
-      const crash = new GraphQLError('Expected value of type "DateTime", found "x"; Cannot read properties of undefined', { originalError: new TypeError('Cannot read properties of undefined') });
-      expect(format({ message: crash.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, crash)).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      const crash = new GraphQLError('Expected value of type "DateTime", found "x"; Cannot read properties of undefined', {
+        originalError: new TypeError('Cannot read properties of undefined'),
+      });
+      expect(format({ message: crash.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, crash)).toMatchObject({
+        message: 'Unexpected error.',
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      });
       const wrong = new GraphQLError('Cannot query field "idd" on type "Gateway". Did you mean "id"?');
-      expect(format({ message: wrong.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, wrong).message).toBe('Cannot query field "idd" on type "Gateway".');
+      expect(format({ message: wrong.message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }, wrong).message).toBe(
+        'Cannot query field "idd" on type "Gateway".',
+      );
       const notFound = new GraphQLError('No gateway "x"', { extensions: { code: 'NOT_FOUND' } });
       expect(format({ message: notFound.message, extensions: { code: 'NOT_FOUND' } }, notFound).message).toBe('No gateway "x"');
     });
@@ -256,11 +332,19 @@ describe('hostile input at the router', () => {
   describe('long input is quoted only as a short prefix', () => {
     it('in a NOT_FOUND of a subgraph and in a coercion error of the router', async () => {
       const id = 'x'.repeat(200_000);
-      const notFound = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: 'query ($id: ID!) { gateway(id: $id) { id } }', variables: { id } }) });
+      const notFound = await send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'query ($id: ID!) { gateway(id: $id) { id } }', variables: { id } }),
+      });
       expect(notFound.body.errors[0].extensions.code).toBe('NOT_FOUND');
       expect(notFound.body.errors[0].message).toBe(`No gateway ${quoteInput(id)}`);
       expect(notFound.text.length).toBeLessThan(1_000);
-      const coerced = await send(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: 'query ($id: ID!) { gateway(id: $id) { id } }', variables: { id: [id] } }) });
+      const coerced = await send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'query ($id: ID!) { gateway(id: $id) { id } }', variables: { id: [id] } }),
+      });
       expect(coerced.body.errors[0].message).toMatch(/^Variable "\$id" got invalid value \["x+\.\.\. \(cut\)$/);
       expect(coerced.text.length).toBeLessThan(1_000);
     });
@@ -285,36 +369,54 @@ describe('hostile input at the router', () => {
     it('a graphql-ws connection signed for the devices subgraph is closed by the telemetry subgraph', async () => {
       const close = (params: Record<string, string>) =>
         new Promise<{ code: number; reason: string }>((resolve) => {
-          const client = createClient({ url: platform.subgraphs.telemetry.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: params, on: { closed: (event) => resolve(event as { code: number; reason: string }), connected: () => void client.dispose() } });
+          const client = createClient({
+            url: platform.subgraphs.telemetry.url.replace(/^http/, 'ws'),
+            webSocketImpl: WebSocket,
+            retryAttempts: 0,
+            connectionParams: params,
+            on: { closed: (event) => resolve(event as { code: number; reason: string }), connected: () => void client.dispose() },
+          });
           client.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
         });
-      expect(await close(signConnection(operator, 'devices', platform.subgraphSecret))).toMatchObject({ code: 4401, reason: expect.stringMatching(/another subgraph/) });
+      expect(await close(signConnection(operator, 'devices', platform.subgraphSecret))).toMatchObject({
+        code: 4401,
+        reason: expect.stringMatching(/another subgraph/),
+      });
       expect((await close(signConnection(operator, 'telemetry', platform.subgraphSecret))).code).not.toBe(4401);
     });
   });
 
   describe('failed authentications are rate limited per address', () => {
     it('counts bad tokens toward the address: 429 past the limit, then even a good token of that address waits; another address is served', async () => {
-      const from = (address: string, credential: string) => send(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': address, authorization: `Bearer ${credential}` }, body: JSON.stringify({ query: '{ __typename }' }) });
+      const from = (address: string, credential: string) =>
+        send(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': address, authorization: `Bearer ${credential}` },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        });
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++) statuses.push((await from('198.51.100.9', `guess-${i}`)).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
       const locked = await from('198.51.100.9', token);
       expect(locked.status).toBe(429);
-      expect(locked.body.errors[0]).toMatchObject({ message: expect.stringMatching(/failed authentications/), extensions: { code: 'RATE_LIMITED' } });
+      expect(locked.body.errors[0]).toMatchObject({
+        message: expect.stringMatching(/failed authentications/),
+        extensions: { code: 'RATE_LIMITED' },
+      });
       expect((await from('198.51.100.10', token)).status).toBe(200);
     });
 
     it('counts unknown API keys and graphql-ws connections with bad tokens too', async () => {
       const headers = { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.20', 'x-api-key': 'iotk_nobody_guess' };
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await send(url, { method: 'POST', headers, body: JSON.stringify({ query: '{ __typename }' }) })).status);
+      for (let i = 0; i < 6; i++)
+        statuses.push((await send(url, { method: 'POST', headers, body: JSON.stringify({ query: '{ __typename }' }) })).status);
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
     });
   });
 
   describe('the dashboard talks to its own origin unless allowed', () => {
-    it("serves the allowed origins to the page, and a Content-Security-Policy that lets it connect nowhere else", async () => {
+    it('serves the allowed origins to the page, and a Content-Security-Policy that lets it connect nowhere else', async () => {
       const handler = dashboardHandler(dashboardOptionsFromEnv(envConfig({ DASHBOARD_API_ORIGINS: 'https://api.example.org' })));
       const server = createServer((req, res) => void handler(req, res));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -334,7 +436,9 @@ describe('hostile input at the router', () => {
       } finally {
         ownServer.close();
       }
-      expect(() => dashboardOptionsFromEnv(envConfig({ DASHBOARD_API_ORIGINS: 'https://api.example.org/graphql' }))).toThrow(/not an origin/);
+      expect(() => dashboardOptionsFromEnv(envConfig({ DASHBOARD_API_ORIGINS: 'https://api.example.org/graphql' }))).toThrow(
+        /not an origin/,
+      );
     });
   });
 });

@@ -4,7 +4,15 @@ import { MemoryLiveBus, RedisLiveBus, type Reading } from '#telemetry';
 import { eventually } from './support/graphql.ts';
 import { startRedis, type RedisService } from './support/services/redis.ts';
 
-const reading = (sensorId: string, answerId: string, value: number): Reading => ({ sensorId, gatewayId: 'gw', tenant: 't', quantity: 'TEMPERATURE' as Reading['quantity'], time: 1_700_000_000_000, value, answerId });
+const reading = (sensorId: string, answerId: string, value: number): Reading => ({
+  sensorId,
+  gatewayId: 'gw',
+  tenant: 't',
+  quantity: 'TEMPERATURE' as Reading['quantity'],
+  time: 1_700_000_000_000,
+  value,
+  answerId,
+});
 
 /**
  * The live bus keeps an answer's readings once, whoever publishes them and however often (an
@@ -26,7 +34,10 @@ describe('the live bus keeps an answer once', () => {
   it('on Redis: once, whichever publisher has the answer and however often', async () => {
     const bus = new RedisLiveBus({ url: redis.url, logger: silentLogger, stream: 'iot:readings:exactly-once' });
     const other = new RedisLiveBus({ url: redis.url, logger: silentLogger, stream: bus.stream });
-    closers.push(() => bus.close(), () => other.close());
+    closers.push(
+      () => bus.close(),
+      () => other.close(),
+    );
     const seen: Reading[] = [];
     bus.subscribe((readings) => seen.push(...readings));
     await bus.listening();

@@ -21,7 +21,10 @@ describe('IQRF daemon wire format', () => {
     expect(parseDaemonResponse('{not json')).toMatchObject({ ok: false, error: expect.stringContaining('not JSON') });
     expect(parseDaemonResponse('[]')).toEqual({ ok: false, error: 'payload is not a JSON object' });
     expect(parseDaemonResponse('{"data":{}}')).toEqual({ ok: false, error: '"mType" is missing or not a string' });
-    expect(parseDaemonResponse('{"mType":"x","data":{"msgId":"1"}}')).toEqual({ ok: false, error: '"data.status" is missing or not a number' });
+    expect(parseDaemonResponse('{"mType":"x","data":{"msgId":"1"}}')).toEqual({
+      ok: false,
+      error: '"data.status" is missing or not a number',
+    });
   });
 
   it('validates sensor entries of FRC answers, keeping nulls', () => {

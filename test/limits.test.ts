@@ -21,20 +21,35 @@ const rateLimit = { tenantPerMinute: 5, operatorPerMinute: 10_000, anonymousPerM
 const typename = '{ __typename }';
 
 /** A POST to the router with any headers and body, as a browser or a script might send it. */
-async function post(url: string, body: BodyInit, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }> {
-  const response = await fetch(url, { method: 'POST', headers, body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
+async function post(
+  url: string,
+  body: BodyInit,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers,
+    body,
+    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+  } as RequestInit);
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: text.startsWith('{') ? JSON.parse(text) : text };
 }
 
 /** `{ __typename }` over HTTP, with the response's headers. */
 async function typenameOver(url: string, credentials: Credentials = {}, headers: Record<string, string> = {}) {
-  const auth = { ...(credentials.token ? { authorization: `Bearer ${credentials.token}` } : {}), ...(credentials.apiKey ? { 'x-api-key': credentials.apiKey } : {}) };
+  const auth = {
+    ...(credentials.token ? { authorization: `Bearer ${credentials.token}` } : {}),
+    ...(credentials.apiKey ? { 'x-api-key': credentials.apiKey } : {}),
+  };
   return post(url, JSON.stringify({ query: typename }), { 'content-type': 'application/json', ...auth, ...headers });
 }
 
 /** The result of one operation over graphql-ws: its results, or the errors it ended with. */
-function wsOperation(client: ReturnType<typeof wsClient>, payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> }) {
+function wsOperation(
+  client: ReturnType<typeof wsClient>,
+  payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> },
+) {
   return new Promise<{ results: unknown[]; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }>((resolve) => {
     const results: unknown[] = [];
     client.subscribe(payload, {
@@ -70,7 +85,9 @@ describe("the router's limits and hardening", () => {
         maxMessageBytes: 4096,
       },
     });
-    const supergraph = await composeSupergraph(Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<typeof composeSupergraph>[0]);
+    const supergraph = await composeSupergraph(
+      Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<typeof composeSupergraph>[0],
+    );
     const common = { supergraph, port: 0, logger: silentLogger, auth: developmentRouterAuth(platform.subgraphSecret) };
     [production, persistedOnly] = await Promise.all([
       startRouter({ ...common, production: true, rateLimit: { ...rateLimit, redisUrl: redis.url } }),
@@ -92,7 +109,9 @@ describe("the router's limits and hardening", () => {
       const result = await graphql(platform.routerUrl, '{ gateways { sensors { readings { value } } } }', undefined, { token: admin });
       expect(result.status).toBe(400);
       expect(result.data).toBeUndefined();
-      expect(result.errors).toEqual([expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', estimatedCost: 1110, maxCost: 300 } })]);
+      expect(result.errors).toEqual([
+        expect.objectContaining({ extensions: { code: 'COST_LIMIT_EXCEEDED', estimatedCost: 1110, maxCost: 300 } }),
+      ]);
       expect(result.errors![0]!.message).toMatch(/estimated cost is 1110, more than the limit of 300/);
     });
 
@@ -109,7 +128,9 @@ describe("the router's limits and hardening", () => {
       const started = Date.now();
       // 2^40 fields in about 400 tokens: the Rust planner would expand them all.
       const refused = await graphql(platform.routerUrl, bomb(40), undefined, { token: admin });
-      expect(refused.errors).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_TOO_LARGE', fields: 2 ** 40, maxFields: 1000 } })]);
+      expect(refused.errors).toEqual([
+        expect.objectContaining({ extensions: { code: 'QUERY_TOO_LARGE', fields: 2 ** 40, maxFields: 1000 } }),
+      ]);
       expect(Date.now() - started).toBeLessThan(2_000);
       // 2^9 = 512 fields: under the limit.
       expect((await graphql(platform.routerUrl, bomb(9), undefined, { token: admin })).data).toEqual({ __typename: 'Query' });
@@ -118,10 +139,13 @@ describe("the router's limits and hardening", () => {
 
   describe('mutations per operation', () => {
     it('refuses more than 10 mutations in one operation before any runs, and runs 10', async () => {
-      const unbonds = (count: number) => `mutation { ${Array.from({ length: count }, (_, i) => `m${i}: unbondNode(input: { gatewayId: "no-such-gateway", address: ${i + 1} }) { userErrors { code } }`).join(' ')} }`;
+      const unbonds = (count: number) =>
+        `mutation { ${Array.from({ length: count }, (_, i) => `m${i}: unbondNode(input: { gatewayId: "no-such-gateway", address: ${i + 1} }) { userErrors { code } }`).join(' ')} }`;
       const refused = await graphql(platform.routerUrl, unbonds(11), undefined, { token: admin });
       expect(refused.data).toBeUndefined();
-      expect(refused.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_LARGE', mutations: 11, maxMutations: 10 }) })]);
+      expect(refused.errors).toEqual([
+        expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_LARGE', mutations: 11, maxMutations: 10 }) }),
+      ]);
       const ran = await graphql(platform.routerUrl, unbonds(10), undefined, { token: admin });
       expect(ran.errors).toBeUndefined();
       expect(Object.values(ran.data!).map((payload: any) => payload.userErrors[0].code)).toEqual(Array(10).fill('NOT_FOUND'));
@@ -145,9 +169,18 @@ describe("the router's limits and hardening", () => {
       const retryAfter = Number(refused.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(12); // one request comes back every 60 s / 5
-      expect(refused.body.errors).toEqual([{ message: expect.stringMatching(/tenant austin-summit: at most 5 a minute/), extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter } }]);
+      expect(refused.body.errors).toEqual([
+        {
+          message: expect.stringMatching(/tenant austin-summit: at most 5 a minute/),
+          extensions: { code: 'RATE_LIMITED', retryAfterSeconds: retryAfter },
+        },
+      ]);
       // SSE subscriptions pass through the same gate.
-      const sse = await post(platform.routerUrl, JSON.stringify({ query: 'subscription { readings(gatewayId: "austin-gw01") { value } }' }), { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${austin}` });
+      const sse = await post(
+        platform.routerUrl,
+        JSON.stringify({ query: 'subscription { readings(gatewayId: "austin-gw01") { value } }' }),
+        { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${austin}` },
+      );
       expect(sse.status).toBe(429);
 
       const pisek = await graphql(platform.routerUrl, '{ gateways { id tenant } }', undefined, { token: await tokenFor('pisek-city') });
@@ -158,7 +191,15 @@ describe("the router's limits and hardening", () => {
     it('holds across two routers sharing one Redis', async () => {
       const token = await tokenFor('shared-tenant');
       const statuses: number[] = [];
-      for (const url of [platform.routerUrl, production.url, platform.routerUrl, production.url, platform.routerUrl, production.url, platform.routerUrl]) {
+      for (const url of [
+        platform.routerUrl,
+        production.url,
+        platform.routerUrl,
+        production.url,
+        platform.routerUrl,
+        production.url,
+        platform.routerUrl,
+      ]) {
         statuses.push((await typenameOver(url, { token })).status);
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
@@ -172,8 +213,9 @@ describe("the router's limits and hardening", () => {
       expect((await from('203.0.113.8')).status).toBe(200);
     });
 
-    it("holds an API key to its own quota, on the open data downloads too", async () => {
-      const download = () => fetch(`${platform.routerUrl.replace(/\/graphql$/, '')}/opendata/catalog.jsonld`, { headers: { 'x-api-key': partner.key } });
+    it('holds an API key to its own quota, on the open data downloads too', async () => {
+      const download = () =>
+        fetch(`${platform.routerUrl.replace(/\/graphql$/, '')}/opendata/catalog.jsonld`, { headers: { 'x-api-key': partner.key } });
       const first = await download();
       expect(first.status).toBe(200);
       expect(first.headers.get('ratelimit-limit')).toBe('3');
@@ -181,15 +223,23 @@ describe("the router's limits and hardening", () => {
       expect((await download()).status).toBe(200);
       const refused = await download();
       expect(refused.status).toBe(429);
-      expect(((await refused.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('RATE_LIMITED');
+      expect(((await refused.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe(
+        'RATE_LIMITED',
+      );
     });
 
     it('refuses a graphql-ws operation past the limit with RATE_LIMITED, the connection staying open', async () => {
       const client = wsClient(platform.routerUrl, { token: await tokenFor('ws-tenant') });
       try {
-        for (let i = 0; i < 5; i++) expect(await wsOperation(client, { query: typename })).toEqual({ results: [{ data: { __typename: 'Query' } }] });
+        for (let i = 0; i < 5; i++)
+          expect(await wsOperation(client, { query: typename })).toEqual({ results: [{ data: { __typename: 'Query' } }] });
         const refused = await wsOperation(client, { query: typename });
-        expect(refused.errors).toEqual([{ message: expect.stringMatching(/tenant ws-tenant/), extensions: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) } }]);
+        expect(refused.errors).toEqual([
+          {
+            message: expect.stringMatching(/tenant ws-tenant/),
+            extensions: { code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) },
+          },
+        ]);
         // The same connection answers the next operation (a closed one would end with a CloseEvent).
         expect((await wsOperation(client, { query: typename })).errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
         // Another tenant on its own connection is served.
@@ -219,7 +269,11 @@ describe("the router's limits and hardening", () => {
         expect(refused.retryAfterMs).toBeLessThanOrEqual(20_000);
         expect((await store.take('b', 3, 60_000)).allowed).toBe(true);
         // 2 a 300 ms: refilled one every 150 ms.
-        expect([(await store.take('fast', 2, 300)).allowed, (await store.take('fast', 2, 300)).allowed, (await store.take('fast', 2, 300)).allowed]).toEqual([true, true, false]);
+        expect([
+          (await store.take('fast', 2, 300)).allowed,
+          (await store.take('fast', 2, 300)).allowed,
+          (await store.take('fast', 2, 300)).allowed,
+        ]).toEqual([true, true, false]);
         await new Promise((resolve) => setTimeout(resolve, 170));
         expect((await store.take('fast', 2, 300)).allowed).toBe(true);
       } finally {
@@ -240,12 +294,22 @@ describe("the router's limits and hardening", () => {
   describe('persisted operations', () => {
     it('runs a persisted document named by its sha256 hash or its documentId, and refuses an unknown id', async () => {
       const hash = overviewId.replace(/^sha256:/, '');
-      const byHash = await post(platform.routerUrl, JSON.stringify({ variables: { id: 'austin-gw01' }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }), { 'content-type': 'application/json', authorization: `Bearer ${admin}` });
+      const byHash = await post(
+        platform.routerUrl,
+        JSON.stringify({ variables: { id: 'austin-gw01' }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
+        { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      );
       expect(byHash.body.errors).toBeUndefined();
       expect(byHash.body.data.gateway.id).toBe('austin-gw01');
-      const byId = await post(platform.routerUrl, JSON.stringify({ documentId: overviewId, variables: { id: 'austin-gw01' } }), { 'content-type': 'application/json', authorization: `Bearer ${admin}` });
+      const byId = await post(platform.routerUrl, JSON.stringify({ documentId: overviewId, variables: { id: 'austin-gw01' } }), {
+        'content-type': 'application/json',
+        authorization: `Bearer ${admin}`,
+      });
       expect(byId.body.data.gateway.id).toBe('austin-gw01');
-      const unknown = await post(platform.routerUrl, JSON.stringify({ documentId: 'sha256:0000' }), { 'content-type': 'application/json', authorization: `Bearer ${admin}` });
+      const unknown = await post(platform.routerUrl, JSON.stringify({ documentId: 'sha256:0000' }), {
+        'content-type': 'application/json',
+        authorization: `Bearer ${admin}`,
+      });
       expect(unknown.status).toBe(400);
       expect(unknown.body.errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
     });
@@ -253,8 +317,13 @@ describe("the router's limits and hardening", () => {
     it('with persisted operations only, refuses an ad-hoc document and runs a persisted one (HTTP and graphql-ws)', async () => {
       const adHoc = await graphql(persistedOnly.url, '{ gateway(id: "austin-gw01") { id } }', undefined, { token: admin });
       expect(adHoc.status).toBe(400);
-      expect(adHoc.errors).toEqual([{ message: expect.stringMatching(/only persisted operations/), extensions: { code: 'PERSISTED_QUERY_ONLY' } }]);
-      const persisted = await post(persistedOnly.url, JSON.stringify({ documentId: overviewId, variables: { id: 'austin-gw01' } }), { 'content-type': 'application/json', authorization: `Bearer ${admin}` });
+      expect(adHoc.errors).toEqual([
+        { message: expect.stringMatching(/only persisted operations/), extensions: { code: 'PERSISTED_QUERY_ONLY' } },
+      ]);
+      const persisted = await post(persistedOnly.url, JSON.stringify({ documentId: overviewId, variables: { id: 'austin-gw01' } }), {
+        'content-type': 'application/json',
+        authorization: `Bearer ${admin}`,
+      });
       expect(persisted.body.data.gateway.id).toBe('austin-gw01');
 
       const client = wsClient(persistedOnly.url, { token: admin });
@@ -265,17 +334,30 @@ describe("the router's limits and hardening", () => {
         const live = Object.entries(documents).find(([, document]) => document.startsWith('subscription LiveReadings'))![0];
         const results = await new Promise<unknown[]>((resolve, reject) => {
           const got: unknown[] = [];
-          const dispose = client.subscribe({ query: '', variables: { gatewayId: 'austin-gw01' }, extensions: { persistedQuery: { version: 1, sha256Hash: live.replace(/^sha256:/, '') } } }, {
-            next: (result) => {
-              got.push(result);
-              dispose();
-              resolve(got);
+          const dispose = client.subscribe(
+            {
+              query: '',
+              variables: { gatewayId: 'austin-gw01' },
+              extensions: { persistedQuery: { version: 1, sha256Hash: live.replace(/^sha256:/, '') } },
             },
-            error: reject,
-            complete: () => resolve(got),
-          });
+            {
+              next: (result) => {
+                got.push(result);
+                dispose();
+                resolve(got);
+              },
+              error: reject,
+              complete: () => resolve(got),
+            },
+          );
         });
-        expect(results).toEqual([{ data: { readings: expect.objectContaining({ sensor: expect.objectContaining({ id: expect.stringMatching(/^austin-gw01\./) }) }) } }]);
+        expect(results).toEqual([
+          {
+            data: {
+              readings: expect.objectContaining({ sensor: expect.objectContaining({ id: expect.stringMatching(/^austin-gw01\./) }) }),
+            },
+          },
+        ]);
       } finally {
         await client.dispose();
       }
@@ -284,7 +366,9 @@ describe("the router's limits and hardening", () => {
 
   describe('CSRF prevention', () => {
     it('refuses a simple form POST and a text/plain one with 403 CSRF_PREVENTED', async () => {
-      const form = await post(platform.routerUrl, new URLSearchParams({ query: typename }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
+      const form = await post(platform.routerUrl, new URLSearchParams({ query: typename }).toString(), {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
       expect(form.status).toBe(403);
       expect(form.body.errors[0].extensions.code).toBe('CSRF_PREVENTED');
       const text = await post(platform.routerUrl, JSON.stringify({ query: typename }), { 'content-type': 'text/plain;charset=UTF-8' });
@@ -292,10 +376,16 @@ describe("the router's limits and hardening", () => {
     });
 
     it('runs the same form POST with a header no page can add without a preflight, JSON POSTs and GET queries', async () => {
-      const form = await post(platform.routerUrl, new URLSearchParams({ query: typename }).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-csrf': '1', authorization: `Bearer ${admin}` });
+      const form = await post(platform.routerUrl, new URLSearchParams({ query: typename }).toString(), {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-graphql-csrf': '1',
+        authorization: `Bearer ${admin}`,
+      });
       expect(form.status).toBe(200);
       expect(form.body).toEqual({ data: { __typename: 'Query' } });
-      const get = await fetch(`${platform.routerUrl}?query=${encodeURIComponent(typename)}`, { headers: { accept: 'application/json', authorization: `Bearer ${admin}` } });
+      const get = await fetch(`${platform.routerUrl}?query=${encodeURIComponent(typename)}`, {
+        headers: { accept: 'application/json', authorization: `Bearer ${admin}` },
+      });
       expect(await get.json()).toEqual({ data: { __typename: 'Query' } });
     });
   });
@@ -311,7 +401,8 @@ describe("the router's limits and hardening", () => {
       expect(under.status).toBe(200);
       expect(under.body).toEqual({ data: { __typename: 'Query' } });
       // Chunked, without Content-Length: counted while it is read.
-      const chunked = (text: string) => new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode(text)), controller.close()) });
+      const chunked = (text: string) =>
+        new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode(text)), controller.close()) });
       const overChunked = await post(platform.routerUrl, chunked(body(5000)), headers);
       expect(overChunked.status).toBe(413);
       expect(overChunked.body.errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
@@ -326,7 +417,8 @@ describe("the router's limits and hardening", () => {
       await new Promise((resolve) => socket.on('open', resolve));
       socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${admin}` } }));
       await expect.poll(() => messages.map((m) => m.type)).toContain('connection_ack');
-      const subscribe = (id: string, padding: number) => JSON.stringify({ id, type: 'subscribe', payload: { query: `${typename}${' '.repeat(padding)}` } });
+      const subscribe = (id: string, padding: number) =>
+        JSON.stringify({ id, type: 'subscribe', payload: { query: `${typename}${' '.repeat(padding)}` } });
       expect(Buffer.byteLength(subscribe('a', 4000))).toBeLessThan(4096);
       socket.send(subscribe('a', 4000));
       await expect.poll(() => messages.filter((m) => m.id === 'a').map((m) => m.type)).toEqual(['next', 'complete']);
@@ -342,7 +434,9 @@ describe("the router's limits and hardening", () => {
       expect(refused.errors).toEqual([expect.objectContaining({ extensions: { code: 'INTROSPECTION_DISABLED' } })]);
       expect(refused.data).toBeUndefined();
       expect((await graphql(production.url, typename, undefined, { token: admin })).data).toEqual({ __typename: 'Query' });
-      expect((await graphql(platform.routerUrl, introspection, undefined, { token: admin })).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+      expect((await graphql(platform.routerUrl, introspection, undefined, { token: admin })).data).toEqual({
+        __schema: { queryType: { name: 'Query' } },
+      });
 
       const page = (url: string) => fetch(url, { headers: { accept: 'text/html', authorization: `Bearer ${admin}` } });
       expect(await (await page(platform.routerUrl)).text()).toContain('GraphiQL');
@@ -354,7 +448,10 @@ describe("the router's limits and hardening", () => {
       expect(JSON.stringify(crash)).not.toContain('hunter2');
       expect(crash.message).toBe('Unexpected error.');
       // A subgraph's error as the Rust planner hands it over, from a subgraph that exposes internals.
-      const fromSubgraph = maskProductionError({ message: 'Graphite did not answer', extensions: { code: 'UPSTREAM_ERROR', originalMessage: 'ECONNREFUSED 10.0.0.7:2003' } }, 'Unexpected error.');
+      const fromSubgraph = maskProductionError(
+        { message: 'Graphite did not answer', extensions: { code: 'UPSTREAM_ERROR', originalMessage: 'ECONNREFUSED 10.0.0.7:2003' } },
+        'Unexpected error.',
+      );
       expect((fromSubgraph as GraphQLError).extensions).toEqual({ code: 'UPSTREAM_ERROR' });
       expect(fromSubgraph.message).toBe('Graphite did not answer');
     });

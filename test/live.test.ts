@@ -7,7 +7,14 @@ import { graphql, take, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';
 
 type Event = { sensor: { id: string }; time: string; value: number; cursor: string };
-const reading = (sensorId: string, value: number): Reading => ({ sensorId, gatewayId: sensorId.split(".")[0]!, tenant: "t", quantity: "CO2", time: Date.now(), value });
+const reading = (sensorId: string, value: number): Reading => ({
+  sensorId,
+  gatewayId: sensorId.split('.')[0]!,
+  tenant: 't',
+  quantity: 'CO2',
+  time: Date.now(),
+  value,
+});
 
 describe('live readings through the router', () => {
   let platform: Platform;
@@ -59,10 +66,16 @@ describe('live readings through the router', () => {
 
   it('filters by room', async () => {
     const client = wsClient(url, { token: austin });
-    const events = await take<{ readings: { sensor: { room: string; id: string } } }>(client, 'subscription { readings(gatewayId: "austin-gw01", room: "402") { sensor { id room } } }', 9);
+    const events = await take<{ readings: { sensor: { room: string; id: string } } }>(
+      client,
+      'subscription { readings(gatewayId: "austin-gw01", room: "402") { sensor { id room } } }',
+      9,
+    );
     await client.dispose();
     expect(new Set(events.map((e) => e.data!.readings.sensor.room))).toEqual(new Set(['402']));
-    expect(new Set(events.map((e) => e.data!.readings.sensor.id))).toEqual(new Set(['austin-gw01.32.0', 'austin-gw01.32.1', 'austin-gw01.32.2']));
+    expect(new Set(events.map((e) => e.data!.readings.sensor.id))).toEqual(
+      new Set(['austin-gw01.32.0', 'austin-gw01.32.1', 'austin-gw01.32.2']),
+    );
   });
 
   it('delivers one event per collected batch with readingBatches', async () => {
@@ -85,13 +98,25 @@ describe('live readings through the router', () => {
     const sensor = 'austin-gw01.21.2';
     await new Promise((resolve) => setTimeout(resolve, 4_000)); // some history
     const client = wsClient(url, { token: austin });
-    const events = await take<{ readings: Event }>(client, `subscription { readings(sensorIds: ["${sensor}"], from: "-10s", every: "2s", aggregate: MAX) { time value cursor } }`, 7, 20_000);
+    const events = await take<{ readings: Event }>(
+      client,
+      `subscription { readings(sensorIds: ["${sensor}"], from: "-10s", every: "2s", aggregate: MAX) { time value cursor } }`,
+      7,
+      20_000,
+    );
     await client.dispose();
     const times = events.map((e) => Date.parse(e.data!.readings.time));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(times.every((t) => t % 2000 === 0)).toBe(true);
-    const { data } = await graphql(url, `{ sensor(id: "${sensor}") { readings(from: "${new Date(times[0]!).toISOString()}", until: "${new Date(times.at(-1)! + 1999).toISOString()}", every: "2s", aggregate: MAX) { time value } } }`, undefined, { token: austin });
-    const history = new Map<number, number>(data!.sensor.readings.map((r: { time: string; value: number }) => [Date.parse(r.time), r.value]));
+    const { data } = await graphql(
+      url,
+      `{ sensor(id: "${sensor}") { readings(from: "${new Date(times[0]!).toISOString()}", until: "${new Date(times.at(-1)! + 1999).toISOString()}", every: "2s", aggregate: MAX) { time value } } }`,
+      undefined,
+      { token: austin },
+    );
+    const history = new Map<number, number>(
+      data!.sensor.readings.map((r: { time: string; value: number }) => [Date.parse(r.time), r.value]),
+    );
     for (const event of events) expect(event.data!.readings.value).toBe(history.get(Date.parse(event.data!.readings.time)));
     expect(events.at(-1)!.data!.readings.cursor).toBe(`bucket:${times.at(-1)}`);
   }, 30_000);
@@ -125,7 +150,9 @@ describe('a live stream that a subscriber does not read', () => {
   it('replays from a cursor, then goes live, and expires cursors the bus no longer keeps', async () => {
     const bus = new MemoryLiveBus(3);
     for (let i = 1; i <= 5; i++) await bus.publish([reading('gw.1.0', i), reading('other.1.0', i)]);
-    await expect(new LiveBatches(bus, { gatewayId: 'gw' }, 100, { position: '1', index: 0 }).prepare()).rejects.toMatchObject({ extensions: { code: 'CURSOR_EXPIRED' } });
+    await expect(new LiveBatches(bus, { gatewayId: 'gw' }, 100, { position: '1', index: 0 }).prepare()).rejects.toMatchObject({
+      extensions: { code: 'CURSOR_EXPIRED' },
+    });
     const resumed = new LiveBatches(bus, { gatewayId: 'gw' }, 100, { position: '3', index: 0 });
     const values: number[] = [];
     const take = async () => values.push(...((await resumed.next()).value as Array<{ reading: Reading }>).map((r) => r.reading.value));

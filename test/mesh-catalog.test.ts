@@ -96,7 +96,7 @@ describe('MeshCatalog', () => {
     }
   });
 
-  it('gives an id registered again by another tenant nothing of the first gateway\'s mesh', async () => {
+  it("gives an id registered again by another tenant nothing of the first gateway's mesh", async () => {
     const first = record('pisek-gw001');
     const known = await catalog.mesh(first);
     expect(known.bonded.length).toBeGreaterThan(0);

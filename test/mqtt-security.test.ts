@@ -16,11 +16,13 @@ const PARKING_GATEWAY = 'pisek-gw001';
 const PARKING_SENSOR = `${PARKING_GATEWAY}.2.0`;
 const FORGED = 777_986;
 
-const ROTATE = 'mutation ($id: ID!) { rotateGatewayCredentials(input: { gatewayId: $id }) { mqttCredentials { username password clientId requestTopic responseTopic } userErrors { code message } } }';
+const ROTATE =
+  'mutation ($id: ID!) { rotateGatewayCredentials(input: { gatewayId: $id }) { mqttCredentials { username password clientId requestTopic responseTopic } userErrors { code message } } }';
 const REGISTER = `mutation ($input: RegisterGatewayInput!) {
   registerGateway(input: $input) { gateway { id } mqttCredentials { username password clientId requestTopic responseTopic } userErrors { code message } }
 }`;
-const DECOMMISSION = 'mutation ($id: ID!) { decommissionGateway(input: { gatewayId: $id }) { decommissionedGatewayId userErrors { code message } } }';
+const DECOMMISSION =
+  'mutation ($id: ID!) { decommissionGateway(input: { gatewayId: $id }) { decommissionedGatewayId userErrors { code message } } }';
 
 interface Broker {
   name: string;
@@ -112,15 +114,19 @@ describe.each(brokers)('the device plane on $name', (broker) => {
 
   it('refuses anonymous clients and wrong passwords', async () => {
     expect(await connectError(url, { ...options, clientId: 'anonymous-1' })).toBeInstanceOf(Error);
-    expect(await connectError(url, { ...options, credentials: { username: gatewayUsername(PARKING_GATEWAY), password: 'guess' } })).toBeInstanceOf(Error);
+    expect(
+      await connectError(url, { ...options, credentials: { username: gatewayUsername(PARKING_GATEWAY), password: 'guess' } }),
+    ).toBeInstanceOf(Error);
     expect(await connectError(url, { ...options, credentials: { username: 'observer', password: '' } })).toBeInstanceOf(Error);
   });
 
   it('rotates credentials without losing a poll: the old password stops working, the daemon carries on with the new one', async () => {
-    const first = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: cityToken })).data!.rotateGatewayCredentials.mqttCredentials as MqttCredentials;
+    const first = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: cityToken })).data!.rotateGatewayCredentials
+      .mqttCredentials as MqttCredentials;
     const failedBefore = platform.collector.stats.failedRequests;
     const from = Date.now();
-    const second = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: cityToken })).data!.rotateGatewayCredentials.mqttCredentials as MqttCredentials;
+    const second = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: cityToken })).data!.rotateGatewayCredentials
+      .mqttCredentials as MqttCredentials;
     expect(second.password).not.toBe(first.password);
     expect(await connectError(url, { ...options, credentials: first })).toBeInstanceOf(Error);
     // Three poll rounds (300 ms) later, every sensor of the gateway was read again, and no poll failed.
@@ -133,14 +139,31 @@ describe.each(brokers)('the device plane on $name', (broker) => {
 
   it("keeps a gateway to its own topics: no other gateway's, no collectors' subscription, presence or client id", async () => {
     const { data } = await graphql(platform.routerUrl, ROTATE, { id: 'pisek-gw002' }, { token: cityToken });
-    const credentials = data!.rotateGatewayCredentials.mqttCredentials as MqttCredentials & { clientId: string; requestTopic: string; responseTopic: string };
-    expect(credentials).toMatchObject({ username: gatewayUsername('pisek-gw002'), clientId: gatewayUsername('pisek-gw002'), requestTopic: 'gateway/pisek-gw002/iqrf/requests', responseTopic: 'gateway/pisek-gw002/iqrf/responses' });
+    const credentials = data!.rotateGatewayCredentials.mqttCredentials as MqttCredentials & {
+      clientId: string;
+      requestTopic: string;
+      responseTopic: string;
+    };
+    expect(credentials).toMatchObject({
+      username: gatewayUsername('pisek-gw002'),
+      clientId: gatewayUsername('pisek-gw002'),
+      requestTopic: 'gateway/pisek-gw002/iqrf/requests',
+      responseTopic: 'gateway/pisek-gw002/iqrf/responses',
+    });
 
     // The gateway's identity cannot take over a collector's (or anyone else's) client id.
     expect(await connectError(url, { ...options, credentials, clientId: `collector-${process.pid}` })).toBeInstanceOf(Error);
 
     const attacker = await connectWith(credentials);
-    for (const filter of ['#', 'gateway/+/iqrf/responses', 'gateway/austin-gw01/iqrf/requests', `$share/${COLLECTOR_GROUP}/gateway/+/iqrf/responses`, collectorPresence.filter, '$SYS/#', '$CONTROL/dynamic-security/#']) {
+    for (const filter of [
+      '#',
+      'gateway/+/iqrf/responses',
+      'gateway/austin-gw01/iqrf/requests',
+      `$share/${COLLECTOR_GROUP}/gateway/+/iqrf/responses`,
+      collectorPresence.filter,
+      '$SYS/#',
+      '$CONTROL/dynamic-security/#',
+    ]) {
       if (!attacker.connected) break;
       expect(await subscriptionRefused(attacker, filter), filter).toBe(true);
     }
@@ -154,7 +177,10 @@ describe.each(brokers)('the device plane on $name', (broker) => {
     for (const [topic, payload, retain] of attempts) {
       const client = attacker.connected ? attacker : await connectWith(credentials);
       // An MQTT 3.1.1 broker answers a refused publication by closing the connection: no PUBACK comes.
-      await Promise.race([client.publishAsync(topic, payload, { qos: 1, retain }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500))]);
+      await Promise.race([
+        client.publishAsync(topic, payload, { qos: 1, retain }).catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 500)),
+      ]);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(observed.slice(seen).filter((m) => m.payload.includes('forgedBy') || m.topic.includes('phantom'))).toEqual([]);
@@ -162,12 +188,31 @@ describe.each(brokers)('the device plane on $name', (broker) => {
 
   it("changes nothing anywhere with an answer to a request the platform never sent, even on the gateway's own topic", async () => {
     // The worst case: the gateway's own identity (stolen: the operator rotated and we hold the password).
-    const stolen = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: await adminToken() })).data!.rotateGatewayCredentials.mqttCredentials as MqttCredentials;
+    const stolen = (await graphql(platform.routerUrl, ROTATE, { id: PARKING_GATEWAY }, { token: await adminToken() })).data!
+      .rotateGatewayCredentials.mqttCredentials as MqttCredentials;
     const before = { readings: platform.collector.stats.readings, rejected: platform.collector.stats.rejectedAnswers.unsolicited };
     const attacker = await connectWith(stolen);
     const forged = {
       mType: 'iqrfSensor_Frc',
-      data: { msgId: 'a868d365-5cd2-4964-bbc9-e37331b96f75', status: 0, statusStr: 'ok', rsp: { nAdr: 0, hwpId: 0, rCode: 0, dpaVal: 0, result: { sensorIndex: 0, selectedNodes: [2, 3], sensors: [{ type: 160, value: FORGED }, { type: 160, value: FORGED }] } } },
+      data: {
+        msgId: 'a868d365-5cd2-4964-bbc9-e37331b96f75',
+        status: 0,
+        statusStr: 'ok',
+        rsp: {
+          nAdr: 0,
+          hwpId: 0,
+          rCode: 0,
+          dpaVal: 0,
+          result: {
+            sensorIndex: 0,
+            selectedNodes: [2, 3],
+            sensors: [
+              { type: 160, value: FORGED },
+              { type: 160, value: FORGED },
+            ],
+          },
+        },
+      },
     };
     await attacker.publishAsync(topicFor(defaultTopics.responses, PARKING_GATEWAY), JSON.stringify(forged), { qos: 1 });
     await eventually(async () => platform.collector.stats.rejectedAnswers.unsolicited > before.rejected);
@@ -178,26 +223,47 @@ describe.each(brokers)('the device plane on $name', (broker) => {
     const open = await graphql(platform.routerUrl, '{ parkingLots { id occupied } }');
     expect(open.data?.parkingLots.map((lot: { occupied: number | null }) => lot.occupied)).not.toContain(FORGED);
     // The daemon lost its session to the attacker for a moment: ask until its mesh answers again.
-    const history = await eventually(async () => (await graphql(platform.routerUrl, `{ sensor(id: "${PARKING_SENSOR}") { readings(from: "-5min") { value } } }`, undefined, { token: cityToken })).data?.sensor);
+    const history = await eventually(
+      async () =>
+        (
+          await graphql(platform.routerUrl, `{ sensor(id: "${PARKING_SENSOR}") { readings(from: "-5min") { value } } }`, undefined, {
+            token: cityToken,
+          })
+        ).data?.sensor,
+    );
     expect(history.readings.length).toBeGreaterThan(0);
     expect(history.readings.map((r: { value: number }) => r.value)).not.toContain(FORGED);
   });
 
   it('disconnects a client that sends a packet over the size limit, and goes on collecting', async () => {
-    const credentials = await accountMaker(platform.mqttAccounts)({ username: gatewayUsername('big-gw'), role: 'gateway', gatewayId: 'big-gw' });
+    const credentials = await accountMaker(platform.mqttAccounts)({
+      username: gatewayUsername('big-gw'),
+      role: 'gateway',
+      gatewayId: 'big-gw',
+    });
     const client = await connectWith(credentials);
     // The broker closes the connection; an MQTT 5 client that knows the broker's limit refuses to send.
     const outcome = await new Promise((resolve) => {
       client.once('close', () => resolve('closed'));
       client.once('error', () => resolve('closed'));
-      client.publish(topicFor(defaultTopics.responses, 'big-gw'), Buffer.alloc(1024 * 1024, 'x'), { qos: 1 }, (error) => error && resolve('refused'));
+      client.publish(
+        topicFor(defaultTopics.responses, 'big-gw'),
+        Buffer.alloc(1024 * 1024, 'x'),
+        { qos: 1 },
+        (error) => error && resolve('refused'),
+      );
     });
     expect(['closed', 'refused']).toContain(outcome);
     const count = published.length;
     await eventually(async () => published.length > count + 50);
   });
   it('gives up a gateway at decommission: its credentials stop working at once and its session is closed', async () => {
-    const registered = await graphql(platform.routerUrl, REGISTER, { input: { id: 'intruder-gw', name: 'Intruder', tenant: CITY, arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 } } }, { token: cityToken });
+    const registered = await graphql(
+      platform.routerUrl,
+      REGISTER,
+      { input: { id: 'intruder-gw', name: 'Intruder', tenant: CITY, arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 } } },
+      { token: cityToken },
+    );
     expect(registered.data?.registerGateway.userErrors).toEqual([]);
     const credentials = registered.data!.registerGateway.mqttCredentials as MqttCredentials;
     // The simulator boots a daemon for it with these credentials: let it go dark, and connect as it ourselves.
@@ -210,8 +276,36 @@ describe.each(brokers)('the device plane on $name', (broker) => {
     await closed;
     expect(await connectError(url, { ...options, credentials })).toBeInstanceOf(Error);
     // A retried registration's answer does not repeat the password (it is kept nowhere).
-    const again = await graphql(platform.routerUrl, REGISTER, { input: { id: 'intruder-gw', name: 'Intruder', tenant: CITY, arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 }, idempotencyKey: 'intruder-1' } }, { token: cityToken });
-    const replay = await graphql(platform.routerUrl, REGISTER, { input: { id: 'intruder-gw', name: 'Intruder', tenant: CITY, arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 }, idempotencyKey: 'intruder-1' } }, { token: cityToken });
+    const again = await graphql(
+      platform.routerUrl,
+      REGISTER,
+      {
+        input: {
+          id: 'intruder-gw',
+          name: 'Intruder',
+          tenant: CITY,
+          arch: 'ARM',
+          location: { latitude: 49.3, longitude: 14.1 },
+          idempotencyKey: 'intruder-1',
+        },
+      },
+      { token: cityToken },
+    );
+    const replay = await graphql(
+      platform.routerUrl,
+      REGISTER,
+      {
+        input: {
+          id: 'intruder-gw',
+          name: 'Intruder',
+          tenant: CITY,
+          arch: 'ARM',
+          location: { latitude: 49.3, longitude: 14.1 },
+          idempotencyKey: 'intruder-1',
+        },
+      },
+      { token: cityToken },
+    );
     expect(again.data?.registerGateway.mqttCredentials.password).toEqual(expect.any(String));
     expect(replay.data?.registerGateway).toMatchObject({ gateway: { id: 'intruder-gw' }, mqttCredentials: null, userErrors: [] });
   });

@@ -22,7 +22,10 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
   const clients: MqttClient[] = [];
   /** A client of the platform's API identity (asks gateways, reads answers). */
   const connect = async (username = `api-${clients.length}`) => {
-    const client = await connectMqtt(mosquitto.url, { protocolVersion: 5, credentials: await mosquitto.account({ username, role: 'api' }) });
+    const client = await connectMqtt(mosquitto.url, {
+      protocolVersion: 5,
+      credentials: await mosquitto.account({ username, role: 'api' }),
+    });
     clients.push(client);
     return client;
   };
@@ -30,7 +33,18 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
   /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
   async function startCollector(id: string, bus: MemoryLiveBus) {
     const credentials = await mosquitto.account({ username: id, role: 'collector' });
-    const service = await startCollectorService({ mqttUrl: mosquitto.url, protocolVersion: 5, id, credentials, registry, store: new MemoryTimeSeriesStore(), bus, logger: silentLogger, iqrfTimeoutMs: 2_000, msgIdSecret });
+    const service = await startCollectorService({
+      mqttUrl: mosquitto.url,
+      protocolVersion: 5,
+      id,
+      credentials,
+      registry,
+      store: new MemoryTimeSeriesStore(),
+      bus,
+      logger: silentLogger,
+      iqrfTimeoutMs: 2_000,
+      msgIdSecret,
+    });
     clients.push(service.mqtt);
     return { ...service, membership: service.membership! };
   }
@@ -86,15 +100,26 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
     // The collector process dies; meanwhile its FRC requests are answered.
     await first.mqtt.endAsync(true);
     const requester = await connect();
-    const msgId = new MsgId({ secret: msgIdSecret }).issue('austin-gw01', 'iqrfSensor_Frc', { sensorType: 2, sensorIndex: 0, nodes: [21, 22, 23] });
-    const frc = { mType: 'iqrfSensor_Frc', data: { msgId, req: { nAdr: 0, param: { sensorType: 2, sensorIndex: 0, frcCommand: 224, selectedNodes: [21, 22, 23] } } } };
+    const msgId = new MsgId({ secret: msgIdSecret }).issue('austin-gw01', 'iqrfSensor_Frc', {
+      sensorType: 2,
+      sensorIndex: 0,
+      nodes: [21, 22, 23],
+    });
+    const frc = {
+      mType: 'iqrfSensor_Frc',
+      data: { msgId, req: { nAdr: 0, param: { sensorType: 2, sensorIndex: 0, frcCommand: 224, selectedNodes: [21, 22, 23] } } },
+    };
     await requester.publishAsync(topicFor(defaultTopics.requests, 'austin-gw01'), JSON.stringify(frc), { qos: 1 });
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(published.length).toBe(before);
 
-    const again = await startCollector("restart-me", bus);
+    const again = await startCollector('restart-me', bus);
     await again.collector.pollAll().catch(() => undefined);
-    await eventually(async () => published.slice(before).filter((r) => ['austin-gw01.21.2', 'austin-gw01.22.2', 'austin-gw01.23.2'].includes(r.sensorId)).length >= 6);
+    await eventually(
+      async () =>
+        published.slice(before).filter((r) => ['austin-gw01.21.2', 'austin-gw01.22.2', 'austin-gw01.23.2'].includes(r.sensorId)).length >=
+        6,
+    );
     await again.close();
   });
 
@@ -107,9 +132,20 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
     const error = await pending;
     // Either the answer arrived before the broker stopped, or the request failed clearly.
     if (error instanceof Error) expect(error).toSatisfy((e) => e instanceof IqrfTimeoutError || e instanceof IqrfUnavailableError);
-    await expect(iqrf.request('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} })).rejects.toThrow(/not connected|did not answer/);
+    await expect(iqrf.request('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} })).rejects.toThrow(
+      /not connected|did not answer/,
+    );
     await mosquitto.restart();
-    const bonded = await eventually(async () => (await iqrf.request<{ result: { bondedDevices: number[] } }>('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }).catch(() => undefined))?.rsp.result.bondedDevices, 20_000, 300);
+    const bonded = await eventually(
+      async () =>
+        (
+          await iqrf
+            .request<{ result: { bondedDevices: number[] } }>('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} })
+            .catch(() => undefined)
+        )?.rsp.result.bondedDevices,
+      20_000,
+      300,
+    );
     expect(bonded).toHaveLength(40);
     iqrf.close();
   }, 40_000);

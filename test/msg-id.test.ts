@@ -17,10 +17,16 @@ describe('MsgId', () => {
     for (const nodes of [[1, 4], [0], [239], everyNode, [7, 8, 64, 200]]) {
       const msgId = msgIds.issue('pisek-gw001', 'iqrfSensor_Frc', { sensorType: 160, sensorIndex: 1, nodes }, now);
       expect(msgId).toMatch(/^[A-Za-z0-9._-]{1,127}$/);
-      expect(msgIds.verify('pisek-gw001', 'iqrfSensor_Frc', msgId, now + 1_000, 60_000)).toEqual({ ok: true, claims: { issuedAt: now, frc: { sensorType: 160, sensorIndex: 1, nodes } } });
+      expect(msgIds.verify('pisek-gw001', 'iqrfSensor_Frc', msgId, now + 1_000, 60_000)).toEqual({
+        ok: true,
+        claims: { issuedAt: now, frc: { sensorType: 160, sensorIndex: 1, nodes } },
+      });
     }
     const all = msgIds.issue('gw', 'iqrfSensor_Frc', { sensorType: 1, sensorIndex: 0 }, now);
-    expect(msgIds.verify('gw', 'iqrfSensor_Frc', all, now)).toEqual({ ok: true, claims: { issuedAt: now, frc: { sensorType: 1, sensorIndex: 0 } } });
+    expect(msgIds.verify('gw', 'iqrfSensor_Frc', all, now)).toEqual({
+      ok: true,
+      claims: { issuedAt: now, frc: { sensorType: 1, sensorIndex: 0 } },
+    });
     const plain = msgIds.issue('gw', 'iqrfDb_GetNetworkTopology', undefined, now);
     expect(msgIds.verify('gw', 'iqrfDb_GetNetworkTopology', plain, now)).toEqual({ ok: true, claims: { issuedAt: now } });
     expect(msgIds.issue('gw', 'iqrfDb_GetNetworkTopology')).not.toBe(msgIds.issue('gw', 'iqrfDb_GetNetworkTopology'));
@@ -29,7 +35,10 @@ describe('MsgId', () => {
   it('is accepted by another holder of the secret, refused by anyone else', () => {
     const msgId = msgIds.issue('gw', 'iqrfSensor_Frc', { sensorType: 1, sensorIndex: 0, nodes: [1] });
     expect(new MsgId({ secret }).verify('gw', 'iqrfSensor_Frc', msgId).ok).toBe(true);
-    expect(new MsgId({ secret: 'another-secret-of-16-bytes' }).verify('gw', 'iqrfSensor_Frc', msgId)).toMatchObject({ ok: false, reason: 'unsolicited' });
+    expect(new MsgId({ secret: 'another-secret-of-16-bytes' }).verify('gw', 'iqrfSensor_Frc', msgId)).toMatchObject({
+      ok: false,
+      reason: 'unsolicited',
+    });
     expect(new MsgId().verify('gw', 'iqrfSensor_Frc', msgId)).toMatchObject({ ok: false, reason: 'unsolicited' });
     expect(() => new MsgId({ secret: 'short' })).toThrow(/at least 16 bytes/);
   });
@@ -99,7 +108,10 @@ describe('answer ledgers', () => {
   });
 
   it('in Redis: one first use across instances (several collectors, restarts), forgotten after the TTL', async () => {
-    const [one, two] = [new RedisAnswerLedger({ url: redis.url, logger: pino({ level: 'silent' }) }), new RedisAnswerLedger({ url: redis.url, logger: pino({ level: 'silent' }) })];
+    const [one, two] = [
+      new RedisAnswerLedger({ url: redis.url, logger: pino({ level: 'silent' }) }),
+      new RedisAnswerLedger({ url: redis.url, logger: pino({ level: 'silent' }) }),
+    ];
     try {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).firstUse('msg-1', 60_000)));
       expect(results.filter(Boolean)).toHaveLength(1);

@@ -12,15 +12,33 @@ const ONBOARD = /* GraphQL */ `
     onboardTenant(input: $input) {
       tenant {
         id
-        namespace { name tenant phase }
-        virtualNetwork { fqName tenant routeTargets subnets }
-        project { name description enabled }
+        namespace {
+          name
+          tenant
+          phase
+        }
+        virtualNetwork {
+          fqName
+          tenant
+          routeTargets
+          subnets
+        }
+        project {
+          name
+          description
+          enabled
+        }
       }
-      userErrors { code field message }
+      userErrors {
+        code
+        field
+        message
+      }
     }
   }
 `;
-const REGISTER = 'mutation ($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id tenant status } collector { namespace } userErrors { code field message } } }';
+const REGISTER =
+  'mutation ($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id tenant status } collector { namespace } userErrors { code field message } } }';
 
 function registration(id: string, tenant: string) {
   return { id, name: `Gateway ${id}`, tenant, arch: 'ARM64', location: { latitude: 49.3, longitude: 14.1 } };
@@ -64,7 +82,12 @@ describe('onboarding tenants through the router', () => {
       tenant: {
         id: 'brno-city',
         namespace: { name: 'brno-city', tenant: 'brno-city', phase: 'Active' },
-        virtualNetwork: { fqName: ['default-domain', 'brno-city', 'brno-city-iot'], tenant: 'brno-city', routeTargets: ['target:64512:3'], subnets: ['10.102.0.0/16'] },
+        virtualNetwork: {
+          fqName: ['default-domain', 'brno-city', 'brno-city-iot'],
+          tenant: 'brno-city',
+          routeTargets: ['target:64512:3'],
+          subnets: ['10.102.0.0/16'],
+        },
         project: { name: 'brno-city', description: 'City of Brno', enabled: true },
       },
       userErrors: [],
@@ -75,7 +98,9 @@ describe('onboarding tenants through the router', () => {
     expect(state.contrailProjects.find((p) => p.name === 'brno-city')!.uuid.replaceAll('-', '')).toBe(keystoneId);
     // The network takes its addresses from the tenant's own IPAM (the vRouters' tenant wall relies on it).
     const network = state.virtualNetworks.find((n) => n.fq_name.join(':') === 'default-domain:brno-city:brno-city-iot')!;
-    expect((network['network_ipam_refs'] as Array<{ to: string[] }>).map((r) => r.to)).toEqual([['default-domain', 'brno-city', 'brno-city-ipam']]);
+    expect((network['network_ipam_refs'] as Array<{ to: string[] }>).map((r) => r.to)).toEqual([
+      ['default-domain', 'brno-city', 'brno-city-ipam'],
+    ]);
 
     const tenants = await graphql(platform.routerUrl, '{ tenants { id } }', undefined, { token: admin });
     expect(tenants.data!.tenants.map((t: { id: string }) => t.id)).toEqual(['austin-summit', 'brno-city', 'pisek-city']);
@@ -86,8 +111,18 @@ describe('onboarding tenants through the router', () => {
     const { data, errors } = await onboard({ id: 'ostrava-city', name: 'Ostrava' });
     expect(errors).toBeUndefined();
     expect(data!.onboardTenant.tenant).toBeNull();
-    expect(data!.onboardTenant.userErrors).toEqual([{ code: 'UPSTREAM_ERROR', field: null, message: expect.stringMatching(/^Onboarding tenant "ostrava-city": creating its Kubernetes namespace failed: .*etcd is down; undone: /) }]);
-    expect(data!.onboardTenant.userErrors[0].message).toMatch(/undone: creating its Contrail virtual network, creating its Contrail network IPAM, creating its Contrail project, creating its OpenStack project$/);
+    expect(data!.onboardTenant.userErrors).toEqual([
+      {
+        code: 'UPSTREAM_ERROR',
+        field: null,
+        message: expect.stringMatching(
+          /^Onboarding tenant "ostrava-city": creating its Kubernetes namespace failed: .*etcd is down; undone: /,
+        ),
+      },
+    ]);
+    expect(data!.onboardTenant.userErrors[0].message).toMatch(
+      /undone: creating its Contrail virtual network, creating its Contrail network IPAM, creating its Contrail project, creating its OpenStack project$/,
+    );
     expect(footprint(state, 'ostrava-city')).toEqual(nothing);
 
     const retried = await onboard({ id: 'ostrava-city', name: 'Ostrava' });
@@ -100,7 +135,9 @@ describe('onboarding tenants through the router', () => {
     const results = await Promise.all(ids.map((id) => onboard({ id, name: id })));
     const networks = results.map((r) => r.data!.onboardTenant.tenant.virtualNetwork);
     expect(networks.map((n: { tenant: string }) => n.tenant)).toEqual(ids);
-    const taken = state.virtualNetworks.flatMap((n) => (n['route_target_list'] as { route_target: string[] } | undefined)?.route_target ?? []);
+    const taken = state.virtualNetworks.flatMap(
+      (n) => (n['route_target_list'] as { route_target: string[] } | undefined)?.route_target ?? [],
+    );
     expect(new Set(taken).size).toBe(taken.length);
     const subnets = networks.flatMap((n: { subnets: string[] }) => n.subnets);
     expect(new Set(subnets).size).toBe(ids.length);
@@ -117,10 +154,16 @@ describe('onboarding tenants through the router', () => {
     expect(state.virtualNetworks.filter((n) => JSON.stringify(n['route_target_list']).includes(`"${routeTarget[0]}"`))).toHaveLength(1);
 
     const reused = await onboard({ ...input, name: 'Pilsen' });
-    expect(reused.data!.onboardTenant).toEqual({ tenant: null, userErrors: [{ code: 'IDEMPOTENCY_KEY_REUSED', field: ['input', 'idempotencyKey'], message: expect.any(String) }] });
+    expect(reused.data!.onboardTenant).toEqual({
+      tenant: null,
+      userErrors: [{ code: 'IDEMPOTENCY_KEY_REUSED', field: ['input', 'idempotencyKey'], message: expect.any(String) }],
+    });
     // Without the key, the same request is a new one: the id is taken now.
     const unkeyed = await onboard({ id: 'plzen-city', name: 'Plzen' });
-    expect(unkeyed.data!.onboardTenant).toEqual({ tenant: null, userErrors: [{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: expect.stringContaining('plzen-city') }] });
+    expect(unkeyed.data!.onboardTenant).toEqual({
+      tenant: null,
+      userErrors: [{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: expect.stringContaining('plzen-city') }],
+    });
   });
 
   it('refuses taken and invalid ids as user errors, creating nothing', async () => {
@@ -139,10 +182,15 @@ describe('onboarding tenants through the router', () => {
     for (const [id, code] of cases) {
       const { data, errors } = await onboard({ id, name: 'Somebody' });
       expect(errors, id).toBeUndefined();
-      expect(data!.onboardTenant, id).toEqual({ tenant: null, userErrors: [{ code, field: ['input', 'id'], message: expect.any(String) }] });
+      expect(data!.onboardTenant, id).toEqual({
+        tenant: null,
+        userErrors: [{ code, field: ['input', 'id'], message: expect.any(String) }],
+      });
     }
     const blankName = await onboard({ id: 'nameless-city', name: '  ' });
-    expect(blankName.data!.onboardTenant.userErrors).toEqual([{ code: 'BAD_USER_INPUT', field: ['input', 'name'], message: expect.any(String) }]);
+    expect(blankName.data!.onboardTenant.userErrors).toEqual([
+      { code: 'BAD_USER_INPUT', field: ['input', 'name'], message: expect.any(String) },
+    ]);
     expect([state.projects.length, state.namespaces.size]).toEqual([keystoneBefore, namespacesBefore]);
     expect(state.namespaces.get('pisek-city')?.metadata.labels['iot-platform.io/tenant']).toBe('pisek-city');
   });
@@ -179,20 +227,43 @@ describe('onboarding tenants through the router', () => {
 
     const registered = await graphql(platform.routerUrl, REGISTER, { input: registration('tabor-gw001', 'tabor-city') }, { token: tabor });
     expect(registered.errors).toBeUndefined();
-    expect(registered.data!.registerGateway).toEqual({ gateway: { id: 'tabor-gw001', tenant: 'tabor-city', status: 'PROVISIONING' }, collector: { namespace: 'tabor-city' }, userErrors: [] });
+    expect(registered.data!.registerGateway).toEqual({
+      gateway: { id: 'tabor-gw001', tenant: 'tabor-city', status: 'PROVISIONING' },
+      collector: { namespace: 'tabor-city' },
+      userErrors: [],
+    });
     expect(state.nodes.get('tabor-gw001')?.metadata.labels['iot-platform.io/tenant']).toBe('tabor-city');
     // Its vRouter serves the new tenant's network, so the tenant sees it behind its wall.
-    const after = await graphql(platform.routerUrl, '{ gateways { id } datacenter { contrail { vRouters { name virtualNetworks { name } } } } }', undefined, { token: tabor });
-    expect(after.data).toEqual({ gateways: [{ id: 'tabor-gw001' }], datacenter: { contrail: { vRouters: [{ name: 'tabor-gw001', virtualNetworks: [{ name: 'tabor-city-iot' }] }] } } });
+    const after = await graphql(
+      platform.routerUrl,
+      '{ gateways { id } datacenter { contrail { vRouters { name virtualNetworks { name } } } } }',
+      undefined,
+      { token: tabor },
+    );
+    expect(after.data).toEqual({
+      gateways: [{ id: 'tabor-gw001' }],
+      datacenter: { contrail: { vRouters: [{ name: 'tabor-gw001', virtualNetworks: [{ name: 'tabor-city-iot' }] }] } },
+    });
   });
 
   it('still refuses gateways of a tenant never onboarded, with the user error on `tenant`', async () => {
-    const { data, errors } = await graphql(platform.routerUrl, REGISTER, { input: registration('nowhere-gw001', 'nowhere-city') }, { token: admin });
+    const { data, errors } = await graphql(
+      platform.routerUrl,
+      REGISTER,
+      { input: registration('nowhere-gw001', 'nowhere-city') },
+      { token: admin },
+    );
     expect(errors).toBeUndefined();
     expect(data!.registerGateway).toEqual({
       gateway: null,
       collector: null,
-      userErrors: [{ code: 'BAD_USER_INPUT', field: ['input', 'tenant'], message: expect.stringMatching(/^tenant "nowhere-city" has no Contrail virtual network .*onboarded first/) }],
+      userErrors: [
+        {
+          code: 'BAD_USER_INPUT',
+          field: ['input', 'tenant'],
+          message: expect.stringMatching(/^tenant "nowhere-city" has no Contrail virtual network .*onboarded first/),
+        },
+      ],
     });
     expect(state.nodes.has('nowhere-gw001')).toBe(false);
     expect(await platform.registry.getMany(['nowhere-gw001'])).toEqual([undefined]);

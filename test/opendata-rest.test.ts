@@ -12,7 +12,14 @@ import type { OpenDataCatalog } from '../subgraphs/opendata/src/sources/catalog.
 /** The handler's clock: every relative time and default range is computed from it. */
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');
 const at = (hhmmss: string) => Date.parse(`2026-11-24T${hhmmss}.000Z`);
-const reading = (sensorId: string, time: number, value: number): Reading => ({ sensorId, gatewayId: 'pisek-gw001', tenant: 'pisek-city', quantity: 'VEHICLE_COUNT', time, value });
+const reading = (sensorId: string, time: number, value: number): Reading => ({
+  sensorId,
+  gatewayId: 'pisek-gw001',
+  tenant: 'pisek-city',
+  quantity: 'VEHICLE_COUNT',
+  time,
+  value,
+});
 
 type Json = Record<string, any>;
 
@@ -58,8 +65,7 @@ function parseCsv(text: string): string[][] {
       row = [];
       cell = '';
       i++;
-    }
-    else if (c === '\n') throw new Error(`bare LF at ${i}: lines must end with CRLF`);
+    } else if (c === '\n') throw new Error(`bare LF at ${i}: lines must end with CRLF`);
     else cell += c;
   }
   if (cell || row.length) throw new Error('the last line does not end with CRLF');
@@ -73,7 +79,10 @@ describe('open data downloads (/opendata/)', () => {
   const store = new MemoryTimeSeriesStore({ resolutionSeconds: 10, retentionSeconds: 3 * 86_400 });
   /** The scenario's gateways and their owners: open data publishes each sensor's current owner's readings. */
   const owners = new Map(buildScenario('demo').gateways.map((gateway) => [gateway.id, gateway.tenant]));
-  const registry = { getMany: async (ids: readonly string[]) => ids.map((id) => (owners.has(id) ? ({ id, tenant: owners.get(id)! } as GatewayRecord) : undefined)) };
+  const registry = {
+    getMany: async (ids: readonly string[]) =>
+      ids.map((id) => (owners.has(id) ? ({ id, tenant: owners.get(id)! } as GatewayRecord) : undefined)),
+  };
 
   const get = (path: string, init?: RequestInit) => fetch(`${base}${path}`, init);
   const getJson = async (path: string) => {
@@ -157,15 +166,21 @@ describe('open data downloads (/opendata/)', () => {
         expect(dataset['dct:description']).toBe(record.description);
         expect(dataset['dct:license']['@id']).toBe('https://creativecommons.org/licenses/by/4.0/');
         expect(dataset['dct:modified']).toEqual({ '@value': record.modified, '@type': 'xsd:dateTime' });
-        expect(dataset['dct:accrualPeriodicity']).toEqual({ '@id': 'http://publications.europa.eu/resource/authority/frequency/UPDATE_CONT' });
-        expect(dataset['dcat:theme']).toEqual(record.themes.map((t) => ({ '@id': `http://publications.europa.eu/resource/authority/data-theme/${t}` })));
+        expect(dataset['dct:accrualPeriodicity']).toEqual({
+          '@id': 'http://publications.europa.eu/resource/authority/frequency/UPDATE_CONT',
+        });
+        expect(dataset['dcat:theme']).toEqual(
+          record.themes.map((t) => ({ '@id': `http://publications.europa.eu/resource/authority/data-theme/${t}` })),
+        );
         expect(dataset['dcat:keyword']).toEqual(record.keywords);
         const distributions = dataset['dcat:distribution'] as Json[];
         expect(distributions.length).toBeGreaterThan(0);
         for (const distribution of distributions) {
           expect(distribution['@type']).toBe('dcat:Distribution');
           expect(distribution['dcat:accessURL']['@id']).toMatch(/^http:\/\//);
-          expect(distribution['dcat:mediaType']['@id']).toMatch(/^http:\/\/www\.iana\.org\/assignments\/media-types\/[a-z]+\/[a-z0-9.+-]+$/);
+          expect(distribution['dcat:mediaType']['@id']).toMatch(
+            /^http:\/\/www\.iana\.org\/assignments\/media-types\/[a-z]+\/[a-z0-9.+-]+$/,
+          );
           expect(distribution['dct:license']['@id']).toBe(record.license.url);
           expect(distribution['dct:format']).toBeDefined();
         }
@@ -177,10 +192,22 @@ describe('open data downloads (/opendata/)', () => {
     it('gives traffic and parking CSV and JSON downloads whose URLs resolve with the declared media type', async () => {
       const { body } = await getJson('/catalog.jsonld');
       const downloads = (body['dcat:dataset'] as Json[]).flatMap((dataset) =>
-        (dataset['dcat:distribution'] as Json[]).filter((d) => d['dcat:downloadURL']).map((d) => ({ dataset: dataset['dct:identifier'] as string, url: d['dcat:downloadURL']['@id'] as string, mediaType: d['dcat:mediaType']['@id'] as string, format: d['dct:format']['@id'] as string })),
+        (dataset['dcat:distribution'] as Json[])
+          .filter((d) => d['dcat:downloadURL'])
+          .map((d) => ({
+            dataset: dataset['dct:identifier'] as string,
+            url: d['dcat:downloadURL']['@id'] as string,
+            mediaType: d['dcat:mediaType']['@id'] as string,
+            format: d['dct:format']['@id'] as string,
+          })),
       );
       for (const id of ['pisek-traffic-counts', 'pisek-parking-occupancy']) {
-        expect(downloads.filter((d) => d.dataset === id).map((d) => d.format).sort()).toEqual([
+        expect(
+          downloads
+            .filter((d) => d.dataset === id)
+            .map((d) => d.format)
+            .sort(),
+        ).toEqual([
           'http://publications.europa.eu/resource/authority/file-type/CSV',
           'http://publications.europa.eu/resource/authority/file-type/JSON',
         ]);
@@ -188,7 +215,9 @@ describe('open data downloads (/opendata/)', () => {
       for (const download of downloads) {
         const response = await fetch(download.url);
         expect(response.status, download.url).toBe(200);
-        expect(`http://www.iana.org/assignments/media-types/${response.headers.get('content-type')!.split(';')[0]}`).toBe(download.mediaType);
+        expect(`http://www.iana.org/assignments/media-types/${response.headers.get('content-type')!.split(';')[0]}`).toBe(
+          download.mediaType,
+        );
         expect((await response.text()).length).toBeGreaterThan(0);
       }
     });
@@ -214,7 +243,9 @@ describe('open data downloads (/opendata/)', () => {
       const response = await get(`/datasets/pisek-traffic-counts.csv${trafficRange}`);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-      expect(response.headers.get('content-disposition')).toBe('attachment; filename="pisek-traffic-counts_20261124T090000Z_20261124T120000Z.csv"');
+      expect(response.headers.get('content-disposition')).toBe(
+        'attachment; filename="pisek-traffic-counts_20261124T090000Z_20261124T120000Z.csv"',
+      );
       expect(parseCsv(await response.text())).toEqual([
         ['time', 'intersection', 'vehicles', 'pedestrians'],
         ['2026-11-24T09:00:00.000Z', 'kollarova-zizkova', '12', '2'],
@@ -275,7 +306,12 @@ describe('open data downloads (/opendata/)', () => {
         ['/datasets/pisek-traffic-counts.csv?from=yesterday', 400, 'BAD_TIME_RANGE', /^from: "yesterday" is neither an ISO-8601 instant/],
         ['/datasets/pisek-traffic-counts.csv?until=2026-13-45', 400, 'BAD_TIME_RANGE', /^until: /],
         ['/datasets/pisek-traffic-counts.json?every=fast', 400, 'BAD_TIME_RANGE', /^every: "fast" is not a duration/],
-        ['/datasets/pisek-traffic-counts.json?from=2026-11-24T10:00:00Z&until=2026-11-24T09:00:00Z', 400, 'BAD_TIME_RANGE', /must be before until/],
+        [
+          '/datasets/pisek-traffic-counts.json?from=2026-11-24T10:00:00Z&until=2026-11-24T09:00:00Z',
+          400,
+          'BAD_TIME_RANGE',
+          /must be before until/,
+        ],
         ['/datasets/pisek-traffic-counts.csv?from=-2d&every=10s', 400, 'BAD_TIME_RANGE', /17280 buckets .* at most 10000/],
         ['/datasets/pisek-parking-occupancy.csv?lot=p-elsewhere', 400, 'BAD_USER_INPUT', /publishes no lot "p-elsewhere"/],
       ];
@@ -295,20 +331,37 @@ describe('open data downloads (/opendata/)', () => {
         ...catalog,
         datasets: catalog.datasets.map((d) =>
           d.id === 'indoor-environment'
-            ? { ...d, content: { kind: 'sensors', series: [{ sensorId: 'pisek-gw001.4.0', label: 'school room 1 temperature', quantity: 'TEMPERATURE', unit: '°C' }, { sensorId: 'pisek-gw001.4.2', label: 'school room 1, CO2', quantity: 'CO2', unit: 'ppm' }] } }
+            ? {
+                ...d,
+                content: {
+                  kind: 'sensors',
+                  series: [
+                    { sensorId: 'pisek-gw001.4.0', label: 'school room 1 temperature', quantity: 'TEMPERATURE', unit: '°C' },
+                    { sensorId: 'pisek-gw001.4.2', label: 'school room 1, CO2', quantity: 'CO2', unit: 'ppm' },
+                  ],
+                },
+              }
             : d,
         ),
       };
       const own = await startMount();
       try {
         own.mount(createOpenDataHandler({ catalog: withSeries, store, registry, logger: silentLogger, now: () => NOW }));
-        const csv = parseCsv(await (await fetch(`${own.url}/opendata/datasets/indoor-environment.csv?from=2026-11-24T08:00:00Z&until=2026-11-24T10:00:00Z`)).text());
+        const csv = parseCsv(
+          await (
+            await fetch(`${own.url}/opendata/datasets/indoor-environment.csv?from=2026-11-24T08:00:00Z&until=2026-11-24T10:00:00Z`)
+          ).text(),
+        );
         expect(csv).toEqual([
           ['time', 'sensor', 'quantity', 'value', 'unit'],
           ['2026-11-24T09:00:00.000Z', 'pisek-gw001.4.2', 'CO2', '450', 'ppm'],
         ]);
-        const narrowed = (await (await fetch(`${own.url}/opendata/datasets/indoor-environment.json?from=-4h&sensor=pisek-gw001.4.0`)).json()) as Json;
-        expect(narrowed.series).toEqual([{ sensor: 'pisek-gw001.4.0', label: 'school room 1 temperature', quantity: 'TEMPERATURE', unit: '°C' }]);
+        const narrowed = (await (
+          await fetch(`${own.url}/opendata/datasets/indoor-environment.json?from=-4h&sensor=pisek-gw001.4.0`)
+        ).json()) as Json;
+        expect(narrowed.series).toEqual([
+          { sensor: 'pisek-gw001.4.0', label: 'school room 1 temperature', quantity: 'TEMPERATURE', unit: '°C' },
+        ]);
         expect(narrowed.rows).toEqual([]);
         const unpublished = await fetch(`${own.url}/opendata/datasets/indoor-environment.json?sensor=austin-gw01.21.2`);
         expect(unpublished.status).toBe(400);
@@ -319,7 +372,15 @@ describe('open data downloads (/opendata/)', () => {
     });
 
     it('writes RFC 4180 quoting for commas, quotes and line breaks', () => {
-      expect(toCsv(['a', 'b'], [{ a: 'x, y', b: 'say "hi"' }, { a: 'two\r\nlines', b: null }])).toBe('a,b\r\n"x, y","say ""hi"""\r\n"two\r\nlines",\r\n');
+      expect(
+        toCsv(
+          ['a', 'b'],
+          [
+            { a: 'x, y', b: 'say "hi"' },
+            { a: 'two\r\nlines', b: null },
+          ],
+        ),
+      ).toBe('a,b\r\n"x, y","say ""hi"""\r\n"two\r\nlines",\r\n');
     });
   });
 
@@ -335,12 +396,15 @@ describe('open data downloads (/opendata/)', () => {
       expect(thing['@iot.selfLink']).toBe(`${base}${sta}/Things('kollarova-zizkova')`);
       expect(((await (await fetch(thing['@iot.selfLink'])).json()) as Json).name).toBe('Kollarova x Zizkova');
       const streams = (await (await fetch(thing['Datastreams@iot.navigationLink'])).json()) as Json;
-      expect(streams.value.map((d: Json) => d['@iot.id'])).toEqual([catalog.intersections[0]!.vehicleSensorId, catalog.intersections[0]!.pedestrianSensorId]);
+      expect(streams.value.map((d: Json) => d['@iot.id'])).toEqual([
+        catalog.intersections[0]!.vehicleSensorId,
+        catalog.intersections[0]!.pedestrianSensorId,
+      ]);
       const locations = (await (await fetch(thing['Locations@iot.navigationLink'])).json()) as Json;
       expect(locations.value[0].location).toEqual({ type: 'Point', coordinates: [14.1452, 49.3094] });
     });
 
-    it('serves a Datastream\'s Observations from the store, newest first, paged with $top', async () => {
+    it("serves a Datastream's Observations from the store, newest first, paged with $top", async () => {
       const id = catalog.intersections[0]!.vehicleSensorId;
       const { status, body } = await getJson(`${sta}/Datastreams('${id}')/Observations?$top=2`);
       expect(status).toBe(200);
@@ -353,7 +417,9 @@ describe('open data downloads (/opendata/)', () => {
       expect(next.value.map((o: Json) => o.result)).toEqual([7, 5]);
       const one = (await (await fetch(body.value[0]['@iot.selfLink'])).json()) as Json;
       expect(one.result).toBe(4);
-      const filtered = await getJson(`${sta}/Datastreams('${id}')/Observations?$filter=${encodeURIComponent('phenomenonTime ge 2026-11-24T09:00:00Z and phenomenonTime lt 2026-11-24T10:00:00Z')}&$orderby=phenomenonTime asc`);
+      const filtered = await getJson(
+        `${sta}/Datastreams('${id}')/Observations?$filter=${encodeURIComponent('phenomenonTime ge 2026-11-24T09:00:00Z and phenomenonTime lt 2026-11-24T10:00:00Z')}&$orderby=phenomenonTime asc`,
+      );
       expect(filtered.body.value.map((o: Json) => o.result)).toEqual([5, 7]);
     });
 

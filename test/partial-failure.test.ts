@@ -116,12 +116,26 @@ describe('partial failure stays local (pisek, 300 gateways)', () => {
   it('gives a gateway never observed an error on its own fields only, at once', async () => {
     // Registered, but no daemon ever answered for it: nothing is known of its mesh.
     const ghost = 'pisek-ghost';
-    await platform.registry.add({ id: ghost, name: 'Never seen', tenant: 'pisek-city', arch: 'ARM64', status: 'ONLINE', location: { lat: 49.3, lon: 14.1 }, registeredAt: new Date().toISOString(), nodes: {} });
+    await platform.registry.add({
+      id: ghost,
+      name: 'Never seen',
+      tenant: 'pisek-city',
+      arch: 'ARM64',
+      status: 'ONLINE',
+      location: { lat: 49.3, lon: 14.1 },
+      registeredAt: new Date().toISOString(),
+      nodes: {},
+    });
     const query = `{ gateways(tenant: "pisek-city") { id sensors { id } mesh { size } observation { freshness } } }`;
     // Never heard by the heartbeat for longer than the online window: offline, not asked.
     const timeouts = platform.iqrf.stats.timeouts;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const result = await graphql<{ gateways: Array<{ id: string; sensors: unknown; mesh: unknown; observation: unknown }> }>(platform.routerUrl, query, {}, { token: admin });
+      const result = await graphql<{ gateways: Array<{ id: string; sensors: unknown; mesh: unknown; observation: unknown }> }>(
+        platform.routerUrl,
+        query,
+        {},
+        { token: admin },
+      );
       const gateways = result.data!.gateways;
       const index = gateways.findIndex((g) => g.id === ghost);
       expect(index).toBeGreaterThanOrEqual(0);
@@ -139,7 +153,22 @@ describe('partial failure stays local (pisek, 300 gateways)', () => {
 describe('liveness of its own', () => {
   let platform: Platform;
   let admin: string;
-  const status = async (id: string) => (await graphql<{ gateway: { status: string; lastSeen: string | null } }>(platform.routerUrl, `query ($id: ID!) { gateway(id: $id) { status lastSeen } }`, { id }, { token: admin })).data!.gateway;
+  const status = async (id: string) =>
+    (
+      await graphql<{ gateway: { status: string; lastSeen: string | null } }>(
+        platform.routerUrl,
+        `
+          query ($id: ID!) {
+            gateway(id: $id) {
+              status
+              lastSeen
+            }
+          }
+        `,
+        { id },
+        { token: admin },
+      )
+    ).data!.gateway;
 
   beforeAll(async () => {
     // The defaults: a heartbeat every 10 s (OFFLINE 35 s after the last answer), polls every 10 s.
@@ -151,15 +180,35 @@ describe('liveness of its own', () => {
   it('keeps a gateway without sensors ONLINE for 2 minutes, and marks it OFFLINE within the window once its daemon stops', async () => {
     const register = await graphql(
       platform.routerUrl,
-      `mutation ($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id } userErrors { message } } }`,
-      { input: { id: 'quiet-gw01', name: 'No sensors yet', tenant: 'pisek-city', arch: 'ARM64', location: { latitude: 49.31, longitude: 14.15 } } },
+      `
+        mutation ($input: RegisterGatewayInput!) {
+          registerGateway(input: $input) {
+            gateway {
+              id
+            }
+            userErrors {
+              message
+            }
+          }
+        }
+      `,
+      {
+        input: {
+          id: 'quiet-gw01',
+          name: 'No sensors yet',
+          tenant: 'pisek-city',
+          arch: 'ARM64',
+          location: { latitude: 49.31, longitude: 14.15 },
+        },
+      },
       { token: admin },
     );
     expect(register.data!.registerGateway.userErrors).toEqual([]);
     await eventually(async () => (await status('quiet-gw01')).status === 'ONLINE', 30_000, 500);
 
     const seen: string[] = [];
-    for (const until = Date.now() + 120_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 5_000))) seen.push((await status('quiet-gw01')).status);
+    for (const until = Date.now() + 120_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 5_000)))
+      seen.push((await status('quiet-gw01')).status);
     expect(seen.length).toBeGreaterThanOrEqual(20);
     expect(new Set(seen)).toEqual(new Set(['ONLINE']));
 

@@ -28,7 +28,10 @@ describe('the typed partner client', () => {
   it(`${partnerClientDir} is what codegen.ts generates from schema/operations (else: npm run codegen)`, async () => {
     const client = codegenConfig.generates[partnerClientDir];
     expect(client).toBeDefined();
-    const outputs: Array<{ filename: string; content: string }> = await generate({ ...codegenConfig, generates: { [partnerClientDir]: client! }, cwd: repo.pathname, silent: true }, false);
+    const outputs: Array<{ filename: string; content: string }> = await generate(
+      { ...codegenConfig, generates: { [partnerClientDir]: client! }, cwd: repo.pathname, silent: true },
+      false,
+    );
     expect(outputs.length).toBeGreaterThan(0);
     for (const { filename, content } of outputs) {
       expect(await readFile(new URL(filename, repo), 'utf8'), filename).toBe(content);
@@ -55,7 +58,10 @@ describe('the typed partner client', () => {
   it('every partner operation is valid against the public schema', async () => {
     const schema = await publicSchema();
     for (const { file, document } of await partnerOperations()) {
-      expect(validate(schema, document).map((error) => error.message), file).toEqual([]);
+      expect(
+        validate(schema, document).map((error) => error.message),
+        file,
+      ).toEqual([]);
     }
   });
 
@@ -63,11 +69,17 @@ describe('the typed partner client', () => {
     const schema = await publicSchema();
     const live = (await partnerOperations()).find(({ file }) => file === 'live-readings.graphql')!.document;
     // A field that does not exist, as after a rename in the schema.
-    const renamed = visit(live, { Field: (node) => (node.name.value === 'cursor' ? { ...node, name: { ...node.name, value: 'position' } } : undefined) });
-    expect(validate(schema, renamed).map((e) => e.message)).toEqual([expect.stringContaining('Cannot query field "position" on type "Reading"')]);
+    const renamed = visit(live, {
+      Field: (node) => (node.name.value === 'cursor' ? { ...node, name: { ...node.name, value: 'position' } } : undefined),
+    });
+    expect(validate(schema, renamed).map((e) => e.message)).toEqual([
+      expect.stringContaining('Cannot query field "position" on type "Reading"'),
+    ]);
     // An argument of the wrong type.
     const mistyped = parse(print(live).replace('$after: String', '$after: Int'));
-    expect(validate(schema, mistyped).map((e) => e.message)).toEqual([expect.stringContaining('Variable "$after" of type "Int" used in position expecting type "String"')]);
+    expect(validate(schema, mistyped).map((e) => e.message)).toEqual([
+      expect.stringContaining('Variable "$after" of type "Int" used in position expecting type "String"'),
+    ]);
     // The supergraph's internals are not part of the API.
     const internal = parse('query Internal($graph: join__Graph) { gateways { id } }');
     expect(validate(schema, internal).map((e) => e.message)).toContainEqual(expect.stringContaining('Unknown type "join__Graph"'));
@@ -85,9 +97,14 @@ describe('the example partner app against the platform', () => {
     admin = await adminToken();
     platform.bus.subscribe((readings) => {
       const at = Date.now();
-      for (const reading of readings) if (reading.gatewayId === 'austin-gw01') published.push({ key: `${reading.sensorId}@${reading.time}`, at });
+      for (const reading of readings)
+        if (reading.gatewayId === 'austin-gw01') published.push({ key: `${reading.sensorId}@${reading.time}`, at });
     });
-    await eventually(async () => (await graphql(platform.routerUrl, '{ sensor(id: "austin-gw01.21.2") { latest { value } } }', undefined, { token: admin })).data?.sensor?.latest);
+    await eventually(
+      async () =>
+        (await graphql(platform.routerUrl, '{ sensor(id: "austin-gw01.21.2") { latest { value } } }', undefined, { token: admin })).data
+          ?.sensor?.latest,
+    );
   });
 
   afterAll(async () => {
@@ -101,7 +118,13 @@ describe('the example partner app against the platform', () => {
       if (line.startsWith('reconnected')) reconnectedAt = Date.now();
       lines.push(line);
     };
-    const report = await runPartnerApp({ url: platform.routerUrl, credentials: { token: admin }, gatewayId: 'partner-gw01', readings: 10, print });
+    const report = await runPartnerApp({
+      url: platform.routerUrl,
+      credentials: { token: admin },
+      gatewayId: 'partner-gw01',
+      readings: 10,
+      print,
+    });
 
     expect(report.overview).toMatchObject({ id: 'austin-gw01', tenant: expect.any(String), node: { name: expect.any(String) } });
     expect(report.overview.sensors?.length).toBeGreaterThan(0);
@@ -109,8 +132,17 @@ describe('the example partner app against the platform', () => {
     expect(report.history).toMatchObject({ quantity: 'CO2' });
     expect(report.history!.readings.length).toBeGreaterThan(0);
 
-    expect(report.registered).toEqual({ id: 'partner-gw01', name: 'Partner gateway partner-gw01', tenant: 'pisek-city', arch: 'ARM64', status: 'PROVISIONING', registeredAt: expect.any(String) });
-    expect((await graphql(platform.routerUrl, '{ gateway(id: "partner-gw01") { id } }', undefined, { token: admin })).data?.gateway).toEqual({ id: 'partner-gw01' });
+    expect(report.registered).toEqual({
+      id: 'partner-gw01',
+      name: 'Partner gateway partner-gw01',
+      tenant: 'pisek-city',
+      arch: 'ARM64',
+      status: 'PROVISIONING',
+      registeredAt: expect.any(String),
+    });
+    expect(
+      (await graphql(platform.routerUrl, '{ gateway(id: "partner-gw01") { id } }', undefined, { token: admin })).data?.gateway,
+    ).toEqual({ id: 'partner-gw01' });
 
     // 10 readings, a drop, graphql-ws' own retry (default settings), then 10 more from the cursor of the last one received: the
     // same readings, in the same order, as the collector published for the gateway, so nothing

@@ -21,7 +21,12 @@ describe('the platform through the router', () => {
     // The collector's first round (spread over the poll interval) has reached both the Austin
     // rooms and the Pisek crossing once their sensors have a latest value.
     await eventually(async () => {
-      const { data } = await graphql(url, '{ room: sensor(id: "austin-gw01.21.2") { latest { value } } crossing: sensor(id: "pisek-gw001.1.0") { latest { value } } }', undefined, { token: admin });
+      const { data } = await graphql(
+        url,
+        '{ room: sensor(id: "austin-gw01.21.2") { latest { value } } crossing: sensor(id: "pisek-gw001.1.0") { latest { value } } }',
+        undefined,
+        { token: admin },
+      );
       return data?.room?.latest && data.crossing?.latest;
     });
   });
@@ -40,16 +45,91 @@ describe('the platform through the router', () => {
             tenant
             arch
             status
-            node { name ready arch }
-            vrouter { name }
-            pods { name phase }
-            mesh { size coordinator { address role } nodes { address role hops parent { address } } }
-            sensors(quantity: CO2) { id name room latest { value time } readings(from: "-5min") { value } }
+            node {
+              name
+              ready
+              arch
+            }
+            vrouter {
+              name
+            }
+            pods {
+              name
+              phase
+            }
+            mesh {
+              size
+              coordinator {
+                address
+                role
+              }
+              nodes {
+                address
+                role
+                hops
+                parent {
+                  address
+                }
+              }
+            }
+            sensors(quantity: CO2) {
+              id
+              name
+              room
+              latest {
+                value
+                time
+              }
+              readings(from: "-5min") {
+                value
+              }
+            }
           }
-          datasets { id title license { name } distributions { accessUrl } }
-          intersections { name counters { id quantity } traffic(from: "-1h", every: "1min") { time vehicles pedestrians } }
-          parkingLots { name capacity occupied free }
-          datacenter { openstack { hypervisors { hostname } } contrail { bgpPeers { name } } kubernetes { nodes { name } } }
+          datasets {
+            id
+            title
+            license {
+              name
+            }
+            distributions {
+              accessUrl
+            }
+          }
+          intersections {
+            name
+            counters {
+              id
+              quantity
+            }
+            traffic(from: "-1h", every: "1min") {
+              time
+              vehicles
+              pedestrians
+            }
+          }
+          parkingLots {
+            name
+            capacity
+            occupied
+            free
+          }
+          datacenter {
+            openstack {
+              hypervisors {
+                hostname
+              }
+            }
+            contrail {
+              bgpPeers {
+                name
+              }
+            }
+            kubernetes {
+              nodes {
+                name
+              }
+            }
+          }
         }
       `,
       undefined,
@@ -57,7 +137,12 @@ describe('the platform through the router', () => {
     );
     expect(errors).toBeUndefined();
     const gateway = data!.gateway;
-    expect(gateway).toMatchObject({ name: 'Austin Convention Center, 3rd floor', tenant: 'austin-summit', arch: 'AMD64', status: 'ONLINE' });
+    expect(gateway).toMatchObject({
+      name: 'Austin Convention Center, 3rd floor',
+      tenant: 'austin-summit',
+      arch: 'AMD64',
+      status: 'ONLINE',
+    });
     expect(gateway.node).toEqual({ name: 'austin-gw01', ready: true, arch: 'AMD64' });
     expect(gateway.vrouter.name).toBe('austin-gw01');
     expect(gateway.pods.map((p: { name: string }) => p.name)).toContain('collector-austin-gw01');
@@ -73,7 +158,11 @@ describe('the platform through the router', () => {
     expect(co2.readings.length).toBeGreaterThan(0);
     expect(data!.datasets.map((d: { id: string }) => d.id)).toContain('pisek-traffic-counts');
     const traffic = data!.datasets.find((d: { id: string }) => d.id === 'pisek-traffic-counts');
-    expect(traffic.distributions.map((d: { accessUrl: string }) => new URL(d.accessUrl).pathname)).toEqual(['/graphql', '/opendata/datasets/pisek-traffic-counts.csv', '/opendata/datasets/pisek-traffic-counts.json']);
+    expect(traffic.distributions.map((d: { accessUrl: string }) => new URL(d.accessUrl).pathname)).toEqual([
+      '/graphql',
+      '/opendata/datasets/pisek-traffic-counts.csv',
+      '/opendata/datasets/pisek-traffic-counts.json',
+    ]);
     const [crossing] = data!.intersections;
     expect(crossing.name).toBe('Kollarova x Zizkova');
     expect(crossing.counters.map((c: { quantity: string }) => c.quantity)).toEqual(['VEHICLE_COUNT', 'PEDESTRIAN_COUNT']);
@@ -87,14 +176,36 @@ describe('the platform through the router', () => {
       url,
       /* GraphQL */ `
         mutation Register($input: RegisterGatewayInput!) {
-          registerGateway(input: $input) { gateway { id name tenant arch status } }
+          registerGateway(input: $input) {
+            gateway {
+              id
+              name
+              tenant
+              arch
+              status
+            }
+          }
         }
       `,
-      { input: { id: 'pisek-gw900', name: 'Pisek, Budovcova', tenant: 'pisek-city', arch: 'ARM64', location: { latitude: 49.31, longitude: 14.15 } } },
+      {
+        input: {
+          id: 'pisek-gw900',
+          name: 'Pisek, Budovcova',
+          tenant: 'pisek-city',
+          arch: 'ARM64',
+          location: { latitude: 49.31, longitude: 14.15 },
+        },
+      },
       { token: admin },
     );
     expect(register.errors).toBeUndefined();
-    expect(register.data!.registerGateway.gateway).toEqual({ id: 'pisek-gw900', name: 'Pisek, Budovcova', tenant: 'pisek-city', arch: 'ARM64', status: 'PROVISIONING' });
+    expect(register.data!.registerGateway.gateway).toEqual({
+      id: 'pisek-gw900',
+      name: 'Pisek, Budovcova',
+      tenant: 'pisek-city',
+      arch: 'ARM64',
+      status: 'PROVISIONING',
+    });
 
     const query = '{ gateway(id: "pisek-gw900") { status node { name ready arch labels { name value } } vrouter { name } mesh { size } } }';
     const gateway = await eventually(async () => {
@@ -109,9 +220,11 @@ describe('the platform through the router', () => {
   });
 
   it('refuses bad registrations with a code and changes nothing', async () => {
-    const mutation = 'mutation($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id } userErrors { code field message } } }';
+    const mutation =
+      'mutation($input: RegisterGatewayInput!) { registerGateway(input: $input) { gateway { id } userErrors { code field message } } }';
     const valid = { id: 'pisek-gw901', name: 'x', tenant: 'pisek-city', arch: 'ARM', location: { latitude: 49.3, longitude: 14.1 } };
-    const nodesBefore = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!.datacenter.kubernetes.nodes.length;
+    const nodesBefore = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!
+      .datacenter.kubernetes.nodes.length;
     const cases: Array<[Record<string, unknown>, string, string]> = [
       [{ ...valid, id: 'Bad_ID!' }, 'BAD_USER_INPUT', 'id'],
       [{ ...valid, tenant: 'nobody' }, 'BAD_USER_INPUT', 'tenant'],
@@ -126,13 +239,21 @@ describe('the platform through the router', () => {
     }
     const wrongEnum = await graphql(url, mutation, { input: { ...valid, arch: 'SPARC' } }, { token: admin });
     expect(wrongEnum.errors?.[0]?.message).toMatch(/SPARC/);
-    expect((await graphql(url, '{ gateway(id: "pisek-gw901") { id } }', undefined, { token: admin })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const nodesAfter = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!.datacenter.kubernetes.nodes.length;
+    expect((await graphql(url, '{ gateway(id: "pisek-gw901") { id } }', undefined, { token: admin })).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    const nodesAfter = (await graphql(url, '{ datacenter { kubernetes { nodes { name } } } }', undefined, { token: admin })).data!
+      .datacenter.kubernetes.nodes.length;
     expect(nodesAfter).toBe(nodesBefore);
   });
 
   it('bonds and unbonds mesh nodes through the IQRF daemon', async () => {
-    const bond = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", name: "new probe", room: "lab" }) { node { id address role name room sensors { quantity } } } }', undefined, { token: admin });
+    const bond = await graphql(
+      url,
+      'mutation { bondNode(input: { gatewayId: "pisek-gw002", name: "new probe", room: "lab" }) { node { id address role name room sensors { quantity } } } }',
+      undefined,
+      { token: admin },
+    );
     expect(bond.errors).toBeUndefined();
     const node = bond.data!.bondNode.node;
     expect(node).toMatchObject({ address: 13, role: 'SENSOR', name: 'new probe', room: 'lab' });
@@ -144,16 +265,36 @@ describe('the platform through the router', () => {
     await eventually(async () => seen.has('pisek-gw002.13.2'), 5_000);
     stop();
 
-    const unbond = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 13 }) { removedAddress gateway { mesh { size } } userErrors { code } } }', undefined, { token: admin });
+    const unbond = await graphql(
+      url,
+      'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 13 }) { removedAddress gateway { mesh { size } } userErrors { code } } }',
+      undefined,
+      { token: admin },
+    );
     expect(unbond.errors).toBeUndefined();
     expect(unbond.data!.unbondNode).toEqual({ removedAddress: 13, gateway: { mesh: { size: 12 } }, userErrors: [] });
     expect(platform.simulator!.iqrf.bondedNodes('pisek-gw002')).not.toContain(13);
 
-    const missing = await graphql(url, 'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 200 }) { removedAddress userErrors { code field } } }', undefined, { token: admin });
+    const missing = await graphql(
+      url,
+      'mutation { unbondNode(input: { gatewayId: "pisek-gw002", address: 200 }) { removedAddress userErrors { code field } } }',
+      undefined,
+      { token: admin },
+    );
     expect(missing.data!.unbondNode).toEqual({ removedAddress: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'address'] }] });
-    const unknownGateway = await graphql(url, 'mutation { bondNode(input: { gatewayId: "nope" }) { node { id } userErrors { code field } } }', undefined, { token: admin });
+    const unknownGateway = await graphql(
+      url,
+      'mutation { bondNode(input: { gatewayId: "nope" }) { node { id } userErrors { code field } } }',
+      undefined,
+      { token: admin },
+    );
     expect(unknownGateway.data!.bondNode).toEqual({ node: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'gatewayId'] }] });
-    const badAddress = await graphql(url, 'mutation { bondNode(input: { gatewayId: "pisek-gw002", address: 300 }) { node { id } userErrors { code field } } }', undefined, { token: admin });
+    const badAddress = await graphql(
+      url,
+      'mutation { bondNode(input: { gatewayId: "pisek-gw002", address: 300 }) { node { id } userErrors { code field } } }',
+      undefined,
+      { token: admin },
+    );
     expect(badAddress.data!.bondNode).toEqual({ node: null, userErrors: [{ code: 'BAD_USER_INPUT', field: ['input', 'address'] }] });
   });
 
@@ -191,7 +332,8 @@ describe('the platform through the router', () => {
     let text = '';
     const decoder = new TextDecoder();
     let line: string | undefined;
-    while (!(line = text.split('\n').find((l) => l.startsWith('data: ') && l.includes('readings')))) text += decoder.decode((await reader.read()).value, { stream: true });
+    while (!(line = text.split('\n').find((l) => l.startsWith('data: ') && l.includes('readings'))))
+      text += decoder.decode((await reader.read()).value, { stream: true });
     await reader.cancel();
     const event = JSON.parse(line.slice('data: '.length));
     expect(event.data.readings.sensor.quantity).toBe('VEHICLE_COUNT');
@@ -225,21 +367,66 @@ describe('the platform through the router', () => {
     expect(validation.errors?.[0]?.message).toMatch(/Cannot query field "nope"/);
     const unknown = await graphql(url, '{ sensor(id: "austin-gw01.99.0") { id } }', undefined, { token: admin });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }', undefined, { token: admin });
+    const badRange = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-1h", until: "-2h") { value } } }', undefined, {
+      token: admin,
+    });
     expect(badRange.errors?.[0]?.extensions?.code).toBe('BAD_TIME_RANGE');
-    const deep = await graphql(url, `{ gateways { mesh { nodes { parent { parent { parent { parent { parent { parent { parent { parent { parent { parent { address } } } } } } } } } } } } } }`, undefined, { token: admin });
+    const deep = await graphql(
+      url,
+      `
+        {
+          gateways {
+            mesh {
+              nodes {
+                parent {
+                  parent {
+                    parent {
+                      parent {
+                        parent {
+                          parent {
+                            parent {
+                              parent {
+                                parent {
+                                  parent {
+                                    address
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      `,
+      undefined,
+      { token: admin },
+    );
     expect(deep.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_DEEP' } });
-    const huge = await graphql(url, `{ ${Array.from({ length: 3000 }, (_, i) => `a${i}: __typename`).join(' ')} }`, undefined, { token: admin });
+    const huge = await graphql(url, `{ ${Array.from({ length: 3000 }, (_, i) => `a${i}: __typename`).join(' ')} }`, undefined, {
+      token: admin,
+    });
     expect(huge.errors?.[0]?.message).toMatch(/tokens/);
     const introspection = await graphql(url, getIntrospectionQuery(), undefined, { token: admin });
     expect(introspection.errors).toBeUndefined();
-    const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }', undefined, { token: admin });
+    const tooLong = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(from: "-3d") { value } } }', undefined, {
+      token: admin,
+    });
     expect(tooLong.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_TIME_RANGE' }, message: expect.stringMatching(/give every/) });
-    const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }', undefined, { token: admin });
+    const badDuration = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { readings(every: "5 parsecs") { value } } }', undefined, {
+      token: admin,
+    });
     expect(badDuration.errors?.[0]?.message).toMatch(/unknown unit "parsecs"/);
     const badSubscription = wsClient(url, { token: admin });
     const [unfiltered] = await take(badSubscription, 'subscription { readings { value } }', 1, 5_000);
-    expect(unfiltered!.errors).toMatchObject([{ message: expect.stringMatching(/sensorIds or gatewayId/), extensions: { code: 'BAD_USER_INPUT' } }]);
+    expect(unfiltered!.errors).toMatchObject([
+      { message: expect.stringMatching(/sensorIds or gatewayId/), extensions: { code: 'BAD_USER_INPUT' } },
+    ]);
     const [malformedId] = await take(badSubscription, 'subscription { readings(sensorIds: ["not a sensor"]) { value } }', 1, 5_000);
     expect(malformedId!.errors).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT', field: 'sensorIds' } }]);
     await badSubscription.dispose();
@@ -247,7 +434,11 @@ describe('the platform through the router', () => {
     // Garbage on a gateway's response topic reaches the collector, which counts it and goes on.
     const malformedBefore = platform.collector.stats.malformedPayloads;
     const readingsBefore = platform.collector.stats.readings;
-    const gateway = await connectAs(platform.mqttUrl, accountMaker(platform.mqttAccounts), { username: gatewayUsername('garbage-gw'), role: 'gateway', gatewayId: 'garbage-gw' });
+    const gateway = await connectAs(platform.mqttUrl, accountMaker(platform.mqttAccounts), {
+      username: gatewayUsername('garbage-gw'),
+      role: 'gateway',
+      gatewayId: 'garbage-gw',
+    });
     await gateway.publishAsync(topicFor(defaultTopics.responses, 'garbage-gw'), '{"mType": 42', { qos: 1 });
     await gateway.endAsync();
     await eventually(async () => platform.collector.stats.malformedPayloads > malformedBefore);

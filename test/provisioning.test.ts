@@ -18,15 +18,36 @@ const AUSTIN = 'austin-summit';
 const REGISTER = /* GraphQL */ `
   mutation ($input: RegisterGatewayInput!) {
     registerGateway(input: $input) {
-      gateway { id tenant arch status registeredAt }
-      collector { podName namespace image nodeSelector { name value } }
-      userErrors { code field message }
+      gateway {
+        id
+        tenant
+        arch
+        status
+        registeredAt
+      }
+      collector {
+        podName
+        namespace
+        image
+        nodeSelector {
+          name
+          value
+        }
+      }
+      userErrors {
+        code
+        field
+        message
+      }
     }
   }
 `;
-const DECOMMISSION = 'mutation ($input: DecommissionGatewayInput!) { decommissionGateway(input: $input) { decommissionedGatewayId userErrors { code field message } } }';
-const DEPLOY = 'mutation ($input: DeployCollectorInput!) { deployCollector(input: $input) { gateway { id } collector { podName } userErrors { code field message } } }';
-const DISCOVER = 'mutation ($input: DiscoverMeshInput!) { discoverMesh(input: $input) { discovery { id state waves } userErrors { code field message } } }';
+const DECOMMISSION =
+  'mutation ($input: DecommissionGatewayInput!) { decommissionGateway(input: $input) { decommissionedGatewayId userErrors { code field message } } }';
+const DEPLOY =
+  'mutation ($input: DeployCollectorInput!) { deployCollector(input: $input) { gateway { id } collector { podName } userErrors { code field message } } }';
+const DISCOVER =
+  'mutation ($input: DiscoverMeshInput!) { discoverMesh(input: $input) { discovery { id state waves } userErrors { code field message } } }';
 const BOND = 'mutation ($input: BondNodeInput!) { bondNode(input: $input) { node { id } userErrors { code field message } } }';
 const UNBOND = 'mutation ($input: UnbondNodeInput!) { unbondNode(input: $input) { removedAddress userErrors { code field message } } }';
 
@@ -48,32 +69,46 @@ function footprint(platform: Platform, gatewayId: string) {
 const nothing = { node: false, vrouters: 0, pods: [], daemon: false };
 
 /** Every event of a subscription that ends by itself (rejects on an error or after `timeoutMs`). */
-function collect(client: Client, query: string, variables: Record<string, unknown>, timeoutMs = 10_000): Promise<Array<Record<string, any>>> {
+function collect(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  timeoutMs = 10_000,
+): Promise<Array<Record<string, any>>> {
   return new Promise((resolve, reject) => {
     const events: Array<Record<string, any>> = [];
-    const timer = setTimeout(() => reject(new Error(`subscription did not end within ${timeoutMs} ms (${events.length} events)`)), timeoutMs);
-    client.subscribe<Record<string, any>>({ query, variables }, {
-      next: (result) => (result.errors ? reject(new Error(JSON.stringify(result.errors))) : events.push(result.data!)),
-      error: (error) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+    const timer = setTimeout(
+      () => reject(new Error(`subscription did not end within ${timeoutMs} ms (${events.length} events)`)),
+      timeoutMs,
+    );
+    client.subscribe<Record<string, any>>(
+      { query, variables },
+      {
+        next: (result) => (result.errors ? reject(new Error(JSON.stringify(result.errors))) : events.push(result.data!)),
+        error: (error) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+        },
+        complete: () => {
+          clearTimeout(timer);
+          resolve(events);
+        },
       },
-      complete: () => {
-        clearTimeout(timer);
-        resolve(events);
-      },
-    });
+    );
   });
 }
 
 /** A subscription's events as they come, and how it ended; `dispose` unsubscribes. */
 function follow(client: Client, query: string, variables: Record<string, unknown> = {}) {
   const followed = { events: [] as Array<Record<string, any>>, completed: false, failure: undefined as unknown, dispose: () => {} };
-  followed.dispose = client.subscribe<Record<string, any>>({ query, variables }, {
-    next: (result) => (result.errors ? (followed.failure = result.errors) : followed.events.push(result.data!)),
-    error: (error) => (followed.failure = error),
-    complete: () => (followed.completed = true),
-  });
+  followed.dispose = client.subscribe<Record<string, any>>(
+    { query, variables },
+    {
+      next: (result) => (result.errors ? (followed.failure = result.errors) : followed.events.push(result.data!)),
+      error: (error) => (followed.failure = error),
+      complete: () => (followed.completed = true),
+    },
+  );
   return followed;
 }
 
@@ -106,11 +141,15 @@ describe('provisioning through the router', () => {
    * (runs take a few round trips in the simulator; a gateway is not decommissioned while one runs).
    */
   const discoverUntilSeen = async (gatewayId: string, token: string, followed: ReturnType<typeof follow>) => {
-    await eventually(async () => {
-      await graphql(url, DISCOVER, { input: { gatewayId, waves: 1 } }, as(token));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      return followed.events.length > 0;
-    }, 10_000, 200);
+    await eventually(
+      async () => {
+        await graphql(url, DISCOVER, { input: { gatewayId, waves: 1 } }, as(token));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return followed.events.length > 0;
+      },
+      10_000,
+      200,
+    );
     await eventually(async () => followed.events.some((event) => event.meshDiscovery.state !== 'RUNNING'), 5_000);
   };
 
@@ -121,10 +160,19 @@ describe('provisioning through the router', () => {
     expect(payload.userErrors).toEqual([]);
     expect(payload.gateway).toMatchObject({ id: 'pisek-gw700', tenant: CITY, arch: 'ARM', status: 'PROVISIONING' });
     expect(payload.collector).toMatchObject({ podName: expect.stringMatching(/^collector-pisek-gw700-[a-z0-9]{5}$/), namespace: CITY });
-    expect(payload.collector.nodeSelector).toEqual(expect.arrayContaining([{ name: 'kubernetes.io/arch', value: 'arm' }, { name: 'kubernetes.io/hostname', value: 'pisek-gw700' }]));
+    expect(payload.collector.nodeSelector).toEqual(
+      expect.arrayContaining([
+        { name: 'kubernetes.io/arch', value: 'arm' },
+        { name: 'kubernetes.io/hostname', value: 'pisek-gw700' },
+      ]),
+    );
 
     const state = platform.simulator!.cloud.state;
-    expect(state.nodes.get('pisek-gw700')?.metadata.labels).toMatchObject({ 'iot-platform.io/tenant': CITY, 'iot-platform.io/gateway': 'pisek-gw700', 'kubernetes.io/arch': 'arm' });
+    expect(state.nodes.get('pisek-gw700')?.metadata.labels).toMatchObject({
+      'iot-platform.io/tenant': CITY,
+      'iot-platform.io/gateway': 'pisek-gw700',
+      'kubernetes.io/arch': 'arm',
+    });
     // Attached to the tenant's network: the vRouter serves the address spaces of pisek-city-iot, whose route target is its own.
     const network = state.virtualNetworks.find((n) => n.fq_name.join(':') === `default-domain:${CITY}:${CITY}-iot`)!;
     const others = state.virtualNetworks.filter((n) => n !== network);
@@ -135,7 +183,8 @@ describe('provisioning through the router', () => {
 
     const pod = state.pods.get(`${CITY}/${payload.collector.podName}`)!;
     expect(pod.spec).toMatchObject({ nodeSelector: { 'kubernetes.io/arch': 'arm', 'kubernetes.io/hostname': 'pisek-gw700' } });
-    const status = async () => (await graphql(url, '{ gateway(id: "pisek-gw700") { status pods { name phase nodeName } } }', undefined, as(city))).data?.gateway;
+    const status = async () =>
+      (await graphql(url, '{ gateway(id: "pisek-gw700") { status pods { name phase nodeName } } }', undefined, as(city))).data?.gateway;
     const online = await eventually(async () => {
       const gateway = await status();
       return gateway?.status === 'ONLINE' ? gateway : undefined;
@@ -182,7 +231,10 @@ describe('provisioning through the router', () => {
     const created = data!.deployCollector.collector.podName;
     expect(created).not.toBe(old);
     expect(footprint(platform, 'pisek-gw700').pods).toEqual([created]);
-    expect(platform.simulator!.cloud.state.pods.get(`${CITY}/${created}`)?.spec).toMatchObject({ nodeName: 'pisek-gw700', nodeSelector: { 'kubernetes.io/arch': 'arm' } });
+    expect(platform.simulator!.cloud.state.pods.get(`${CITY}/${created}`)?.spec).toMatchObject({
+      nodeName: 'pisek-gw700',
+      nodeSelector: { 'kubernetes.io/arch': 'arm' },
+    });
   });
 
   it('decommissions a gateway: pod, vRouter, node and daemon gone, and the gateway with them', async () => {
@@ -201,20 +253,31 @@ describe('provisioning through the router', () => {
   it('leaves nothing behind when a step fails, in any system', async () => {
     const state = platform.simulator!.cloud.state;
     // Kubernetes refuses the collector pod: the node and the vRouter made before it are undone.
-    state.injectFault({ system: 'kubernetes', method: 'POST', path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`), status: 500, message: 'etcd is down' });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'POST',
+      path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`),
+      status: 500,
+      message: 'etcd is down',
+    });
     const podRefused = await graphql(url, REGISTER, { input: registration('pisek-gw701') }, as(city));
     expect(podRefused.data!.registerGateway.gateway).toBeNull();
     expect(podRefused.data!.registerGateway.userErrors).toEqual([
       {
         code: 'UPSTREAM_ERROR',
         field: null,
-        message: expect.stringMatching(/deploying its collector pod failed: Kubernetes: .*etcd is down; undone: creating its Contrail vRouter, creating its Kubernetes node$/),
+        message: expect.stringMatching(
+          /deploying its collector pod failed: Kubernetes: .*etcd is down; undone: creating its Contrail vRouter, creating its Kubernetes node$/,
+        ),
       },
     ]);
     // Contrail refuses the vRouter: the node is undone.
     state.injectFault({ system: 'contrail', method: 'POST', path: /^\/virtual-routers$/, status: 503, message: 'config API unavailable' });
     const vrouterRefused = await graphql(url, REGISTER, { input: registration('pisek-gw702') }, as(city));
-    expect(vrouterRefused.data!.registerGateway.userErrors[0]).toMatchObject({ code: 'UPSTREAM_ERROR', message: expect.stringContaining('creating its Contrail vRouter failed') });
+    expect(vrouterRefused.data!.registerGateway.userErrors[0]).toMatchObject({
+      code: 'UPSTREAM_ERROR',
+      message: expect.stringContaining('creating its Contrail vRouter failed'),
+    });
     // Past the simulated kubelet's delay: no daemon booted on a node that existed for a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const id of ['pisek-gw701', 'pisek-gw702']) {
@@ -225,10 +288,19 @@ describe('provisioning through the router', () => {
     // Decommissioning that fails half-way puts back what it removed: the gateway stays whole.
     const registered = await graphql(url, REGISTER, { input: registration('pisek-gw703') }, as(city));
     const [pod] = footprint(platform, 'pisek-gw703').pods;
-    state.injectFault({ system: 'kubernetes', method: 'DELETE', path: /^\/api\/v1\/nodes\/pisek-gw703$/, status: 500, message: 'apiserver timeout' });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'DELETE',
+      path: /^\/api\/v1\/nodes\/pisek-gw703$/,
+      status: 500,
+      message: 'apiserver timeout',
+    });
     const failed = await graphql(url, DECOMMISSION, { input: { gatewayId: 'pisek-gw703' } }, as(city));
     expect(failed.data!.decommissionGateway.decommissionedGatewayId).toBeNull();
-    expect(failed.data!.decommissionGateway.userErrors[0]).toMatchObject({ code: 'UPSTREAM_ERROR', message: expect.stringContaining('removing its Kubernetes node failed') });
+    expect(failed.data!.decommissionGateway.userErrors[0]).toMatchObject({
+      code: 'UPSTREAM_ERROR',
+      message: expect.stringContaining('removing its Kubernetes node failed'),
+    });
     expect(footprint(platform, 'pisek-gw703')).toMatchObject({ node: true, vrouters: 1, pods: [pod] });
     expect((await platform.registry.getMany(['pisek-gw703']))[0]?.registeredAt).toBe(registered.data!.registerGateway.gateway.registeredAt);
   });
@@ -241,25 +313,49 @@ describe('provisioning through the router', () => {
     expect(retry.data!.registerGateway.gateway).toEqual({ ...first.data!.registerGateway.gateway, status: expect.any(String) });
     expect(retry.data!.registerGateway.collector).toEqual(first.data!.registerGateway.collector);
     expect(retry.data!.registerGateway.userErrors).toEqual([]);
-    expect(footprint(platform, 'pisek-gw710')).toMatchObject({ node: true, vrouters: 1, pods: [first.data!.registerGateway.collector.podName] });
+    expect(footprint(platform, 'pisek-gw710')).toMatchObject({
+      node: true,
+      vrouters: 1,
+      pods: [first.data!.registerGateway.collector.podName],
+    });
 
     const changed = await graphql(url, REGISTER, { input: { ...input, name: 'Another name' } }, as(city));
-    expect(changed.data!.registerGateway).toMatchObject({ gateway: null, collector: null, userErrors: [{ code: 'IDEMPOTENCY_KEY_REUSED', field: ['input', 'idempotencyKey'] }] });
-    const otherMutation = await graphql(url, DEPLOY, { input: { gatewayId: 'pisek-gw710', idempotencyKey: input.idempotencyKey } }, as(city));
+    expect(changed.data!.registerGateway).toMatchObject({
+      gateway: null,
+      collector: null,
+      userErrors: [{ code: 'IDEMPOTENCY_KEY_REUSED', field: ['input', 'idempotencyKey'] }],
+    });
+    const otherMutation = await graphql(
+      url,
+      DEPLOY,
+      { input: { gatewayId: 'pisek-gw710', idempotencyKey: input.idempotencyKey } },
+      as(city),
+    );
     expect(otherMutation.data!.deployCollector.userErrors[0].code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect((await platform.registry.getMany(['pisek-gw710']))[0]?.name).toBe('Gateway pisek-gw710');
     expect(footprint(platform, 'pisek-gw710').pods).toEqual([first.data!.registerGateway.collector.podName]);
 
     // Two concurrent requests with one key: one acts, the other waits its turn or gets its result.
     const concurrent = { ...registration('pisek-gw711'), idempotencyKey: 'register-gw711-c0de' };
-    const both = await Promise.all([graphql(url, REGISTER, { input: concurrent }, as(city)), graphql(url, REGISTER, { input: concurrent }, as(city))]);
+    const both = await Promise.all([
+      graphql(url, REGISTER, { input: concurrent }, as(city)),
+      graphql(url, REGISTER, { input: concurrent }, as(city)),
+    ]);
     const outcomes = both.map((r) => r.data!.registerGateway.userErrors[0]?.code ?? r.data!.registerGateway.gateway.id).sort();
-    expect([['pisek-gw711', 'pisek-gw711'], ['IDEMPOTENCY_KEY_IN_USE', 'pisek-gw711']]).toContainEqual(outcomes);
+    expect([
+      ['pisek-gw711', 'pisek-gw711'],
+      ['IDEMPOTENCY_KEY_IN_USE', 'pisek-gw711'],
+    ]).toContainEqual(outcomes);
     expect(footprint(platform, 'pisek-gw711')).toMatchObject({ node: true, vrouters: 1 });
     expect(footprint(platform, 'pisek-gw711').pods).toHaveLength(1);
 
     // A key is the caller's own: the same key from another tenant is another request.
-    const elsewhere = await graphql(url, REGISTER, { input: { ...registration('austin-gw70', { tenant: AUSTIN }), idempotencyKey: input.idempotencyKey } }, as(austin));
+    const elsewhere = await graphql(
+      url,
+      REGISTER,
+      { input: { ...registration('austin-gw70', { tenant: AUSTIN }), idempotencyKey: input.idempotencyKey } },
+      as(austin),
+    );
     expect(elsewhere.data!.registerGateway.userErrors).toEqual([]);
   });
 
@@ -278,7 +374,10 @@ describe('provisioning through the router', () => {
       expect(theirs.errors, field).toBeUndefined();
       const { userErrors, ...objects } = theirs.data![field];
       expect(userErrors, field).toEqual([{ code: 'NOT_FOUND', field: ['input', 'gatewayId'], message: 'No gateway "pisek-gw002"' }]);
-      expect(Object.values(objects).every((value) => value === null), field).toBe(true);
+      expect(
+        Object.values(objects).every((value) => value === null),
+        field,
+      ).toBe(true);
       expect(JSON.stringify(unknown.data![field]).replace('pisek-gw002x', 'pisek-gw002')).toBe(JSON.stringify(theirs.data![field]));
     }
     expect(platform.simulator!.iqrf.bondedNodes('pisek-gw002')).toEqual(bonded);
@@ -286,13 +385,20 @@ describe('provisioning through the router', () => {
 
     // The subgraph holds the wall itself, for a request signed as the router signs it.
     const caller: Caller = { kind: 'user', subject: 'austin-dev', tenant: AUSTIN, scopes: tenantScopes };
-    const direct = await subgraphRequest(platform.subgraphs.devices.url, { query: BOND, variables: { input: { gatewayId: 'pisek-gw002' } } }, caller, platform.subgraphSecret);
+    const direct = await subgraphRequest(
+      platform.subgraphs.devices.url,
+      { query: BOND, variables: { input: { gatewayId: 'pisek-gw002' } } },
+      caller,
+      platform.subgraphSecret,
+    );
     expect(direct.data.bondNode.userErrors[0].code).toBe('NOT_FOUND');
 
     // Progress of another tenant's gateway is not theirs to follow either.
     const client = wsClient(url, as(austin));
     try {
-      await expect(collect(client, 'subscription { meshDiscovery(gatewayId: "pisek-gw002") { wave } }', {})).rejects.toThrow(/NOT_FOUND|No gateway/);
+      await expect(collect(client, 'subscription { meshDiscovery(gatewayId: "pisek-gw002") { wave } }', {})).rejects.toThrow(
+        /NOT_FOUND|No gateway/,
+      );
     } finally {
       await client.dispose();
     }
@@ -322,12 +428,19 @@ describe('provisioning through the router', () => {
       [DISCOVER, { gatewayId: 'pisek-gw002', waves: 11 }, 'discoverMesh', ['input', 'waves']],
       [DISCOVER, { gatewayId: 'pisek-gw002', waves: 2, emptyWaves: 3 }, 'discoverMesh', ['input', 'emptyWaves']],
       [BOND, { gatewayId: 'pisek-gw002', name: ' ' }, 'bondNode', ['input', 'name']],
-      [REGISTER, registration('pisek-gw730', { location: { latitude: 49, longitude: 200 } }), 'registerGateway', ['input', 'location', 'longitude']],
+      [
+        REGISTER,
+        registration('pisek-gw730', { location: { latitude: 49, longitude: 200 } }),
+        'registerGateway',
+        ['input', 'location', 'longitude'],
+      ],
       [REGISTER, { ...registration('pisek-gw731'), idempotencyKey: 'has spaces' }, 'registerGateway', ['input', 'idempotencyKey']],
     ];
     for (const [mutation, input, field, path] of cases) {
       const response: GraphQLResponse = await graphql(url, mutation, { input }, as(city));
-      expect(response.data![field].userErrors, JSON.stringify(input)).toEqual([{ code: 'BAD_USER_INPUT', field: path, message: expect.any(String) }]);
+      expect(response.data![field].userErrors, JSON.stringify(input)).toEqual([
+        { code: 'BAD_USER_INPUT', field: path, message: expect.any(String) },
+      ]);
     }
     expect(footprint(platform, 'pisek-gw730')).toEqual(nothing);
 
@@ -335,7 +448,12 @@ describe('provisioning through the router', () => {
     const taken = await graphql(url, REGISTER, { input: registration('k8s-master') }, as(city));
     // In development, the message says what Kubernetes answered (production: the next describe).
     expect(taken.data!.registerGateway.userErrors).toEqual([
-      { code: 'ALREADY_EXISTS', field: null, message: 'Provisioning gateway "k8s-master": creating its Kubernetes node failed: Kubernetes: POST /api/v1/nodes answered 409: nodes "k8s-master" already exists' },
+      {
+        code: 'ALREADY_EXISTS',
+        field: null,
+        message:
+          'Provisioning gateway "k8s-master": creating its Kubernetes node failed: Kubernetes: POST /api/v1/nodes answered 409: nodes "k8s-master" already exists',
+      },
     ]);
     expect(platform.simulator!.cloud.state.nodes.get('k8s-master')?.metadata.labels).not.toHaveProperty('iot-platform.io/gateway');
     expect(footprint(platform, 'k8s-master')).toMatchObject({ vrouters: 0, pods: [] });
@@ -343,23 +461,43 @@ describe('provisioning through the router', () => {
 
   it('tells in development what the system answered and what could not be undone', async () => {
     const state = platform.simulator!.cloud.state;
-    state.injectFault({ system: 'kubernetes', method: 'POST', path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`), status: 500, message: 'etcd is down' });
-    state.injectFault({ system: 'kubernetes', method: 'DELETE', path: /^\/api\/v1\/nodes\/pisek-gw704$/, status: 500, message: 'apiserver timeout' });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'POST',
+      path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`),
+      status: 500,
+      message: 'etcd is down',
+    });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'DELETE',
+      path: /^\/api\/v1\/nodes\/pisek-gw704$/,
+      status: 500,
+      message: 'apiserver timeout',
+    });
     const stuck = await graphql(url, REGISTER, { input: registration('pisek-gw704') }, as(city));
     expect(stuck.data!.registerGateway.userErrors).toEqual([
       {
         code: 'UPSTREAM_ERROR',
         field: null,
-        message: expect.stringMatching(/^Provisioning gateway "pisek-gw704": deploying its collector pod failed: Kubernetes: .*etcd is down; undone: creating its Contrail vRouter; NOT undone \(clean up by hand\): creating its Kubernetes node: .*apiserver timeout$/),
+        message: expect.stringMatching(
+          /^Provisioning gateway "pisek-gw704": deploying its collector pod failed: Kubernetes: .*etcd is down; undone: creating its Contrail vRouter; NOT undone \(clean up by hand\): creating its Kubernetes node: .*apiserver timeout$/,
+        ),
       },
     ]);
   });
 
   it("refuses a taken id in the same words, whether the gateway is the caller's or another tenant's", async () => {
     const own = await graphql(url, REGISTER, { input: registration('pisek-gw001') }, as(city));
-    expect(own.data!.registerGateway).toEqual({ gateway: null, collector: null, userErrors: [{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' }] });
+    expect(own.data!.registerGateway).toEqual({
+      gateway: null,
+      collector: null,
+      userErrors: [{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' }],
+    });
     const theirs = await graphql(url, REGISTER, { input: registration('austin-gw01') }, as(city));
-    expect(JSON.stringify(theirs.data!.registerGateway).replace('austin-gw01', 'pisek-gw001')).toBe(JSON.stringify(own.data!.registerGateway));
+    expect(JSON.stringify(theirs.data!.registerGateway).replace('austin-gw01', 'pisek-gw001')).toBe(
+      JSON.stringify(own.data!.registerGateway),
+    );
     expect((await platform.registry.getMany(['austin-gw01']))[0]?.tenant).toBe(AUSTIN);
   });
 
@@ -367,7 +505,12 @@ describe('provisioning through the router', () => {
     // Joined with ":", subject "dev:x" with key "k" and subject "dev" with key "x:k" would be one key.
     const developer = (subject: string): Caller => ({ kind: 'user', subject, tenant: CITY, scopes: tenantScopes });
     const register = (id: string, idempotencyKey: string, subject: string) =>
-      subgraphRequest(platform.subgraphs.devices.url, { query: REGISTER, variables: { input: { ...registration(id), idempotencyKey } } }, developer(subject), platform.subgraphSecret);
+      subgraphRequest(
+        platform.subgraphs.devices.url,
+        { query: REGISTER, variables: { input: { ...registration(id), idempotencyKey } } },
+        developer(subject),
+        platform.subgraphSecret,
+      );
     const first = await register('pisek-gw750', 'k', 'dev:x');
     expect(first.data.registerGateway.userErrors).toEqual([]);
     const second = await register('pisek-gw751', 'x:k', 'dev');
@@ -392,17 +535,25 @@ describe('provisioning through the router', () => {
       await registerOnline('pisek-gw740', austin, AUSTIN);
       const started = await graphql(url, DISCOVER, { input: { gatewayId: 'pisek-gw740', waves: 1 } }, as(austin));
       const austinRun = started.data!.discoverMesh.discovery.id;
-      const theirs = await collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }', { id: austinRun });
+      const theirs = await collect(
+        austinClient,
+        'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }',
+        { id: austinRun },
+      );
       expect(theirs.at(-1)?.meshDiscovery.state).toBe('COMPLETED');
       expect(following.events.map((e) => e.meshDiscovery.discovery.id)).not.toContain(austinRun);
       // The city's run on the old gateway is not the new owner's to replay.
-      await expect(collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }', { id: cityRun })).rejects.toThrow(/NOT_FOUND|No mesh discovery/);
+      await expect(
+        collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw740", discoveryId: $id) { state } }', {
+          id: cityRun,
+        }),
+      ).rejects.toThrow(/NOT_FOUND|No mesh discovery/);
     } finally {
       await Promise.all([cityClient.dispose(), austinClient.dispose()]);
     }
   });
 
-  it("checks the tenant with every discovery event: an id that another instance gave to another tenant is not followed", async () => {
+  it('checks the tenant with every discovery event: an id that another instance gave to another tenant is not followed', async () => {
     await registerOnline('pisek-gw741', city);
     const cityClient = wsClient(url, as(city));
     const austinClient = wsClient(url, as(austin));
@@ -416,7 +567,9 @@ describe('provisioning through the router', () => {
 
       const started = await graphql(url, DISCOVER, { input: { gatewayId: 'pisek-gw741', waves: 1 } }, as(austin));
       const austinRun = started.data!.discoverMesh.discovery.id;
-      await collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw741", discoveryId: $id) { state } }', { id: austinRun });
+      await collect(austinClient, 'subscription ($id: ID) { meshDiscovery(gatewayId: "pisek-gw741", discoveryId: $id) { state } }', {
+        id: austinRun,
+      });
       await eventually(async () => following.completed, 5_000);
       expect(following.events.map((e) => e.meshDiscovery.discovery.id)).not.toContain(austinRun);
     } finally {
@@ -442,23 +595,50 @@ describe('provisioning through the router, in production', () => {
   });
 
   it("names the failed step and the outcome in user errors; the systems' answers go to the log with the gateway id", async () => {
-    const register = async (id: string) => (await graphql(platform.routerUrl, REGISTER, { input: registration(id) }, { token: city })).data!.registerGateway;
+    const register = async (id: string) =>
+      (await graphql(platform.routerUrl, REGISTER, { input: registration(id) }, { token: city })).data!.registerGateway;
 
     // Kubernetes has a node of that name: its answer (409, the node's name) stays in the log.
     expect((await register('k8s-master')).userErrors).toEqual([
-      { code: 'ALREADY_EXISTS', field: null, message: 'Provisioning gateway "k8s-master": creating its Kubernetes node failed; nothing was changed' },
+      {
+        code: 'ALREADY_EXISTS',
+        field: null,
+        message: 'Provisioning gateway "k8s-master": creating its Kubernetes node failed; nothing was changed',
+      },
     ]);
     expect(logs).toContainEqual(
-      expect.objectContaining({ level: 40, gatewayId: 'k8s-master', step: 'creating its Kubernetes node', err: expect.objectContaining({ message: expect.stringContaining('answered 409: nodes "k8s-master" already exists') }) }),
+      expect.objectContaining({
+        level: 40,
+        gatewayId: 'k8s-master',
+        step: 'creating its Kubernetes node',
+        err: expect.objectContaining({ message: expect.stringContaining('answered 409: nodes "k8s-master" already exists') }),
+      }),
     );
 
     // The pod is refused and the node's undo fails too: the operator is told, the client only that.
     const state = platform.simulator!.cloud.state;
-    state.injectFault({ system: 'kubernetes', method: 'POST', path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`), status: 500, message: 'etcd is down' });
-    state.injectFault({ system: 'kubernetes', method: 'DELETE', path: /^\/api\/v1\/nodes\/pisek-gw760$/, status: 500, message: 'apiserver timeout' });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'POST',
+      path: new RegExp(`^/api/v1/namespaces/${CITY}/pods$`),
+      status: 500,
+      message: 'etcd is down',
+    });
+    state.injectFault({
+      system: 'kubernetes',
+      method: 'DELETE',
+      path: /^\/api\/v1\/nodes\/pisek-gw760$/,
+      status: 500,
+      message: 'apiserver timeout',
+    });
     const stuck = await register('pisek-gw760');
     expect(stuck.userErrors).toEqual([
-      { code: 'UPSTREAM_ERROR', field: null, message: 'Provisioning gateway "pisek-gw760": deploying its collector pod failed; some steps could not be undone, the operator was told' },
+      {
+        code: 'UPSTREAM_ERROR',
+        field: null,
+        message:
+          'Provisioning gateway "pisek-gw760": deploying its collector pod failed; some steps could not be undone, the operator was told',
+      },
     ]);
     expect(logs).toContainEqual(
       expect.objectContaining({
@@ -471,7 +651,9 @@ describe('provisioning through the router, in production', () => {
     );
 
     // Our own refusals read the same in production.
-    expect((await register('pisek-gw001')).userErrors).toEqual([{ code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' }]);
+    expect((await register('pisek-gw001')).userErrors).toEqual([
+      { code: 'ALREADY_EXISTS', field: ['input', 'id'], message: 'Gateway id "pisek-gw001" is not available' },
+    ]);
   });
 });
 

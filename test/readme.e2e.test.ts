@@ -19,12 +19,19 @@ async function readmeExamples(): Promise<Record<string, string>> {
 
 /** Runs the README's start command as a new user would, in its own process group. */
 function npmStart(dataDir: string): ChildProcess {
-  return spawn('npm', ['start'], { cwd: repo, env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn('npm', ['start'], {
+    cwd: repo,
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Ctrl-C in a terminal: SIGINT to the whole process group. Resolves once every process of it is gone. */
 async function stop(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   process.kill(-child.pid!, 'SIGINT');
   const result = await exited;
   await eventually(async () => !groupAlive(child), 15_000);
@@ -69,7 +76,11 @@ describe('the README, run against `npm start`', () => {
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const started = Date.now();
-    const up = await eventually(async () => (await fetch(url.replace('/graphql', '/health')).catch(() => undefined))?.ok, 30_000, 200).catch(() => false);
+    const up = await eventually(
+      async () => (await fetch(url.replace('/graphql', '/health')).catch(() => undefined))?.ok,
+      30_000,
+      200,
+    ).catch(() => false);
     expect(up, `npm start did not come up; it printed:\n${output}`).toBe(true);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 40_000);
@@ -80,7 +91,12 @@ describe('the README, run against `npm start`', () => {
       return response.data?.gateway?.sensors?.[0]?.latest ? response : undefined;
     });
     expect(errors).toBeUndefined();
-    expect(data!.gateway).toMatchObject({ name: 'Austin Convention Center, 3rd floor', status: 'ONLINE', node: { ready: true }, vrouter: { name: 'austin-gw01' } });
+    expect(data!.gateway).toMatchObject({
+      name: 'Austin Convention Center, 3rd floor',
+      status: 'ONLINE',
+      node: { ready: true },
+      vrouter: { name: 'austin-gw01' },
+    });
     expect(data!.gateway.sensors).toHaveLength(20);
     expect(data!.intersections[0].name).toBe('Kollarova x Zizkova');
     expect(data!.parkingLots.length).toBeGreaterThan(0);
@@ -90,7 +106,12 @@ describe('the README, run against `npm start`', () => {
   it('runs the example mutation, and the new gateway shows up with its Kubernetes node', async () => {
     const { data, errors } = await graphql(url, examples.mutation!, undefined, { token: pisek });
     expect(errors).toBeUndefined();
-    expect(data!.registerGateway.gateway).toEqual({ id: 'pisek-gw301', name: 'Pisek, Budovcova', tenant: 'pisek-city', status: 'PROVISIONING' });
+    expect(data!.registerGateway.gateway).toEqual({
+      id: 'pisek-gw301',
+      name: 'Pisek, Budovcova',
+      tenant: 'pisek-city',
+      status: 'PROVISIONING',
+    });
     const gateway = await eventually(async () => {
       const response = await graphql(url, examples['after-mutation']!, undefined, { token: pisek });
       return response.data?.gateway?.node?.ready ? response.data.gateway : undefined;

@@ -46,7 +46,9 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
       const client = wsClient(url, { token: admin });
       const events: Array<{ sensorId: string; time: number; value: number }> = [];
       received.set(gateway.id, events);
-      client.subscribe<{ readings: { value: number; time: string; sensor: { id: string; gateway: { id: string; node: { ready: boolean } } } } }>(
+      client.subscribe<{
+        readings: { value: number; time: string; sensor: { id: string; gateway: { id: string; node: { ready: boolean } } } };
+      }>(
         { query: `subscription { readings(gatewayId: "${gateway.id}") { value time sensor { id gateway { id node { ready } } } } }` },
         {
           next: ({ data }) => {
@@ -69,12 +71,21 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
 
   it('answers history from Graphite through the router', async () => {
     const { data, errors } = await eventually(async () => {
-      const response = await graphql(url, '{ sensor(id: "austin-gw01.21.2") { latest { value time } readings(from: "-5min") { value time } } }', undefined, { token: admin });
+      const response = await graphql(
+        url,
+        '{ sensor(id: "austin-gw01.21.2") { latest { value time } readings(from: "-5min") { value time } } }',
+        undefined,
+        { token: admin },
+      );
       return response.data?.sensor?.readings?.length ? response : undefined;
     }, 20_000);
     expect(errors).toBeUndefined();
     expect(data!.sensor.latest.value).toBeGreaterThan(300);
-    const stored = await platform.store.query({ series: [{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }], from: Date.now() - 300_000, until: Date.now() });
+    const stored = await platform.store.query({
+      series: [{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }],
+      from: Date.now() - 300_000,
+      until: Date.now(),
+    });
     expect(stored[0]!.length).toBeGreaterThan(0);
   });
 
@@ -82,7 +93,12 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     await mosquitto.stop();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await mosquitto.restart();
-    await eventually(async () => platform.collector.stats.readings > 0 && (await platform.store.latest([{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }]))[0]!.time > Date.now() - 3_000, 20_000);
+    await eventually(
+      async () =>
+        platform.collector.stats.readings > 0 &&
+        (await platform.store.latest([{ sensorId: 'austin-gw01.21.2', tenant: 'austin-summit' }]))[0]!.time > Date.now() - 3_000,
+      20_000,
+    );
     await redis.restart({ whileStopped: () => new Promise((resolve) => setTimeout(resolve, 1_500)) });
     const afterRestarts = platform.collector.stats.readings;
     await eventually(async () => platform.collector.stats.readings > afterRestarts + 200, 30_000);
@@ -92,7 +108,7 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     // Every batch the collector published is in the stream: read it all back.
     const bus = new RedisLiveBus({ url: redis.url, logger: silentLogger });
     const published: Reading[] = [];
-    for (let after = '0-0'; ; ) {
+    for (let after = '0-0'; ;) {
       const entries = await bus.readRange(after, 1_000);
       if (!entries.length) break;
       for (const entry of entries) published.push(...entry.readings);
@@ -110,7 +126,10 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
       expect(first, gatewayId).toBeGreaterThanOrEqual(0);
       return ofGateway.slice(first).map(key);
     };
-    await eventually(async () => [...received].every(([gatewayId, events]) => events.length >= expectedOf(gatewayId, events).length), 30_000).catch(() => undefined);
+    await eventually(
+      async () => [...received].every(([gatewayId, events]) => events.length >= expectedOf(gatewayId, events).length),
+      30_000,
+    ).catch(() => undefined);
     for (const [gatewayId, events] of received) expect(events.map(key), gatewayId).toEqual(expectedOf(gatewayId, events));
 
     // And Graphite holds each of them: the value of the last reading in its one-second slot.
@@ -118,7 +137,11 @@ describe('the platform on Mosquitto, Redis and Graphite', () => {
     const sample = published.filter((r) => r.gatewayId === 'pisek-gw001');
     const ids = [...new Set(sample.map((r) => r.sensorId))];
     const from = Math.min(...sample.map((r) => r.time)) - 1_000;
-    const series = await platform.store.query({ series: ids.map((sensorId) => ({ sensorId, tenant: 'pisek-city' })), from, until: Date.now() });
+    const series = await platform.store.query({
+      series: ids.map((sensorId) => ({ sensorId, tenant: 'pisek-city' })),
+      from,
+      until: Date.now(),
+    });
     ids.forEach((id, i) => {
       const lastPerSlot = new Map<number, number>();
       for (const r of sample.filter((s) => s.sensorId === id)) lastPerSlot.set(slot(r.time), r.value);

@@ -18,13 +18,33 @@ type Reading = { cursor: string; time: string; sensor: { id: string } };
 
 const liveReadings = /* GraphQL */ `
   subscription Live($gatewayId: ID!, $after: String) {
-    readings(gatewayId: $gatewayId, after: $after) { cursor time sensor { id } }
+    readings(gatewayId: $gatewayId, after: $after) {
+      cursor
+      time
+      sensor {
+        id
+      }
+    }
   }
 `;
 // Heavy events for the filler subscriptions that make a connection's bytes add up fast.
 const heavy = /* GraphQL */ `
   subscription Heavy($gatewayId: ID) {
-    readings(gatewayId: $gatewayId) { value time sensor { id name room gateway { name node { ready } } } }
+    readings(gatewayId: $gatewayId) {
+      value
+      time
+      sensor {
+        id
+        name
+        room
+        gateway {
+          name
+          node {
+            ready
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -70,7 +90,10 @@ function follow(client: Client, gatewayId: string): { received: Reading[]; error
 /** Each close and each connection of a client, with whether graphql-ws connected on a retry. */
 function watchConnection(client: Client): { closes: Array<{ code: number; reason: string }>; retried: number } {
   const seen = { closes: [] as Array<{ code: number; reason: string }>, retried: 0 };
-  client.on('closed', (event) => void seen.closes.push({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }));
+  client.on(
+    'closed',
+    (event) => void seen.closes.push({ code: (event as { code: number }).code, reason: String((event as { reason: unknown }).reason) }),
+  );
   client.on('connected', (_socket, _payload, wasRetry) => void (wasRetry && seen.retried++));
   return seen;
 }
@@ -123,7 +146,8 @@ describe('the stock graphql-ws client reconnects and resumes with its last curso
     clients.push(client);
     const connection = watchConnection(client);
     const { received, errors } = follow(client, 'austin-gw01');
-    for (let i = 0; i < 300; i++) client.subscribe({ query: heavy, variables: { gatewayId: 'austin-gw01' } }, { next: () => {}, error: () => {}, complete: () => {} });
+    for (let i = 0; i < 300; i++)
+      client.subscribe({ query: heavy, variables: { gatewayId: 'austin-gw01' } }, { next: () => {}, error: () => {}, complete: () => {} });
     await eventually(async () => received.length >= 3);
 
     // Stop reading: the kernel's buffers fill, then the router's queue for this connection.

@@ -35,7 +35,9 @@ function bus(options: Partial<RedisLiveBusOptions> = {}): RedisLiveBus {
 }
 
 /** A batch whose one reading carries `n` as its value. */
-const batch = (n: number): Reading[] => [{ sensorId: `gw-1/${n % 7}/0`, gatewayId: 'gw-1', tenant: 'pisek', quantity: 'CO2', time: 1_700_000_000_000 + n, value: n }];
+const batch = (n: number): Reading[] => [
+  { sensorId: `gw-1/${n % 7}/0`, gatewayId: 'gw-1', tenant: 'pisek', quantity: 'CO2', time: 1_700_000_000_000 + n, value: n },
+];
 
 interface Received {
   values: number[];
@@ -324,7 +326,12 @@ describe('RedisLiveBus', () => {
     await durableRedis.restart({
       whileStopped: async () => {
         for (const n of range(1, 9)) {
-          outcomes.push(publisher.publish(batch(n)).then(() => (resolved++, 'sent'), (error: unknown) => error));
+          outcomes.push(
+            publisher.publish(batch(n)).then(
+              () => (resolved++, 'sent'),
+              (error: unknown) => error,
+            ),
+          );
         }
         await sleep(500);
         resolvedWhileDown = resolved;
@@ -373,7 +380,10 @@ describe('RedisGatewayRegistry', () => {
     const updated = await gateways.update('gw-1', (record) => ({ ...record, status: 'OFFLINE' }));
     expect(updated).toEqual({ ...gateway('gw-1'), status: 'OFFLINE' });
     expect(await gateways.update('nope', (record) => record)).toBeUndefined();
-    expect((await gateways.list()).sort((x, y) => x.id.localeCompare(y.id))).toEqual([{ ...gateway('gw-1'), status: 'OFFLINE' }, gateway('gw-2')]);
+    expect((await gateways.list()).sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+      { ...gateway('gw-1'), status: 'OFFLINE' },
+      gateway('gw-2'),
+    ]);
 
     expect(await gateways.remove('gw-2')).toBe(true);
     expect(await gateways.remove('gw-2')).toBe(false);
@@ -393,17 +403,34 @@ describe('RedisGatewayRegistry', () => {
     const a = registry('test:gateways:concurrent');
     const b = registry('test:gateways:concurrent');
     await a.add({ ...gateway('gw-1'), nodes: {} });
-    const addNode = (address: number) => (record: GatewayRecord) => ({ ...record, nodes: { ...record.nodes, [address]: { name: `node ${address}` } } });
+    const addNode = (address: number) => (record: GatewayRecord) => ({
+      ...record,
+      nodes: { ...record.nodes, [address]: { name: `node ${address}` } },
+    });
     await Promise.all(range(1, 41).map((address) => (address % 2 ? a : b).update('gw-1', addNode(address))));
     const [stored] = await b.getMany(['gw-1']);
-    expect(Object.keys(stored!.nodes).map(Number).sort((x, y) => x - y)).toEqual(range(1, 41));
+    expect(
+      Object.keys(stored!.nodes)
+        .map(Number)
+        .sort((x, y) => x - y),
+    ).toEqual(range(1, 41));
   });
 
   it('keeps last known meshes for every instance, and forgets them with their gateway', async () => {
     const a = registry('test:gateways:meshes');
     const b = registry('test:gateways:meshes');
     await a.add(gateway('gw-1'));
-    const snapshot = (observedAt: string) => ({ incarnation: 'pisek|2016-04-25T10:00:00.000Z', topology: [{ address: 0, parent: null }, { address: 1, parent: 0 }], bonded: [1], sensors: { 1: [{ type: 2, name: 'CO2', unit: 'ppm' }] }, observedAt }) as never;
+    const snapshot = (observedAt: string) =>
+      ({
+        incarnation: 'pisek|2016-04-25T10:00:00.000Z',
+        topology: [
+          { address: 0, parent: null },
+          { address: 1, parent: 0 },
+        ],
+        bonded: [1],
+        sensors: { 1: [{ type: 2, name: 'CO2', unit: 'ppm' }] },
+        observedAt,
+      }) as never;
     await a.saveMesh('gw-1', snapshot('2026-12-07T10:05:00.000Z'));
     // An older observation (a fetch that ended late) does not replace a newer one.
     await b.saveMesh('gw-1', snapshot('2026-12-07T10:00:00.000Z'));

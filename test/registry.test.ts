@@ -107,5 +107,4 @@ describe('GatewayBreakers', () => {
     expect(breakers.allows('gw')).toBe(true);
     expect(breakers.retryAt('gw')).toBeUndefined();
   });
-
 });

@@ -33,10 +33,47 @@ describe('a restart of the platform', () => {
     const files = { backends: { registryFile: join(dir, 'registry-demo.json') }, simulatorStateFile: join(dir, 'simulator-demo.json') };
     const token = await adminToken();
     platform = await startTestPlatform(files);
-    const registered = await graphql(platform.routerUrl, `mutation { registerGateway(input: { id: "restart-gw1", name: "Restart", tenant: "pisek-city", arch: ARM64, location: { latitude: 49.3, longitude: 14.1 } }) { gateway { id } userErrors { message } } }`, undefined, { token });
+    const registered = await graphql(
+      platform.routerUrl,
+      `
+        mutation {
+          registerGateway(
+            input: { id: "restart-gw1", name: "Restart", tenant: "pisek-city", arch: ARM64, location: { latitude: 49.3, longitude: 14.1 } }
+          ) {
+            gateway {
+              id
+            }
+            userErrors {
+              message
+            }
+          }
+        }
+      `,
+      undefined,
+      { token },
+    );
     expect(registered.data?.registerGateway?.gateway, JSON.stringify(registered)).toEqual({ id: 'restart-gw1' });
-    await eventually(async () => (await graphql(platform!.routerUrl, GATEWAY, { id: 'restart-gw1' }, { token })).data?.gateway?.status === 'ONLINE', 20_000);
-    const bonded = await graphql(platform.routerUrl, `mutation { bondNode(input: { gatewayId: "restart-gw1", address: 7, name: "lab", room: "7" }) { node { id } userErrors { message } } }`, undefined, { token });
+    await eventually(
+      async () => (await graphql(platform!.routerUrl, GATEWAY, { id: 'restart-gw1' }, { token })).data?.gateway?.status === 'ONLINE',
+      20_000,
+    );
+    const bonded = await graphql(
+      platform.routerUrl,
+      `
+        mutation {
+          bondNode(input: { gatewayId: "restart-gw1", address: 7, name: "lab", room: "7" }) {
+            node {
+              id
+            }
+            userErrors {
+              message
+            }
+          }
+        }
+      `,
+      undefined,
+      { token },
+    );
     expect(bonded.data?.bondNode?.node, JSON.stringify(bonded)).toEqual({ id: 'restart-gw1.7' });
     const before = await eventually(async () => {
       const { data } = await graphql(platform!.routerUrl, GATEWAY, { id: 'restart-gw1' }, { token });
@@ -65,13 +102,27 @@ describe('a restart of the platform', () => {
     const dir = await mkdtemp(join(tmpdir(), 'iot-restart-'));
     dirs.push(dir);
     const records = scenarioRegistry(buildScenario('demo', 2016), new Date());
-    records.push({ id: 'legacy-gw1', name: 'Legacy', tenant: 'pisek-city', arch: 'ARM64', status: 'ONLINE', location: { lat: 49.3, lon: 14.1 }, registeredAt: new Date().toISOString(), nodes: { 3: { name: 'n3', room: 'r3' } } });
+    records.push({
+      id: 'legacy-gw1',
+      name: 'Legacy',
+      tenant: 'pisek-city',
+      arch: 'ARM64',
+      status: 'ONLINE',
+      location: { lat: 49.3, lon: 14.1 },
+      registeredAt: new Date().toISOString(),
+      nodes: { 3: { name: 'n3', room: 'r3' } },
+    });
     await writeFile(join(dir, 'registry-demo.json'), JSON.stringify(records));
     const token = await adminToken();
-    platform = await startTestPlatform({ backends: { registryFile: join(dir, 'registry-demo.json') }, simulatorStateFile: join(dir, 'simulator-demo.json') });
+    platform = await startTestPlatform({
+      backends: { registryFile: join(dir, 'registry-demo.json') },
+      simulatorStateFile: join(dir, 'simulator-demo.json'),
+    });
     const gateway = await eventually(async () => {
       const { data } = await graphql(platform!.routerUrl, GATEWAY, { id: 'legacy-gw1' }, { token });
-      return data?.gateway?.status === 'ONLINE' && data.gateway.node?.ready && data.gateway.sensors?.length === 3 ? data.gateway : undefined;
+      return data?.gateway?.status === 'ONLINE' && data.gateway.node?.ready && data.gateway.sensors?.length === 3
+        ? data.gateway
+        : undefined;
     }, 20_000);
     expect(gateway.mesh.nodes).toEqual([{ address: 3 }]);
     expect(gateway.vrouter).not.toBeNull();
@@ -82,7 +133,14 @@ describe('npm run reset', () => {
   it('deletes the state files of the scenario, and of every scenario with --all', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'iot-reset-'));
     try {
-      const names = ['registry-demo.json', 'registry-demo.mesh.json', 'simulator-demo.json', 'registry-pisek.json', 'simulator-pisek.json', 'notes.txt'];
+      const names = [
+        'registry-demo.json',
+        'registry-demo.mesh.json',
+        'simulator-demo.json',
+        'registry-pisek.json',
+        'simulator-pisek.json',
+        'notes.txt',
+      ];
       for (const name of names) await writeFile(join(dir, name), '[]');
       const port = await freePort();
       const run = (...args: string[]) => runToEnd('npx', ['tsx', 'scripts/reset.ts', ...args], { DATA_DIR: dir, PORT: String(port) });
@@ -123,7 +181,17 @@ describe('Ctrl-C of npm start', () => {
     // runs no daemon without one) while the registry still has them.
     const records = scenarioRegistry(buildScenario('demo', 2016), new Date());
     const offline = ['gone-gw1', 'gone-gw2', 'gone-gw3', 'gone-gw4', 'gone-gw5'];
-    for (const id of offline) records.push({ id, name: id, tenant: 'pisek-city', arch: 'ARM64', status: 'ONLINE', location: { lat: 49.3, lon: 14.1 }, registeredAt: new Date().toISOString(), nodes: { 1: { name: 'n1' } } });
+    for (const id of offline)
+      records.push({
+        id,
+        name: id,
+        tenant: 'pisek-city',
+        arch: 'ARM64',
+        status: 'ONLINE',
+        location: { lat: 49.3, lon: 14.1 },
+        registeredAt: new Date().toISOString(),
+        nodes: { 1: { name: 'n1' } },
+      });
     await writeFile(join(dir, 'registry-demo.json'), JSON.stringify(records));
     // The subgraphs of `npm start` listen on 4001-4004; wait for another test's platform to free them.
     await eventually(async () => (await Promise.all([4001, 4002, 4003, 4004].map(portFree))).every(Boolean), 120_000, 500);
@@ -132,7 +200,15 @@ describe('Ctrl-C of npm start', () => {
     // One process (`node --import tsx`, what `npm start` runs under tsx), so its own exit code is the one seen.
     child = spawn(process.execPath, ['--import', 'tsx', 'platform/main.ts'], {
       cwd: repo,
-      env: { ...process.env, DATA_DIR: dir, PORT: String(port), MQTT_PORT: String(mqttPort), LOG_LEVEL: 'warn', HISTORY_BACKFILL: '0', POLL_INTERVAL: '2s' },
+      env: {
+        ...process.env,
+        DATA_DIR: dir,
+        PORT: String(port),
+        MQTT_PORT: String(mqttPort),
+        LOG_LEVEL: 'warn',
+        HISTORY_BACKFILL: '0',
+        POLL_INTERVAL: '2s',
+      },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -175,4 +251,3 @@ function runToEnd(command: string, args: string[], env: Record<string, string>):
     child.once('exit', (code) => resolve({ code, output }));
   });
 }
-

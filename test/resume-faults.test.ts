@@ -17,7 +17,9 @@ import { streamCursors } from './support/stream.ts';
 const GATEWAY = 'austin-gw01';
 const resumable = /* GraphQL */ `
   subscription Live($gatewayId: ID!, $after: String) {
-    readings(gatewayId: $gatewayId, after: $after) { cursor }
+    readings(gatewayId: $gatewayId, after: $after) {
+      cursor
+    }
   }
 `;
 const repo = new URL('..', import.meta.url).pathname;
@@ -29,7 +31,14 @@ const repo = new URL('..', import.meta.url).pathname;
  * process gives an error event (ECONNRESET, then ECONNREFUSED while it is down).
  */
 function follower(url: string, token: string) {
-  const client: Client = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, retryAttempts: 30, shouldRetry: () => true, connectionParams: { authorization: `Bearer ${token}` } });
+  const client: Client = createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 30,
+    shouldRetry: () => true,
+    connectionParams: { authorization: `Bearer ${token}` },
+  });
   const payload = { query: resumable, variables: { gatewayId: GATEWAY, after: null as string | null } };
   const received: string[] = [];
   const errors: unknown[] = [];
@@ -39,7 +48,12 @@ function follower(url: string, token: string) {
       received.push(result.data!.readings.cursor);
       payload.variables.after = result.data!.readings.cursor;
     },
-    error: (error) => void errors.push(error instanceof Error ? error.message : { code: (error as { code?: unknown }).code, reason: String((error as { reason?: unknown }).reason ?? error) }),
+    error: (error) =>
+      void errors.push(
+        error instanceof Error
+          ? error.message
+          : { code: (error as { code?: unknown }).code, reason: String((error as { reason?: unknown }).reason ?? error) },
+      ),
     complete: () => {},
   });
   return { client, received, errors };
@@ -60,7 +74,14 @@ describe('a client that resumes with its last cursor loses nothing when a proces
   const startTelemetryProcess = async () => {
     telemetry = spawnServer(process.execPath, ['--import', 'tsx', 'subgraphs/telemetry/src/main.ts'], {
       cwd: repo,
-      env: { PORT: String(telemetryPort.value), HOST: '127.0.0.1', REDIS_URL: redis.url, SUBGRAPH_SECRET: platform.subgraphSecret, LOG_LEVEL: 'warn', NODE_ENV: 'development' },
+      env: {
+        PORT: String(telemetryPort.value),
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        SUBGRAPH_SECRET: platform.subgraphSecret,
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'development',
+      },
     });
     await waitForPort(telemetryPort.value, 60_000);
   };
@@ -68,7 +89,14 @@ describe('a client that resumes with its last cursor loses nothing when a proces
   const startRouterProcess = async () => {
     router = spawnServer(process.execPath, ['--import', 'tsx', 'router/src/main.ts'], {
       cwd: repo,
-      env: { SUPERGRAPH: supergraphFile, PORT: String(routerPort.value), HOST: '127.0.0.1', SUBGRAPH_SECRET: platform.subgraphSecret, LOG_LEVEL: 'warn', NODE_ENV: 'development' },
+      env: {
+        SUPERGRAPH: supergraphFile,
+        PORT: String(routerPort.value),
+        HOST: '127.0.0.1',
+        SUBGRAPH_SECRET: platform.subgraphSecret,
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'development',
+      },
     });
     await waitForPort(routerPort.value, 60_000);
   };
@@ -81,7 +109,9 @@ describe('a client that resumes with its last cursor loses nothing when a proces
     telemetryPort.value = await freePort();
     await startTelemetryProcess();
     supergraphFile = join(await tempDir('supergraph'), 'supergraph.graphql');
-    const urls = Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<typeof composeSupergraph>[0];
+    const urls = Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])) as Parameters<
+      typeof composeSupergraph
+    >[0];
     await writeFile(supergraphFile, await composeSupergraph({ ...urls, telemetry: `http://127.0.0.1:${telemetryPort.value}/graphql` }));
     routerPort.value = await freePort();
     await startRouterProcess();
@@ -105,7 +135,9 @@ describe('a client that resumes with its last cursor loses nothing when a proces
       const atFault = Math.max(...followers.map((f) => f.received.length));
       await fault();
       await eventually(async () => followers.every((f) => f.received.length >= atFault + 30), 60_000, 200).catch((error: unknown) => {
-        throw new Error(`${String(error)}; received ${followers.map((f) => f.received.length).join(', ')} (${atFault} at the fault); errors ${JSON.stringify(followers.map((f) => f.errors))}; router: ${router?.output().slice(-1500)}`);
+        throw new Error(
+          `${String(error)}; received ${followers.map((f) => f.received.length).join(', ')} (${atFault} at the fault); errors ${JSON.stringify(followers.map((f) => f.errors))}; router: ${router?.output().slice(-1500)}`,
+        );
       });
     } finally {
       await Promise.all(followers.map((f) => f.client.dispose()));
@@ -117,7 +149,9 @@ describe('a client that resumes with its last cursor loses nothing when a proces
       expect(start).toBeGreaterThanOrEqual(0);
       const expected = stream.slice(start, start + f.received.length);
       const missing = expected.filter((c) => !f.received.includes(c)).length;
-      console.log(`follower ${i}: ${f.received.length} received, ${missing} of the stream missing, ${f.received.length - new Set(f.received).size} twice`);
+      console.log(
+        `follower ${i}: ${f.received.length} received, ${missing} of the stream missing, ${f.received.length - new Set(f.received).size} twice`,
+      );
       expect(f.received, `follower ${i}`).toEqual(expected);
     }
   }

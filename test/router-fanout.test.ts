@@ -16,11 +16,26 @@ type Result = { data?: Record<string, any> | null; errors?: unknown };
 
 const liveCO2 = /* GraphQL */ `
   subscription Live($gatewayId: ID, $quantity: Quantity) {
-    readings(gatewayId: $gatewayId, quantity: $quantity) { value time sensor { id name room gateway { name node { ready } } } }
+    readings(gatewayId: $gatewayId, quantity: $quantity) {
+      value
+      time
+      sensor {
+        id
+        name
+        room
+        gateway {
+          name
+          node {
+            ready
+          }
+        }
+      }
+    }
   }
 `;
 // The same operation, written differently: it shares the execution of `liveCO2`.
-const liveCO2Reformatted = 'subscription Live($gatewayId:ID,$quantity:Quantity){readings(gatewayId:$gatewayId,quantity:$quantity){value time sensor{id name room gateway{name node{ready}}}}}';
+const liveCO2Reformatted =
+  'subscription Live($gatewayId:ID,$quantity:Quantity){readings(gatewayId:$gatewayId,quantity:$quantity){value time sensor{id name room gateway{name node{ready}}}}}';
 
 describe('shared subscriptions and back-pressure in the router', () => {
   let platform: Platform;
@@ -34,7 +49,13 @@ describe('shared subscriptions and back-pressure in the router', () => {
   /** Listeners on the telemetry subgraph's live bus: one per upstream subscription it serves. */
   const busListeners = () => (platform.bus as unknown as { listeners: Set<unknown> }).listeners.size - baselineListeners;
   const client = (token = admin) => {
-    const created = createClient({ url: router.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${token}` } });
+    const created = createClient({
+      url: router.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
     clients.push(created);
     return created;
   };
@@ -79,7 +100,10 @@ describe('shared subscriptions and back-pressure in the router', () => {
       // Same variables in another key order, half the documents reformatted.
       const variables = i % 2 ? { quantity: 'CO2', gatewayId: 'austin-gw01' } : { gatewayId: 'austin-gw01', quantity: 'CO2' };
       unsubscribe.push(
-        client().subscribe({ query: i % 2 ? liveCO2Reformatted : liveCO2, variables }, { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} }),
+        client().subscribe(
+          { query: i % 2 ? liveCO2Reformatted : liveCO2, variables },
+          { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} },
+        ),
       );
     }
     await eventually(async () => router.subscriptions.fanout.stats().subscribers === subscribers && busListeners() === 1);
@@ -102,7 +126,10 @@ describe('shared subscriptions and back-pressure in the router', () => {
     // Kept open until counted: a subscription that got its events and ended would release its upstream.
     const follow = (token: string | undefined, gatewayId: string) => {
       const events: Result[] = [];
-      client(token).subscribe({ query: liveCO2, variables: { gatewayId } }, { next: (r) => void events.push(r as Result), error: () => {}, complete: () => {} });
+      client(token).subscribe(
+        { query: liveCO2, variables: { gatewayId } },
+        { next: (r) => void events.push(r as Result), error: () => {}, complete: () => {} },
+      );
       return events;
     };
     const austin = follow(austinSummit, 'austin-gw01');
@@ -128,9 +155,18 @@ describe('shared subscriptions and back-pressure in the router', () => {
     const leavesByComplete = client();
     const leavesByClosing = client();
     const received: Result[] = [];
-    const stopStaying = stays.subscribe({ query: liveCO2, variables: { gatewayId: 'austin-gw01' } }, { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} });
-    const stopCompleting = leavesByComplete.subscribe({ query: liveCO2, variables: { gatewayId: 'austin-gw01' } }, { next: () => {}, error: () => {}, complete: () => {} });
-    leavesByClosing.subscribe({ query: liveCO2, variables: { gatewayId: 'austin-gw01' } }, { next: () => {}, error: () => {}, complete: () => {} });
+    const stopStaying = stays.subscribe(
+      { query: liveCO2, variables: { gatewayId: 'austin-gw01' } },
+      { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} },
+    );
+    const stopCompleting = leavesByComplete.subscribe(
+      { query: liveCO2, variables: { gatewayId: 'austin-gw01' } },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
+    leavesByClosing.subscribe(
+      { query: liveCO2, variables: { gatewayId: 'austin-gw01' } },
+      { next: () => {}, error: () => {}, complete: () => {} },
+    );
     await eventually(async () => router.subscriptions.fanout.stats().subscribers === 3 && received.length > 0);
     expect(busListeners()).toBe(1);
 
@@ -150,7 +186,9 @@ describe('shared subscriptions and back-pressure in the router', () => {
   it('hands an error of the shared execution to each of its subscribers', async () => {
     const results = await Promise.all(Array.from({ length: 4 }, () => take(client(), 'subscription { readings { value } }', 1, 5_000)));
     for (const [result] of results) {
-      expect(result!.errors).toMatchObject([{ message: expect.stringMatching(/sensorIds or gatewayId/), extensions: { code: 'BAD_USER_INPUT' } }]);
+      expect(result!.errors).toMatchObject([
+        { message: expect.stringMatching(/sensorIds or gatewayId/), extensions: { code: 'BAD_USER_INPUT' } },
+      ]);
     }
     expect(router.subscriptions.fanout.stats().upstreams).toBe(0);
   });
@@ -165,11 +203,16 @@ describe('shared subscriptions and back-pressure in the router', () => {
   it('closes a client that stops reading with CloseCode.SlowConsumer, while the others keep receiving', async () => {
     await startCollector();
     const received: Result[] = [];
-    client().subscribe({ query: liveCO2, variables: { gatewayId: 'austin-gw01' } }, { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} });
+    client().subscribe(
+      { query: liveCO2, variables: { gatewayId: 'austin-gw01' } },
+      { next: (r) => void received.push(r as Result), error: () => {}, complete: () => {} },
+    );
 
     // A raw graphql-ws client with many subscriptions, so that its bytes add up fast.
     const slow = new WebSocket(router.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => slow.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      slow.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
     await new Promise<void>((resolve, reject) => {
       slow.once('open', () => slow.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${admin}` } })));
       slow.once('message', (data) => (JSON.parse(String(data)).type === 'connection_ack' ? resolve() : reject(new Error(String(data)))));
@@ -177,7 +220,9 @@ describe('shared subscriptions and back-pressure in the router', () => {
     });
     const subscriptions = 300;
     for (let id = 0; id < subscriptions; id++) {
-      slow.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query: liveCO2, variables: { gatewayId: 'austin-gw01' } } }));
+      slow.send(
+        JSON.stringify({ id: String(id), type: 'subscribe', payload: { query: liveCO2, variables: { gatewayId: 'austin-gw01' } } }),
+      );
     }
     let slowFrames = 0;
     slow.on('message', () => slowFrames++);
@@ -200,7 +245,14 @@ describe('shared subscriptions and back-pressure in the router', () => {
     const body = JSON.stringify({ query: liveCO2Reformatted, variables: { gatewayId: 'austin-gw01', quantity: 'CO2' } });
     const controllers = [new AbortController(), new AbortController(), new AbortController()];
     const streams = await Promise.all(
-      controllers.map((controller) => fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` }, body, signal: controller.signal })),
+      controllers.map((controller) =>
+        fetch(router.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
+          body,
+          signal: controller.signal,
+        }),
+      ),
     );
     const ws = take(client(), liveCO2, 2, 15_000, { gatewayId: 'austin-gw01', quantity: 'CO2' });
     const events = await Promise.all(
@@ -210,7 +262,10 @@ describe('shared subscriptions and back-pressure in the router', () => {
         const decoder = new TextDecoder();
         let text = '';
         while ((text.match(/^data: \{/gm) ?? []).length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
-        return text.split('\n').filter((line) => line.startsWith('data: {')).map((line) => JSON.parse(line.slice(6)));
+        return text
+          .split('\n')
+          .filter((line) => line.startsWith('data: {'))
+          .map((line) => JSON.parse(line.slice(6)));
       }),
     );
     await ws;
@@ -223,7 +278,11 @@ describe('shared subscriptions and back-pressure in the router', () => {
     }
     controllers.forEach((controller) => controller.abort());
     // A query that accepts SSE still gets its answer from the runtime.
-    const query = await fetch(router.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` }, body: JSON.stringify({ query: '{ gateways { id } }' }) });
+    const query = await fetch(router.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ query: '{ gateways { id } }' }),
+    });
     expect(await query.text()).toMatch(/austin-gw01/);
   });
 });

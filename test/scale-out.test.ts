@@ -28,9 +28,22 @@ describe('two routers and two telemetry instances over one Redis', () => {
     redis = await startRedis();
     platform = await startTestPlatform({ backends: { redisUrl: redis.url }, pollIntervalMs: 300 });
     bus2 = new RedisLiveBus({ url: redis.url, logger: silentLogger });
-    telemetry2 = await startTelemetrySubgraph({ port: 0, logger: silentLogger, trust: { secret: platform.subgraphSecret }, sources: { store: platform.store, bus: bus2, registry: platform.registry, openSensorIds: new Set(), subscriberQueueLimit: 10_000 } });
-    const urls = { ...Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])), telemetry: telemetry2.url } as Parameters<typeof composeSupergraph>[0];
-    router2 = await startRouter({ supergraph: await composeSupergraph(urls), port: 0, logger: silentLogger, auth: developmentRouterAuth(platform.subgraphSecret) });
+    telemetry2 = await startTelemetrySubgraph({
+      port: 0,
+      logger: silentLogger,
+      trust: { secret: platform.subgraphSecret },
+      sources: { store: platform.store, bus: bus2, registry: platform.registry, openSensorIds: new Set(), subscriberQueueLimit: 10_000 },
+    });
+    const urls = {
+      ...Object.fromEntries(Object.entries(platform.subgraphs).map(([name, s]) => [name, s.url])),
+      telemetry: telemetry2.url,
+    } as Parameters<typeof composeSupergraph>[0];
+    router2 = await startRouter({
+      supergraph: await composeSupergraph(urls),
+      port: 0,
+      logger: silentLogger,
+      auth: developmentRouterAuth(platform.subgraphSecret),
+    });
   });
 
   afterAll(async () => {
@@ -49,10 +62,13 @@ describe('two routers and two telemetry instances over one Redis', () => {
 
     // What was published for that gateway, in order, straight from the stream.
     const published: Array<{ reading: Reading; cursor: string }> = [];
-    for (let after = '0-0'; ; ) {
+    for (let after = '0-0'; ;) {
       const entries = await bus2.readRange(after, 1_000);
       if (!entries.length) break;
-      for (const entry of entries) entry.readings.forEach((reading, index) => reading.gatewayId === 'pisek-gw003' && published.push({ reading, cursor: `${entry.position}:${index}` }));
+      for (const entry of entries)
+        entry.readings.forEach(
+          (reading, index) => reading.gatewayId === 'pisek-gw003' && published.push({ reading, cursor: `${entry.position}:${index}` }),
+        );
       after = entries.at(-1)!.position;
     }
     for (const events of [viaA, viaB]) {
@@ -78,10 +94,11 @@ describe('two routers and two telemetry instances over one Redis', () => {
     const resumed = await take<{ readings: { cursor: string } }>(b, query, 30, 15_000, { after: first.at(-1)!.data!.readings.cursor });
     await b.dispose();
     const published: string[] = [];
-    for (let after = '0-0'; ; ) {
+    for (let after = '0-0'; ;) {
       const entries = await bus2.readRange(after, 1_000);
       if (!entries.length) break;
-      for (const entry of entries) entry.readings.forEach((reading, index) => reading.gatewayId === 'pisek-gw003' && published.push(`${entry.position}:${index}`));
+      for (const entry of entries)
+        entry.readings.forEach((reading, index) => reading.gatewayId === 'pisek-gw003' && published.push(`${entry.position}:${index}`));
       after = entries.at(-1)!.position;
     }
     const all = [...first, ...resumed].map((e) => e.data!.readings.cursor);

@@ -13,7 +13,9 @@ import { streamCursors } from './support/stream.ts';
 const GATEWAY = 'austin-gw01';
 const resumable = /* GraphQL */ `
   subscription Live($gatewayId: ID!, $after: String) {
-    readings(gatewayId: $gatewayId, after: $after) { cursor }
+    readings(gatewayId: $gatewayId, after: $after) {
+      cursor
+    }
   }
 `;
 
@@ -28,7 +30,13 @@ describe('sharing never changes what a client receives', () => {
     platform = await startTestPlatform({ backends: { redisUrl: redis.url }, pollIntervalMs: 200 });
     bus = new RedisLiveBus({ url: redis.url, logger: silentLogger });
     const token = await adminToken();
-    client = createClient({ url: platform.routerUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: { authorization: `Bearer ${token}` } });
+    client = createClient({
+      url: platform.routerUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: true,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
   });
 
   afterAll(async () => {
@@ -44,7 +52,11 @@ describe('sharing never changes what a client receives', () => {
     const errors: unknown[] = [];
     const leave = client.subscribe<{ readings: { cursor: string } }>(
       { query: resumable, variables: { gatewayId: GATEWAY, after } },
-      { next: (result) => (result.errors ? errors.push(result.errors) : received.push(result.data!.readings.cursor)), error: (error) => void errors.push(error), complete: () => {} },
+      {
+        next: (result) => (result.errors ? errors.push(result.errors) : received.push(result.data!.readings.cursor)),
+        error: (error) => void errors.push(error),
+        complete: () => {},
+      },
     );
     return { after, received, errors, leave };
   };
@@ -81,7 +93,8 @@ describe('sharing never changes what a client receives', () => {
       const start = s.after === null ? found : found + 1;
       // Printed so a failing run shows what went missing.
       const expected = stream.slice(start, start + s.received.length);
-      if (s.received.join() !== expected.join()) console.log(name, 'received', s.received.length, 'first', s.received[0], 'expected first', expected[0]);
+      if (s.received.join() !== expected.join())
+        console.log(name, 'received', s.received.length, 'first', s.received[0], 'expected first', expected[0]);
       expect(s.received, name).toEqual(expected);
     }
     // The two live ones shared an execution; each resume ran on its own, outside the fanout.

@@ -14,7 +14,18 @@ const tsx = join(repo, 'node_modules/.bin/tsx');
 const FAIL_WITHIN_MS = 20_000;
 
 /** Variables of the caller's environment that would point the platform at real services. */
-const REAL_SERVICES = ['REDIS_URL', 'GRAPHITE_URL', 'CARBON_URL', 'MQTT_URL', 'OPENSTACK_AUTH_URL', 'CONTRAIL_URL', 'KUBERNETES_URL', 'KUBECONFIG', 'SUPERGRAPH', 'LOG_FORMAT'];
+const REAL_SERVICES = [
+  'REDIS_URL',
+  'GRAPHITE_URL',
+  'CARBON_URL',
+  'MQTT_URL',
+  'OPENSTACK_AUTH_URL',
+  'CONTRAIL_URL',
+  'KUBERNETES_URL',
+  'KUBECONFIG',
+  'SUPERGRAPH',
+  'LOG_FORMAT',
+];
 
 interface Started {
   child: ChildProcess;
@@ -27,11 +38,17 @@ function startPlatformProcess(dataDir: string, env: Record<string, string>): Sta
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !REAL_SERVICES.includes(name)));
   const ports = { PORT: '0', MQTT_PORT: '0', DEVICES_PORT: '0', TELEMETRY_PORT: '0', INFRASTRUCTURE_PORT: '0', OPENDATA_PORT: '0' };
   const started = Date.now();
-  const child = spawn(tsx, ['platform/main.ts'], { cwd: repo, env: { ...clean, ...ports, DATA_DIR: dataDir, HISTORY_BACKFILL: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(tsx, ['platform/main.ts'], {
+    cwd: repo,
+    env: { ...clean, ...ports, DATA_DIR: dataDir, HISTORY_BACKFILL: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; ms: number }>((resolve) => child.once('exit', (code) => resolve({ code, ms: Date.now() - started })));
+  const exited = new Promise<{ code: number | null; ms: number }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, ms: Date.now() - started })),
+  );
   return { child, output: () => output, exited };
 }
 
@@ -115,18 +132,37 @@ describe('start-up that explains itself', () => {
 
   it('names MQTT_URL when the broker is unreachable', async () => {
     const port = await freePort();
-    await expectOneLine({ MQTT_URL: `mqtt://127.0.0.1:${port}`, MQTT_ADMIN_USERNAME: 'admin', MQTT_ADMIN_PASSWORD: 'secret' }, 'MQTT_URL', `127.0.0.1:${port}`);
+    await expectOneLine(
+      { MQTT_URL: `mqtt://127.0.0.1:${port}`, MQTT_ADMIN_USERNAME: 'admin', MQTT_ADMIN_PASSWORD: 'secret' },
+      'MQTT_URL',
+      `127.0.0.1:${port}`,
+    );
   });
 
   it('names GRAPHITE_URL or CARBON_URL, whichever is unreachable', async () => {
     const [dead, alive] = [await freePort(), await listening()];
-    await expectOneLine({ GRAPHITE_URL: `http://127.0.0.1:${dead}`, CARBON_URL: `tcp://127.0.0.1:${alive}` }, 'GRAPHITE_URL', `127.0.0.1:${dead}`);
-    await expectOneLine({ GRAPHITE_URL: `http://127.0.0.1:${alive}`, CARBON_URL: `tcp://127.0.0.1:${dead}` }, 'CARBON_URL', `127.0.0.1:${dead}`);
+    await expectOneLine(
+      { GRAPHITE_URL: `http://127.0.0.1:${dead}`, CARBON_URL: `tcp://127.0.0.1:${alive}` },
+      'GRAPHITE_URL',
+      `127.0.0.1:${dead}`,
+    );
+    await expectOneLine(
+      { GRAPHITE_URL: `http://127.0.0.1:${alive}`, CARBON_URL: `tcp://127.0.0.1:${dead}` },
+      'CARBON_URL',
+      `127.0.0.1:${dead}`,
+    );
   });
 
   it('names KUBERNETES_URL when the real data center is configured and its Kubernetes does not answer', async () => {
     const [dead, alive] = [await freePort(), await listening()];
-    const cloud = { SIMULATOR: 'off', OPENSTACK_AUTH_URL: `http://127.0.0.1:${alive}/v3`, OPENSTACK_USERNAME: 'u', OPENSTACK_PASSWORD: 'p', OPENSTACK_PROJECT: 'p', CONTRAIL_URL: `http://127.0.0.1:${alive}` };
+    const cloud = {
+      SIMULATOR: 'off',
+      OPENSTACK_AUTH_URL: `http://127.0.0.1:${alive}/v3`,
+      OPENSTACK_USERNAME: 'u',
+      OPENSTACK_PASSWORD: 'p',
+      OPENSTACK_PROJECT: 'p',
+      CONTRAIL_URL: `http://127.0.0.1:${alive}`,
+    };
     await expectOneLine({ ...cloud, KUBERNETES_URL: `https://127.0.0.1:${dead}` }, 'KUBERNETES_URL', `127.0.0.1:${dead}`);
   });
 });
@@ -140,7 +176,10 @@ describe('the platform on ports of its own choosing', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'iot-ports-'));
     for (const name of ['PORT', 'DEVICES_PORT', 'TELEMETRY_PORT', 'INFRASTRUCTURE_PORT', 'OPENDATA_PORT']) ports[name] = await freePort();
-    started = startPlatformProcess(dataDir, { ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])), LOG_LEVEL: 'info' });
+    started = startPlatformProcess(dataDir, {
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      LOG_LEVEL: 'info',
+    });
     await eventually(async () => started.output().includes('Ctrl-C stops it.') || started.child.exitCode !== null, 60_000);
     expect(started.child.exitCode, started.output()).toBeNull();
     routerUrl = `http://127.0.0.1:${ports.PORT}/graphql`;
@@ -199,6 +238,9 @@ describe('the platform on ports of its own choosing', () => {
     }
     expect(lines.filter((line) => line.level >= 50).map((line) => line.raw)).toEqual([]);
     for (const line of lines) expect(line.raw.match(/"component":/g), line.raw).toHaveLength(1);
-    expect(lines.some((line) => line.component !== 'platform'), 'child loggers name their own component').toBe(true);
+    expect(
+      lines.some((line) => line.component !== 'platform'),
+      'child loggers name their own component',
+    ).toBe(true);
   });
 });

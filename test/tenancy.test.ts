@@ -62,7 +62,10 @@ describe('tenant walls in the subgraphs', () => {
         [sensor, austinSensor, 'nowhere-gw01.21.0'],
         [sensors, 'austin-gw01', 'nowhere-gw01'],
       ] as const) {
-        const [hidden, absent] = await Promise.all([ask('devices', city, query, { id: theirs }), ask('devices', city, query, { id: missing })]);
+        const [hidden, absent] = await Promise.all([
+          ask('devices', city, query, { id: theirs }),
+          ask('devices', city, query, { id: missing }),
+        ]);
         expect(hidden.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
         expect(hidden.errors![0]!.message.replace(theirs, '<id>')).toBe(absent.errors![0]!.message.replace(missing, '<id>'));
       }
@@ -97,15 +100,28 @@ describe('tenant walls in the subgraphs', () => {
       ];
       const asCity = await entities('devices', city, selection, representations);
       expect(asCity.errors).toBeUndefined();
-      expect(asCity.data._entities).toEqual([null, null, null, { id: 'pisek-gw002', tenant: CITY }, { id: citySensor }, { id: 'pisek-gw002.3', address: 3 }]);
+      expect(asCity.data._entities).toEqual([
+        null,
+        null,
+        null,
+        { id: 'pisek-gw002', tenant: CITY },
+        { id: citySensor },
+        { id: 'pisek-gw002.3', address: 3 },
+      ]);
       const asOperator = await entities('devices', operator, selection, representations.slice(0, 3));
-      expect(asOperator.data._entities).toEqual([{ id: 'austin-gw01', tenant: AUSTIN }, { id: austinSensor }, { id: 'austin-gw01.21', address: 21 }]);
+      expect(asOperator.data._entities).toEqual([
+        { id: 'austin-gw01', tenant: AUSTIN },
+        { id: austinSensor },
+        { id: 'austin-gw01.21', address: 21 },
+      ]);
     });
 
     it('needs devices:read: FORBIDDEN naming it, UNAUTHENTICATED for anonymous callers', async () => {
       const noScope = await ask('devices', user(CITY, [Scope.TELEMETRY_READ]), '{ gateways { id } }');
       expect(noScope.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'devices:read' });
-      const entity = await entities('devices', user(CITY, [Scope.TELEMETRY_READ]), '... on Gateway { id }', [{ __typename: 'Gateway', id: 'pisek-gw002' }]);
+      const entity = await entities('devices', user(CITY, [Scope.TELEMETRY_READ]), '... on Gateway { id }', [
+        { __typename: 'Gateway', id: 'pisek-gw002' },
+      ]);
       expect(entity.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'devices:read' });
       const anonymous = await ask('devices', anonymousCaller, '{ gateways { id } }');
       expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -126,13 +142,17 @@ describe('tenant walls in the subgraphs', () => {
     });
 
     it('gives open data sensors to anonymous callers and nothing else', async () => {
-      const open = await entities('telemetry', anonymousCaller, '... on Sensor { id latest { time } }', [{ __typename: 'Sensor', id: openSensor }]);
+      const open = await entities('telemetry', anonymousCaller, '... on Sensor { id latest { time } }', [
+        { __typename: 'Sensor', id: openSensor },
+      ]);
       expect(open.errors).toBeUndefined();
       expect(open.data._entities).toHaveLength(1);
       expect(open.data._entities[0].id).toBe(openSensor);
       const closed = await entities('telemetry', anonymousCaller, '... on Sensor { id }', [{ __typename: 'Sensor', id: citySensor }]);
       expect(closed.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', scope: 'telemetry:read' });
-      const noScope = await entities('telemetry', user(CITY, [Scope.DEVICES_READ]), '... on Sensor { id }', [{ __typename: 'Sensor', id: citySensor }]);
+      const noScope = await entities('telemetry', user(CITY, [Scope.DEVICES_READ]), '... on Sensor { id }', [
+        { __typename: 'Sensor', id: citySensor },
+      ]);
       expect(noScope.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', scope: 'telemetry:read' });
     });
   });
@@ -155,7 +175,9 @@ describe('tenant walls in the subgraphs', () => {
       expect(openstack.networks.map((n: { name: string }) => n.name).sort()).toEqual([`${CITY}-net`, 'public']);
       expect(contrail.virtualNetworks).toEqual([{ tenant: CITY }]);
       expect(contrail.vRouters.map((r: { name: string }) => r.name).sort()).toEqual(['pisek-gw001', 'pisek-gw002', 'pisek-gw003']);
-      expect(new Set(contrail.vRouters.flatMap((r: { virtualNetworks: { tenant: string }[] }) => r.virtualNetworks.map((n) => n.tenant)))).toEqual(new Set([CITY]));
+      expect(
+        new Set(contrail.vRouters.flatMap((r: { virtualNetworks: { tenant: string }[] }) => r.virtualNetworks.map((n) => n.tenant))),
+      ).toEqual(new Set([CITY]));
       expect(contrail.bgpPeers).toEqual([]);
       expect(kubernetes.nodes.map((n: { name: string }) => n.name).sort()).toEqual(['pisek-gw001', 'pisek-gw002', 'pisek-gw003']);
       expect(kubernetes.namespaces).toEqual([{ name: CITY }]);
@@ -171,17 +193,27 @@ describe('tenant walls in the subgraphs', () => {
       expect(openstack.projects.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['admin', CITY, AUSTIN]));
       expect(openstack.hypervisors.length).toBeGreaterThan(0);
       expect(contrail.bgpPeers.length).toBeGreaterThan(0);
-      expect(kubernetes.nodes.map((n: { name: string }) => n.name)).toEqual(expect.arrayContaining(['k8s-master', 'austin-gw01', 'pisek-gw001']));
+      expect(kubernetes.nodes.map((n: { name: string }) => n.name)).toEqual(
+        expect.arrayContaining(['k8s-master', 'austin-gw01', 'pisek-gw001']),
+      );
       expect(kubernetes.theirs).toEqual([{ name: 'collector-austin-gw01' }]);
     });
 
     it("resolves another tenant's Gateway to null; needs infra:read", async () => {
-      const representations = [{ __typename: 'Gateway', id: 'austin-gw01' }, { __typename: 'Gateway', id: 'pisek-gw002' }];
+      const representations = [
+        { __typename: 'Gateway', id: 'austin-gw01' },
+        { __typename: 'Gateway', id: 'pisek-gw002' },
+      ];
       const selection = '... on Gateway { id node { name } pods { name } vrouter { name } }';
       const asCity = await entities('infrastructure', city, selection, representations);
       expect(asCity.errors).toBeUndefined();
       expect(asCity.data._entities[0]).toBeNull();
-      expect(asCity.data._entities[1]).toEqual({ id: 'pisek-gw002', node: { name: 'pisek-gw002' }, pods: [{ name: 'collector-pisek-gw002' }], vrouter: { name: 'pisek-gw002' } });
+      expect(asCity.data._entities[1]).toEqual({
+        id: 'pisek-gw002',
+        node: { name: 'pisek-gw002' },
+        pods: [{ name: 'collector-pisek-gw002' }],
+        vrouter: { name: 'pisek-gw002' },
+      });
       const asOperator = await entities('infrastructure', operator, selection, representations);
       expect(asOperator.data._entities[0]).toMatchObject({ id: 'austin-gw01', node: { name: 'austin-gw01' } });
       const noScope = await ask('infrastructure', user(CITY, [Scope.DEVICES_READ]), '{ datacenter { kubernetes { nodes { name } } } }');
@@ -191,15 +223,23 @@ describe('tenant walls in the subgraphs', () => {
 
   describe('opendata', () => {
     it('is readable by every caller: anonymous, or a token that names no open data scope', async () => {
-      const anonymous = await ask('opendata', anonymousCaller, '{ datasets { id } intersections { id counters { id } } parkingLots { id sensor { id } } }');
+      const anonymous = await ask(
+        'opendata',
+        anonymousCaller,
+        '{ datasets { id } intersections { id counters { id } } parkingLots { id sensor { id } } }',
+      );
       expect(anonymous.errors).toBeUndefined();
       expect(anonymous.data.parkingLots).toContainEqual({ id: 'p-nabrezi', sensor: { id: openSensor } });
-      const entity = await entities('opendata', anonymousCaller, '... on Intersection { id name }', [{ __typename: 'Intersection', id: 'kollarova-zizkova' }]);
+      const entity = await entities('opendata', anonymousCaller, '... on Intersection { id name }', [
+        { __typename: 'Intersection', id: 'kollarova-zizkova' },
+      ]);
       expect(entity.data._entities).toEqual([{ id: 'kollarova-zizkova', name: 'Kollarova x Zizkova' }]);
       const devicesOnly = await ask('opendata', user(CITY, [Scope.DEVICES_READ]), '{ datasets { id } }');
       expect(devicesOnly.errors).toBeUndefined();
       expect(devicesOnly.data.datasets).toEqual(anonymous.data.datasets);
-      const devicesOnlyEntity = await entities('opendata', user(CITY, [Scope.DEVICES_READ]), '... on ParkingLot { id }', [{ __typename: 'ParkingLot', id: 'p-nabrezi' }]);
+      const devicesOnlyEntity = await entities('opendata', user(CITY, [Scope.DEVICES_READ]), '... on ParkingLot { id }', [
+        { __typename: 'ParkingLot', id: 'p-nabrezi' },
+      ]);
       expect(devicesOnlyEntity.data._entities).toEqual([{ id: 'p-nabrezi' }]);
     });
   });
@@ -236,7 +276,11 @@ describe('tenant walls in the subgraphs', () => {
         expect(gateway.errors?.[0]).toMatchObject({ message: 'No gateway "austin-gw01"', extensions: { code: 'NOT_FOUND' } });
       }
       // History from the store is walled the same way.
-      const history = await outcome(client, 'subscription ($ids: [ID!]) { readings(sensorIds: $ids, from: "-1h", every: "1min") { value } }', { ids: [austinSensor] });
+      const history = await outcome(
+        client,
+        'subscription ($ids: [ID!]) { readings(sensorIds: $ids, from: "-1h", every: "1min") { value } }',
+        { ids: [austinSensor] },
+      );
       expect(history.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
       // The operator is refused nothing: it gets a reading.
       const seen = await outcome(subscriber(operator), readings, { gw: 'austin-gw01' });
@@ -246,7 +290,9 @@ describe('tenant walls in the subgraphs', () => {
 
     it('lets anonymous callers follow open data sensors only', async () => {
       const client = subscriber(anonymousCaller);
-      const open = await outcome(client, 'subscription ($ids: [ID!]) { readings(sensorIds: $ids) { sensor { id } } }', { ids: [openSensor] });
+      const open = await outcome(client, 'subscription ($ids: [ID!]) { readings(sensorIds: $ids) { sensor { id } } }', {
+        ids: [openSensor],
+      });
       expect(open.errors).toBeUndefined();
       expect(open.data?.readings.sensor.id).toBe(openSensor);
       const closed = await outcome(client, 'subscription { readings(gatewayId: "pisek-gw002") { value } }');
@@ -290,7 +336,12 @@ describe('tenant walls in the subgraphs', () => {
       const token = await tokenFor(CITY);
       const hidden = await graphql(platform.routerUrl, '{ gateway(id: "austin-gw01") { id } }', undefined, { token });
       expect(hidden.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-      const listed = await graphql<{ gateways: { id: string; node: { name: string } | null }[] }>(platform.routerUrl, '{ gateways { id node { name } } }', undefined, { token });
+      const listed = await graphql<{ gateways: { id: string; node: { name: string } | null }[] }>(
+        platform.routerUrl,
+        '{ gateways { id node { name } } }',
+        undefined,
+        { token },
+      );
       expect(listed.errors).toBeUndefined();
       expect(listed.data!.gateways.map((g) => g.node?.name)).toEqual(['pisek-gw001', 'pisek-gw002', 'pisek-gw003']);
 
@@ -307,23 +358,40 @@ describe('tenant walls in the subgraphs', () => {
       await eventually(async () => (await platform.store.latest([{ sensorId: openSensor, tenant: CITY }]))[0]);
       const query = '{ parkingLots { id sensor { id latest { time } } } }';
       for (const token of [undefined, await tokenFor(AUSTIN)]) {
-        const { data, errors } = await graphql<{ parkingLots: { id: string; sensor: { id: string; latest: { time: string } | null } }[] }>(platform.routerUrl, query, undefined, { token });
+        const { data, errors } = await graphql<{ parkingLots: { id: string; sensor: { id: string; latest: { time: string } | null } }[] }>(
+          platform.routerUrl,
+          query,
+          undefined,
+          { token },
+        );
         expect(errors).toBeUndefined();
         expect(data!.parkingLots.find((lot) => lot.sensor.id === openSensor)?.sensor.latest?.time).toEqual(expect.any(String));
       }
       // A sensor that is not open data stays its tenant's: Austin's token reads none of the city's.
-      const { data } = await graphql<{ sensor: { latest: unknown } | null }>(platform.routerUrl, `{ sensor(id: "${citySensor}") { latest { time } } }`, undefined, { token: await tokenFor(AUSTIN) });
+      const { data } = await graphql<{ sensor: { latest: unknown } | null }>(
+        platform.routerUrl,
+        `{ sensor(id: "${citySensor}") { latest { time } } }`,
+        undefined,
+        { token: await tokenFor(AUSTIN) },
+      );
       expect(data?.sensor ?? null).toBeNull();
     });
 
     it("describes the crossing's counters to anonymous callers, but not the gateway they hang on", async () => {
-      const counters = await graphql<{ intersections: { counters: { id: string; name: string; quantity: string }[] }[] }>(platform.routerUrl, '{ intersections { counters { id name quantity } } }');
+      const counters = await graphql<{ intersections: { counters: { id: string; name: string; quantity: string }[] }[] }>(
+        platform.routerUrl,
+        '{ intersections { counters { id name quantity } } }',
+      );
       expect(counters.errors).toBeUndefined();
-      expect(counters.data!.intersections.flatMap((i) => i.counters.map((c) => c.quantity)).sort()).toEqual(expect.arrayContaining(['PEDESTRIAN_COUNT', 'VEHICLE_COUNT']));
+      expect(counters.data!.intersections.flatMap((i) => i.counters.map((c) => c.quantity)).sort()).toEqual(
+        expect.arrayContaining(['PEDESTRIAN_COUNT', 'VEHICLE_COUNT']),
+      );
       const owner = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }');
       expect(owner.status).toBe(401);
       expect(owner.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-      const otherTenant = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }', undefined, { token: await tokenFor(AUSTIN) });
+      const otherTenant = await graphql(platform.routerUrl, '{ intersections { counters { id gateway { id } } } }', undefined, {
+        token: await tokenFor(AUSTIN),
+      });
       expect(otherTenant.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     });
 
@@ -341,11 +409,18 @@ describe('tenant walls in the subgraphs', () => {
         expect(JSON.stringify(otherTenant.data ?? null), query).not.toMatch(/"(hops|parent|role|name|room|gateway|sensors)":/);
       }
       // The owner reads it all.
-      const owner = await graphql<{ intersections: { counters: { node: { hops: number } }[] }[] }>(platform.routerUrl, topology, undefined, { token: await tokenFor(CITY) });
+      const owner = await graphql<{ intersections: { counters: { node: { hops: number } }[] }[] }>(
+        platform.routerUrl,
+        topology,
+        undefined,
+        { token: await tokenFor(CITY) },
+      );
       expect(owner.errors).toBeUndefined();
       expect(owner.data!.intersections.flatMap((i) => i.counters.map((c) => c.node.hops))).toContainEqual(expect.any(Number));
       // The subgraph walls it itself, for an open-data caller signed as the router signs it.
-      const direct = await entities('devices', anonymousCaller, '... on Sensor { id node { hops } }', [{ __typename: 'Sensor', id: openSensor }]);
+      const direct = await entities('devices', anonymousCaller, '... on Sensor { id node { hops } }', [
+        { __typename: 'Sensor', id: openSensor },
+      ]);
       expect(direct.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', scope: 'devices:read' });
     });
   });
@@ -376,7 +451,10 @@ function outcome(client: Client, query: string, variables?: Record<string, unkno
       { query, variables },
       {
         next: (result) => settle(result as Outcome),
-        error: (error) => (Array.isArray(error) ? settle({ errors: error }) : (clearTimeout(timer), reject(error instanceof Error ? error : new Error(JSON.stringify(error))))),
+        error: (error) =>
+          Array.isArray(error)
+            ? settle({ errors: error })
+            : (clearTimeout(timer), reject(error instanceof Error ? error : new Error(JSON.stringify(error)))),
         complete: () => undefined,
       },
     );
@@ -384,7 +462,13 @@ function outcome(client: Client, query: string, variables?: Record<string, unkno
 }
 
 /** Every `readings` event of a subscription until one with value `last`. */
-function collectUntil(client: Client, query: string, variables: Record<string, unknown>, last: number, timeoutMs = 15_000): Promise<Array<{ value: number }>> {
+function collectUntil(
+  client: Client,
+  query: string,
+  variables: Record<string, unknown>,
+  last: number,
+  timeoutMs = 15_000,
+): Promise<Array<{ value: number }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ value: number }> = [];
     const timer = setTimeout(() => {

@@ -47,7 +47,12 @@ describe('time bounds through the router', () => {
     expect(literal.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(bound) });
     const [name, value] = args.split(': ') as [string, string];
     const type = name === 'every' ? 'Duration' : 'DateTime';
-    const variable = await graphql(url, `query ($v: ${type}) { sensor(id: "${sensor}") { readings(${name}: $v) { value } } }`, { v: JSON.parse(value) }, { token });
+    const variable = await graphql(
+      url,
+      `query ($v: ${type}) { sensor(id: "${sensor}") { readings(${name}: $v) { value } } }`,
+      { v: JSON.parse(value) },
+      { token },
+    );
     expect(variable.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(bound) });
   });
 
@@ -71,12 +76,18 @@ describe('time bounds through the router', () => {
       expect(result.completed, args).toBe(true);
       expect(result.errors?.[0], args).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(bound) });
       // Written into the document, the subgraph refuses it while validating: the same error reaches the client.
-      const literal = await firstResult(client, `subscription { readings(sensorIds: ["${sensor}"], from: ${name === 'from' ? value : '"-1h"'}, every: ${name === 'every' ? value : '"1min"'}) { value } }`);
+      const literal = await firstResult(
+        client,
+        `subscription { readings(sensorIds: ["${sensor}"], from: ${name === 'from' ? value : '"-1h"'}, every: ${name === 'every' ? value : '"1min"'}) { value } }`,
+      );
       expect(literal.completed, args).toBe(true);
       expect(literal.errors, args).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(bound) }]);
     }
     // A bucket cursor far in the future would be waited for for centuries: refused too.
-    const future = await firstResult(client, `subscription { readings(sensorIds: ["${sensor}"], from: "-1h", every: "1min", after: "bucket:999999999999999") { value } }`);
+    const future = await firstResult(
+      client,
+      `subscription { readings(sensorIds: ["${sensor}"], from: "-1h", every: "1min", after: "bucket:999999999999999") { value } }`,
+    );
     expect(future.completed).toBe(true);
     expect(future.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
     // Nothing armed a timer Node had to shorten to 1 ms.
@@ -93,7 +104,10 @@ describe('time bounds through the router', () => {
       const client = wsClient(url, { token });
       clients.push(client);
       const events: unknown[] = [];
-      const dispose = client.subscribe({ query: `subscription { readings(sensorIds: ["${sensor}"], from: "-1h", every: "1y") { value } }` }, { next: (event) => events.push(event), error: () => undefined, complete: () => undefined });
+      const dispose = client.subscribe(
+        { query: `subscription { readings(sensorIds: ["${sensor}"], from: "-1h", every: "1y") { value } }` },
+        { next: (event) => events.push(event), error: () => undefined, complete: () => undefined },
+      );
       const cpu = process.cpuUsage();
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       const used = process.cpuUsage(cpu);
@@ -117,8 +131,14 @@ describe('time bounds through the router', () => {
       ['/datasets/pisek-traffic-counts.json?from=1969-01-01T00:00:00Z&every=1y', /^from: .* the years 1970 to 2100/],
       ['/datasets/pisek-traffic-counts.json?every=99999999999999999999999999y', /longest duration accepted/],
       [`/datasets/pisek-traffic-counts.json?from=${'9'.repeat(5_000)}`, /^from: "9{40}\.\.\." is neither/],
-      ["/sta/v1.1/Datastreams('pisek-gw001.1.0')/Observations?$filter=phenomenonTime ge %2B275760-09-13T00:00:00Z", /outside the instants accepted, the years 1970 to 2100/],
-      ["/sta/v1.1/Datastreams('pisek-gw001.1.0')/Observations?$filter=phenomenonTime eq 3000-01-01T00:00:00Z", /outside the instants accepted/],
+      [
+        "/sta/v1.1/Datastreams('pisek-gw001.1.0')/Observations?$filter=phenomenonTime ge %2B275760-09-13T00:00:00Z",
+        /outside the instants accepted, the years 1970 to 2100/,
+      ],
+      [
+        "/sta/v1.1/Datastreams('pisek-gw001.1.0')/Observations?$filter=phenomenonTime eq 3000-01-01T00:00:00Z",
+        /outside the instants accepted/,
+      ],
     ];
     for (const [path, message] of cases) {
       const response = await fetch(`${base}${path}`);
@@ -147,7 +167,13 @@ describe('BucketStream waits', () => {
       armed.push(delay ?? 0);
       return real(callback, delay);
     }) as typeof setTimeout);
-    const stream = new BucketStream({ store: new MemoryTimeSeriesStore(), series: [{ sensorId: 'gw.1.0', tenant: 't' }], from: yearStart, everySeconds: MAX_DURATION_SECONDS, aggregate: 'AVG' });
+    const stream = new BucketStream({
+      store: new MemoryTimeSeriesStore(),
+      series: [{ sensorId: 'gw.1.0', tenant: 't' }],
+      from: yearStart,
+      everySeconds: MAX_DURATION_SECONDS,
+      aggregate: 'AVG',
+    });
     const pending = stream.next();
     await vi.advanceTimersByTimeAsync(10 * MAX_TIMER_DELAY_MS);
     // 364 days to wait: a chain of timers, none longer than Node allows, and no busy loop.
@@ -167,7 +193,12 @@ describe('BucketStream waits', () => {
 });
 
 /** The first result of a subscription (a `next` or an `error`), and whether it completed right after. */
-function firstResult(client: Client, query: string, variables?: Record<string, unknown>, timeoutMs = 10_000): Promise<{ errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; completed: boolean }> {
+function firstResult(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+  timeoutMs = 10_000,
+): Promise<{ errors?: Array<{ message: string; extensions?: Record<string, unknown> }>; completed: boolean }> {
   return new Promise((resolve, reject) => {
     let errors: Array<{ message: string; extensions?: Record<string, unknown> }> | undefined;
     const timer = setTimeout(() => {

@@ -1,8 +1,25 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isInstantInBounds, MAX_DURATION_SECONDS, MAX_INSTANT_MS, MAX_TIMER_DELAY_MS, MIN_DURATION_SECONDS, MIN_INSTANT_MS, parseDuration, parseInstant, setLongTimeout } from '#kit';
+import {
+  isInstantInBounds,
+  MAX_DURATION_SECONDS,
+  MAX_INSTANT_MS,
+  MAX_TIMER_DELAY_MS,
+  MIN_DURATION_SECONDS,
+  MIN_INSTANT_MS,
+  parseDuration,
+  parseInstant,
+  setLongTimeout,
+} from '#kit';
 import { MemoryTimeSeriesStore, summarize, type Reading, type SeriesKey } from '#telemetry';
 
-const reading = (sensorId: string, time: number, value: number): Reading => ({ sensorId, gatewayId: 'gw', tenant: 't', quantity: 'CO2', time, value });
+const reading = (sensorId: string, time: number, value: number): Reading => ({
+  sensorId,
+  gatewayId: 'gw',
+  tenant: 't',
+  quantity: 'CO2',
+  time,
+  value,
+});
 const key = (sensorId: string, tenant = 't'): SeriesKey => ({ sensorId, tenant });
 
 describe('summarize (Graphite semantics)', () => {
@@ -102,7 +119,15 @@ describe('durations and instants', () => {
     expect(parseInstant('1970-01-01T00:00:00Z', now)).toEqual(new Date(MIN_INSTANT_MS));
     expect(parseInstant('2100-12-31T23:59:59.999Z', now)).toEqual(new Date(MAX_INSTANT_MS));
     expect(parseInstant('-56y', now)).toEqual(new Date(now.getTime() - 56 * 31_536_000_000));
-    for (const text of ['-300000y', '-57y', '1969-12-31T23:59:59Z', '2101-01-01T00:00:00Z', '3000-01-01T00:00:00Z', '+275760-09-13T00:00:00Z', '-99999999999999999999999y']) {
+    for (const text of [
+      '-300000y',
+      '-57y',
+      '1969-12-31T23:59:59Z',
+      '2101-01-01T00:00:00Z',
+      '3000-01-01T00:00:00Z',
+      '+275760-09-13T00:00:00Z',
+      '-99999999999999999999999y',
+    ]) {
       const parsed = parseInstant(text, now);
       expect(parsed, text).toBeInstanceOf(Error);
       expect(String(parsed), text).toMatch(/outside the instants accepted, the years 1970 to 2100|not a relative time/);
@@ -112,11 +137,18 @@ describe('durations and instants', () => {
 
   it('quotes at most a short prefix of a refused input', () => {
     const hostile = `${'x'.repeat(100_000)}y`;
-    for (const error of [parseDuration(hostile), parseInstant(hostile), parseInstant(`-${hostile}`), parseDuration(`5${'q'.repeat(1000)}`)]) {
+    for (const error of [
+      parseDuration(hostile),
+      parseInstant(hostile),
+      parseInstant(`-${hostile}`),
+      parseDuration(`5${'q'.repeat(1000)}`),
+    ]) {
       expect(error).toBeInstanceOf(Error);
       expect((error as Error).message.length).toBeLessThan(200);
     }
-    expect((parseInstant(`yesterday ${'and the day before '.repeat(5)}`) as Error).message).toMatch(/^"yesterday and the day before and the day\.\.\." is neither/);
+    expect((parseInstant(`yesterday ${'and the day before '.repeat(5)}`) as Error).message).toMatch(
+      /^"yesterday and the day before and the day\.\.\." is neither/,
+    );
   });
 });
 

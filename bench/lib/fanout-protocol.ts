@@ -19,7 +19,8 @@ export type ServerReport =
   | { type: 'sample'; sample: ProcessSample; subscribers: number; upstreams?: number; slowConsumers: number };
 
 /** Messages of the parent to a server child. */
-export type ServerCommand = { type: 'sample' } | { type: 'readings'; frames: Array<{ gatewayId: string; payload: string }> } | { type: 'close' };
+export type ServerCommand =
+  { type: 'sample' } | { type: 'readings'; frames: Array<{ gatewayId: string; payload: string }> } | { type: 'close' };
 
 export interface ClientConfig {
   url: string;

@@ -16,7 +16,13 @@ tellParent({ type: 'listening', url: router.url });
 process.on('message', (command: ServerCommand) => {
   if (command.type === 'sample') {
     const { subscribers, upstreams } = router.subscriptions.fanout.stats();
-    tellParent({ type: 'sample', sample: sampleProcess(), subscribers, upstreams, slowConsumers: router.subscriptions.sendQueue.slowConsumers });
+    tellParent({
+      type: 'sample',
+      sample: sampleProcess(),
+      subscribers,
+      upstreams,
+      slowConsumers: router.subscriptions.sendQueue.slowConsumers,
+    });
   } else if (command.type === 'close') {
     void router.close().finally(() => process.exit(0));
   }

@@ -4,8 +4,17 @@ import { RedisLiveBus } from '#telemetry';
 
 /** A failed render request; the end of the body holds the exception (graphite-web's error page). */
 export class GraphiteError extends Error {
-  constructor(readonly status: number, body: string) {
-    super(`graphite-web ${status}: ${body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(-400)}`);
+  constructor(
+    readonly status: number,
+    body: string,
+  ) {
+    super(
+      `graphite-web ${status}: ${body
+        .replace(/<[^>]*>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim()
+        .slice(-400)}`,
+    );
   }
 }
 
@@ -14,7 +23,12 @@ export class GraphiteError extends Error {
  * graphite-web itself: `scale(x, 0)` then `offset(1)` turns each point into 1 and keeps nulls
  * null, `sumSeries` adds them per slot.
  */
-export async function countGraphitePoints(graphiteUrl: string, pattern: string, fromSeconds: number, untilSeconds: number): Promise<number> {
+export async function countGraphitePoints(
+  graphiteUrl: string,
+  pattern: string,
+  fromSeconds: number,
+  untilSeconds: number,
+): Promise<number> {
   const url = new URL('render', `${graphiteUrl}/`);
   url.searchParams.set('format', 'json');
   url.searchParams.set('from', String(fromSeconds));
@@ -32,7 +46,14 @@ export async function countGraphitePoints(graphiteUrl: string, pattern: string, 
  * Counts Graphite's points until carbon has created every whisper file (graphite-web sees a metric
  * only once its file exists): until the count reaches `expected` or stays the same three times.
  */
-export async function settledGraphitePoints(graphiteUrl: string, pattern: string, fromSeconds: number, untilSeconds: number, expected: number, timeoutMs = 180_000) {
+export async function settledGraphitePoints(
+  graphiteUrl: string,
+  pattern: string,
+  fromSeconds: number,
+  untilSeconds: number,
+  expected: number,
+  timeoutMs = 180_000,
+) {
   const began = Date.now();
   let last = -1;
   let same = 0;

@@ -28,12 +28,20 @@ export function metricPaths(scenario: Scenario, gateways: number, relayPrefix: s
 }
 
 /** Writes one point an hour ago to each path, then waits until graphite-web finds them all. */
-export async function primeMetrics(carbonUrl: string, graphiteUrl: string, paths: string[], patterns: string[], timeoutMs = 600_000): Promise<number> {
+export async function primeMetrics(
+  carbonUrl: string,
+  graphiteUrl: string,
+  paths: string[],
+  patterns: string[],
+  timeoutMs = 600_000,
+): Promise<number> {
   const began = Date.now();
   const carbon = new URL(carbonUrl);
   const second = Math.floor(Date.now() / 1000) - 3600;
   await new Promise<void>((resolve, reject) => {
-    const socket = connect({ host: carbon.hostname, port: Number(carbon.port) }, () => socket.end(paths.map((path) => `${path} 0 ${second}\n`).join(''), resolve));
+    const socket = connect({ host: carbon.hostname, port: Number(carbon.port) }, () =>
+      socket.end(paths.map((path) => `${path} 0 ${second}\n`).join(''), resolve),
+    );
     socket.once('error', reject);
   });
   for (;;) {
@@ -56,7 +64,10 @@ export async function primeMetrics(carbonUrl: string, graphiteUrl: string, paths
       found += series[0]?.datapoints.find(([value]) => value !== null)?.[0] ?? 0;
     }
     if (!failure && found >= paths.length) return Date.now() - began;
-    if (Date.now() - began > timeoutMs) throw new Error(`carbon created ${found} of ${paths.length} metrics within ${timeoutMs} ms${failure ? ` (last error: ${failure})` : ''}`);
+    if (Date.now() - began > timeoutMs)
+      throw new Error(
+        `carbon created ${found} of ${paths.length} metrics within ${timeoutMs} ms${failure ? ` (last error: ${failure})` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
 }

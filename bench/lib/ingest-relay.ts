@@ -32,7 +32,12 @@ export function frcGroups(scenario: Scenario, gatewayIds: ReadonlySet<string>): 
           const sensorIndex = seen.get(type) ?? 0;
           seen.set(type, sensorIndex + 1);
           const key = `${type}:${sensorIndex}`;
-          const group = groups.get(key) ?? { sensorType: type, sensorIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes: [] };
+          const group = groups.get(key) ?? {
+            sensorType: type,
+            sensorIndex,
+            frcCommand: sensorTypes.get(type)?.frcCommand ?? 224,
+            selectedNodes: [],
+          };
           group.selectedNodes.push(node.address);
           groups.set(key, group);
         }
@@ -75,7 +80,12 @@ export class PlainRelay {
       socket.once('error', reject);
     });
     this.socket.setNoDelay(true);
-    this.client = await mqtt.connectAsync(this.options.mqttUrl, { protocolVersion: 5, clientId: this.options.credentials.username, username: this.options.credentials.username, password: this.options.credentials.password });
+    this.client = await mqtt.connectAsync(this.options.mqttUrl, {
+      protocolVersion: 5,
+      clientId: this.options.credentials.username,
+      username: this.options.credentials.username,
+      password: this.options.credentials.password,
+    });
     this.client.on('message', (topic, payload) => this.onMessage(topic, payload));
     await this.client.subscribeAsync('gateway/+/iqrf/responses', { qos: 1 });
     this.running = this.loop();
@@ -123,7 +133,13 @@ export class PlainRelay {
 
   private onMessage(topic: string, payload: Buffer): void {
     const gatewayId = topic.split('/')[1];
-    const message = JSON.parse(payload.toString()) as { mType: string; data: { msgId: string; rsp?: { result?: { sensors: Array<{ type: number; value: number | null } | null>; sensorIndex: number; selectedNodes?: number[] } } } };
+    const message = JSON.parse(payload.toString()) as {
+      mType: string;
+      data: {
+        msgId: string;
+        rsp?: { result?: { sensors: Array<{ type: number; value: number | null } | null>; sensorIndex: number; selectedNodes?: number[] } };
+      };
+    };
     if (message.mType !== 'iqrfSensor_Frc') return;
     const result = message.data.rsp?.result;
     if (result) {

@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   if (!mqttUrl || !process.send) throw new Error('usage: fork(ingest-simulator.ts, [mqttUrl, scenario]) with an IPC channel');
   if (!(scenarioNames as readonly string[]).includes(scenarioName)) throw new Error(`unknown scenario ${scenarioName}`);
   const accounts = await DynsecAccounts.connect(mqttUrl, await adminFromParent(), { protocolVersion: 5 }, silentLogger);
-  const daemons = await startDaemons(mqttUrl, buildScenario(scenarioName as Scenario['name']), accountMaker(accounts), { protocolVersion: 5 });
+  const daemons = await startDaemons(mqttUrl, buildScenario(scenarioName as Scenario['name']), accountMaker(accounts), {
+    protocolVersion: 5,
+  });
   await accounts.close();
   process.on('message', (message) => {
     if (message === 'cpu') process.send!({ cpu: process.cpuUsage() });

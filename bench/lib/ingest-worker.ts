@@ -120,12 +120,21 @@ async function measure(seconds: number, start: () => Promise<void>, snapshot: ()
   const windowMs = performance.now() - began;
   loop.disable();
   process.send!({ phase: 'end' });
-  return { ...at, windowMs, cpuMs: (used.user + used.system) / 1000, eventLoopDelayP99Ms: loop.percentile(99) / 1e6, rssMb: process.memoryUsage().rss / 2 ** 20 };
+  return {
+    ...at,
+    windowMs,
+    cpuMs: (used.user + used.system) / 1000,
+    eventLoopDelayP99Ms: loop.percentile(99) / 1e6,
+    rssMb: process.memoryUsage().rss / 2 ** 20,
+  };
 }
 
 async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
   const real = config.variant === 'collector-real';
-  const backends = await openBackends(real ? { redisUrl: config.redisUrl, graphiteUrl: config.graphiteUrl, carbonUrl: config.carbonUrl } : {}, silentLogger);
+  const backends = await openBackends(
+    real ? { redisUrl: config.redisUrl, graphiteUrl: config.graphiteUrl, carbonUrl: config.carbonUrl } : {},
+    silentLogger,
+  );
   const scenario = buildScenario('pisek');
   if ((await backends.registry.list()).length === 0) {
     for (const record of scenarioRegistry(scenario, new Date()).slice(0, config.gateways)) await backends.registry.add(record);
@@ -140,7 +149,17 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
 
   const store = new SlotCountingStore(backends.store);
   const ledger = real ? new RedisAnswerLedger({ url: config.redisUrl, logger: silentLogger }) : new MemoryAnswerLedger();
-  const collector = new Collector({ iqrf, catalog, registry: backends.registry, store, bus: backends.bus, ledger, logger: silentLogger, intervalMs: 1, concurrency: config.concurrency });
+  const collector = new Collector({
+    iqrf,
+    catalog,
+    registry: backends.registry,
+    store,
+    bus: backends.bus,
+    ledger,
+    logger: silentLogger,
+    intervalMs: 1,
+    concurrency: config.concurrency,
+  });
   const measured = await measure(
     config.seconds,
     () => collector.start(),
@@ -168,7 +187,14 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
 async function runRelay(config: IngestWorkerConfig): Promise<IngestRun> {
   const scenario = buildScenario('pisek');
   const ids = new Set(scenario.gateways.slice(0, config.gateways).map((gateway) => gateway.id));
-  const relay = new PlainRelay({ mqttUrl: config.mqttUrl, credentials: config.credentials, carbonUrl: config.carbonUrl, gateways: frcGroups(scenario, ids), concurrency: config.concurrency, prefix: config.relayPrefix });
+  const relay = new PlainRelay({
+    mqttUrl: config.mqttUrl,
+    credentials: config.credentials,
+    carbonUrl: config.carbonUrl,
+    gateways: frcGroups(scenario, ids),
+    concurrency: config.concurrency,
+    prefix: config.relayPrefix,
+  });
   const measured = await measure(
     config.seconds,
     () => relay.start(),
@@ -189,7 +215,9 @@ async function runRelay(config: IngestWorkerConfig): Promise<IngestRun> {
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('usage: fork(ingest-worker.ts) with an IPC channel, then send { config }');
-  const config = await new Promise<IngestWorkerConfig>((resolve) => process.once('message', (message) => resolve((message as { config: IngestWorkerConfig }).config)));
+  const config = await new Promise<IngestWorkerConfig>((resolve) =>
+    process.once('message', (message) => resolve((message as { config: IngestWorkerConfig }).config)),
+  );
   const result = config.variant === 'relay' ? await runRelay(config) : await runCollector(config);
   process.send({ result }, () => process.exit(0));
 }

@@ -30,7 +30,13 @@ async function attack(config: AttackersConfig, n: number, until: number): Promis
   const forged = () =>
     JSON.stringify({
       mType: 'iqrfSensor_Frc',
-      data: { msgId: newPassword().slice(0, 36), status: 0, rsp: { result: { sensorIndex: 0, selectedNodes: [1, 2, 21], sensors: [2, 160, 1].map((type) => ({ type, value: config.forgedValue })) } } },
+      data: {
+        msgId: newPassword().slice(0, 36),
+        status: 0,
+        rsp: {
+          result: { sensorIndex: 0, selectedNodes: [1, 2, 21], sensors: [2, 160, 1].map((type) => ({ type, value: config.forgedValue })) },
+        },
+      },
     });
   let attempts = 0;
   const started = Date.now();
@@ -53,14 +59,23 @@ async function attack(config: AttackersConfig, n: number, until: number): Promis
     await once({ credentials: { username: gatewayUsername(victim), password: 'guess' } }, async () => undefined);
     await once({ credentials: own, clientId: config.collectorId }, async () => undefined);
     await once({ credentials: own }, async (client) => {
-      for (const filter of ['#', topicFor(defaultTopics.responses, '+'), topicFor(defaultTopics.requests, victim), `$share/${COLLECTOR_GROUP}/${topicFor(defaultTopics.responses, '+')}`, collectorPresence.filter]) {
+      for (const filter of [
+        '#',
+        topicFor(defaultTopics.responses, '+'),
+        topicFor(defaultTopics.requests, victim),
+        `$share/${COLLECTOR_GROUP}/${topicFor(defaultTopics.responses, '+')}`,
+        collectorPresence.filter,
+      ]) {
         await quietly(() => client.subscribeAsync(filter, { qos: 1 }));
       }
-      for (let i = 0; i < 20; i++) await quietly(() => client.publishAsync(topicFor(defaultTopics.responses, gatewayId), forged(), { qos: 1 }));
+      for (let i = 0; i < 20; i++)
+        await quietly(() => client.publishAsync(topicFor(defaultTopics.responses, gatewayId), forged(), { qos: 1 }));
       await quietly(() => client.publishAsync(topicFor(defaultTopics.responses, victim), forged(), { qos: 1 }));
     });
     await once({ credentials: own }, (client) => client.publishAsync(collectorPresence.of(`phantom-${n}`), '{}', { qos: 1, retain: true }));
-    await once({ credentials: own }, (client) => client.publishAsync(topicFor(defaultTopics.responses, gatewayId), Buffer.alloc(1024 * 1024, 'x'), { qos: 0 }));
+    await once({ credentials: own }, (client) =>
+      client.publishAsync(topicFor(defaultTopics.responses, gatewayId), Buffer.alloc(1024 * 1024, 'x'), { qos: 0 }),
+    );
   }
   return attempts;
 }

@@ -43,7 +43,11 @@ async function run(config: LoadConfig): Promise<LoadResult> {
     while (performance.now() < deadline) {
       const sent = performance.now();
       try {
-        const response = await fetch(config.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${config.token}` }, body });
+        const response = await fetch(config.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${config.token}` },
+          body,
+        });
         const text = await response.text();
         latencies.push(performance.now() - sent);
         responseBytes = text.length;

@@ -24,14 +24,25 @@ export interface RouterProcessStats {
 async function main(): Promise<void> {
   if (!process.send || !process.argv[2]) throw new Error('usage: fork(query-router.ts, [JSON { planner, subgraphs }]) with an IPC channel');
   const { planner, subgraphs } = JSON.parse(process.argv[2]) as { planner: QueryPlanner; subgraphs: Record<SubgraphName, string> };
-  const router = await startRouter({ supergraph: await composeSupergraph(subgraphs), port: 0, logger: silentLogger, planner, auth: developmentRouterAuth(DEVELOPMENT_SUBGRAPH_SECRET) });
+  const router = await startRouter({
+    supergraph: await composeSupergraph(subgraphs),
+    port: 0,
+    logger: silentLogger,
+    planner,
+    auth: developmentRouterAuth(DEVELOPMENT_SUBGRAPH_SECRET),
+  });
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 250);
   process.on('message', (message) => {
     if (message === 'stats') {
       const memory = process.memoryUsage();
       const cpu = process.cpuUsage();
-      const stats: RouterProcessStats = { cpuMs: (cpu.user + cpu.system) / 1000, rssMb: memory.rss / 2 ** 20, peakRssMb: Math.max(peak, memory.rss) / 2 ** 20, heapUsedMb: memory.heapUsed / 2 ** 20 };
+      const stats: RouterProcessStats = {
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        rssMb: memory.rss / 2 ** 20,
+        peakRssMb: Math.max(peak, memory.rss) / 2 ** 20,
+        heapUsedMb: memory.heapUsed / 2 ** 20,
+      };
       peak = 0;
       process.send!({ stats });
     }

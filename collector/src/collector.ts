@@ -1,6 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isObject, meshChangedTopics, parseSensorValue, sensorTypes, type DaemonResponse, type FrcClaims, type FrcRequest, type IqrfClient } from '#iqrf';
+import {
+  isObject,
+  meshChangedTopics,
+  parseSensorValue,
+  sensorTypes,
+  type DaemonResponse,
+  type FrcClaims,
+  type FrcRequest,
+  type IqrfClient,
+} from '#iqrf';
 import { ThrottledWarnings, type Logger } from '#log';
 import type { GatewayRecord, GatewayRegistry, MeshCatalog, SensorInfo } from '#registry';
 import type { LiveBus, Reading, TimeSeriesStore } from '#telemetry';
@@ -126,7 +135,18 @@ const HANDOFF_MS = 3_000;
  * bus, retrying until both accepted them. Malformed answers are logged and counted.
  */
 export class Collector {
-  private readonly counters = { rounds: 0, polls: 0, skippedGateways: 0, fencedGateways: 0, readings: 0, recoveredAnswers: 0, skippedNulls: 0, invalidEntries: 0, failedRequests: 0, deliveryRetries: 0 };
+  private readonly counters = {
+    rounds: 0,
+    polls: 0,
+    skippedGateways: 0,
+    fencedGateways: 0,
+    readings: 0,
+    recoveredAnswers: 0,
+    skippedNulls: 0,
+    invalidEntries: 0,
+    failedRequests: 0,
+    deliveryRetries: 0,
+  };
   private readonly rejected: RejectedAnswers = { unsolicited: 0, expired: 0, replayed: 0, mismatched: 0, oversized: 0 };
   private readonly ledger: AnswerLedger;
   private readonly answerWindowMs: number;
@@ -181,7 +201,14 @@ export class Collector {
     const verdict = this.options.iqrf.msgIds.verify(gatewayId, 'iqrfSensor_Frc', msgId, Date.now(), this.answerWindowMs);
     if (!verdict.ok) return this.reject(verdict.reason, gatewayId, verdict.detail);
     if (!verdict.claims.frc) return this.reject('unsolicited', gatewayId, 'msgId carries no FRC claims');
-    const processed = this.processFrc(gatewayId, msgId, response, verdict.claims.frc, this.readingTime(verdict.claims.issuedAt, arrivedAt), recovering).catch((error: unknown) => {
+    const processed = this.processFrc(
+      gatewayId,
+      msgId,
+      response,
+      verdict.claims.frc,
+      this.readingTime(verdict.claims.issuedAt, arrivedAt),
+      recovering,
+    ).catch((error: unknown) => {
       this.counters.invalidEntries++;
       this.warnings.warn('frc-failed', 'FRC answer could not be turned into readings', { gatewayId, err: (error as Error).message });
     });
@@ -257,7 +284,9 @@ export class Collector {
       // readings (and the work of every live subscription) then arrive evenly, not in bursts.
       this.running = this.pollAll({ spreadOverMs: this.intervalMs * SPREAD, signal, fenced: true })
         // A round that cannot start (the registry's Redis away) is the next round's to try, not a crash.
-        .catch((error: Error) => this.warnings.warn('round-failed', 'poll round failed; trying again next interval', { err: error.message }))
+        .catch((error: Error) =>
+          this.warnings.warn('round-failed', 'poll round failed; trying again next interval', { err: error.message }),
+        )
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, Math.max(0, roundStart + this.intervalMs - Date.now()));
         });
@@ -281,7 +310,8 @@ export class Collector {
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
     await Promise.race([Promise.all([...this.recoveries, ...this.processing.values()]), grace]);
     clearTimeout(timer);
-    if (this.processing.size) this.options.logger.error({ answers: this.processing.size }, 'stopped with answers not yet delivered to the store and bus');
+    if (this.processing.size)
+      this.options.logger.error({ answers: this.processing.size }, 'stopped with answers not yet delivered to the store and bus');
   }
 
   /** Stops handling answers for good (the process is going away). */
@@ -301,7 +331,9 @@ export class Collector {
   async pollAll(options: { spreadOverMs?: number; signal?: AbortSignal; fenced?: boolean } = {}): Promise<void> {
     this.counters.rounds++;
     const { membership } = this.options;
-    const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
+    const gateways = (await this.options.registry.list()).filter(
+      (g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)),
+    );
     const started = Date.now();
     const slot = (options.spreadOverMs ?? 0) / Math.max(1, gateways.length);
     const queue = gateways.map((gateway, i) => ({ gateway, at: started + i * slot }));
@@ -320,11 +352,15 @@ export class Collector {
   /** Takes the gateway's lease for this round (half an interval); false: another collector has it, or no lease now. */
   private async leaseFor(gatewayId: string): Promise<boolean> {
     try {
-      if (await this.lease.acquire(gatewayId, this.options.id ?? this.options.membership?.id ?? 'collector', this.intervalMs / 2)) return true;
+      if (await this.lease.acquire(gatewayId, this.options.id ?? this.options.membership?.id ?? 'collector', this.intervalMs / 2))
+        return true;
       this.counters.fencedGateways++;
     } catch (error) {
       this.counters.skippedGateways++;
-      this.warnings.warn('lease-failed', 'cannot take a gateway\'s poll lease; not polled this round', { gatewayId, err: (error as Error).message });
+      this.warnings.warn('lease-failed', "cannot take a gateway's poll lease; not polled this round", {
+        gatewayId,
+        err: (error as Error).message,
+      });
     }
     return false;
   }
@@ -361,7 +397,12 @@ export class Collector {
     const { type, typeIndex } = group[0]!;
     const request: FrcRequest = {
       nAdr: 0,
-      param: { sensorType: type, sensorIndex: typeIndex, frcCommand: sensorTypes.get(type)?.frcCommand ?? 224, selectedNodes: group.map((s) => s.address).sort((a, b) => a - b) },
+      param: {
+        sensorType: type,
+        sensorIndex: typeIndex,
+        frcCommand: sensorTypes.get(type)?.frcCommand ?? 224,
+        selectedNodes: group.map((s) => s.address).sort((a, b) => a - b),
+      },
     };
     this.counters.polls++;
     try {
@@ -390,7 +431,9 @@ export class Collector {
       if (this.processing.has(msgId) || (await this.ledger.isDone(msgId))) return;
       this.accept(gatewayId, response, arrivedAt, true);
       await this.processing.get(msgId);
-    })().catch((error: unknown) => this.warnings.warn('recovery-failed', 'own FRC answer could not be checked', { gatewayId, err: (error as Error).message }));
+    })().catch((error: unknown) =>
+      this.warnings.warn('recovery-failed', 'own FRC answer could not be checked', { gatewayId, err: (error as Error).message }),
+    );
     this.recoveries.add(task);
     void task.finally(() => this.recoveries.delete(task));
   }
@@ -401,7 +444,14 @@ export class Collector {
    * more entries than that, another sensor type or index, or a value of a node that has no such
    * sensor; and when it was already turned into readings.
    */
-  private async processFrc(gatewayId: string, msgId: string, response: DaemonResponse, asked: FrcClaims, time: number, recovering: boolean): Promise<void> {
+  private async processFrc(
+    gatewayId: string,
+    msgId: string,
+    response: DaemonResponse,
+    asked: FrcClaims,
+    time: number,
+    recovering: boolean,
+  ): Promise<void> {
     if (response.data.status !== 0) return; // the requester reports the daemon's error
     const rsp = response.data.rsp;
     const result = isObject(rsp) && isObject(rsp.result) ? rsp.result : undefined;
@@ -412,8 +462,10 @@ export class Collector {
     }
     const entries: unknown[] = result.sensors;
     const nodes = asked.nodes ?? ALL_ADDRESSES;
-    if (entries.length > nodes.length) return this.reject('oversized', gatewayId, `${entries.length} entries for ${nodes.length} nodes asked`);
-    if (result.sensorIndex !== asked.sensorIndex) return this.reject('mismatched', gatewayId, `sensor index ${result.sensorIndex}, ${asked.sensorIndex} asked`);
+    if (entries.length > nodes.length)
+      return this.reject('oversized', gatewayId, `${entries.length} entries for ${nodes.length} nodes asked`);
+    if (result.sensorIndex !== asked.sensorIndex)
+      return this.reject('mismatched', gatewayId, `sensor index ${result.sensorIndex}, ${asked.sensorIndex} asked`);
     const [gateway] = await this.options.registry.getMany([gatewayId]);
     if (!gateway) {
       this.warnings.warn('unregistered-gateway', 'FRC answer from an unregistered gateway ignored', { gatewayId });
@@ -437,10 +489,25 @@ export class Collector {
         continue;
       }
       const address = nodes[i]!;
-      if (parsed.value.type !== asked.sensorType) return this.reject('mismatched', gatewayId, `sensor type ${parsed.value.type} of node ${address}, ${asked.sensorType} asked`);
+      if (parsed.value.type !== asked.sensorType)
+        return this.reject('mismatched', gatewayId, `sensor type ${parsed.value.type} of node ${address}, ${asked.sensorType} asked`);
       const sensor = sensors.get(address);
-      if (!sensor) return this.reject('mismatched', gatewayId, `node ${address} has no sensor of type ${asked.sensorType} and index ${asked.sensorIndex}`);
-      readings.push({ sensorId: sensor.id, gatewayId, tenant: gateway.tenant, quantity: sensor.quantity, ...(sensor.room ? { room: sensor.room } : {}), time, value: parsed.value.value, answerId: msgId });
+      if (!sensor)
+        return this.reject(
+          'mismatched',
+          gatewayId,
+          `node ${address} has no sensor of type ${asked.sensorType} and index ${asked.sensorIndex}`,
+        );
+      readings.push({
+        sensorId: sensor.id,
+        gatewayId,
+        tenant: gateway.tenant,
+        quantity: sensor.quantity,
+        ...(sensor.room ? { room: sensor.room } : {}),
+        time,
+        value: parsed.value.value,
+        answerId: msgId,
+      });
     }
     // Last, so that a forged answer refused above cannot spend the msgId of the genuine one. Only a
     // claim: it is recorded done once the readings are on the bus, which is what decides (it keeps
@@ -479,7 +546,10 @@ export class Collector {
         return await attempt();
       } catch (error) {
         if (this.closingSince !== undefined && Date.now() - this.closingSince > CLOSE_GRACE_MS) {
-          this.options.logger.error({ err: (error as Error).message }, `${what} still refuses readings after ${CLOSE_GRACE_MS} ms of closing; giving up on them`);
+          this.options.logger.error(
+            { err: (error as Error).message },
+            `${what} still refuses readings after ${CLOSE_GRACE_MS} ms of closing; giving up on them`,
+          );
           throw error;
         }
         this.counters.deliveryRetries++;

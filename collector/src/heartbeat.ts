@@ -73,7 +73,9 @@ export class GatewayHeartbeat {
     }
     if (this.brokerAway) logger.info('heartbeat resumed: the MQTT broker is back');
     this.brokerAway = false;
-    const gateways = (await this.options.registry.list()).filter((g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)));
+    const gateways = (await this.options.registry.list()).filter(
+      (g) => g.status !== 'DECOMMISSIONED' && (!membership || membership.owns(g.id)),
+    );
     const now = Date.now();
     for (const gateway of gateways) {
       const heard = iqrf.lastSeen(gateway.id);
@@ -107,4 +109,3 @@ export class GatewayHeartbeat {
     if (this.reported.delete(gatewayId)) this.options.logger.info({ gatewayId }, 'gateway answers again');
   }
 }
-

@@ -14,11 +14,15 @@ runService('collector', async (env, logger) => {
   const interval = parseDuration(env.string('POLL_INTERVAL', '10s'));
   if (interval instanceof Error) throw new Error(`POLL_INTERVAL: ${interval.message}`);
   const mqtt = mqttSettingsFromEnv(env);
-  if (!mqtt.credentials) throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD: the collector\'s broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)');
+  if (!mqtt.credentials)
+    throw new Error(
+      "Set MQTT_USERNAME and MQTT_PASSWORD: the collector's broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)",
+    );
   const options = backendOptionsFromEnv(env, { registryFile: defaultRegistryFile });
   await checkStartup({ reach: [mqttService(mqtt.url), ...backendServices(options)] });
   const backends = await openBackends(options, logger);
-  if (!mqtt.msgIdSecret) logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
+  if (!mqtt.msgIdSecret)
+    logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
   if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
   const service = await startCollectorService({
     mqttUrl: mqtt.url,

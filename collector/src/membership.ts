@@ -52,7 +52,10 @@ export class CollectorMembership {
   private readonly announce = async (): Promise<void> => {
     try {
       await this.mqtt.subscribeAsync(`${this.prefix}/+`, { qos: 1 });
-      await this.mqtt.publishAsync(`${this.prefix}/${this.id}`, JSON.stringify({ id: this.id, since: new Date().toISOString() }), { qos: 1, retain: true });
+      await this.mqtt.publishAsync(`${this.prefix}/${this.id}`, JSON.stringify({ id: this.id, since: new Date().toISOString() }), {
+        qos: 1,
+        retain: true,
+      });
     } catch (error) {
       this.logger.warn({ err: (error as Error).message }, 'cannot announce this collector');
     }

@@ -21,7 +21,11 @@ export class RedisPollLease implements PollLease {
 
   constructor(options: RedisPollLeaseOptions) {
     this.prefix = options.prefix ?? 'iot:poll:';
-    this.redis = new Redis(options.url, { connectionName: 'iot-poll-lease', maxRetriesPerRequest: 2, retryStrategy: (times) => Math.min(50 * times, 1_000) });
+    this.redis = new Redis(options.url, {
+      connectionName: 'iot-poll-lease',
+      maxRetriesPerRequest: 2,
+      retryStrategy: (times) => Math.min(50 * times, 1_000),
+    });
     this.redis.on('error', (error: Error) => options.logger.debug({ err: error }, 'poll lease Redis connection error'));
   }
 

@@ -73,7 +73,10 @@ const SHARED_ANSWERS = 2;
 export async function startCollectorService(options: CollectorServiceOptions): Promise<CollectorService> {
   const { id, logger } = options;
   const v5 = options.protocolVersion === 5;
-  if (options.credentials.username !== id) throw new Error(`the collector "${id}" must connect as itself, not as "${options.credentials.username}" (its client id is its username)`);
+  if (options.credentials.username !== id)
+    throw new Error(
+      `the collector "${id}" must connect as itself, not as "${options.credentials.username}" (its client id is its username)`,
+    );
   const mqtt = createMqttClient(options.mqttUrl, {
     clientId: id,
     credentials: options.credentials,
@@ -82,16 +85,29 @@ export async function startCollectorService(options: CollectorServiceOptions): P
     ...(v5 ? { clean: false, sessionExpirySeconds: options.sessionExpirySeconds ?? 120, will: CollectorMembership.will(id) } : {}),
   });
   mqtt.on('error', (error) => logger.warn({ err: error.message }, 'MQTT error'));
-  const iqrf = new IqrfClient(mqtt, { logger, timeoutMs: options.iqrfTimeoutMs, msgIdSecret: options.msgIdSecret, ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}) });
+  const iqrf = new IqrfClient(mqtt, {
+    logger,
+    timeoutMs: options.iqrfTimeoutMs,
+    msgIdSecret: options.msgIdSecret,
+    ...(v5 ? { subscriptionIdentifier: OWN_ANSWERS } : {}),
+  });
   const ledger = options.redisUrl ? new RedisAnswerLedger({ url: options.redisUrl, logger }) : new MemoryAnswerLedger();
   const membership = v5 ? new CollectorMembership(mqtt, id, logger) : undefined;
   const lease = options.redisUrl ? new RedisPollLease({ url: options.redisUrl, logger }) : undefined;
   // With the bus in Redis, the store is fed from it: what the collector accepted is durable there.
-  const feeder = options.redisUrl && options.bus instanceof RedisLiveBus ? new RedisStoreFeeder({ url: options.redisUrl, stream: options.bus.stream, consumer: id, store: options.store, logger }) : undefined;
+  const feeder =
+    options.redisUrl && options.bus instanceof RedisLiveBus
+      ? new RedisStoreFeeder({ url: options.redisUrl, stream: options.bus.stream, consumer: id, store: options.store, logger })
+      : undefined;
   const heartbeat = new GatewayHeartbeat({ iqrf, registry: options.registry, membership, logger, intervalMs: options.heartbeatIntervalMs });
   const collector = new Collector({
     iqrf,
-    catalog: new MeshCatalog(iqrf, { registry: options.registry, offlineAfterMs: onlineWindowMs(options.heartbeatIntervalMs), logger, ...(options.iqrfTimeoutMs ? { timeoutMs: options.iqrfTimeoutMs } : {}) }),
+    catalog: new MeshCatalog(iqrf, {
+      registry: options.registry,
+      offlineAfterMs: onlineWindowMs(options.heartbeatIntervalMs),
+      logger,
+      ...(options.iqrfTimeoutMs ? { timeoutMs: options.iqrfTimeoutMs } : {}),
+    }),
     heartbeat,
     registry: options.registry,
     store: options.store,

@@ -50,7 +50,11 @@ export class RedisStoreFeeder {
     this.claimIdleMs = options.claimIdleMs ?? 60_000;
     this.count = options.count ?? 200;
     this.blockMs = options.blockMs ?? 2_000;
-    this.redis = new Redis(options.url, { connectionName: 'iot-store-feeder', maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(50 * times, 1_000) });
+    this.redis = new Redis(options.url, {
+      connectionName: 'iot-store-feeder',
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => Math.min(50 * times, 1_000),
+    });
     this.redis.on('error', (error: Error) => options.logger.debug({ err: error }, 'store feeder Redis connection error'));
   }
 
@@ -89,19 +93,41 @@ export class RedisStoreFeeder {
       try {
         let entries: StreamEntry[];
         if (backlog) {
-          entries = this.entriesOf(await this.redis.xreadgroup('GROUP', this.group, this.options.consumer, 'COUNT', this.count, 'STREAMS', this.stream, '0'));
+          entries = this.entriesOf(
+            await this.redis.xreadgroup('GROUP', this.group, this.options.consumer, 'COUNT', this.count, 'STREAMS', this.stream, '0'),
+          );
           if (!entries.length) backlog = false;
         } else if (Date.now() - lastClaim >= this.claimIdleMs / 2) {
           lastClaim = Date.now();
-          const reply = (await this.redis.xautoclaim(this.stream, this.group, this.options.consumer, this.claimIdleMs, '0-0', 'COUNT', this.count)) as [string, StreamEntry[]];
+          const reply = (await this.redis.xautoclaim(
+            this.stream,
+            this.group,
+            this.options.consumer,
+            this.claimIdleMs,
+            '0-0',
+            'COUNT',
+            this.count,
+          )) as [string, StreamEntry[]];
           entries = reply[1] ?? [];
           this.counters.takenOver += entries.length;
-          if (entries.length) this.options.logger.info({ batches: entries.length }, 'store feeder took over batches another collector did not write');
+          if (entries.length)
+            this.options.logger.info({ batches: entries.length }, 'store feeder took over batches another collector did not write');
         } else {
           const { consumer } = this.options;
           const reply = this.draining
             ? await this.redis.xreadgroup('GROUP', this.group, consumer, 'COUNT', this.count, 'STREAMS', this.stream, '>')
-            : await this.redis.xreadgroup('GROUP', this.group, consumer, 'COUNT', this.count, 'BLOCK', this.blockMs, 'STREAMS', this.stream, '>');
+            : await this.redis.xreadgroup(
+                'GROUP',
+                this.group,
+                consumer,
+                'COUNT',
+                this.count,
+                'BLOCK',
+                this.blockMs,
+                'STREAMS',
+                this.stream,
+                '>',
+              );
           entries = this.entriesOf(reply);
           if (!entries.length && this.draining) return;
         }

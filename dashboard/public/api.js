@@ -70,7 +70,12 @@ export function callerView() {
 function jwtClaims(/** @type {string} */ token) {
   try {
     const payload = token.split('.')[1] ?? '';
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const json = atob(
+      payload
+        .replace(/-/g, '+')
+        .replace(/_/g, '/')
+        .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+    );
     const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
     return claims && typeof claims === 'object' ? claims : {};
   } catch {
@@ -172,7 +177,8 @@ export function resumableReadings(client, query, variables, { onReading, onGap }
   const onErrors = (errors) => {
     for (const error of errors) {
       const code = error.extensions?.code;
-      if (code === 'SLOW_CONSUMER' && typeof error.extensions?.resumeAfter === 'string') payload.variables.after = error.extensions.resumeAfter;
+      if (code === 'SLOW_CONSUMER' && typeof error.extensions?.resumeAfter === 'string')
+        payload.variables.after = error.extensions.resumeAfter;
       else if (code === 'CURSOR_EXPIRED') {
         payload.variables.after = null;
         onGap?.();

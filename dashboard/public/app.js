@@ -67,7 +67,27 @@ const client = liveClient(api, (state) =>
 
 async function startCity() {
   // Which sensors first, so the live stream is open (buffered) before history is read.
-  const ids = await graphql(api, `query DashboardCitySensors { intersections { id name counters { id quantity } } parkingLots { id sensor { id } } }`);
+  const ids = await graphql(
+    api,
+    `
+      query DashboardCitySensors {
+        intersections {
+          id
+          name
+          counters {
+            id
+            quantity
+          }
+        }
+        parkingLots {
+          id
+          sensor {
+            id
+          }
+        }
+      }
+    `,
+  );
   const intersection = ids.intersections.find((/** @type {{ name: string }} */ i) => i.name === intersectionName) ?? ids.intersections[0];
   /** @type {Map<string, 'vehicles' | 'pedestrians'>} */
   const counterKind = new Map();
@@ -80,7 +100,9 @@ async function startCity() {
   const sensorIds = [...counterKind.keys(), ...ids.parkingLots.map((/** @type {{ sensor: { id: string } }} */ lot) => lot.sensor.id)];
 
   const parking = $('parking');
-  const drawLot = (/** @type {{ id: string, name: string, capacity: number, occupied: number | null, updatedAt: string | null }} */ lot) => {
+  const drawLot = (
+    /** @type {{ id: string, name: string, capacity: number, occupied: number | null, updatedAt: string | null }} */ lot,
+  ) => {
     let card = /** @type {HTMLElement | null} */ (parking.querySelector(`[data-lot="${CSS.escape(lot.id)}"]`));
     if (!card) {
       card = document.createElement('div');
@@ -91,16 +113,20 @@ async function startCity() {
     }
     const occupied = lot.occupied ?? 0;
     /** @type {HTMLElement} */ (card.querySelector('.name')).textContent = lot.name;
-    /** @type {HTMLElement} */ (card.querySelector('.bar > div')).style.width = `${Math.min(100, (100 * occupied) / Math.max(lot.capacity, 1))}%`;
+    /** @type {HTMLElement} */ (card.querySelector('.bar > div')).style.width =
+      `${Math.min(100, (100 * occupied) / Math.max(lot.capacity, 1))}%`;
     /** @type {HTMLElement} */ (card.querySelector('.numbers')).textContent =
-      lot.occupied === null ? `${lot.capacity} places, no reading yet` : `${occupied} of ${lot.capacity} taken, ${Math.max(lot.capacity - occupied, 0)} free · ${lot.updatedAt ? timeOfDay(lot.updatedAt) : ''}`;
+      lot.occupied === null
+        ? `${lot.capacity} places, no reading yet`
+        : `${occupied} of ${lot.capacity} taken, ${Math.max(lot.capacity - occupied, 0)} free · ${lot.updatedAt ? timeOfDay(lot.updatedAt) : ''}`;
   };
   // A live reading: a counter's count goes into its 10-minute bucket, a lot's occupancy replaces the last.
   const apply = (/** @type {Reading} */ r) => {
     const kind = counterKind.get(r.sensor.id);
     if (kind && traffic) {
       const bucket = traffic.add(kind, Date.parse(r.time), r.value);
-      if (bucket && traffic.bucketOf(Date.parse(r.time)) === traffic.bucketOf(Date.now())) render(`traffic-${kind}`, () => ($(`traffic-${kind}`).textContent = String(Math.round(bucket.sum))));
+      if (bucket && traffic.bucketOf(Date.parse(r.time)) === traffic.bucketOf(Date.now()))
+        render(`traffic-${kind}`, () => ($(`traffic-${kind}`).textContent = String(Math.round(bucket.sum))));
       render('traffic-last', () => ($('traffic-last').textContent = timeOfDay(r.time)));
     }
     const lot = lotBySensor.get(r.sensor.id);
@@ -129,10 +155,34 @@ async function startCity() {
 
   const data = await graphql(
     api,
-    `query DashboardCity {
-      intersections { id counters { id latest { time } } traffic(from: "-24h", every: "10min") { time vehicles pedestrians } }
-      parkingLots { id name capacity occupied updatedAt sensor { id } }
-    }`,
+    `
+      query DashboardCity {
+        intersections {
+          id
+          counters {
+            id
+            latest {
+              time
+            }
+          }
+          traffic(from: "-24h", every: "10min") {
+            time
+            vehicles
+            pedestrians
+          }
+        }
+        parkingLots {
+          id
+          name
+          capacity
+          occupied
+          updatedAt
+          sensor {
+            id
+          }
+        }
+      }
+    `,
   );
   /** @type {Map<string, number>} */
   const until = new Map();
@@ -211,7 +261,19 @@ function showGateway(/** @type {string} */ id) {
 }
 
 async function refreshGateways() {
-  const { gateways } = await graphql(api, `query DashboardGateways { gateways { id name status lastSeen } }`);
+  const { gateways } = await graphql(
+    api,
+    `
+      query DashboardGateways {
+        gateways {
+          id
+          name
+          status
+          lastSeen
+        }
+      }
+    `,
+  );
   gatewaysById = new Map(gateways.map((/** @type {{ id: string, name: string }} */ g) => [g.id, g]));
   gatewayList.set(gateways);
   return gatewayList.gateways;
@@ -220,7 +282,29 @@ async function refreshGateways() {
 async function showMesh(/** @type {string} */ id) {
   const { gateway } = await graphql(
     api,
-    `query DashboardMesh($id: ID!) { gateway(id: $id) { id mesh { size coordinator { address } nodes { address role parent { address } hops name room } } } }`,
+    `
+      query DashboardMesh($id: ID!) {
+        gateway(id: $id) {
+          id
+          mesh {
+            size
+            coordinator {
+              address
+            }
+            nodes {
+              address
+              role
+              parent {
+                address
+              }
+              hops
+              name
+              room
+            }
+          }
+        }
+      }
+    `,
     { id },
   );
   if (id !== shownGateway) return;

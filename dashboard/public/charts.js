@@ -52,7 +52,10 @@ export class BucketChart {
         cursor: { drag: { x: true, y: false } },
         // Always the whole window, however little of it has data yet.
         scales: {
-          x: { time: true, range: () => [this.bucketOf(Date.now() - options.windowMs) / 1000, (this.bucketOf(Date.now()) + options.bucketMs) / 1000] },
+          x: {
+            time: true,
+            range: () => [this.bucketOf(Date.now() - options.windowMs) / 1000, (this.bucketOf(Date.now()) + options.bucketMs) / 1000],
+          },
           y: { range: (_u, min, max) => valueRange(min, max, options.minSpan ?? 0, options.combine === 'sum') },
         },
         axes: [
@@ -64,7 +67,9 @@ export class BucketChart {
             values: (_u, splits) => tickLabels(splits),
             size: (_u, values) => Math.ceil(widestLabel(values ?? [])) + 18,
             // Counts go up in whole steps.
-            ...(options.combine === 'sum' ? { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000] } : {}),
+            ...(options.combine === 'sum'
+              ? { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000] }
+              : {}),
           },
         ],
         series: [
@@ -76,7 +81,9 @@ export class BucketChart {
             spanGaps: true,
             value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => (v === null ? '—' : String(Math.round(v * 10) / 10)),
             // Points only while there are few, so that a lone bucket shows at all.
-            ...(s.bars ? { fill: s.stroke, paths: uPlot.paths.bars?.({ size: [s.bars, 60] }), points: { show: false } } : { points: { show: (/** @type {uPlot} */ u) => u.data[0].length < 30 } }),
+            ...(s.bars
+              ? { fill: s.stroke, paths: uPlot.paths.bars?.({ size: [s.bars, 60] }), points: { show: false } }
+              : { points: { show: (/** @type {uPlot} */ u) => u.data[0].length < 30 } }),
           })),
         ],
       },
@@ -136,7 +143,8 @@ export class BucketChart {
       }
     }
     const xs = [...times].sort((a, b) => a - b);
-    const value = this.options.combine === 'avg' ? (/** @type {Bucket} */ b) => (b.count ? b.sum / b.count : null) : (/** @type {Bucket} */ b) => b.sum;
+    const value =
+      this.options.combine === 'avg' ? (/** @type {Bucket} */ b) => (b.count ? b.sum / b.count : null) : (/** @type {Bucket} */ b) => b.sum;
     const data = [
       xs.map((t) => t / 1000),
       ...this.options.series.map((s) => {
@@ -156,7 +164,12 @@ export class BucketChart {
  * wide around its middle, from zero for counts (`fromZero`); [0, 1] with no data.
  * @returns {[number, number]}
  */
-function valueRange(/** @type {number | null} */ min, /** @type {number | null} */ max, /** @type {number} */ minSpan, /** @type {boolean} */ fromZero) {
+function valueRange(
+  /** @type {number | null} */ min,
+  /** @type {number | null} */ max,
+  /** @type {number} */ minSpan,
+  /** @type {boolean} */ fromZero,
+) {
   if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
   if (fromZero) return [Math.min(0, min), Math.max(max * 1.1, min + Math.max(minSpan, 1))];
   const span = Math.max(minSpan, max - min, Math.abs(max) / 1000, 1e-6);

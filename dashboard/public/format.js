@@ -6,7 +6,14 @@ export const naturalOrder = new Intl.Collator(undefined, { numeric: true, sensit
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 const hoursMinutes = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-const dayAndClock = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const dayAndClock = new Intl.DateTimeFormat(undefined, {
+  day: 'numeric',
+  month: 'short',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
 
 /** `14:03:07`, whatever the locale's habit of am/pm. */
 export function timeOfDay(/** @type {string | number | Date} */ time) {
@@ -44,7 +51,8 @@ export const quantityFormats = {
 export function tickLabels(ticks) {
   const values = ticks.filter((t) => t !== null && Number.isFinite(t));
   let step = Infinity;
-  for (let i = 1; i < values.length; i++) step = Math.min(step, Math.abs(/** @type {number} */ (values[i]) - /** @type {number} */ (values[i - 1])));
+  for (let i = 1; i < values.length; i++)
+    step = Math.min(step, Math.abs(/** @type {number} */ (values[i]) - /** @type {number} */ (values[i - 1])));
   const decimals = Number.isFinite(step) && step > 0 ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
   return ticks.map((t) => (t === null || !Number.isFinite(t) ? '' : t.toFixed(decimals)));
 }

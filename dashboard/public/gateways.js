@@ -114,7 +114,9 @@ export class GatewayList {
       li.textContent = this.gateways.length ? 'no gateway matches' : 'no gateways';
       list.append(li);
     }
-    pageLabel.textContent = matches.length ? `${this.page * this.pageSize + 1}–${this.page * this.pageSize + shown.length} of ${matches.length}` : '0 of 0';
+    pageLabel.textContent = matches.length
+      ? `${this.page * this.pageSize + 1}–${this.page * this.pageSize + shown.length} of ${matches.length}`
+      : '0 of 0';
     previous.disabled = this.page === 0;
     next.disabled = this.page >= pages - 1;
   }

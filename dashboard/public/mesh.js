@@ -86,7 +86,8 @@ export function renderMesh(container, mesh) {
   };
   // Each column as wide as the longest label in it, so that no label reaches the next column.
   const columnWidth = Array.from({ length: maxDepth + 1 }, () => minColumn);
-  for (const [address, p] of position) columnWidth[p.depth] = Math.max(columnWidth[p.depth] ?? 0, labelOffset + textWidth(labelOf(address)) + gutter);
+  for (const [address, p] of position)
+    columnWidth[p.depth] = Math.max(columnWidth[p.depth] ?? 0, labelOffset + textWidth(labelOf(address)) + gutter);
   const columnX = [margin.left];
   for (let depth = 1; depth <= maxDepth + 1; depth++) columnX[depth] = (columnX[depth - 1] ?? 0) + (columnWidth[depth - 1] ?? minColumn);
   const width = Math.ceil((columnX[maxDepth + 1] ?? 0) - gutter + margin.right);
@@ -94,7 +95,13 @@ export function renderMesh(container, mesh) {
   const px = (/** @type {{ depth: number }} */ p) => columnX[p.depth] ?? 0;
   const py = (/** @type {{ y: number }} */ p) => margin.top + p.y * row;
 
-  const drawing = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `IQRF mesh, ${mesh.nodes.length} nodes` });
+  const drawing = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': `IQRF mesh, ${mesh.nodes.length} nodes`,
+  });
   drawing.style.font = font;
   const legend = svg('g', { class: 'legend' });
   for (let hops = 0; hops <= maxDepth; hops++) {
@@ -113,7 +120,9 @@ export function renderMesh(container, mesh) {
       const to = position.get(kid);
       if (!to) continue;
       const midX = (px(from) + px(to)) / 2;
-      edges.append(svg('path', { class: 'edge', d: `M${px(from)},${py(from)} C${midX},${py(from)} ${midX},${py(to)} ${px(to)},${py(to)}` }));
+      edges.append(
+        svg('path', { class: 'edge', d: `M${px(from)},${py(from)} C${midX},${py(from)} ${midX},${py(to)} ${px(to)},${py(to)}` }),
+      );
     }
   }
   drawing.append(edges);
@@ -121,14 +130,22 @@ export function renderMesh(container, mesh) {
   for (const [address, p] of position) {
     const node = byAddress.get(address);
     const role = node?.role ?? 'COORDINATOR';
-    const group = svg('g', { class: 'mesh-node', 'data-address': address, 'data-role': role, 'data-hops': node?.hops ?? 0, transform: `translate(${px(p)},${py(p)})` });
+    const group = svg('g', {
+      class: 'mesh-node',
+      'data-address': address,
+      'data-role': role,
+      'data-hops': node?.hops ?? 0,
+      transform: `translate(${px(p)},${py(p)})`,
+    });
     group.append(svg('circle', { r: role === 'COORDINATOR' ? 7 : 5.5 }));
     // Beside the node, over its outgoing edges (a halo keeps it readable).
     const label = svg('text', { x: labelOffset, y: 0, 'dominant-baseline': 'central' });
     label.textContent = labelOf(address);
     group.append(label);
     const title = svg('title');
-    title.textContent = node ? `${node.name ?? `node ${address}`} (address ${address}, ${role.toLowerCase()}, ${node.hops} hops${node.room ? `, ${roomLabel(node.room)}` : ''})` : `coordinator (address ${address})`;
+    title.textContent = node
+      ? `${node.name ?? `node ${address}`} (address ${address}, ${role.toLowerCase()}, ${node.hops} hops${node.room ? `, ${roomLabel(node.room)}` : ''})`
+      : `coordinator (address ${address})`;
     group.append(title);
     drawing.append(group);
   }

@@ -44,12 +44,30 @@ export function showRooms({ api, client, gatewayId, onReading }) {
     tbody.replaceChildren();
     const { gateway } = await graphql(
       api,
-      `query DashboardRooms($id: ID!) { gateway(id: $id) { id sensors { id quantity room latest { time value } } } }`,
+      `
+        query DashboardRooms($id: ID!) {
+          gateway(id: $id) {
+            id
+            sensors {
+              id
+              quantity
+              room
+              latest {
+                time
+                value
+              }
+            }
+          }
+        }
+      `,
       { id: gatewayId },
     );
     if (stopped) return;
     /** @type {RoomSensor[]} */
-    const sensors = (gateway?.sensors ?? []).filter((/** @type {{ quantity: string, room: string | null }} */ s) => roomQuantities.includes(/** @type {RoomQuantity} */ (s.quantity)) && s.room);
+    const sensors = (gateway?.sensors ?? []).filter(
+      (/** @type {{ quantity: string, room: string | null }} */ s) =>
+        roomQuantities.includes(/** @type {RoomQuantity} */ (s.quantity)) && s.room,
+    );
     $('rooms-empty').hidden = sensors.length > 0;
     $('rooms-body').hidden = sensors.length === 0;
     if (sensors.length === 0) return;
@@ -113,16 +131,26 @@ export function showRooms({ api, client, gatewayId, onReading }) {
     const loadHistory = async () => {
       const data = await graphql(
         api,
-        `query DashboardRoomHistory($id: ID!) {
-          gateway(id: $id) {
-            sensors {
-              id
-              latest { time }
-              avg: readings(from: "-24h", every: "10min", aggregate: AVG) { time value }
-              n: readings(from: "-24h", every: "10min", aggregate: COUNT) { time value }
+        `
+          query DashboardRoomHistory($id: ID!) {
+            gateway(id: $id) {
+              sensors {
+                id
+                latest {
+                  time
+                }
+                avg: readings(from: "-24h", every: "10min", aggregate: AVG) {
+                  time
+                  value
+                }
+                n: readings(from: "-24h", every: "10min", aggregate: COUNT) {
+                  time
+                  value
+                }
+              }
             }
           }
-        }`,
+        `,
         { id: gatewayId },
       );
       if (stopped) return;
@@ -155,7 +183,9 @@ export function showRooms({ api, client, gatewayId, onReading }) {
           onReading(reading);
           showLatest(sensor, reading.value, reading.time);
           render('last-reading', () => {
-            if (!stopped) $('last-reading').textContent = `${roomLabel(sensor.room)} · ${quantityFormats[sensor.quantity](reading.value)} · ${timeOfDay(reading.time)}`;
+            if (!stopped)
+              $('last-reading').textContent =
+                `${roomLabel(sensor.room)} · ${quantityFormats[sensor.quantity](reading.value)} · ${timeOfDay(reading.time)}`;
           });
           boundary.offer(reading, chart);
         },

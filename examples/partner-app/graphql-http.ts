@@ -37,10 +37,19 @@ export function credentialHeaders({ token, apiKey }: Credentials = {}): Record<s
  * the variables are typed by the generated document; any error in the response rejects with
  * {@link GraphQLResponseError}, since a partial result is of no use to this app.
  */
-export async function graphqlHttp<Result, Variables>(url: string, document: TypedDocumentNode<Result, Variables>, variables: Variables, credentials?: Credentials): Promise<Result> {
+export async function graphqlHttp<Result, Variables>(
+  url: string,
+  document: TypedDocumentNode<Result, Variables>,
+  variables: Variables,
+  credentials?: Credentials,
+): Promise<Result> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentialHeaders(credentials) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...credentialHeaders(credentials),
+    },
     body: JSON.stringify({ query: print(document), variables }),
   });
   const contentType = response.headers.get('content-type') ?? '';

@@ -1,7 +1,11 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { print } from 'graphql';
 import type { Client } from 'graphql-ws';
-import { LiveReadingsDocument, type LiveReadingsSubscription, type LiveReadingsSubscriptionVariables } from '../../clients/typescript/graphql.ts';
+import {
+  LiveReadingsDocument,
+  type LiveReadingsSubscription,
+  type LiveReadingsSubscriptionVariables,
+} from '../../clients/typescript/graphql.ts';
 import { GraphQLResponseError } from './graphql-http.ts';
 
 /** One event of the `LiveReadings` subscription. */
@@ -25,7 +29,11 @@ export interface FollowOptions {
  * keeps) rejects with {@link GraphQLResponseError}, and a close the client does not retry (4401: a
  * token refused at connection time) or after its last attempt rejects with the close event.
  */
-export async function* liveReadings(client: Client, variables: LiveReadingsSubscriptionVariables, options: FollowOptions = {}): AsyncGenerator<LiveReading> {
+export async function* liveReadings(
+  client: Client,
+  variables: LiveReadingsSubscriptionVariables,
+  options: FollowOptions = {},
+): AsyncGenerator<LiveReading> {
   const { onResume } = options;
   const payload = { query: print(LiveReadingsDocument), variables: { ...variables, after: variables.after ?? null } };
   const resume = (reason: string) => onResume?.(payload.variables.after ?? undefined, reason);

@@ -13,7 +13,10 @@ import { runPartnerApp } from './partner-app.ts';
  * decommissioned when the app is done), and who the app is: IOT_TOKEN (a JWT, from the operator;
  * in development `npm run token -- --admin`), or IOT_API_KEY (a partner API key, open data only).
  */
-function readConfig(argv: string[], env: NodeJS.ProcessEnv): { url: string; gatewayId: string; tenant: string; watch: string; decommission: boolean; readings: number; credentials: Credentials } {
+function readConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { url: string; gatewayId: string; tenant: string; watch: string; decommission: boolean; readings: number; credentials: Credentials } {
   const url = env['API_URL'] ?? 'http://localhost:4000/graphql';
   if (!/^https?:\/\//.test(url)) throw new Error(`API_URL must be an http(s) URL, not ${url}`);
   const gatewayId = argv[0] ?? env['GATEWAY_ID'] ?? `partner-${Date.now().toString(36)}`;
@@ -25,7 +28,10 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): { url: string; gate
   if (!Number.isInteger(readings) || readings < 1) throw new Error(`READINGS must be a positive integer, not ${env['READINGS']}`);
   const token = env['IOT_TOKEN']?.trim() || undefined;
   const apiKey = env['IOT_API_KEY']?.trim() || undefined;
-  if (!token && !apiKey) throw new Error('set IOT_TOKEN to a token from your operator (in development: IOT_TOKEN=$(npm run -s token -- --admin)), or IOT_API_KEY to a partner API key');
+  if (!token && !apiKey)
+    throw new Error(
+      'set IOT_TOKEN to a token from your operator (in development: IOT_TOKEN=$(npm run -s token -- --admin)), or IOT_API_KEY to a partner API key',
+    );
   return { url, gatewayId, tenant, watch, decommission: keep === 'false' || keep === '0', readings, credentials: { token, apiKey } };
 }
 

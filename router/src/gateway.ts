@@ -82,7 +82,10 @@ export interface RouterOptions {
 }
 
 /** The router's limits and hardening, as `startPlatform` and the `main.ts` files pass them on. */
-export type RouterHardening = Pick<RouterOptions, 'limits' | 'rateLimit' | 'persistedOperations' | 'csrfPrevention' | 'maxBodyBytes' | 'maxMessageBytes' | 'production'>;
+export type RouterHardening = Pick<
+  RouterOptions,
+  'limits' | 'rateLimit' | 'persistedOperations' | 'csrfPrevention' | 'maxBodyBytes' | 'maxMessageBytes' | 'production'
+>;
 
 export interface RunningRouter {
   /** `http://host:port/graphql` */
@@ -99,7 +102,9 @@ export interface RunningRouter {
  * the connection for that subgraph.
  */
 function subscriptionTransport(subgraph: string) {
-  return { options: { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams(subgraph) } } } };
+  return {
+    options: { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams(subgraph) } } },
+  };
 }
 
 /**
@@ -113,7 +118,8 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const csrf = options.csrfPrevention === false ? undefined : options.csrfPrevention === true ? {} : (options.csrfPrevention ?? {});
   const persisted = options.persistedOperations && new PersistedOperations(options.persistedOperations);
-  const rateLimit = options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
+  const rateLimit =
+    options.rateLimit && new RouterRateLimit({ ...options.rateLimit, apiKeyLimit: (id) => auth.apiKey(id)?.requestsPerMinute, logger });
   const documentLimits = new DocumentLimits(options.limits);
   const subgraphs = subgraphEndpoints(options.supergraph);
   let endSubscriptionsOnUpstreamLoss: (loss: UpstreamLoss) => void = () => undefined;
@@ -174,7 +180,11 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
     if (pathname.startsWith('/opendata/') && !(await admit(req, res))) return;
     for (const handler of handlers) if (await handler(req, res)) return;
     // Nothing else reaches the runtime, which would serve GraphQL at any path ending in /graphql.
-    sendGraphQLError(res, 404, new GraphQLError(`Not found: ${pathname}; GraphQL is served at /graphql`, { extensions: { code: 'NOT_FOUND' } }));
+    sendGraphQLError(
+      res,
+      404,
+      new GraphQLError(`Not found: ${pathname}; GraphQL is served at /graphql`, { extensions: { code: 'NOT_FOUND' } }),
+    );
   }
   /**
    * Before GraphQL and the open data downloads: the body's size, CSRF, the caller's credentials
@@ -210,7 +220,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
    * Before each graphql-ws operation: its caller's rate limit, and the persisted document it names
    * (resolved here so that equal subscriptions are shared). Its document, or the error to answer.
    */
-  async function admitOperation(request: IncomingMessage, payload: SubscribePayload): Promise<{ payload: SubscribePayload } | { error: GraphQLError }> {
+  async function admitOperation(
+    request: IncomingMessage,
+    payload: SubscribePayload,
+  ): Promise<{ payload: SubscribePayload } | { error: GraphQLError }> {
     // Measured before anything else reads it (graphql-ws has only parsed the message's JSON).
     const tooLarge = documentLimits.sizeRefusal(payload.query);
     if (tooLarge) return { error: tooLarge };
@@ -232,7 +245,12 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
       client.close(CloseCode.UpstreamLost, closeReasons[CloseCode.UpstreamLost]);
       closed++;
     }
-    if (closed) upstreamWarnings.warn('upstream-lost', 'lost a subgraph connection under subscriptions; closed the graphql-ws connections so that their clients resume with their cursors', { code: loss.code, reason: loss.reason, connections: closed });
+    if (closed)
+      upstreamWarnings.warn(
+        'upstream-lost',
+        'lost a subgraph connection under subscriptions; closed the graphql-ws connections so that their clients resume with their cursors',
+        { code: loss.code, reason: loss.reason, connections: closed },
+      );
   };
   refuseOversizeMessagesQuietly(wsServer, new ThrottledWarnings(logger));
   // Identical subscriptions share one execution and one serialisation per event; each
@@ -287,7 +305,10 @@ export async function startRouter(options: RouterOptions): Promise<RunningRouter
   });
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
-  logger.info({ url, planner: options.planner ?? 'rust', production, rateLimit: !!rateLimit, persistedOperations: persisted?.size ?? 0 }, 'router ready');
+  logger.info(
+    { url, planner: options.planner ?? 'rust', production, rateLimit: !!rateLimit, persistedOperations: persisted?.size ?? 0 },
+    'router ready',
+  );
 
   return {
     url,

@@ -23,9 +23,11 @@ const defaultPersistedDocuments = fileURLToPath(new URL('../../clients/typescrip
  * - `CSRF_PREVENTION` [true], `MAX_BODY_BYTES` [256 KiB], `MAX_WS_MESSAGE_BYTES` [256 KiB].
  */
 export async function routerHardeningFromEnv(env: EnvReader): Promise<RouterHardening> {
-  const persistedFile = env.optional('PERSISTED_DOCUMENTS') ?? ((await exists(defaultPersistedDocuments)) ? defaultPersistedDocuments : undefined);
+  const persistedFile =
+    env.optional('PERSISTED_DOCUMENTS') ?? ((await exists(defaultPersistedDocuments)) ? defaultPersistedDocuments : undefined);
   const persistedOnly = env.bool('PERSISTED_OPERATIONS_ONLY', false);
-  if (persistedOnly && !persistedFile) throw new Error(`PERSISTED_OPERATIONS_ONLY needs persisted documents: set PERSISTED_DOCUMENTS or run npm run codegen`);
+  if (persistedOnly && !persistedFile)
+    throw new Error(`PERSISTED_OPERATIONS_ONLY needs persisted documents: set PERSISTED_DOCUMENTS or run npm run codegen`);
   const redisUrl = env.optional('REDIS_URL');
   return {
     production: env.string('NODE_ENV', 'development') === 'production',

@@ -18,11 +18,29 @@ runService('router', async (env, logger) => {
   const planner = env.string('ROUTER_PLANNER', 'rust');
   if (planner !== 'rust' && planner !== 'js') throw new Error(`ROUTER_PLANNER must be rust or js, got "${planner}"`);
   const settings = await authSettingsFromEnv(env);
-  const auth = new RouterAuth({ verifyToken: createTokenVerifier(settings.tokens), apiKeys: new ApiKeys(settings.apiKeys), subgraphSecret: settings.subgraphSecret });
+  const auth = new RouterAuth({
+    verifyToken: createTokenVerifier(settings.tokens),
+    apiKeys: new ApiKeys(settings.apiKeys),
+    subgraphSecret: settings.subgraphSecret,
+  });
   const hardening = await routerHardeningFromEnv(env);
   const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4000), host: env.string('HOST', '127.0.0.1') };
-  await checkStartup({ listen: [listen], reach: hardening.rateLimit?.redisUrl ? [{ variable: 'REDIS_URL', what: 'Redis', url: hardening.rateLimit.redisUrl, defaultPorts: { 'redis:': 6379, 'rediss:': 6379 } }] : [] });
-  return startRouter({ supergraph, port: listen.port, host: listen.host, logger, auth, planner, httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))], ...hardening }).catch((error: unknown) => {
+  await checkStartup({
+    listen: [listen],
+    reach: hardening.rateLimit?.redisUrl
+      ? [{ variable: 'REDIS_URL', what: 'Redis', url: hardening.rateLimit.redisUrl, defaultPorts: { 'redis:': 6379, 'rediss:': 6379 } }]
+      : [],
+  });
+  return startRouter({
+    supergraph,
+    port: listen.port,
+    host: listen.host,
+    logger,
+    auth,
+    planner,
+    httpHandlers: [dashboardHandler(dashboardOptionsFromEnv(env))],
+    ...hardening,
+  }).catch((error: unknown) => {
     throw explainListenError([listen], error);
   });
 });

@@ -7,5 +7,8 @@ export const supergraphTargets: ReadonlyArray<{ file: string; urls: Record<Subgr
 ];
 
 function urlsFor(host: (name: SubgraphName) => string): Record<SubgraphName, string> {
-  return Object.fromEntries(subgraphs.map(({ name, port }) => [name, `http://${host(name)}:${port}/graphql`])) as Record<SubgraphName, string>;
+  return Object.fromEntries(subgraphs.map(({ name, port }) => [name, `http://${host(name)}:${port}/graphql`])) as Record<
+    SubgraphName,
+    string
+  >;
 }

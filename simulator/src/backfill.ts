@@ -78,7 +78,14 @@ export async function backfillHistory(options: BackfillOptions): Promise<Backfil
   const start = Math.ceil((options.until - options.windowMs) / step) * step;
   const random = seededRandom(options.seed ^ 0x5eed_ba11);
   const sensors: SensorToFill[] = options.gateways.flatMap((gateway) =>
-    gateway.nodes.flatMap((node) => node.sensors.map((_, index) => ({ key: { sensorId: sensorId(gateway.id, node.address, index), tenant: gateway.tenant }, gatewayId: gateway.id, node, index }))),
+    gateway.nodes.flatMap((node) =>
+      node.sensors.map((_, index) => ({
+        key: { sensorId: sensorId(gateway.id, node.address, index), tenant: gateway.tenant },
+        gatewayId: gateway.id,
+        node,
+        index,
+      })),
+    ),
   );
   const result: BackfillResult = { filled: 0, skipped: 0, points: 0, ms: 0 };
   const batchSize = options.batchSize ?? 100;
@@ -89,7 +96,13 @@ export async function backfillHistory(options: BackfillOptions): Promise<Backfil
     // The first step bucket of each series that holds a point already: fill only before it. Asked
     // from an hour before the window: a store's coarser archive (10 min, 1 h) aligns its first
     // bucket to its own slots, which may begin before the window (a restart's re-run).
-    const existing = await store.query({ series: batch.map((s) => s.key), from: start - EXISTING_MARGIN_MS, until: options.until, everySeconds: stepSeconds, aggregate: Aggregate.COUNT });
+    const existing = await store.query({
+      series: batch.map((s) => s.key),
+      from: start - EXISTING_MARGIN_MS,
+      until: options.until,
+      everySeconds: stepSeconds,
+      aggregate: Aggregate.COUNT,
+    });
     const readings: Reading[] = [];
     for (const [i, sensor] of batch.entries()) {
       const stop = Math.min(end, existing[i]?.[0]?.time ?? end);
@@ -108,7 +121,10 @@ export async function backfillHistory(options: BackfillOptions): Promise<Backfil
           quantity: spec.quantity,
           ...(sensor.node.room ? { room: sensor.node.room } : {}),
           time,
-          value: signalValue(spec.quantity, new Date(time), random(), { intervalSeconds: stepSeconds, ...(capacity === undefined ? {} : { capacity }) }),
+          value: signalValue(spec.quantity, new Date(time), random(), {
+            intervalSeconds: stepSeconds,
+            ...(capacity === undefined ? {} : { capacity }),
+          }),
         });
       }
     }

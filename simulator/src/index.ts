@@ -58,7 +58,14 @@ export interface Simulator {
    * Writes `windowMs` of plausible history before `until` for every sensor of the registered
    * gateways it runs, under their tenants, never over a reading the store has (`backfillHistory`).
    */
-  backfillHistory(options: { store: TimeSeriesStore; gateways: readonly GatewayRecord[]; windowMs: number; until: number; stepMs?: number; signal?: AbortSignal }): Promise<BackfillResult>;
+  backfillHistory(options: {
+    store: TimeSeriesStore;
+    gateways: readonly GatewayRecord[];
+    windowMs: number;
+    until: number;
+    stepMs?: number;
+    signal?: AbortSignal;
+  }): Promise<BackfillResult>;
   close(): Promise<void>;
 }
 
@@ -162,10 +169,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     backfillHistory({ gateways, ...rest }) {
       return backfillHistory({
         ...rest,
-        gateways: gateways.filter((g) => g.status !== 'DECOMMISSIONED').flatMap((g) => {
-          const nodes = iqrf.meshOf(g.id);
-          return nodes ? [{ id: g.id, tenant: g.tenant, nodes }] : [];
-        }),
+        gateways: gateways
+          .filter((g) => g.status !== 'DECOMMISSIONED')
+          .flatMap((g) => {
+            const nodes = iqrf.meshOf(g.id);
+            return nodes ? [{ id: g.id, tenant: g.tenant, nodes }] : [];
+          }),
         capacities: new Map(scenario.parkingLots.map((lot) => [`${lot.gatewayId}:${lot.counterAddress}`, lot.capacity])),
         seed: scenario.seed,
         logger,

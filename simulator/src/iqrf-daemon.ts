@@ -232,11 +232,14 @@ export class IqrfDaemonSimulator {
       mqtt.on('connect', () => {
         mqtt.subscribeAsync(requests, { qos: 1 }).then(
           () => resolve(),
-          (error: Error) => this.options.logger.warn({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon cannot subscribe'),
+          (error: Error) =>
+            this.options.logger.warn({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon cannot subscribe'),
         );
       });
     });
-    mqtt.on('error', (error) => this.options.logger.debug({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon: MQTT error'));
+    mqtt.on('error', (error) =>
+      this.options.logger.debug({ gatewayId: gateway.spec.id, err: error.message }, 'simulated daemon: MQTT error'),
+    );
   }
 
   private disconnectGateway(gateway: SimulatedGateway): void {
@@ -264,10 +267,24 @@ export class IqrfDaemonSimulator {
     try {
       request = JSON.parse(payload.toString('utf8'));
     } catch (error) {
-      return this.reply(gateway, 'messageError', 'unknown', { message: payload.toString('utf8').slice(0, 200), error: (error as Error).message, offset: 0 }, 2, 'Failed to parse message');
+      return this.reply(
+        gateway,
+        'messageError',
+        'unknown',
+        { message: payload.toString('utf8').slice(0, 200), error: (error as Error).message, offset: 0 },
+        2,
+        'Failed to parse message',
+      );
     }
     if (!isObject(request) || typeof request.mType !== 'string' || !isObject(request.data) || typeof request.data.msgId !== 'string') {
-      return this.reply(gateway, 'messageError', 'unknown', { message: payload.toString('utf8').slice(0, 200), error: 'missing mType or data.msgId' }, 1, 'Failed to validate message');
+      return this.reply(
+        gateway,
+        'messageError',
+        'unknown',
+        { message: payload.toString('utf8').slice(0, 200), error: 'missing mType or data.msgId' },
+        1,
+        'Failed to validate message',
+      );
     }
     const { mType } = request;
     const msgId = request.data.msgId;
@@ -283,7 +300,13 @@ export class IqrfDaemonSimulator {
       case 'mngDaemon_Version':
         return this.reply(gateway, mType, msgId, { version: 'v2.6.0' });
       case 'iqrfEmbedCoordinator_BondedDevices':
-        return this.reply(gateway, mType, msgId, { nAdr: 0, hwpId: 0, rCode: 0, dpaVal: 0, result: { bondedDevices: [...gateway.nodes.keys()].sort((a, b) => a - b) } });
+        return this.reply(gateway, mType, msgId, {
+          nAdr: 0,
+          hwpId: 0,
+          rCode: 0,
+          dpaVal: 0,
+          result: { bondedDevices: [...gateway.nodes.keys()].sort((a, b) => a - b) },
+        });
       case 'iqrfDb_GetNetworkTopology':
         return this.reply(gateway, mType, msgId, { devices: this.topology(gateway) });
       case 'iqrfSensor_Enumerate':
@@ -299,7 +322,14 @@ export class IqrfDaemonSimulator {
       case 'iqmeshNetwork_AutoNetwork':
         return this.autoNetwork(gateway, msgId, req);
       default:
-        return this.reply(gateway, 'messageError', msgId, { message: mType, error: `Unsupported message type: ${mType}` }, 1, 'Unsupported message type');
+        return this.reply(
+          gateway,
+          'messageError',
+          msgId,
+          { message: mType, error: `Unsupported message type: ${mType}` },
+          1,
+          'Unsupported message type',
+        );
     }
   }
 
@@ -312,17 +342,33 @@ export class IqrfDaemonSimulator {
     };
     return [
       coordinator,
-      ...[...gateway.nodes.values()].map((node) => ({ address: node.address, vrn: node.address, zone: depth(node), parent: node.parent, os: '4.06D', dpa: 1047 })),
+      ...[...gateway.nodes.values()].map((node) => ({
+        address: node.address,
+        vrn: node.address,
+        zone: depth(node),
+        parent: node.parent,
+        os: '4.06D',
+        dpa: 1047,
+      })),
     ];
   }
 
   private enumerate(gateway: SimulatedGateway, msgId: string, address: number): void {
     const node = gateway.nodes.get(address);
     if (!node) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
-    if (this.deadNodes.has(`${gateway.spec.id}:${address}`)) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
+    if (this.deadNodes.has(`${gateway.spec.id}:${address}`))
+      return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
     const sensors: EnumeratedSensor[] = node.sensors.map((sensor) => {
       const info = sensorTypes.get(sensor.type)!;
-      return { id: info.id, type: sensor.type, name: info.name, shortName: info.id, unit: info.unit, decimalPlaces: info.decimalPlaces, frcs: [info.frcCommand] };
+      return {
+        id: info.id,
+        type: sensor.type,
+        name: info.name,
+        shortName: info.id,
+        unit: info.unit,
+        decimalPlaces: info.decimalPlaces,
+        frcs: [info.frcCommand],
+      };
     });
     this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors } });
   }
@@ -336,7 +382,8 @@ export class IqrfDaemonSimulator {
     const sensors = addresses.map((address) => {
       const node = gateway.nodes.get(address);
       const index = node ? indexOfType(node, type, typeIndex) : -1;
-      if (!node || index < 0 || this.deadNodes.has(`${gateway.spec.id}:${address}`) || this.random() < (this.options.lossRate ?? 0)) return null;
+      if (!node || index < 0 || this.deadNodes.has(`${gateway.spec.id}:${address}`) || this.random() < (this.options.lossRate ?? 0))
+        return null;
       const value = this.sensorValue(gateway, node, index, time);
       return param.extFormat ? { nAdr: address, mid: node.mid, hwpid: 5122, sensor: value } : value;
     });
@@ -357,7 +404,13 @@ export class IqrfDaemonSimulator {
     const wanted = Array.isArray(param.sensorIndexes) ? param.sensorIndexes.map(Number) : range(0, node.sensors.length);
     const time = this.now();
     const sensors = wanted.filter((i) => i < node.sensors.length).map((i) => this.sensorValue(gateway, node, i, time));
-    this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors, sensorIndexes: wanted } });
+    this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, {
+      nAdr: address,
+      hwpId: 5122,
+      rCode: 0,
+      dpaVal: 0,
+      result: { sensors, sensorIndexes: wanted },
+    });
   }
 
   private sensorValue(gateway: SimulatedGateway, node: ScenarioNode, index: number, time: Date): SensorValue {
@@ -370,7 +423,15 @@ export class IqrfDaemonSimulator {
       intervalSeconds: Math.max(0, (time.getTime() - last) / 1000),
       capacity: this.capacities.get(`${gateway.spec.id}:${node.address}`),
     });
-    return { id: info.id, type: sensor.type, name: info.name, shortName: info.id, value, unit: info.unit, decimalPlaces: info.decimalPlaces };
+    return {
+      id: info.id,
+      type: sensor.type,
+      name: info.name,
+      shortName: info.id,
+      value,
+      unit: info.unit,
+      decimalPlaces: info.decimalPlaces,
+    };
   }
 
   private bond(gateway: SimulatedGateway, msgId: string, requested: number): void {
@@ -378,7 +439,9 @@ export class IqrfDaemonSimulator {
     if (address === undefined || address < 1 || address > 239 || gateway.nodes.has(address)) {
       return this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {}, 1001, `Address ${requested} is not free`);
     }
-    const mid = Math.floor(this.random() * 0xffffffff).toString(16).padStart(8, '0');
+    const mid = Math.floor(this.random() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0');
     gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
     this.meshChanged(gateway.spec.id);
     this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {
@@ -392,7 +455,8 @@ export class IqrfDaemonSimulator {
   }
 
   private removeBond(gateway: SimulatedGateway, msgId: string, address: number): void {
-    if (!gateway.nodes.delete(address)) return this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, {}, 1002, `Node ${address} is not bonded`);
+    if (!gateway.nodes.delete(address))
+      return this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, {}, 1002, `Node ${address} is not bonded`);
     this.meshChanged(gateway.spec.id);
     this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, { nodesNr: gateway.nodes.size });
   }
@@ -408,11 +472,20 @@ export class IqrfDaemonSimulator {
       for (let i = 0; i < 2; i++) {
         const address = firstFree(gateway.nodes);
         if (address === undefined) break;
-        const mid = Math.floor(this.random() * 0xffffffff).toString(16).padStart(8, '0');
+        const mid = Math.floor(this.random() * 0xffffffff)
+          .toString(16)
+          .padStart(8, '0');
         gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
         newNodes.push({ mid, address });
       }
-      messages.push({ wave, nodesNr: gateway.nodes.size, newNodesNr: newNodes.length, newNodes, progress: Math.round((wave / waves) * 100), lastWave: wave === waves });
+      messages.push({
+        wave,
+        nodesNr: gateway.nodes.size,
+        newNodesNr: newNodes.length,
+        newNodes,
+        progress: Math.round((wave / waves) * 100),
+        lastWave: wave === waves,
+      });
     }
     this.meshChanged(gateway.spec.id);
     for (const rsp of messages) this.reply(gateway, 'iqmeshNetwork_AutoNetwork', msgId, rsp);

@@ -7,12 +7,20 @@ import { buildScenario, scenarioNames, startSimulator, type Scenario } from './i
 /** `npm run simulator`: the simulated city alone, answering on an MQTT broker (MQTT_URL). */
 runService('simulator', async (env, logger) => {
   const name = env.string('SCENARIO', 'demo');
-  if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
+  if (!(scenarioNames as readonly string[]).includes(name))
+    throw new Error(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${name}"`);
   const settings = mqttSettingsFromEnv(env);
-  if (!settings.admin) throw new Error('Set MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD: the simulated gateways get their MQTT credentials as a registration issues them');
+  if (!settings.admin)
+    throw new Error(
+      'Set MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD: the simulated gateways get their MQTT credentials as a registration issues them',
+    );
   const options: MqttOptions = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
   const host = env.string('HOST', '127.0.0.1');
-  const ports = { openstack: env.int('OPENSTACK_PORT', 5000), contrail: env.int('CONTRAIL_PORT', 8082), kubernetes: env.int('KUBERNETES_PORT', 6443) };
+  const ports = {
+    openstack: env.int('OPENSTACK_PORT', 5000),
+    contrail: env.int('CONTRAIL_PORT', 8082),
+    kubernetes: env.int('KUBERNETES_PORT', 6443),
+  };
   const listen: PortToListen[] = [
     { variable: 'OPENSTACK_PORT', port: ports.openstack, host },
     { variable: 'CONTRAIL_PORT', port: ports.contrail, host },
@@ -35,7 +43,10 @@ runService('simulator', async (env, logger) => {
     throw explainListenError(listen, error);
   });
   const { cloud } = simulator;
-  logger.info({ openstackAuthUrl: cloud.openstackAuthUrl, contrailUrl: cloud.contrailUrl, kubernetesUrl: cloud.kubernetesUrl }, 'simulated city ready');
+  logger.info(
+    { openstackAuthUrl: cloud.openstackAuthUrl, contrailUrl: cloud.contrailUrl, kubernetesUrl: cloud.kubernetesUrl },
+    'simulated city ready',
+  );
   return {
     async close() {
       await simulator.close();

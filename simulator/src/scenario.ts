@@ -85,7 +85,10 @@ const parkingCounter: ScenarioSensor[] = [{ type: SensorType.BINARYDATA30, quant
  */
 export function buildScenario(name: Scenario['name'] = 'demo', seed = 2016): Scenario {
   const random = seededRandom(seed);
-  const mid = () => Math.floor(random() * 0xffffffff).toString(16).padStart(8, '0');
+  const mid = () =>
+    Math.floor(random() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0');
   const pisekGateways = name === 'pisek' ? 300 : 3;
   const gateways: ScenarioGateway[] = [];
   if (name === 'demo') gateways.push(austinGateway(mid));
@@ -96,11 +99,31 @@ export function buildScenario(name: Scenario['name'] = 'demo', seed = 2016): Sce
     tenants: [...new Set(gateways.map((g) => g.tenant))],
     gateways,
     intersections: [
-      { id: 'kollarova-zizkova', name: 'Kollarova x Zizkova', location: { lat: 49.3094, lon: 14.1452 }, gatewayId: 'pisek-gw001', counterAddress: 1 },
+      {
+        id: 'kollarova-zizkova',
+        name: 'Kollarova x Zizkova',
+        location: { lat: 49.3094, lon: 14.1452 },
+        gatewayId: 'pisek-gw001',
+        counterAddress: 1,
+      },
     ],
     parkingLots: [
-      { id: 'p-nabrezi', name: 'Parkoviste Na Nabrezi', capacity: 120, location: { lat: 49.3071, lon: 14.1440 }, gatewayId: 'pisek-gw001', counterAddress: 2 },
-      { id: 'p-zimni-stadion', name: 'Parkoviste Zimni stadion', capacity: 200, location: { lat: 49.3027, lon: 14.1580 }, gatewayId: 'pisek-gw001', counterAddress: 3 },
+      {
+        id: 'p-nabrezi',
+        name: 'Parkoviste Na Nabrezi',
+        capacity: 120,
+        location: { lat: 49.3071, lon: 14.144 },
+        gatewayId: 'pisek-gw001',
+        counterAddress: 2,
+      },
+      {
+        id: 'p-zimni-stadion',
+        name: 'Parkoviste Zimni stadion',
+        capacity: 200,
+        location: { lat: 49.3027, lon: 14.158 },
+        gatewayId: 'pisek-gw001',
+        counterAddress: 3,
+      },
     ],
   };
 }
@@ -134,12 +157,37 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
   const nodes: ScenarioNode[] = [];
   const routers = 2;
   if (index === 1) {
-    nodes.push({ address: 1, mid: mid(), parent: 0, role: 'SENSOR', name: 'counter Kollarova x Zizkova', room: 'Kollarova x Zizkova', sensors: trafficCounter });
-    nodes.push({ address: 2, mid: mid(), parent: 0, role: 'SENSOR', name: 'parking Na Nabrezi', room: 'Na Nabrezi', sensors: parkingCounter });
-    nodes.push({ address: 3, mid: mid(), parent: 1, role: 'SENSOR', name: 'parking Zimni stadion', room: 'Zimni stadion', sensors: parkingCounter });
+    nodes.push({
+      address: 1,
+      mid: mid(),
+      parent: 0,
+      role: 'SENSOR',
+      name: 'counter Kollarova x Zizkova',
+      room: 'Kollarova x Zizkova',
+      sensors: trafficCounter,
+    });
+    nodes.push({
+      address: 2,
+      mid: mid(),
+      parent: 0,
+      role: 'SENSOR',
+      name: 'parking Na Nabrezi',
+      room: 'Na Nabrezi',
+      sensors: parkingCounter,
+    });
+    nodes.push({
+      address: 3,
+      mid: mid(),
+      parent: 1,
+      role: 'SENSOR',
+      name: 'parking Zimni stadion',
+      room: 'Zimni stadion',
+      sensors: parkingCounter,
+    });
     for (let i = 4; i <= 10; i++) nodes.push(environmentNode(i, i % 2 ? 1 : 2, `school room ${i - 3}`, mid));
   } else {
-    for (let r = 1; r <= routers; r++) nodes.push({ address: r, mid: mid(), parent: r === 1 ? 0 : 1, role: 'ROUTER', name: `router-${r}`, sensors: [] });
+    for (let r = 1; r <= routers; r++)
+      nodes.push({ address: r, mid: mid(), parent: r === 1 ? 0 : 1, role: 'ROUTER', name: `router-${r}`, sensors: [] });
     for (let i = 1; i <= 10; i++) nodes.push(environmentNode(routers + i, 1 + (i % routers), `building ${index} room ${i}`, mid));
   }
   const tenant = index % 10 === 0 ? 'pisek-energy' : 'pisek-city';

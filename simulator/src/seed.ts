@@ -64,9 +64,30 @@ export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified
   return {
     publicUrl,
     datasets: [
-      dataset('pisek-traffic-counts', 'Traffic counts, Kollarova x Zizkova', 'Vehicles and pedestrians counted at the crossing of Kollarova and Zizkova, Pisek.', ['TRAN'], ['traffic', 'vehicles', 'pedestrians', 'Pisek'], { kind: 'traffic' }),
-      dataset('pisek-parking-occupancy', 'Car park occupancy', 'Cars parked and free spaces in the municipal car parks of Pisek.', ['TRAN'], ['parking', 'Pisek'], { kind: 'parking' }),
-      dataset('indoor-environment', 'Indoor environment', 'Temperature, relative humidity and CO2 per room, from IQRF sensor meshes.', ['ENVI', 'HEAL'], ['temperature', 'humidity', 'CO2', 'air quality'], { kind: 'sensors', series: schoolRooms }),
+      dataset(
+        'pisek-traffic-counts',
+        'Traffic counts, Kollarova x Zizkova',
+        'Vehicles and pedestrians counted at the crossing of Kollarova and Zizkova, Pisek.',
+        ['TRAN'],
+        ['traffic', 'vehicles', 'pedestrians', 'Pisek'],
+        { kind: 'traffic' },
+      ),
+      dataset(
+        'pisek-parking-occupancy',
+        'Car park occupancy',
+        'Cars parked and free spaces in the municipal car parks of Pisek.',
+        ['TRAN'],
+        ['parking', 'Pisek'],
+        { kind: 'parking' },
+      ),
+      dataset(
+        'indoor-environment',
+        'Indoor environment',
+        'Temperature, relative humidity and CO2 per room, from IQRF sensor meshes.',
+        ['ENVI', 'HEAL'],
+        ['temperature', 'humidity', 'CO2', 'air quality'],
+        { kind: 'sensors', series: schoolRooms },
+      ),
     ],
     intersections: scenario.intersections.map((crossing) => ({
       id: crossing.id,

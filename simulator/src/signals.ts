@@ -5,7 +5,12 @@ import { Quantity } from '#iqrf';
  * the day, traffic has morning and afternoon rush hours, car parks fill during working hours.
  * `noise` is a uniform random number in [0, 1) from the scenario's seeded generator.
  */
-export function signalValue(quantity: Quantity, time: Date, noise: number, options: { intervalSeconds: number; capacity?: number }): number {
+export function signalValue(
+  quantity: Quantity,
+  time: Date,
+  noise: number,
+  options: { intervalSeconds: number; capacity?: number },
+): number {
   const hour = time.getUTCHours() + time.getUTCMinutes() / 60;
   const jitter = noise - 0.5;
   switch (quantity) {

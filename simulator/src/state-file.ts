@@ -55,8 +55,17 @@ export class SimulatorStateFile {
       logger.warn({ path, err: (error as Error).message }, 'simulator state file is not JSON; starting the simulated city afresh');
       return undefined;
     }
-    if (snapshot.version !== 1 || snapshot.scenario !== scenario.name || snapshot.seed !== scenario.seed || !Array.isArray(snapshot.gateways) || !snapshot.cloud) {
-      logger.warn({ path, scenario: snapshot.scenario, seed: snapshot.seed }, 'simulator state file is of another scenario, seed or version; starting the simulated city afresh');
+    if (
+      snapshot.version !== 1 ||
+      snapshot.scenario !== scenario.name ||
+      snapshot.seed !== scenario.seed ||
+      !Array.isArray(snapshot.gateways) ||
+      !snapshot.cloud
+    ) {
+      logger.warn(
+        { path, scenario: snapshot.scenario, seed: snapshot.seed },
+        'simulator state file is of another scenario, seed or version; starting the simulated city afresh',
+      );
       return undefined;
     }
     return snapshot as SimulatorSnapshot;

@@ -29,7 +29,8 @@ Collector.prototype.start = function (this: Collector, ...args: Parameters<Colle
   if (!watched.has(this)) {
     watched.add(this);
     const self = this as unknown as { counters: Counters };
-    if (typeof self.counters?.readings !== 'number') throw new Error('collector-counts: the Collector no longer keeps its counters in `counters`');
+    if (typeof self.counters?.readings !== 'number')
+      throw new Error('collector-counts: the Collector no longer keeps its counters in `counters`');
     self.counters = new Proxy(self.counters, {
       set: (target, key, value: number) => {
         target[key as string] = value;

@@ -97,10 +97,15 @@ export class PartProcess {
       // As `restart: unless-stopped` would; a start that fails is in the next report too.
       this.start().catch((error: Error) => this.crashes.push(`${this.name} did not start again: ${error.message.slice(0, 500)}`));
     });
-    await until(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} exited (${child.signalCode ?? child.exitCode}) while starting:\n${child.output()}`);
-      return this.ready(this);
-    }, timeoutMs, `${this.name} ready`).catch((error: Error) => {
+    await until(
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`${this.name} exited (${child.signalCode ?? child.exitCode}) while starting:\n${child.output()}`);
+        return this.ready(this);
+      },
+      timeoutMs,
+      `${this.name} ready`,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\n${child.output().slice(-4000)}`);
     });
   }
@@ -131,7 +136,13 @@ export class PartProcess {
     for (const file of this.countsFiles) {
       const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
       if (!lines.length) continue;
-      const stats = JSON.parse(lines.at(-1)!) as { readings: number; polls: number; deliveryRetries: number; failedRequests: number; rejectedAnswers: Record<string, number> };
+      const stats = JSON.parse(lines.at(-1)!) as {
+        readings: number;
+        polls: number;
+        deliveryRetries: number;
+        failedRequests: number;
+        rejectedAnswers: Record<string, number>;
+      };
       sum.readings += stats.readings;
       sum.polls += stats.polls;
       sum.deliveryRetries += stats.deliveryRetries;
@@ -176,11 +187,18 @@ export class Subscriber {
     this.ended = false;
     void this.client?.dispose();
     const token = this.token;
-    this.client = createClient({ url: this.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true, connectionParams: () => ({ authorization: `Bearer ${token}` }), ...(this.retryRefused ? { shouldRetry: () => true } : {}) });
+    this.client = createClient({
+      url: this.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: true,
+      connectionParams: () => ({ authorization: `Bearer ${token}` }),
+      ...(this.retryRefused ? { shouldRetry: () => true } : {}),
+    });
     this.client.on('closed', (event) => void this.connection.push(`closed ${(event as { code?: number }).code}`));
     this.client.on('connected', (_socket, _payload, wasRetry) => void (wasRetry && this.connection.push('reconnected')));
     const payload = {
-      query: 'subscription Live($gatewayId: ID, $room: String, $after: String) { readings(gatewayId: $gatewayId, room: $room, after: $after) { cursor time sensor { id } } }',
+      query:
+        'subscription Live($gatewayId: ID, $room: String, $after: String) { readings(gatewayId: $gatewayId, room: $room, after: $after) { cursor time sensor { id } } }',
       variables: { ...this.filter, after: this.received.at(-1)?.cursor ?? null },
     };
     this.client.subscribe<{ readings: { cursor: string; time: string; sensor: { id: string } } }>(payload, {
@@ -219,7 +237,17 @@ export interface StageReport {
   /** (sensor, Graphite slot) pairs the stage's streamed readings fill, and those Graphite holds with the last value. */
   storedExpected: number;
   stored: number;
-  subscribers: Array<{ name: string; expected: number; got: number; missing: number; duplicates: number; foreign: number; errors: string[]; connection: string[]; revived: boolean }>;
+  subscribers: Array<{
+    name: string;
+    expected: number;
+    got: number;
+    missing: number;
+    duplicates: number;
+    foreign: number;
+    errors: string[];
+    connection: string[];
+    revived: boolean;
+  }>;
   problems: string[];
 }
 
@@ -261,25 +289,55 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
     const daemons = await startCountingDaemons(mosquitto, scenario);
     cleanups.push(async () => daemons.simulator.stop());
 
-    const common = { LOG_LEVEL: 'warn', SUBGRAPH_SECRET: randomBytes(24).toString('base64url'), MQTT_MSGID_SECRET: randomBytes(32).toString('base64url'), NODE_ENV: 'development' };
+    const common = {
+      LOG_LEVEL: 'warn',
+      SUBGRAPH_SECRET: randomBytes(24).toString('base64url'),
+      MQTT_MSGID_SECRET: randomBytes(32).toString('base64url'),
+      NODE_ENV: 'development',
+    };
     const backends = { REDIS_URL: redis.url, GRAPHITE_URL: graphite.graphiteUrl, CARBON_URL: graphite.carbonUrl };
     const [telemetryPort, routerPort] = [await freePort(), await freePort()];
     const healthy = (port: number) => async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined))?.ok ?? false;
 
     // Only the telemetry subgraph runs: the subscription asks nothing of the others.
-    const urls = Object.fromEntries(subgraphList.map(({ name }) => [name, name === 'telemetry' ? `http://127.0.0.1:${telemetryPort}/graphql` : 'http://127.0.0.1:9/graphql'])) as Record<SubgraphName, string>;
+    const urls = Object.fromEntries(
+      subgraphList.map(({ name }) => [
+        name,
+        name === 'telemetry' ? `http://127.0.0.1:${telemetryPort}/graphql` : 'http://127.0.0.1:9/graphql',
+      ]),
+    ) as Record<SubgraphName, string>;
     const supergraph = join(dir, 'supergraph.graphql');
     writeFileSync(supergraph, await composeSupergraph(urls));
 
-    const telemetry = new PartProcess('telemetry', 'subgraphs/telemetry/src/main.ts', { ...common, ...backends, PORT: String(telemetryPort), EXPOSE_INTERNAL_ERRORS: 'true' }, healthy(telemetryPort));
-    const router = new PartProcess('router', 'router/src/main.ts', { ...common, PORT: String(routerPort), SUPERGRAPH: supergraph, RATE_LIMIT: 'false' }, healthy(routerPort));
+    const telemetry = new PartProcess(
+      'telemetry',
+      'subgraphs/telemetry/src/main.ts',
+      { ...common, ...backends, PORT: String(telemetryPort), EXPOSE_INTERNAL_ERRORS: 'true' },
+      healthy(telemetryPort),
+    );
+    const router = new PartProcess(
+      'router',
+      'router/src/main.ts',
+      { ...common, PORT: String(routerPort), SUPERGRAPH: supergraph, RATE_LIMIT: 'false' },
+      healthy(routerPort),
+    );
     const collectors: PartProcess[] = [];
     const addCollector = async (id: string) => {
       const account = await mosquitto.account({ username: id, role: 'collector' });
       const collector = new PartProcess(
         id,
         'collector/src/main.ts',
-        { ...common, ...backends, MQTT_URL: mosquitto.url, MQTT_USERNAME: account.username, MQTT_PASSWORD: account.password, COLLECTOR_ID: id, POLL_INTERVAL: options.pollInterval ?? '2s', HEARTBEAT_INTERVAL: '2s', IQRF_TIMEOUT_MS: '2000' },
+        {
+          ...common,
+          ...backends,
+          MQTT_URL: mosquitto.url,
+          MQTT_USERNAME: account.username,
+          MQTT_PASSWORD: account.password,
+          COLLECTOR_ID: id,
+          POLL_INTERVAL: options.pollInterval ?? '2s',
+          HEARTBEAT_INTERVAL: '2s',
+          IQRF_TIMEOUT_MS: '2000',
+        },
         async (part) => readFileSync(part.countsFiles.at(-1)!, 'utf8').length > 0,
         dir,
       );
@@ -287,7 +345,10 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
       cleanups.push(() => collector.stop());
       return collector;
     };
-    cleanups.push(() => telemetry.stop(), () => router.stop());
+    cleanups.push(
+      () => telemetry.stop(),
+      () => router.stop(),
+    );
     await Promise.all([telemetry.start(), router.start(), (await addCollector('collector-a')).start()]);
 
     const token = await adminToken();
@@ -305,7 +366,10 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
 
     const bus = new RedisLiveBus({ url: redis.url, logger: silentLogger });
     const store = new GraphiteTimeSeriesStore({ graphiteUrl: graphite.graphiteUrl, carbonUrl: graphite.carbonUrl, logger: silentLogger });
-    cleanups.push(() => bus.close(), () => store.close());
+    cleanups.push(
+      () => bus.close(),
+      () => store.close(),
+    );
     const stream = new StreamCopy(bus);
 
     const accepted = () => collectors.reduce((sum, c) => sum + c.counters().readings, 0);
@@ -319,13 +383,21 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
       setLoad(false);
       let last = '';
       let stableSince = Date.now();
-      await until(async () => {
-        await stream.sync().catch(() => undefined);
-        const now = `${daemons.answered.readings}/${accepted()}/${stream.readings.length}`;
-        if (now !== last) [last, stableSince] = [now, Date.now()];
-        return Date.now() - stableSince >= 1_500;
-      }, conditionMs, 'load settled').catch((error: Error) => stalls.push(error.message));
-      await until(async () => subscribers.every((s) => s.ended || stream.caughtUp(s)), conditionMs, 'subscribers at the end of the stream').catch((error: Error) => stalls.push(error.message));
+      await until(
+        async () => {
+          await stream.sync().catch(() => undefined);
+          const now = `${daemons.answered.readings}/${accepted()}/${stream.readings.length}`;
+          if (now !== last) [last, stableSince] = [now, Date.now()];
+          return Date.now() - stableSince >= 1_500;
+        },
+        conditionMs,
+        'load settled',
+      ).catch((error: Error) => stalls.push(error.message));
+      await until(
+        async () => subscribers.every((s) => s.ended || stream.caughtUp(s)),
+        conditionMs,
+        'subscribers at the end of the stream',
+      ).catch((error: Error) => stalls.push(error.message));
     };
 
     /** Load on until `count` more readings were streamed and every subscriber of a gateway got one of them. */
@@ -380,7 +452,11 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
         const outage = async () => {
           const answered = daemons.answered.readings;
           const deadline = Date.now() + outageMaxMs;
-          await until(async () => daemons.answered.readings >= answered + duringOutage || Date.now() >= deadline, outageMaxMs + 1_000, 'outage');
+          await until(
+            async () => daemons.answered.readings >= answered + duringOutage || Date.now() >= deadline,
+            outageMaxMs + 1_000,
+            'outage',
+          );
         };
         const faultAt = Date.now();
         await fault(outage);
@@ -395,7 +471,13 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
       },
     };
 
-    const count = async (name: string, started: number, start: { index: number; accepted: number; answered: number }, firstOf: Map<Subscriber, number>, revived: Set<Subscriber>): Promise<StageReport> => {
+    const count = async (
+      name: string,
+      started: number,
+      start: { index: number; accepted: number; answered: number },
+      firstOf: Map<Subscriber, number>,
+      revived: Set<Subscriber>,
+    ): Promise<StageReport> => {
       await stream.sync();
       const readings = stream.readings.slice(start.index);
       const problems: string[] = [];
@@ -421,11 +503,18 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
       const expected = new Map<string, { sensorId: string; tenant: string; time: number; value: number }>();
       for (const { reading } of readings) {
         const slot = Math.floor(reading.time / (GRAPHITE_RESOLUTION_SECONDS * 1000)) * GRAPHITE_RESOLUTION_SECONDS * 1000;
-        expected.set(`${reading.tenant}/${reading.sensorId}@${slot}`, { sensorId: reading.sensorId, tenant: reading.tenant, time: slot, value: reading.value });
+        expected.set(`${reading.tenant}/${reading.sensorId}@${slot}`, {
+          sensorId: reading.sensorId,
+          tenant: reading.tenant,
+          time: slot,
+          value: reading.value,
+        });
       }
       report.storedExpected = expected.size;
       if (readings.length) {
-        const series = [...new Map([...expected.values()].map((e) => [`${e.tenant}/${e.sensorId}`, { sensorId: e.sensorId, tenant: e.tenant }])).values()];
+        const series = [
+          ...new Map([...expected.values()].map((e) => [`${e.tenant}/${e.sensorId}`, { sensorId: e.sensorId, tenant: e.tenant }])).values(),
+        ];
         const from = Math.min(...readings.map((r) => r.reading.time)) - 2_000;
         const to = Math.max(...readings.map((r) => r.reading.time)) + 2_000;
         const storedNow = async () => {
@@ -447,7 +536,8 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
           'Graphite holds the stage',
         ).catch(() => undefined);
       }
-      if (report.stored !== report.storedExpected) problems.push(`Graphite holds ${report.stored} of ${report.storedExpected} (sensor, slot) values streamed`);
+      if (report.stored !== report.storedExpected)
+        problems.push(`Graphite holds ${report.stored} of ${report.storedExpected} (sensor, slot) values streamed`);
 
       for (const s of subscribers) {
         const events = s.received.slice(firstOf.get(s));
@@ -462,9 +552,20 @@ export async function startFaultRig(options: RigOptions = {}): Promise<FaultRig>
         const duplicates = inStage.length - gotSet.size;
         const errors = s.errors.splice(0);
         const connection = s.connection.splice(0);
-        report.subscribers.push({ name: s.name, expected: owed.length, got: inStage.length, missing, duplicates, foreign, errors, connection, revived: revived.has(s) });
+        report.subscribers.push({
+          name: s.name,
+          expected: owed.length,
+          got: inStage.length,
+          missing,
+          duplicates,
+          foreign,
+          errors,
+          connection,
+          revived: revived.has(s),
+        });
         const history = connection.length ? `; connection: ${connection.join(', ')}` : '';
-        if (missing) problems.push(`${s.name}: ${missing} of ${owed.length} readings missing${s.ended ? ' (its subscription ended)' : ''}${history}`);
+        if (missing)
+          problems.push(`${s.name}: ${missing} of ${owed.length} readings missing${s.ended ? ' (its subscription ended)' : ''}${history}`);
         if (duplicates) {
           // Where: the stream index of each copy's reading (from the stage's start), and the events received between its two copies.
           const seenAt = new Map<number, number>();
@@ -512,8 +613,16 @@ async function crash(part: PartProcess, outage: () => Promise<void>): Promise<vo
  * port and data, one at a time; the services through their test helpers.
  */
 export const faultCases: FaultCase[] = [
-  { name: 'redis', title: 'Redis killed and started again', fault: (rig, outage) => rig.redis.restart({ whileStopped: outage, signal: 'SIGKILL' }) },
-  { name: 'mosquitto', title: 'Mosquitto killed and started again', fault: (rig, outage) => rig.mosquitto.restart({ whileStopped: outage, signal: 'SIGKILL' }) },
+  {
+    name: 'redis',
+    title: 'Redis killed and started again',
+    fault: (rig, outage) => rig.redis.restart({ whileStopped: outage, signal: 'SIGKILL' }),
+  },
+  {
+    name: 'mosquitto',
+    title: 'Mosquitto killed and started again',
+    fault: (rig, outage) => rig.mosquitto.restart({ whileStopped: outage, signal: 'SIGKILL' }),
+  },
   {
     name: 'carbon',
     title: 'carbon killed and started again',
@@ -564,7 +673,10 @@ async function startCountingDaemons(mosquitto: RunningMosquitto, scenario: Scena
       const publish = client.publish.bind(client) as (...args: unknown[]) => unknown;
       (client as unknown as { publish: (...args: unknown[]) => unknown }).publish = (...args: unknown[]) => {
         try {
-          const message = JSON.parse(String(args[1])) as { mType?: string; data?: { status?: number; rsp?: { result?: { sensors?: unknown[] } } } };
+          const message = JSON.parse(String(args[1])) as {
+            mType?: string;
+            data?: { status?: number; rsp?: { result?: { sensors?: unknown[] } } };
+          };
           if (message.mType === 'iqrfSensor_Frc' && message.data?.status === 0) {
             answered.answers++;
             answered.readings += (message.data.rsp?.result?.sensors ?? []).filter((entry) => entry !== null).length;
@@ -578,7 +690,11 @@ async function startCountingDaemons(mosquitto: RunningMosquitto, scenario: Scena
     },
   });
   await simulator.start();
-  for (const gateway of scenario.gateways) simulator.setCredentials(gateway.id, await mosquitto.account({ username: gatewayUsername(gateway.id), role: 'gateway', gatewayId: gateway.id }));
+  for (const gateway of scenario.gateways)
+    simulator.setCredentials(
+      gateway.id,
+      await mosquitto.account({ username: gatewayUsername(gateway.id), role: 'gateway', gatewayId: gateway.id }),
+    );
   await simulator.listening();
   return { simulator, answered };
 }
@@ -644,7 +760,21 @@ function identity(reading: Reading): string {
 
 /** The counts of stages as a Markdown table. */
 export function formatReport(reports: StageReport[]): string {
-  const headers = ['case', 's', 'down s', 'answered', 'accepted', 'stored/slots', 'streamed', 'stream dups', 'subscribers got/owed', 'missing', 'dups', 'ended/errors', 'verdict'];
+  const headers = [
+    'case',
+    's',
+    'down s',
+    'answered',
+    'accepted',
+    'stored/slots',
+    'streamed',
+    'stream dups',
+    'subscribers got/owed',
+    'missing',
+    'dups',
+    'ended/errors',
+    'verdict',
+  ];
   const rows = reports.map((r) => {
     const subs = r.subscribers;
     const sum = (f: (s: StageReport['subscribers'][number]) => number) => subs.reduce((a, s) => a + f(s), 0);
@@ -676,11 +806,18 @@ function describe(error: unknown): string {
   if (typeof event?.code === 'number') return `closed ${event.code} ${String(event.reason ?? '')}`.trim();
   // A WebSocket error event (the socket could not open): its own message, or its error's.
   const cause = event?.error instanceof Error ? event.error.message : event?.message;
-  return `${(error as object)?.constructor?.name ?? typeof error} ${event?.type ?? ''} ${String(cause ?? JSON.stringify(error))}`.slice(0, 300);
+  return `${(error as object)?.constructor?.name ?? typeof error} ${event?.type ?? ''} ${String(cause ?? JSON.stringify(error))}`.slice(
+    0,
+    300,
+  );
 }
 
 function lastLines(output: string, chars: number): string {
-  return output.slice(-chars).split('\n').filter((line) => !/^\s+at /.test(line)).join('\n');
+  return output
+    .slice(-chars)
+    .split('\n')
+    .filter((line) => !/^\s+at /.test(line))
+    .join('\n');
 }
 
 /** Polls `probe` until it is true; rejects after `timeoutMs` naming `what`. */

@@ -18,10 +18,19 @@ function credentialHeaders({ token, apiKey }: Credentials = {}): Record<string, 
 }
 
 /** POSTs one operation as a partner app would. */
-export async function graphql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, credentials?: Credentials): Promise<GraphQLResponse<T>> {
+export async function graphql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  credentials?: Credentials,
+): Promise<GraphQLResponse<T>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentialHeaders(credentials) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...credentialHeaders(credentials),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
@@ -30,11 +39,23 @@ export async function graphql<T = Record<string, any>>(url: string, query: strin
 
 /** A graphql-ws client of `url` (http: is turned into ws:); credentials go in `connectionParams`. */
 export function wsClient(url: string, credentials?: Credentials): Client {
-  return createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: credentialHeaders(credentials) });
+  return createClient({
+    url: url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    connectionParams: credentialHeaders(credentials),
+  });
 }
 
 /** Collects `count` results of a subscription, or rejects after `timeoutMs`. */
-export function take<T = Record<string, any>>(client: Client, query: string, count: number, timeoutMs = 15_000, variables?: Record<string, unknown>): Promise<Array<{ data?: T | null; errors?: unknown }>> {
+export function take<T = Record<string, any>>(
+  client: Client,
+  query: string,
+  count: number,
+  timeoutMs = 15_000,
+  variables?: Record<string, unknown>,
+): Promise<Array<{ data?: T | null; errors?: unknown }>> {
   return new Promise((resolve, reject) => {
     const results: Array<{ data?: T | null; errors?: unknown }> = [];
     const timer = setTimeout(() => {

@@ -16,7 +16,12 @@ export function accountMaker(accounts: BrokerAccounts): AccountMaker {
 }
 
 /** A client connected as a new account of `role`. */
-export async function connectAs(url: string, makeAccount: AccountMaker, account: MqttAccount, options: MqttOptions = {}): Promise<MqttClient> {
+export async function connectAs(
+  url: string,
+  makeAccount: AccountMaker,
+  account: MqttAccount,
+  options: MqttOptions = {},
+): Promise<MqttClient> {
   return connectMqtt(url, { credentials: await makeAccount(account), ...options });
 }
 
@@ -24,7 +29,12 @@ export async function connectAs(url: string, makeAccount: AccountMaker, account:
  * The scenario's IQRF daemons, each connected as its own gateway with credentials made for it,
  * as the platform's provisioning gives them; resolves once all listen. `stop()` disconnects them.
  */
-export async function startDaemons(url: string, scenario: Scenario, makeAccount: AccountMaker, options: MqttOptions = {}): Promise<IqrfDaemonSimulator> {
+export async function startDaemons(
+  url: string,
+  scenario: Scenario,
+  makeAccount: AccountMaker,
+  options: MqttOptions = {},
+): Promise<IqrfDaemonSimulator> {
   const daemons = new IqrfDaemonSimulator({
     scenario,
     logger: silentLogger,
@@ -32,7 +42,10 @@ export async function startDaemons(url: string, scenario: Scenario, makeAccount:
   });
   await daemons.start();
   for (const gateway of scenario.gateways) {
-    daemons.setCredentials(gateway.id, await makeAccount({ username: gatewayUsername(gateway.id), role: 'gateway', gatewayId: gateway.id }));
+    daemons.setCredentials(
+      gateway.id,
+      await makeAccount({ username: gatewayUsername(gateway.id), role: 'gateway', gatewayId: gateway.id }),
+    );
   }
   await daemons.listening();
   return daemons;

@@ -55,7 +55,10 @@ export function apiKeyCaller(record: ApiKeyRecord): Caller {
 export function issueApiKey(id: string, name: string, requestsPerMinute: number): { key: string; record: ApiKeyRecord } {
   if (!/^[a-z0-9-]{3,40}$/.test(id)) throw new ApiKeyError(`API key id "${id}" must be 3-40 lowercase letters, digits or dashes`);
   const secret = randomBytes(24).toString('base64url');
-  return { key: `iotk_${id}_${secret}`, record: { id, name, sha256: createHash('sha256').update(secret).digest('hex'), requestsPerMinute } };
+  return {
+    key: `iotk_${id}_${secret}`,
+    record: { id, name, sha256: createHash('sha256').update(secret).digest('hex'), requestsPerMinute },
+  };
 }
 
 /** Reads `API_KEYS` (a JSON array of records); throws naming the first bad entry. */
@@ -64,7 +67,13 @@ export function parseApiKeys(json: string): ApiKeyRecord[] {
   if (!Array.isArray(value)) throw new ApiKeyError('API keys must be a JSON array of {id, name, sha256, requestsPerMinute}');
   return value.map((entry, i) => {
     const r = entry as Partial<ApiKeyRecord>;
-    if (typeof r.id !== 'string' || typeof r.name !== 'string' || typeof r.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(r.sha256) || !Number.isInteger(r.requestsPerMinute)) {
+    if (
+      typeof r.id !== 'string' ||
+      typeof r.name !== 'string' ||
+      typeof r.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(r.sha256) ||
+      !Number.isInteger(r.requestsPerMinute)
+    ) {
       throw new ApiKeyError(`API key #${i + 1} must have id, name, sha256 (64 hex digits) and an integer requestsPerMinute`);
     }
     return { id: r.id, name: r.name, sha256: r.sha256, requestsPerMinute: r.requestsPerMinute! };

@@ -37,7 +37,12 @@ export interface Caller {
 }
 
 /** Open data is public: what every caller may read, signed in or not. */
-export const anonymousCaller: Caller = Object.freeze({ kind: 'anonymous', subject: 'anonymous', tenant: null, scopes: [Scope.OPENDATA_READ] });
+export const anonymousCaller: Caller = Object.freeze({
+  kind: 'anonymous',
+  subject: 'anonymous',
+  tenant: null,
+  scopes: [Scope.OPENDATA_READ],
+});
 
 export function isAdmin(caller: Caller): boolean {
   return caller.scopes.includes(Scope.ADMIN);

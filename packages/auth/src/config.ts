@@ -44,11 +44,17 @@ export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {
   const jwksUrl = env.optional('JWT_JWKS_URL');
   const secret = env.optional('JWT_SECRET');
   if (jwksUrl && secret) throw new Error('Set JWT_JWKS_URL (RS256/ES256) or JWT_SECRET (HS256), not both');
-  if (production && !jwksUrl && (!secret || secret === DEVELOPMENT_SECRET)) throw new Error('NODE_ENV=production needs JWT_JWKS_URL, or a JWT_SECRET of your own');
+  if (production && !jwksUrl && (!secret || secret === DEVELOPMENT_SECRET))
+    throw new Error('NODE_ENV=production needs JWT_JWKS_URL, or a JWT_SECRET of your own');
   // An identity provider signs tokens for many apps: only those issued for this API count.
-  if (production && jwksUrl && (!issuer || !audience)) throw new Error('NODE_ENV=production with JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
+  if (production && jwksUrl && (!issuer || !audience))
+    throw new Error('NODE_ENV=production with JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
   const keysFile = env.optional('API_KEYS_FILE');
-  const keysJson = keysFile ? await readFile(keysFile, 'utf8').catch((error: NodeJS.ErrnoException) => { throw new Error(`cannot read API_KEYS_FILE=${keysFile}: ${error.code ?? error.message}`); }) : env.optional('API_KEYS');
+  const keysJson = keysFile
+    ? await readFile(keysFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new Error(`cannot read API_KEYS_FILE=${keysFile}: ${error.code ?? error.message}`);
+      })
+    : env.optional('API_KEYS');
   let apiKeys: ApiKeyRecord[];
   try {
     apiKeys = keysJson ? parseApiKeys(keysJson) : [];

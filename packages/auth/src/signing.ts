@@ -17,7 +17,13 @@ import { isScope, type Caller } from './caller.ts';
  * traffic between router and subgraphs could open one within that time: keep that network
  * private, or put TLS on it.
  */
-export const forwardHeaders = { caller: 'x-iot-caller', timestamp: 'x-iot-timestamp', nonce: 'x-iot-nonce', audience: 'x-iot-audience', signature: 'x-iot-signature' } as const;
+export const forwardHeaders = {
+  caller: 'x-iot-caller',
+  timestamp: 'x-iot-timestamp',
+  nonce: 'x-iot-nonce',
+  audience: 'x-iot-audience',
+  signature: 'x-iot-signature',
+} as const;
 
 export type ForwardedHeaders = Record<(typeof forwardHeaders)[keyof typeof forwardHeaders], string>;
 
@@ -77,7 +83,12 @@ export class ReplayGuard {
 }
 
 /** The caller a request was signed for; throws SignatureError naming what is wrong. */
-export function verifySignedRequest(headers: Record<string, string | undefined>, request: Omit<SignedRequest, 'audience'>, options: SubgraphTrust & { replay: ReplayGuard }, now = Date.now()): Caller {
+export function verifySignedRequest(
+  headers: Record<string, string | undefined>,
+  request: Omit<SignedRequest, 'audience'>,
+  options: SubgraphTrust & { replay: ReplayGuard },
+  now = Date.now(),
+): Caller {
   const nonce = headers[forwardHeaders.nonce];
   const caller = verify(headers, { ...request, audience: options.audience }, nonce ?? '', options.secret, REQUEST_SKEW_MS, now);
   if (!nonce) throw new SignatureError('the router signature has no nonce');
@@ -102,7 +113,14 @@ function sign(caller: Caller, request: SignedRequest, nonce: string, secret: str
   } as ForwardedHeaders;
 }
 
-function verify(headers: Record<string, string | undefined>, request: SignedRequest, nonce: string, secret: string, maxSkewMs: number, now: number): Caller {
+function verify(
+  headers: Record<string, string | undefined>,
+  request: SignedRequest,
+  nonce: string,
+  secret: string,
+  maxSkewMs: number,
+  now: number,
+): Caller {
   const encoded = headers[forwardHeaders.caller];
   const timestamp = headers[forwardHeaders.timestamp];
   const signature = headers[forwardHeaders.signature];
@@ -111,17 +129,24 @@ function verify(headers: Record<string, string | undefined>, request: SignedRequ
   if (!Number.isFinite(skew) || skew > maxSkewMs) throw new SignatureError('the router signature has expired');
   const audience = headers[forwardHeaders.audience];
   if (audience !== request.audience) {
-    throw new SignatureError(audience ? `the router signature was made for another subgraph (${JSON.stringify(audience.slice(0, 40))}), not ${request.audience}` : 'the router signature names no subgraph');
+    throw new SignatureError(
+      audience
+        ? `the router signature was made for another subgraph (${JSON.stringify(audience.slice(0, 40))}), not ${request.audience}`
+        : 'the router signature names no subgraph',
+    );
   }
   const expected = Buffer.from(mac(secret, timestamp, nonce, request, encoded), 'base64url');
   const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new SignatureError('the router signature does not match the request');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new SignatureError('the router signature does not match the request');
   return parseCaller(Buffer.from(encoded, 'base64url').toString('utf8'));
 }
 
 function mac(secret: string, timestamp: string, nonce: string, request: SignedRequest, encodedCaller: string): string {
   const bodyHash = createHash('sha256').update(request.body).digest('base64url');
-  return createHmac('sha256', secret).update(`${timestamp}\n${nonce}\n${request.audience}\n${request.method} ${request.path}\n${encodedCaller}\n${bodyHash}`).digest('base64url');
+  return createHmac('sha256', secret)
+    .update(`${timestamp}\n${nonce}\n${request.audience}\n${request.method} ${request.path}\n${encodedCaller}\n${bodyHash}`)
+    .digest('base64url');
 }
 
 function parseCaller(json: string): Caller {

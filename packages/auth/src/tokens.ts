@@ -19,7 +19,8 @@ const VERIFIED_TOKENS_KEPT = 10_000;
 export type TokenVerifier = (token: string) => Promise<Caller>;
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const key: Uint8Array | JWTVerifyGetKey = 'secret' in options ? new TextEncoder().encode(options.secret) : createRemoteJWKSet(new URL(options.jwksUrl));
+  const key: Uint8Array | JWTVerifyGetKey =
+    'secret' in options ? new TextEncoder().encode(options.secret) : createRemoteJWKSet(new URL(options.jwksUrl));
   const algorithms = 'secret' in options ? ['HS256'] : ['RS256', 'ES256'];
   // A token verified once stands until it expires: partners send the same one with every request.
   const verified = new Map<string, Caller>();
@@ -29,7 +30,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     verified.delete(token);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, key as Uint8Array, { algorithms, issuer: options.issuer, audience: options.audience, requiredClaims: ['exp', 'sub'] }));
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms,
+        issuer: options.issuer,
+        audience: options.audience,
+        requiredClaims: ['exp', 'sub'],
+      }));
     } catch (error) {
       throw new TokenError(tokenErrorMessage(error));
     }
@@ -43,7 +49,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
 function tokenErrorMessage(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'the token has expired';
-  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) return 'the token is not signed by a trusted key';
+  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey)
+    return 'the token is not signed by a trusted key';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this API does not accept';
   if (error instanceof errors.JWTClaimValidationFailed) return `the token's "${error.claim}" claim is invalid: ${error.reason}`;
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'the token is malformed';

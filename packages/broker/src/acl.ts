@@ -50,7 +50,10 @@ export function aclOf(account: MqttAccount): AclRule[] {
   switch (account.role) {
     case 'gateway': {
       if (!account.gatewayId) throw new Error(`gateway account "${account.username}" names no gateway`);
-      return [publish(topicFor(defaultTopics.responses, account.gatewayId)), subscribe(topicFor(defaultTopics.requests, account.gatewayId))];
+      return [
+        publish(topicFor(defaultTopics.responses, account.gatewayId)),
+        subscribe(topicFor(defaultTopics.requests, account.gatewayId)),
+      ];
     }
     case 'collector':
       return [
@@ -63,7 +66,12 @@ export function aclOf(account: MqttAccount): AclRule[] {
         subscribe(meshChangedTopics.filter),
       ];
     case 'api':
-      return [publish(topicFor(defaultTopics.requests, anyGateway)), publish(meshChangedTopics.filter), subscribe(responses), subscribe(meshChangedTopics.filter)];
+      return [
+        publish(topicFor(defaultTopics.requests, anyGateway)),
+        publish(meshChangedTopics.filter),
+        subscribe(responses),
+        subscribe(meshChangedTopics.filter),
+      ];
   }
 }
 

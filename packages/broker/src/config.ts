@@ -32,7 +32,9 @@ export function mqttSettingsFromEnv(env: EnvReader): MqttSettings {
   const caFile = env.optional('MQTT_CA_FILE');
   const msgIdSecret = env.optional('MQTT_MSGID_SECRET');
   if (env.optional('NODE_ENV') === 'production' && (!msgIdSecret || msgIdSecret.length < 32)) {
-    throw new StartupError('Set MQTT_MSGID_SECRET in production (at least 32 characters, the same in every collector and the devices subgraph), e.g. $(openssl rand -base64 32)');
+    throw new StartupError(
+      'Set MQTT_MSGID_SECRET in production (at least 32 characters, the same in every collector and the devices subgraph), e.g. $(openssl rand -base64 32)',
+    );
   }
   return {
     url: env.string('MQTT_URL', 'mqtt://127.0.0.1:1883'),

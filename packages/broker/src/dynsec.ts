@@ -47,13 +47,25 @@ export class DynsecAccounts implements BrokerAccounts {
    * Connects as the plugin's admin (a client id of its own each time: several processes may
    * manage accounts, and the admin's rights end at the plugin's topics).
    */
-  static async connect(url: string, admin: MqttCredentials, options: Omit<MqttOptions, 'credentials' | 'clientId'>, logger: Logger): Promise<DynsecAccounts> {
-    const client = await connectMqtt(url, { ...options, credentials: admin, clientId: `${admin.username}-${randomBytes(6).toString('hex')}` });
+  static async connect(
+    url: string,
+    admin: MqttCredentials,
+    options: Omit<MqttOptions, 'credentials' | 'clientId'>,
+    logger: Logger,
+  ): Promise<DynsecAccounts> {
+    const client = await connectMqtt(url, {
+      ...options,
+      credentials: admin,
+      clientId: `${admin.username}-${randomBytes(6).toString('hex')}`,
+    });
     return new DynsecAccounts(client, logger);
   }
 
   /** `admin` is a connected client of a dynsec user allowed `$CONTROL/dynamic-security/#`; closing closes it. */
-  constructor(private readonly admin: MqttClient, private readonly logger: Logger) {
+  constructor(
+    private readonly admin: MqttClient,
+    private readonly logger: Logger,
+  ) {
     admin.on('message', this.onMessage);
   }
 
@@ -76,7 +88,8 @@ export class DynsecAccounts implements BrokerAccounts {
       { command: 'deleteClient', username },
       { command: 'deleteRole', rolename: roleOf(username) },
     ]);
-    if (client?.error && !/not found/i.test(client.error)) throw new Error(`Mosquitto refused deleting client ${username}: ${client.error}`);
+    if (client?.error && !/not found/i.test(client.error))
+      throw new Error(`Mosquitto refused deleting client ${username}: ${client.error}`);
     if (role?.error && !/not found/i.test(role.error)) this.logger.warn({ username, err: role.error }, 'dynsec role not deleted');
     return !client?.error;
   }
@@ -99,7 +112,11 @@ export class DynsecAccounts implements BrokerAccounts {
     return new Promise<DynsecResponse[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
-        reject(new Error(`Mosquitto's dynamic security plugin did not answer ${commands.map((c) => c.command).join(', ')} within ${TIMEOUT_MS} ms`));
+        reject(
+          new Error(
+            `Mosquitto's dynamic security plugin did not answer ${commands.map((c) => c.command).join(', ')} within ${TIMEOUT_MS} ms`,
+          ),
+        );
       }, TIMEOUT_MS);
       this.waiting = {
         id,
@@ -144,8 +161,14 @@ export function dynsecConfig(admin: MqttCredentials, services: ReadonlyArray<{ a
     { acltype: 'publishClientReceive', topic: RESPONSES, allow: true },
   ];
   const config = {
-    clients: [client(admin.username, admin.password, 'platform-admin'), ...services.map(({ account, password }) => client(account.username, password, roleOf(account.username), account.username))],
-    roles: [{ rolename: 'platform-admin', acls: adminAcls }, ...services.map(({ account }) => ({ rolename: roleOf(account.username), acls: aclOf(account) }))],
+    clients: [
+      client(admin.username, admin.password, 'platform-admin'),
+      ...services.map(({ account, password }) => client(account.username, password, roleOf(account.username), account.username)),
+    ],
+    roles: [
+      { rolename: 'platform-admin', acls: adminAcls },
+      ...services.map(({ account }) => ({ rolename: roleOf(account.username), acls: aclOf(account) })),
+    ],
     defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
   };
   return JSON.stringify(config, null, 2);

@@ -87,7 +87,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     socket.setNoDelay(true);
     const guard = new PacketSizeGuard(maxPacketBytes, (announced) => {
       refused.oversized++;
-      warnings.warn('oversized-packet', 'MQTT packets over the size limit: connections closed', { remote: socket.remoteAddress, announced, limit: maxPacketBytes });
+      warnings.warn('oversized-packet', 'MQTT packets over the size limit: connections closed', {
+        remote: socket.remoteAddress,
+        announced,
+        limit: maxPacketBytes,
+      });
     });
     // aedes reads the guarded bytes and writes to the socket.
     const connection = Duplex.from({ readable: guard, writable: socket });

@@ -1,4 +1,15 @@
-export { aclOf, COLLECTOR_GROUP, collectorPresence, gatewayUsername, mayPublish, maySubscribe, topicMatches, type AclRule, type MqttAccount, type MqttRole } from './acl.ts';
+export {
+  aclOf,
+  COLLECTOR_GROUP,
+  collectorPresence,
+  gatewayUsername,
+  mayPublish,
+  maySubscribe,
+  topicMatches,
+  type AclRule,
+  type MqttAccount,
+  type MqttRole,
+} from './acl.ts';
 export { newPassword, passwordHash, passwordMatches, type BrokerAccounts, type MqttCredentials } from './accounts.ts';
 export { DynsecAccounts, dynsecConfig, roleOf } from './dynsec.ts';
 export { MAX_PACKET_BYTES, startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded.ts';

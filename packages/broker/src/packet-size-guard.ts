@@ -10,7 +10,10 @@ export class PacketSizeGuard extends Transform {
   private remaining = -1;
   private header: number[] = [];
 
-  constructor(private readonly maxBytes: number, private readonly onRefused: (announced: number) => void) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onRefused: (announced: number) => void,
+  ) {
     super();
   }
 

@@ -21,8 +21,12 @@ export function cloudOptionsFromEnv(env: EnvReader): CloudOptions | undefined {
   const kubeconfig = env.optional('KUBECONFIG');
   const set = REQUIRED.filter((name) => env.optional(name) !== undefined);
   if (set.length === 0 && !kubernetesUrl && !kubeconfig) return undefined;
-  const missing = [...REQUIRED.filter((name) => !set.includes(name)), ...(kubernetesUrl || kubeconfig ? [] : ['KUBECONFIG or KUBERNETES_URL'])];
-  if (missing.length) throw new StartupError(`Real cloud systems are partly configured; also set ${missing.join(', ')} (or unset all to use the simulator)`);
+  const missing = [
+    ...REQUIRED.filter((name) => !set.includes(name)),
+    ...(kubernetesUrl || kubeconfig ? [] : ['KUBECONFIG or KUBERNETES_URL']),
+  ];
+  if (missing.length)
+    throw new StartupError(`Real cloud systems are partly configured; also set ${missing.join(', ')} (or unset all to use the simulator)`);
   const value = (name: string) => env.optional(name) ?? '';
   return {
     openstack: {
@@ -49,7 +53,10 @@ export function createCloudClients(options: CloudOptions): CloudClients {
   const openstack = new OpenStackClient(options.openstack);
   return {
     openstack,
-    contrail: new ContrailClient({ url: options.contrail.url, ...(options.contrail.keystoneAuth ? { authToken: () => openstack.token() } : {}) }),
+    contrail: new ContrailClient({
+      url: options.contrail.url,
+      ...(options.contrail.keystoneAuth ? { authToken: () => openstack.token() } : {}),
+    }),
     kubernetes: new KubernetesClient(options.kubernetes),
   };
 }

@@ -102,7 +102,9 @@ const virtualNetwork = object({
       object({
         to: arrayOf(string),
         uuid: string,
-        attr: optional(object({ ipam_subnets: optional(arrayOf(object({ subnet: optional(object({ ip_prefix: string, ip_prefix_len: number })) }))) })),
+        attr: optional(
+          object({ ipam_subnets: optional(arrayOf(object({ subnet: optional(object({ ip_prefix: string, ip_prefix_len: number })) }))) }),
+        ),
       }),
     ),
   ),
@@ -194,7 +196,12 @@ export class ContrailClient {
   /** Creates a project under `default-domain`; a 409 when one of that name exists. */
   async createProject(input: CreateProjectInput): Promise<ContrailProject> {
     const fqName = ['default-domain', input.name];
-    const created = await this.#create('project', { fq_name: fqName, parent_type: 'domain', ...(input.uuid ? { uuid: input.uuid } : {}), ...(input.displayName ? { display_name: input.displayName } : {}) });
+    const created = await this.#create('project', {
+      fq_name: fqName,
+      parent_type: 'domain',
+      ...(input.uuid ? { uuid: input.uuid } : {}),
+      ...(input.displayName ? { display_name: input.displayName } : {}),
+    });
     return { uuid: created.uuid, name: input.name, fqName };
   }
 
@@ -205,7 +212,11 @@ export class ContrailClient {
 
   /** Creates a network IPAM (an address space; its subnets are set on the networks that use it). */
   async createNetworkIpam(fqName: string[]): Promise<ContrailRef> {
-    const created = await this.#create('network-ipam', { fq_name: fqName, parent_type: 'project', ipam_subnet_method: 'user-defined-subnet' });
+    const created = await this.#create('network-ipam', {
+      fq_name: fqName,
+      parent_type: 'project',
+      ipam_subnet_method: 'user-defined-subnet',
+    });
     return { to: fqName, uuid: created.uuid };
   }
 
@@ -223,7 +234,15 @@ export class ContrailClient {
       ...(input.displayName ? { display_name: input.displayName } : {}),
       route_target_list: { route_target: input.routeTargets },
       ...(ipam
-        ? { network_ipam_refs: [{ to: ipam.ref.to, uuid: ipam.ref.uuid, attr: { ipam_subnets: [{ subnet: { ip_prefix: ipam.subnet.prefix, ip_prefix_len: ipam.subnet.length } }] } }] }
+        ? {
+            network_ipam_refs: [
+              {
+                to: ipam.ref.to,
+                uuid: ipam.ref.uuid,
+                attr: { ipam_subnets: [{ subnet: { ip_prefix: ipam.subnet.prefix, ip_prefix_len: ipam.subnet.length } }] },
+              },
+            ],
+          }
         : {}),
     });
     return {
@@ -259,17 +278,28 @@ export class ContrailClient {
       if (!network) throw new Error(`Contrail: virtual network ${wanted} does not exist`);
       networkIpamRefs = network.networkIpamRefs;
     }
-    const created = await this.#send('POST', '/virtual-routers', {
-      'virtual-router': {
-        fq_name: ['default-global-system-config', input.name],
-        parent_type: 'global-system-config',
-        ...(input.ip ? { virtual_router_ip_address: input.ip } : {}),
-        ...(networkIpamRefs.length
-          ? { network_ipam_refs: networkIpamRefs.map((r) => ({ to: r.to, uuid: r.uuid, attr: { allocation_pools: [], subnet: [] } })) }
-          : {}),
+    const created = await this.#send(
+      'POST',
+      '/virtual-routers',
+      {
+        'virtual-router': {
+          fq_name: ['default-global-system-config', input.name],
+          parent_type: 'global-system-config',
+          ...(input.ip ? { virtual_router_ip_address: input.ip } : {}),
+          ...(networkIpamRefs.length
+            ? { network_ipam_refs: networkIpamRefs.map((r) => ({ to: r.to, uuid: r.uuid, attr: { allocation_pools: [], subnet: [] } })) }
+            : {}),
+        },
       },
-    }, object({ 'virtual-router': object({ uuid: string }) }));
-    return { uuid: created['virtual-router'].uuid, name: input.name, fqName: ['default-global-system-config', input.name], ipAddress: input.ip, networkIpamRefs };
+      object({ 'virtual-router': object({ uuid: string }) }),
+    );
+    return {
+      uuid: created['virtual-router'].uuid,
+      name: input.name,
+      fqName: ['default-global-system-config', input.name],
+      ipAddress: input.ip,
+      networkIpamRefs,
+    };
   }
 
   async deleteVirtualRouter(uuid: string): Promise<void> {
@@ -293,7 +323,13 @@ export class ContrailClient {
   async #send<T>(method: JsonRequest['method'], path: string, body: unknown, check: Check<T>): Promise<T> {
     const headers: Record<string, string> = {};
     if (this.#options.authToken) headers['X-Auth-Token'] = await this.#options.authToken();
-    const request = { system: 'Contrail' as const, method, url: `${this.#url}${path}`, fetch: this.#options.fetch ?? globalThis.fetch, timeoutMs: this.#options.timeoutMs ?? 10_000 };
+    const request = {
+      system: 'Contrail' as const,
+      method,
+      url: `${this.#url}${path}`,
+      fetch: this.#options.fetch ?? globalThis.fetch,
+      timeoutMs: this.#options.timeoutMs ?? 10_000,
+    };
     const response = await requestJson({ ...request, headers, body });
     return validateBody(check, response.body, request);
   }
@@ -312,7 +348,9 @@ function toVirtualNetwork(n: ReturnType<typeof virtualNetwork>): ContrailVirtual
     fqName: n.fq_name,
     project: n.fq_name[1] ?? '',
     routeTargets: n.route_target_list?.route_target ?? [],
-    subnets: refs.flatMap((r) => r.attr?.ipam_subnets ?? []).flatMap((s) => (s.subnet ? [`${s.subnet.ip_prefix}/${s.subnet.ip_prefix_len}`] : [])),
+    subnets: refs
+      .flatMap((r) => r.attr?.ipam_subnets ?? [])
+      .flatMap((s) => (s.subnet ? [`${s.subnet.ip_prefix}/${s.subnet.ip_prefix_len}`] : [])),
     networkIpamRefs: refs.map((r) => ({ to: r.to, uuid: r.uuid })),
   };
 }

@@ -74,7 +74,13 @@ export async function requestJson(request: JsonRequest): Promise<JsonResponse> {
   try {
     return { status: response.status, headers: response.headers, body: JSON.parse(text) as unknown };
   } catch {
-    throw new UpstreamError(`${system}: ${method} ${path} answered ${response.status} with a body that is not JSON`, system, method, path, response.status);
+    throw new UpstreamError(
+      `${system}: ${method} ${path} answered ${response.status} with a body that is not JSON`,
+      system,
+      method,
+      path,
+      response.status,
+    );
   }
 }
 
@@ -85,7 +91,12 @@ export function validateBody<T>(check: Check<T>, body: unknown, request: Pick<Js
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const path = new URL(request.url).pathname;
-    throw new UpstreamError(`${request.system}: ${request.method} ${path} sent an unexpected body: ${error.message}`, request.system, request.method, path);
+    throw new UpstreamError(
+      `${request.system}: ${request.method} ${path} sent an unexpected body: ${error.message}`,
+      request.system,
+      request.method,
+      path,
+    );
   }
 }
 

@@ -86,7 +86,10 @@ export class KubernetesClient {
       kc.loadFromFile(options.kubeconfigPath);
     } else {
       const skipTLSVerify = options.skipTLSVerify ?? options.server.startsWith('http:');
-      kc.loadFromClusterAndUser({ name: 'cluster', server: options.server, skipTLSVerify }, { name: 'user', ...(options.token ? { token: options.token } : {}) });
+      kc.loadFromClusterAndUser(
+        { name: 'cluster', server: options.server, skipTLSVerify },
+        { name: 'user', ...(options.token ? { token: options.token } : {}) },
+      );
     }
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('Kubernetes: the kubeconfig has no current cluster');
@@ -109,7 +112,11 @@ export class KubernetesClient {
 
   /** Registers a node object (what a kubelet does when it first starts). Fails if it exists. */
   async createNode(input: CreateNodeInput): Promise<KubeNode> {
-    const body: V1Node = { apiVersion: 'v1', kind: 'Node', metadata: { name: input.name, labels: input.labels, annotations: input.annotations } };
+    const body: V1Node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: input.name, labels: input.labels, annotations: input.annotations },
+    };
     const node = await this.#call('POST', '/api/v1/nodes', () => this.#api.createNode({ body }));
     return toNode(node, 'response', 'POST /api/v1/nodes');
   }
@@ -143,7 +150,11 @@ export class KubernetesClient {
       spec: {
         nodeName: input.nodeName,
         nodeSelector: input.nodeSelector,
-        containers: input.containers.map((c) => ({ name: c.name, image: c.image, env: Object.entries(c.env ?? {}).map(([name, value]) => ({ name, value })) })),
+        containers: input.containers.map((c) => ({
+          name: c.name,
+          image: c.image,
+          env: Object.entries(c.env ?? {}).map(([name, value]) => ({ name, value })),
+        })),
       },
     };
     const pod = await this.#call('POST', path, () => this.#api.createNamespacedPod({ namespace: input.namespace, body }));
@@ -200,11 +211,20 @@ export class KubernetesClient {
     if (error instanceof UpstreamError || error instanceof ValidationError) return error;
     if (error instanceof ApiException) {
       const detail = statusMessage(error.body);
-      return new UpstreamError(`Kubernetes: ${method} ${path} answered ${error.code}${detail ? `: ${detail}` : ''}`, 'Kubernetes', method, path, error.code, { cause: error });
+      return new UpstreamError(
+        `Kubernetes: ${method} ${path} answered ${error.code}${detail ? `: ${detail}` : ''}`,
+        'Kubernetes',
+        method,
+        path,
+        error.code,
+        { cause: error },
+      );
     }
     const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
     const message = error instanceof Error ? error.message : String(error);
-    return new UpstreamError(`Kubernetes: ${method} ${path} failed: ${message}${cause}`, 'Kubernetes', method, path, undefined, { cause: error });
+    return new UpstreamError(`Kubernetes: ${method} ${path} failed: ${message}${cause}`, 'Kubernetes', method, path, undefined, {
+      cause: error,
+    });
   }
 }
 
@@ -224,7 +244,12 @@ function statusMessage(body: unknown): string | undefined {
 
 function required(value: string | undefined, path: string, call: string): string {
   if (typeof value !== 'string' || !value) {
-    throw new UpstreamError(`Kubernetes: ${call} sent an unexpected body: ${path}: expected a non-empty string, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`, 'Kubernetes', call.split(' ')[0] ?? '', call.split(' ')[1] ?? '');
+    throw new UpstreamError(
+      `Kubernetes: ${call} sent an unexpected body: ${path}: expected a non-empty string, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`,
+      'Kubernetes',
+      call.split(' ')[0] ?? '',
+      call.split(' ')[1] ?? '',
+    );
   }
   return value;
 }

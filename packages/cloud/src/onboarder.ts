@@ -9,7 +9,17 @@ import { runSteps } from './steps.ts';
 
 export interface TenantOnboarderOptions {
   kubernetes: Pick<KubernetesClient, 'listNamespaces' | 'createNamespace' | 'deleteNamespace'>;
-  contrail: Pick<ContrailClient, 'listProjects' | 'createProject' | 'deleteProject' | 'listVirtualNetworks' | 'createNetworkIpam' | 'deleteNetworkIpam' | 'createVirtualNetwork' | 'deleteVirtualNetwork'>;
+  contrail: Pick<
+    ContrailClient,
+    | 'listProjects'
+    | 'createProject'
+    | 'deleteProject'
+    | 'listVirtualNetworks'
+    | 'createNetworkIpam'
+    | 'deleteNetworkIpam'
+    | 'createVirtualNetwork'
+    | 'deleteVirtualNetwork'
+  >;
   openstack: Pick<OpenStackClient, 'listProjects' | 'createProject' | 'deleteProject'>;
   logger: Logger;
   /** The data center's BGP autonomous system: route targets are `target:<as>:<n>`. Default 64512. */
@@ -34,7 +44,10 @@ export interface OnboardedTenant {
 /** The tenant's id or name cannot be used; `field` names which. */
 export class TenantInputError extends Error {
   override name = 'TenantInputError';
-  constructor(readonly field: 'id' | 'name', message: string) {
+  constructor(
+    readonly field: 'id' | 'name',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,7 +55,10 @@ export class TenantInputError extends Error {
 /** The data center has a namespace, virtual network or Keystone project of the tenant's id already. */
 export class TenantExistsError extends Error {
   override name = 'TenantExistsError';
-  constructor(readonly tenant: string, readonly found: readonly string[]) {
+  constructor(
+    readonly tenant: string,
+    readonly found: readonly string[],
+  ) {
     super(`tenant "${tenant}" exists already (${found.join(', ')})`);
   }
 }
@@ -53,7 +69,8 @@ const FIRST_SUBNET_OCTET = 100;
 
 /** Why `id` cannot be a tenant id, or undefined when it can. */
 export function tenantIdProblem(id: string): string | undefined {
-  if (!DNS_LABEL.test(id)) return `id ${quoteInput(id)} must be a DNS label: 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`;
+  if (!DNS_LABEL.test(id))
+    return `id ${quoteInput(id)} must be a DNS label: 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`;
   if (id.startsWith('kube-')) return `id ${quoteInput(id)} is reserved: Kubernetes keeps the kube- prefix for itself`;
   return undefined;
 }
@@ -114,44 +131,57 @@ export class TenantOnboarder {
     let contrailProjectUuid: string | undefined;
     let ipam: { to: string[]; uuid: string } | undefined;
     let virtualNetwork: ContrailVirtualNetwork | undefined;
-    await runSteps(`Onboarding tenant "${id}"`, [
-      {
-        name: 'creating its OpenStack project',
-        run: async () => void (project = await openstack.createProject({ name: id, description: name })),
-        undo: async () => void (await openstack.deleteProject(project!.id)),
-      },
-      ...(existingContrailProject
-        ? []
-        : [{
-            name: 'creating its Contrail project',
-            run: async () => {
-              try {
-                contrailProjectUuid = (await contrail.createProject({ name: id, uuid: contrailUuid(project!.id), displayName: name })).uuid;
-              } catch (error) {
-                // Contrail's Keystone sync made it from the new Keystone project meanwhile: it is Keystone's to remove.
-                if (!isContrailConflict(error)) throw error;
-              }
-            },
-            undo: async () => {
-              if (contrailProjectUuid) await contrail.deleteProject(contrailProjectUuid);
-            },
-          }]),
-      {
-        name: 'creating its Contrail network IPAM',
-        run: async () => void (ipam = await contrail.createNetworkIpam(['default-domain', id, `${id}-ipam`])),
-        undo: () => contrail.deleteNetworkIpam(ipam!.uuid),
-      },
-      {
-        name: 'creating its Contrail virtual network',
-        run: async () => void (virtualNetwork = await contrail.createVirtualNetwork({ fqName, displayName: name, routeTargets: [routeTarget], ipam: { ref: ipam!, subnet } })),
-        undo: () => contrail.deleteVirtualNetwork(virtualNetwork!.uuid),
-      },
-      {
-        name: 'creating its Kubernetes namespace',
-        run: async () => void (await kubernetes.createNamespace(id, { [GatewayLabel.TENANT]: id })),
-        undo: async () => void (await kubernetes.deleteNamespace(id)),
-      },
-    ], this.#options.logger.child({ tenant: id }));
+    await runSteps(
+      `Onboarding tenant "${id}"`,
+      [
+        {
+          name: 'creating its OpenStack project',
+          run: async () => void (project = await openstack.createProject({ name: id, description: name })),
+          undo: async () => void (await openstack.deleteProject(project!.id)),
+        },
+        ...(existingContrailProject
+          ? []
+          : [
+              {
+                name: 'creating its Contrail project',
+                run: async () => {
+                  try {
+                    contrailProjectUuid = (await contrail.createProject({ name: id, uuid: contrailUuid(project!.id), displayName: name }))
+                      .uuid;
+                  } catch (error) {
+                    // Contrail's Keystone sync made it from the new Keystone project meanwhile: it is Keystone's to remove.
+                    if (!isContrailConflict(error)) throw error;
+                  }
+                },
+                undo: async () => {
+                  if (contrailProjectUuid) await contrail.deleteProject(contrailProjectUuid);
+                },
+              },
+            ]),
+        {
+          name: 'creating its Contrail network IPAM',
+          run: async () => void (ipam = await contrail.createNetworkIpam(['default-domain', id, `${id}-ipam`])),
+          undo: () => contrail.deleteNetworkIpam(ipam!.uuid),
+        },
+        {
+          name: 'creating its Contrail virtual network',
+          run: async () =>
+            void (virtualNetwork = await contrail.createVirtualNetwork({
+              fqName,
+              displayName: name,
+              routeTargets: [routeTarget],
+              ipam: { ref: ipam!, subnet },
+            })),
+          undo: () => contrail.deleteVirtualNetwork(virtualNetwork!.uuid),
+        },
+        {
+          name: 'creating its Kubernetes namespace',
+          run: async () => void (await kubernetes.createNamespace(id, { [GatewayLabel.TENANT]: id })),
+          undo: async () => void (await kubernetes.deleteNamespace(id)),
+        },
+      ],
+      this.#options.logger.child({ tenant: id }),
+    );
     this.#options.logger.info({ tenant: id, routeTarget, subnet: `${subnet.prefix}/16` }, 'tenant onboarded');
     return { id, namespace: id, virtualNetwork: virtualNetwork!, project: project! };
   }
@@ -163,14 +193,20 @@ export class TenantOnboarder {
   /** One more than the highest route target number of our autonomous system (numbers start at 1). */
   #nextRouteTarget(networks: readonly ContrailVirtualNetwork[]): number {
     const prefix = `target:${this.#autonomousSystem}:`;
-    const used = networks.flatMap((n) => n.routeTargets).filter((t) => t.startsWith(prefix)).map((t) => Number(t.slice(prefix.length)));
+    const used = networks
+      .flatMap((n) => n.routeTargets)
+      .filter((t) => t.startsWith(prefix))
+      .map((t) => Number(t.slice(prefix.length)));
     return Math.max(0, ...used.filter(Number.isInteger)) + 1;
   }
 }
 
 /** The second octet of the next free tenant /16 (`10.<n>.0.0/16`, n from 100 to 255). */
 function nextSubnetOctet(networks: readonly ContrailVirtualNetwork[]): number {
-  const used = networks.flatMap((n) => n.subnets).flatMap((cidr) => /^10\.(\d+)\.0\.0\/16$/.exec(cidr)?.[1] ?? []).map(Number);
+  const used = networks
+    .flatMap((n) => n.subnets)
+    .flatMap((cidr) => /^10\.(\d+)\.0\.0\/16$/.exec(cidr)?.[1] ?? [])
+    .map(Number);
   const next = Math.max(FIRST_SUBNET_OCTET - 1, ...used) + 1;
   if (next > 255) throw new Error('no free tenant subnet is left in 10.100.0.0-10.255.255.255');
   return next;

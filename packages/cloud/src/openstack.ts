@@ -197,7 +197,12 @@ export class OpenStackClient {
   /** Keystone `DELETE /v3/projects/{id}`; false when there was none. */
   async deleteProject(id: string): Promise<boolean> {
     try {
-      await this.#call('Keystone', 'DELETE', () => `${this.#options.authUrl}/projects/${encodeURIComponent(id)}`, () => undefined);
+      await this.#call(
+        'Keystone',
+        'DELETE',
+        () => `${this.#options.authUrl}/projects/${encodeURIComponent(id)}`,
+        () => undefined,
+      );
       return true;
     } catch (error) {
       if (error instanceof UpstreamError && error.status === 404) return false;
@@ -219,7 +224,9 @@ export class OpenStackClient {
       availabilityZone: s['OS-EXT-AZ:availability_zone'],
       flavor: s.flavor?.original_name ?? s.flavor?.id,
       created: s.created,
-      addresses: Object.entries(s.addresses ?? {}).flatMap(([network, list]) => list.map((a) => ({ network, address: a.addr, version: a.version }))),
+      addresses: Object.entries(s.addresses ?? {}).flatMap(([network, list]) =>
+        list.map((a) => ({ network, address: a.addr, version: a.version })),
+      ),
     }));
   }
 
@@ -293,12 +300,21 @@ export class OpenStackClient {
 
   async #authenticate(): Promise<Token> {
     const o = this.#options;
-    const request = { system: 'Keystone' as const, method: 'POST' as const, url: `${o.authUrl}/auth/tokens`, fetch: o.fetch, timeoutMs: o.timeoutMs };
+    const request = {
+      system: 'Keystone' as const,
+      method: 'POST' as const,
+      url: `${o.authUrl}/auth/tokens`,
+      fetch: o.fetch,
+      timeoutMs: o.timeoutMs,
+    };
     const response = await requestJson({
       ...request,
       body: {
         auth: {
-          identity: { methods: ['password'], password: { user: { name: o.username, domain: { name: o.domainName }, password: o.password } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: o.username, domain: { name: o.domainName }, password: o.password } },
+          },
           scope: { project: { name: o.projectName, domain: { name: o.domainName } } },
         },
       },
@@ -306,21 +322,41 @@ export class OpenStackClient {
       if (error instanceof UpstreamError && error.status === 401) {
         throw new UpstreamError(
           `Keystone: POST ${error.path} answered 401: user "${o.username}" could not log in to project "${o.projectName}" (wrong username, password or domain)`,
-          'Keystone', 'POST', error.path, 401, { cause: error },
+          'Keystone',
+          'POST',
+          error.path,
+          401,
+          { cause: error },
         );
       }
       throw error;
     });
     const value = response.headers.get('x-subject-token');
-    if (!value) throw new UpstreamError('Keystone: POST /auth/tokens answered without an X-Subject-Token header', 'Keystone', 'POST', '/auth/tokens', response.status);
+    if (!value)
+      throw new UpstreamError(
+        'Keystone: POST /auth/tokens answered without an X-Subject-Token header',
+        'Keystone',
+        'POST',
+        '/auth/tokens',
+        response.status,
+      );
     const body = validateBody(tokenBody, response.body, request);
     const expiresAt = Date.parse(body.token.expires_at);
-    if (Number.isNaN(expiresAt)) throw new UpstreamError(`Keystone: token expires_at "${body.token.expires_at}" is not a date`, 'Keystone', 'POST', '/auth/tokens');
+    if (Number.isNaN(expiresAt))
+      throw new UpstreamError(`Keystone: token expires_at "${body.token.expires_at}" is not a date`, 'Keystone', 'POST', '/auth/tokens');
     const catalog = body.token.catalog ?? [];
     const endpoint = (type: string): string => {
       const service = catalog.find((s) => s.type === type);
-      const match = service?.endpoints.find((e) => e.interface === o.endpointInterface && (!o.region || (e.region_id ?? e.region) === o.region));
-      if (!match) throw new UpstreamError(`Keystone: the catalog has no ${o.endpointInterface} "${type}" endpoint${o.region ? ` in region ${o.region}` : ''}`, 'Keystone', 'POST', '/auth/tokens');
+      const match = service?.endpoints.find(
+        (e) => e.interface === o.endpointInterface && (!o.region || (e.region_id ?? e.region) === o.region),
+      );
+      if (!match)
+        throw new UpstreamError(
+          `Keystone: the catalog has no ${o.endpointInterface} "${type}" endpoint${o.region ? ` in region ${o.region}` : ''}`,
+          'Keystone',
+          'POST',
+          '/auth/tokens',
+        );
       return match.url.replace(/\/+$/, '');
     };
     const network = endpoint('network');

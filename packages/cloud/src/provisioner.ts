@@ -74,24 +74,31 @@ export class GatewayProvisioner {
     const virtualNetworkFqName = this.#virtualNetwork(gateway.tenant);
     let vrouterUuid: string | undefined;
     const collector = this.#creation('deploying its collector pod', this.collectorPod(gateway));
-    await runSteps(`Provisioning gateway "${gateway.id}"`, [
-      this.#tenantCheck(gateway.tenant),
-      {
-        name: 'creating its Kubernetes node',
-        run: async () => void (await kubernetes.createNode({ name: gateway.id, labels: gatewayNodeLabels(gateway) })),
-        undo: async () => void (await kubernetes.deleteNode(gateway.id)),
-      },
-      {
-        name: 'creating its Contrail vRouter',
-        run: async () => {
-          vrouterUuid = (await contrail.createVirtualRouter({ name: gateway.id, ip: gateway.ip, virtualNetworkFqName })).uuid;
+    await runSteps(
+      `Provisioning gateway "${gateway.id}"`,
+      [
+        this.#tenantCheck(gateway.tenant),
+        {
+          name: 'creating its Kubernetes node',
+          run: async () => void (await kubernetes.createNode({ name: gateway.id, labels: gatewayNodeLabels(gateway) })),
+          undo: async () => void (await kubernetes.deleteNode(gateway.id)),
         },
-        undo: () => contrail.deleteVirtualRouter(vrouterUuid!),
-      },
-      collector.step,
-      ...more,
-    ], this.#options.logger.child({ gatewayId: gateway.id }));
-    this.#options.logger.info({ gateway: gateway.id, tenant: gateway.tenant, arch: gateway.arch, pod: collector.pod.name }, 'gateway provisioned');
+        {
+          name: 'creating its Contrail vRouter',
+          run: async () => {
+            vrouterUuid = (await contrail.createVirtualRouter({ name: gateway.id, ip: gateway.ip, virtualNetworkFqName })).uuid;
+          },
+          undo: () => contrail.deleteVirtualRouter(vrouterUuid!),
+        },
+        collector.step,
+        ...more,
+      ],
+      this.#options.logger.child({ gatewayId: gateway.id }),
+    );
+    this.#options.logger.info(
+      { gateway: gateway.id, tenant: gateway.tenant, arch: gateway.arch, pod: collector.pod.name },
+      'gateway provisioned',
+    );
     return collector.pod;
   }
 
@@ -100,12 +107,16 @@ export class GatewayProvisioner {
     const { kubernetes } = this.#options;
     const old = await kubernetes.listPods({ namespace: gateway.tenant, labelSelector: collectorSelector(gateway.id) });
     const collector = this.#creation('deploying its new collector pod', this.collectorPod(gateway));
-    await runSteps(`Deploying the collector of gateway "${gateway.id}"`, [
-      this.#tenantCheck(gateway.tenant),
-      collector.step,
-      ...old.map((pod) => this.#removal(`removing its old collector pod ${pod.name}`, this.collectorPod(gateway, pod.name))),
-      ...more,
-    ], this.#options.logger.child({ gatewayId: gateway.id }));
+    await runSteps(
+      `Deploying the collector of gateway "${gateway.id}"`,
+      [
+        this.#tenantCheck(gateway.tenant),
+        collector.step,
+        ...old.map((pod) => this.#removal(`removing its old collector pod ${pod.name}`, this.collectorPod(gateway, pod.name))),
+        ...more,
+      ],
+      this.#options.logger.child({ gatewayId: gateway.id }),
+    );
     this.#options.logger.info({ gateway: gateway.id, pod: collector.pod.name, replaced: old.map((p) => p.name) }, 'collector deployed');
     return collector.pod;
   }
@@ -122,24 +133,39 @@ export class GatewayProvisioner {
       kubernetes.readNode(gateway.id),
     ]);
     const vrouterNetwork = this.#virtualNetwork(gateway.tenant);
-    await runSteps(`Decommissioning gateway "${gateway.id}"`, [
-      ...pods.map((pod) => this.#removal(`removing its collector pod ${pod.name}`, { ...this.collectorPod(gateway, pod.name), namespace: pod.namespace })),
-      ...(vrouter
-        ? [{
-            name: 'removing its Contrail vRouter',
-            run: () => contrail.deleteVirtualRouter(vrouter.uuid),
-            undo: async () => void (await contrail.createVirtualRouter({ name: gateway.id, ip: vrouter.ipAddress, virtualNetworkFqName: vrouterNetwork })),
-          }]
-        : []),
-      ...(node
-        ? [{
-            name: 'removing its Kubernetes node',
-            run: async () => void (await kubernetes.deleteNode(gateway.id)),
-            undo: async () => void (await kubernetes.createNode({ name: gateway.id, labels: node.labels })),
-          }]
-        : []),
-      ...more,
-    ], this.#options.logger.child({ gatewayId: gateway.id }));
+    await runSteps(
+      `Decommissioning gateway "${gateway.id}"`,
+      [
+        ...pods.map((pod) =>
+          this.#removal(`removing its collector pod ${pod.name}`, { ...this.collectorPod(gateway, pod.name), namespace: pod.namespace }),
+        ),
+        ...(vrouter
+          ? [
+              {
+                name: 'removing its Contrail vRouter',
+                run: () => contrail.deleteVirtualRouter(vrouter.uuid),
+                undo: async () =>
+                  void (await contrail.createVirtualRouter({
+                    name: gateway.id,
+                    ip: vrouter.ipAddress,
+                    virtualNetworkFqName: vrouterNetwork,
+                  })),
+              },
+            ]
+          : []),
+        ...(node
+          ? [
+              {
+                name: 'removing its Kubernetes node',
+                run: async () => void (await kubernetes.deleteNode(gateway.id)),
+                undo: async () => void (await kubernetes.createNode({ name: gateway.id, labels: node.labels })),
+              },
+            ]
+          : []),
+        ...more,
+      ],
+      this.#options.logger.child({ gatewayId: gateway.id }),
+    );
     this.#options.logger.info({ gateway: gateway.id }, 'gateway deprovisioned');
   }
 
@@ -159,7 +185,13 @@ export class GatewayProvisioner {
       namespace: gateway.tenant,
       labels: { app: 'collector', [GatewayLabel.GATEWAY]: gateway.id, [GatewayLabel.TENANT]: gateway.tenant },
       nodeSelector: { [GatewayLabel.ARCH]: gateway.arch, [GatewayLabel.HOSTNAME]: gateway.id },
-      containers: [{ name: 'collector', image: this.#options.collectorImage ?? 'iot-platform/collector:1.0', env: { GATEWAY_ID: gateway.id, TENANT: gateway.tenant } }],
+      containers: [
+        {
+          name: 'collector',
+          image: this.#options.collectorImage ?? 'iot-platform/collector:1.0',
+          env: { GATEWAY_ID: gateway.id, TENANT: gateway.tenant },
+        },
+      ],
     };
   }
 
@@ -175,7 +207,8 @@ export class GatewayProvisioner {
       name: "checking the tenant's virtual network and namespace",
       run: async () => {
         const [networks, namespaces] = await Promise.all([contrail.listVirtualNetworks(), kubernetes.listNamespaces()]);
-        if (!networks.some((n) => n.fqName.join(':') === wanted)) throw new TenantNotReadyError(`tenant "${tenant}" has no Contrail virtual network ${wanted}`);
+        if (!networks.some((n) => n.fqName.join(':') === wanted))
+          throw new TenantNotReadyError(`tenant "${tenant}" has no Contrail virtual network ${wanted}`);
         if (!namespaces.some((n) => n.name === tenant)) throw new TenantNotReadyError(`tenant "${tenant}" has no Kubernetes namespace`);
       },
     };

@@ -66,7 +66,11 @@ export async function runSteps(operation: string, steps: readonly Step[], logger
         }
       }
       const failure = new StepFailedError(operation, step.name, undone, undoFailures, { cause: error });
-      if (undoFailures.length) logger.error({ operation, step: step.name, err: error, undone, undoFailures }, 'rolled back, but some steps could not be undone: clean them up by hand');
+      if (undoFailures.length)
+        logger.error(
+          { operation, step: step.name, err: error, undone, undoFailures },
+          'rolled back, but some steps could not be undone: clean them up by hand',
+        );
       else logger.warn({ operation, step: step.name, err: error, undone }, 'rolled back');
       throw failure;
     }

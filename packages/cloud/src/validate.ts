@@ -27,7 +27,8 @@ function fail(path: string, expected: string, value: unknown): never {
 }
 
 export const string: Check<string> = (value, path) => (typeof value === 'string' ? value : fail(path, 'a string', value));
-export const number: Check<number> = (value, path) => (typeof value === 'number' && Number.isFinite(value) ? value : fail(path, 'a number', value));
+export const number: Check<number> = (value, path) =>
+  typeof value === 'number' && Number.isFinite(value) ? value : fail(path, 'a number', value);
 export const boolean: Check<boolean> = (value, path) => (typeof value === 'boolean' ? value : fail(path, 'a boolean', value));
 
 /** A string or a number (OpenStack ids are integers before Nova microversion 2.53). */

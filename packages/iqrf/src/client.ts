@@ -6,7 +6,11 @@ import { gatewayFromTopic, topicFor, type TopicScheme, defaultTopics } from './t
 
 /** The daemon did not answer within the timeout. */
 export class IqrfTimeoutError extends Error {
-  constructor(readonly gatewayId: string, readonly mType: string, timeoutMs: number) {
+  constructor(
+    readonly gatewayId: string,
+    readonly mType: string,
+    timeoutMs: number,
+  ) {
     super(`IQRF daemon of gateway "${gatewayId}" did not answer ${mType} within ${timeoutMs} ms`);
     this.name = 'IqrfTimeoutError';
   }
@@ -14,7 +18,12 @@ export class IqrfTimeoutError extends Error {
 
 /** The daemon answered with a non-zero status, or with `messageError`. */
 export class IqrfStatusError extends Error {
-  constructor(readonly gatewayId: string, readonly mType: string, readonly status: number, statusStr: string) {
+  constructor(
+    readonly gatewayId: string,
+    readonly mType: string,
+    readonly status: number,
+    statusStr: string,
+  ) {
     super(`IQRF daemon of gateway "${gatewayId}" answered ${mType} with status ${status} (${statusStr})`);
     this.name = 'IqrfStatusError';
   }
@@ -22,7 +31,10 @@ export class IqrfStatusError extends Error {
 
 /** The MQTT connection is down: the request was not sent. */
 export class IqrfUnavailableError extends Error {
-  constructor(readonly gatewayId: string, readonly mType: string) {
+  constructor(
+    readonly gatewayId: string,
+    readonly mType: string,
+  ) {
     super(`cannot send ${mType} to gateway "${gatewayId}": the MQTT broker is not connected`);
     this.name = 'IqrfUnavailableError';
   }
@@ -93,7 +105,10 @@ export class IqrfClient {
   private readonly maxPayloadBytes: number;
   private readonly warnings: ThrottledWarnings;
 
-  constructor(private readonly mqtt: MqttClient, options: IqrfClientOptions) {
+  constructor(
+    private readonly mqtt: MqttClient,
+    options: IqrfClientOptions,
+  ) {
     this.topics = options.topics ?? defaultTopics;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.logger = options.logger;
@@ -296,7 +311,11 @@ export class IqrfClient {
     if (mType !== 'iqrfSensor_Frc') return { msgId: this.msgIds.issue(gatewayId, mType), req };
     const param = isObject(req) && isObject(req.param) ? req.param : {};
     const selected = Array.isArray(param.selectedNodes) ? [...new Set(param.selectedNodes as number[])].sort((a, b) => a - b) : undefined;
-    const claims: FrcClaims = { sensorType: Number(param.sensorType), sensorIndex: Number(param.sensorIndex ?? 0), ...(selected ? { nodes: selected } : {}) };
+    const claims: FrcClaims = {
+      sensorType: Number(param.sensorType),
+      sensorIndex: Number(param.sensorIndex ?? 0),
+      ...(selected ? { nodes: selected } : {}),
+    };
     const msgId = this.msgIds.issue(gatewayId, mType, claims);
     return { msgId, req: selected ? ({ ...req, param: { ...param, selectedNodes: selected } } as TReq) : req };
   }
@@ -306,13 +325,21 @@ export class IqrfClient {
     if (gatewayId === undefined) return;
     if (payload.length > this.maxPayloadBytes) {
       this.stats.oversized++;
-      this.warnings.warn('oversized-payload', 'oversized IQRF daemon response dropped unparsed', { gatewayId, bytes: payload.length, maxPayloadBytes: this.maxPayloadBytes });
+      this.warnings.warn('oversized-payload', 'oversized IQRF daemon response dropped unparsed', {
+        gatewayId,
+        bytes: payload.length,
+        maxPayloadBytes: this.maxPayloadBytes,
+      });
       return;
     }
     const parsed = parseDaemonResponse(payload);
     if (!parsed.ok) {
       this.stats.malformed++;
-      this.warnings.warn('malformed-payload', 'malformed IQRF daemon response ignored', { gatewayId, error: parsed.error.slice(0, 200), bytes: payload.length });
+      this.warnings.warn('malformed-payload', 'malformed IQRF daemon response ignored', {
+        gatewayId,
+        error: parsed.error.slice(0, 200),
+        bytes: payload.length,
+      });
       return;
     }
     this.seen.set(gatewayId, Date.now());
@@ -320,7 +347,8 @@ export class IqrfClient {
     const subscriptionIdentifiers = identifiers === undefined ? [] : Array.isArray(identifiers) ? identifiers : [identifiers];
     for (const listener of this.listeners) listener(gatewayId, parsed.value, subscriptionIdentifiers);
     // A copy that reached us only through another subscription (e.g. a shared one) is not ours to match.
-    if (this.subscriptionIdentifier && subscriptionIdentifiers.length && !subscriptionIdentifiers.includes(this.subscriptionIdentifier)) return;
+    if (this.subscriptionIdentifier && subscriptionIdentifiers.length && !subscriptionIdentifiers.includes(this.subscriptionIdentifier))
+      return;
     const msgId = parsed.value.data.msgId;
     const pending = this.pending.get(msgId);
     // A pending msgId answered on another gateway's topic, or for another mType, is not an answer.

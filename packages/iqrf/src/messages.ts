@@ -88,7 +88,9 @@ export function parseAutoNetworkProgress(rsp: unknown): ValidationResult<AutoNet
   if (rsp.lastWave !== undefined && typeof rsp.lastWave !== 'boolean') return { ok: false, error: 'rsp.lastWave is not a boolean' };
   if (rsp.newNodes !== undefined) {
     if (!Array.isArray(rsp.newNodes)) return { ok: false, error: 'rsp.newNodes is not an array' };
-    const bad = rsp.newNodes.findIndex((n) => !isObject(n) || !isCount(n.address) || n.address < 1 || n.address > 239 || typeof n.mid !== 'string');
+    const bad = rsp.newNodes.findIndex(
+      (n) => !isObject(n) || !isCount(n.address) || n.address < 1 || n.address > 239 || typeof n.mid !== 'string',
+    );
     if (bad >= 0) return { ok: false, error: `rsp.newNodes[${bad}] is not {address: 1-239, mid: string}` };
   }
   return { ok: true, value: rsp as unknown as AutoNetworkProgress };

@@ -53,7 +53,12 @@ export function createMqttClient(url: string, options: MqttOptions = {}): MqttCl
     ...(options.ca ? { ca: options.ca } : {}),
     ...(options.will ? { will: options.will } : {}),
     ...(protocolVersion === 5
-      ? { properties: { maximumPacketSize: options.maximumPacketSize ?? 256 * 1024, ...(!clean ? { sessionExpiryInterval: options.sessionExpirySeconds ?? 3_600 } : {}) } }
+      ? {
+          properties: {
+            maximumPacketSize: options.maximumPacketSize ?? 256 * 1024,
+            ...(!clean ? { sessionExpiryInterval: options.sessionExpirySeconds ?? 3_600 } : {}),
+          },
+        }
       : {}),
   });
 }

@@ -68,7 +68,12 @@ export class MsgId {
 
   /** A new msgId for one request; throws a `RangeError` for claims it cannot carry. */
   issue(gatewayId: string, mType: string, frc?: FrcClaims, now: number = Date.now()): string {
-    const body = [VERSION, Math.floor(now).toString(36), randomBytes(NONCE_BYTES).toString('base64url'), frc ? encodeFrc(frc) : NO_CLAIMS].join('.');
+    const body = [
+      VERSION,
+      Math.floor(now).toString(36),
+      randomBytes(NONCE_BYTES).toString('base64url'),
+      frc ? encodeFrc(frc) : NO_CLAIMS,
+    ].join('.');
     return `${body}.${this.mac(gatewayId, mType, body).toString('base64url')}`;
   }
 
@@ -86,11 +91,14 @@ export class MsgId {
     // (each a new key for the ledger of answered msgIds).
     const expected = Buffer.from(this.mac(gatewayId, mType, msgId.slice(0, msgId.length - mac.length - 1)).toString('base64url'));
     const given = Buffer.from(mac);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return unsolicited(`msgId was not issued for ${mType} to gateway "${gatewayId}"`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+      return unsolicited(`msgId was not issued for ${mType} to gateway "${gatewayId}"`);
     const issuedAt = parseInt(time, 36);
     if (!Number.isSafeInteger(issuedAt)) return unsolicited('msgId has no valid issue time');
-    if (now - issuedAt > maxAgeMs) return { ok: false, reason: 'expired', detail: `msgId was issued ${now - issuedAt} ms ago, more than ${maxAgeMs} ms` };
-    if (issuedAt - now > MAX_CLOCK_SKEW_MS) return { ok: false, reason: 'expired', detail: `msgId was issued ${issuedAt - now} ms in the future` };
+    if (now - issuedAt > maxAgeMs)
+      return { ok: false, reason: 'expired', detail: `msgId was issued ${now - issuedAt} ms ago, more than ${maxAgeMs} ms` };
+    if (issuedAt - now > MAX_CLOCK_SKEW_MS)
+      return { ok: false, reason: 'expired', detail: `msgId was issued ${issuedAt - now} ms in the future` };
     if (claims === NO_CLAIMS) return { ok: true, claims: { issuedAt } };
     const frc = decodeFrc(claims);
     return frc ? { ok: true, claims: { issuedAt, frc } } : unsolicited('msgId claims are malformed');
@@ -98,7 +106,10 @@ export class MsgId {
 
   private mac(gatewayId: string, mType: string, body: string): Buffer {
     // JSON keeps the three fields apart whatever characters they hold.
-    return createHmac('sha256', this.secret).update(JSON.stringify([gatewayId, mType, body])).digest().subarray(0, MAC_BYTES);
+    return createHmac('sha256', this.secret)
+      .update(JSON.stringify([gatewayId, mType, body]))
+      .digest()
+      .subarray(0, MAC_BYTES);
   }
 }
 
@@ -107,13 +118,15 @@ function unsolicited(detail: string): MsgIdVerdict {
 }
 
 function encodeFrc({ sensorType, sensorIndex, nodes }: FrcClaims): string {
-  if (!isByte(sensorType) || !isByte(sensorIndex)) throw new RangeError(`FRC sensor type ${sensorType} and index ${sensorIndex} must be integers 0-255`);
+  if (!isByte(sensorType) || !isByte(sensorIndex))
+    throw new RangeError(`FRC sensor type ${sensorType} and index ${sensorIndex} must be integers 0-255`);
   const head = `s${sensorType}i${sensorIndex}`;
   if (!nodes) return head;
   const bitmap = Buffer.alloc(BITMAP_BYTES);
   let last = -1;
   for (const node of nodes) {
-    if (!Number.isInteger(node) || node <= last || node > MAX_ADDRESS) throw new RangeError(`FRC nodes must be ascending distinct addresses 0-${MAX_ADDRESS} (got ${node} after ${last})`);
+    if (!Number.isInteger(node) || node <= last || node > MAX_ADDRESS)
+      throw new RangeError(`FRC nodes must be ascending distinct addresses 0-${MAX_ADDRESS} (got ${node} after ${last})`);
     bitmap[node >> 3]! |= 1 << (node & 7);
     last = node;
   }
@@ -132,7 +145,8 @@ function decodeFrc(claims: string): FrcClaims | undefined {
   if (match[3] === undefined) return { sensorType, sensorIndex };
   const bitmap = Buffer.from(match[3], 'base64url');
   const nodes: number[] = [];
-  for (let node = 0; node < Math.min(bitmap.length * 8, MAX_ADDRESS + 1); node++) if (bitmap[node >> 3]! & (1 << (node & 7))) nodes.push(node);
+  for (let node = 0; node < Math.min(bitmap.length * 8, MAX_ADDRESS + 1); node++)
+    if (bitmap[node >> 3]! & (1 << (node & 7))) nodes.push(node);
   return { sensorType, sensorIndex, nodes };
 }
 

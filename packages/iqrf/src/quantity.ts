@@ -40,12 +40,24 @@ interface SensorTypeInfo {
 export const FrcCommand = { BITS2: 16, BYTE1: 144, BYTES2: 224, BYTES4: 249 } as const;
 
 export const sensorTypes: ReadonlyMap<number, SensorTypeInfo> = new Map([
-  [1, { id: 'TEMPERATURE', name: 'Temperature', unit: '°C', quantity: Quantity.TEMPERATURE, frcCommand: FrcCommand.BYTES2, decimalPlaces: 4 }],
+  [
+    1,
+    { id: 'TEMPERATURE', name: 'Temperature', unit: '°C', quantity: Quantity.TEMPERATURE, frcCommand: FrcCommand.BYTES2, decimalPlaces: 4 },
+  ],
   [2, { id: 'CO2', name: 'Carbon dioxide', unit: 'ppm', quantity: Quantity.CO2, frcCommand: FrcCommand.BYTES2, decimalPlaces: 0 }],
-  [3, { id: 'VOC', name: 'Volatile organic compound', unit: 'ppm', quantity: Quantity.VOC, frcCommand: FrcCommand.BYTES2, decimalPlaces: 0 }],
-  [128, { id: 'HUMIDITY', name: 'Relative humidity', unit: '%', quantity: Quantity.HUMIDITY, frcCommand: FrcCommand.BYTE1, decimalPlaces: 1 }],
+  [
+    3,
+    { id: 'VOC', name: 'Volatile organic compound', unit: 'ppm', quantity: Quantity.VOC, frcCommand: FrcCommand.BYTES2, decimalPlaces: 0 },
+  ],
+  [
+    128,
+    { id: 'HUMIDITY', name: 'Relative humidity', unit: '%', quantity: Quantity.HUMIDITY, frcCommand: FrcCommand.BYTE1, decimalPlaces: 1 },
+  ],
   [129, { id: 'BINARYDATA7', name: 'Binary data7', unit: '?', quantity: Quantity.BINARY, frcCommand: FrcCommand.BYTE1, decimalPlaces: 0 }],
-  [160, { id: 'BINARYDATA30', name: 'Binary data30', unit: '?', quantity: Quantity.BINARY, frcCommand: FrcCommand.BYTES4, decimalPlaces: 0 }],
+  [
+    160,
+    { id: 'BINARYDATA30', name: 'Binary data30', unit: '?', quantity: Quantity.BINARY, frcCommand: FrcCommand.BYTES4, decimalPlaces: 0 },
+  ],
 ]);
 
 /** Units of the quantities as served by the API. */

@@ -35,8 +35,11 @@ export const clientErrorCodes: ReadonlySet<string> = new Set<string>([
 
 /** True when every GraphQL error given (formatted or not) carries a client error code. */
 export function areClientErrors(errors: readonly unknown[]): boolean {
-  return errors.length > 0 && errors.every((error) => {
-    const code = (error as { extensions?: { code?: unknown } } | null | undefined)?.extensions?.code;
-    return typeof code === 'string' && clientErrorCodes.has(code);
-  });
+  return (
+    errors.length > 0 &&
+    errors.every((error) => {
+      const code = (error as { extensions?: { code?: unknown } } | null | undefined)?.extensions?.code;
+      return typeof code === 'string' && clientErrorCodes.has(code);
+    })
+  );
 }

@@ -64,7 +64,9 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** The codes of errors raised on purpose: they keep their message, in production too. */
-export const intentionalCodes: ReadonlySet<string> = new Set<string>(Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR));
+export const intentionalCodes: ReadonlySet<string> = new Set<string>(
+  Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
+);
 
 /** Builds an expected error: it reaches the client with its message and code. */
 export function userError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
@@ -82,7 +84,8 @@ export function userError(code: ErrorCode, message: string, extensions: Record<s
 export function maskError(exposeInternal: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const refused = refusedOnPurpose(error);
-    if (refused) return { message: refused.message, locations: formatted.locations, path: formatted.path, extensions: { ...refused.extensions } };
+    if (refused)
+      return { message: refused.message, locations: formatted.locations, path: formatted.path, extensions: { ...refused.extensions } };
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && (intentionalCodes.has(code) || isGraphQLLanguageCode(code)) && !wrapsUnexpectedError(error)) {
       return { ...formatted, message: clientMessage(formatted.message, { hideSchemaDetails: !exposeInternal }) };

@@ -4,10 +4,28 @@ export { areClientErrors, clientErrorCodes } from './client-errors.ts';
 export { quoteInput, QUOTED_INPUT_CHARS } from './quote.ts';
 export { clientMessage, clipInput, MAX_ERROR_MESSAGE_CHARS } from './client-message.ts';
 export { DateTime, Duration, JSONScalar } from './scalars.ts';
-export { parseDuration, parseInstant, isInstantInBounds, instantOutOfBounds, MIN_INSTANT_MS, MAX_INSTANT_MS, MIN_DURATION_SECONDS, MAX_DURATION_SECONDS } from './time.ts';
+export {
+  parseDuration,
+  parseInstant,
+  isInstantInBounds,
+  instantOutOfBounds,
+  MIN_INSTANT_MS,
+  MAX_INSTANT_MS,
+  MIN_DURATION_SECONDS,
+  MAX_DURATION_SECONDS,
+} from './time.ts';
 export { setLongTimeout, MAX_TIMER_DELAY_MS, type LongTimeout } from './long-timeout.ts';
 export { loadTypeDefs } from './typedefs.ts';
 export { durationFromEnv, envConfig, type EnvReader } from './config.ts';
 export { runService, type Service } from './service.ts';
-export { checkStartup, explainListenError, listenProblem, withoutSecrets, StartupError, STARTUP_CHECK_TIMEOUT_MS, type PortToListen, type ServiceToReach } from './startup.ts';
+export {
+  checkStartup,
+  explainListenError,
+  listenProblem,
+  withoutSecrets,
+  StartupError,
+  STARTUP_CHECK_TIMEOUT_MS,
+  type PortToListen,
+  type ServiceToReach,
+} from './startup.ts';
 export { runMutation, fingerprintOf, type MutationRunner, type MutationUserError } from './run-mutation.ts';

@@ -22,12 +22,15 @@ export function setLongTimeout(callback: () => void, delayMs: number): LongTimeo
   let cleared = false;
   const deadline = Date.now() + Math.max(0, delayMs);
   const arm = (wait: number) => {
-    timer = setTimeout(() => {
-      if (cleared) return;
-      const left = deadline - Date.now();
-      if (left > 0) arm(left);
-      else callback();
-    }, Math.min(wait, MAX_TIMER_DELAY_MS));
+    timer = setTimeout(
+      () => {
+        if (cleared) return;
+        const left = deadline - Date.now();
+        if (left > 0) arm(left);
+        else callback();
+      },
+      Math.min(wait, MAX_TIMER_DELAY_MS),
+    );
   };
   arm(Math.max(0, Math.min(delayMs, Number.MAX_SAFE_INTEGER)));
   return {

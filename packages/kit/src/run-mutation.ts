@@ -65,7 +65,11 @@ export async function runMutation<E, T extends Payload<E>>(
   const key = input.idempotencyKey;
   if (key === undefined || key === null) return attempt();
   if (!IDEMPOTENCY_KEY.test(key)) {
-    return fail({ code: 'BAD_USER_INPUT', message: 'idempotencyKey must be 1-255 printable ASCII characters without spaces', field: ['input', 'idempotencyKey'] });
+    return fail({
+      code: 'BAD_USER_INPUT',
+      message: 'idempotencyKey must be 1-255 printable ASCII characters without spaces',
+      field: ['input', 'idempotencyKey'],
+    });
   }
   const { idempotency } = runner;
   const { kind, tenant, subject } = runner.caller;
@@ -75,10 +79,18 @@ export async function runMutation<E, T extends Payload<E>>(
   const state = await idempotency.claim(sha256Json([kind, tenant, subject, key]), fingerprint, sha256Json([kind, tenant, subject]));
   if (state.state !== 'claimed') {
     if (state.fingerprint !== fingerprint) {
-      return fail({ code: 'IDEMPOTENCY_KEY_REUSED', message: `idempotencyKey ${quoteInput(key)} was used before with another input or for another mutation; use a new key`, field: ['input', 'idempotencyKey'] });
+      return fail({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        message: `idempotencyKey ${quoteInput(key)} was used before with another input or for another mutation; use a new key`,
+        field: ['input', 'idempotencyKey'],
+      });
     }
     if (state.state === 'running') {
-      return fail({ code: 'IDEMPOTENCY_KEY_IN_USE', message: `A request with idempotencyKey ${quoteInput(key)} is still running; retry later to get its result`, field: ['input', 'idempotencyKey'] });
+      return fail({
+        code: 'IDEMPOTENCY_KEY_IN_USE',
+        message: `A request with idempotencyKey ${quoteInput(key)} is still running; retry later to get its result`,
+        field: ['input', 'idempotencyKey'],
+      });
     }
     return { ...(JSON.parse(state.result) as Omit<T, 'userErrors'>), userErrors: [] } as unknown as T;
   }
@@ -102,7 +114,9 @@ export async function runMutation<E, T extends Payload<E>>(
 /** What identifies a request beside its key: the mutation and its input, in a canonical form. */
 export function fingerprintOf(mutation: string, input: object): string {
   const { idempotencyKey: _key, ...rest } = input as Record<string, unknown>;
-  return createHash('sha256').update(`${mutation}\n${canonicalJson(rest)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${mutation}\n${canonicalJson(rest)}`)
+    .digest('hex');
 }
 
 function sha256Json(parts: ReadonlyArray<string | null>): string {
@@ -113,7 +127,9 @@ function sha256Json(parts: ReadonlyArray<string | null>): string {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).filter(([, v]) => v !== null && v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -8,7 +8,8 @@ import { parseDuration, parseInstant } from './time.ts';
  */
 export const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  description: 'An instant: ISO-8601 UTC (2026-11-24T10:00:00.000Z); as input also `now` or relative like `-1h`, within the years 1970-2100.',
+  description:
+    'An instant: ISO-8601 UTC (2026-11-24T10:00:00.000Z); as input also `now` or relative like `-1h`, within the years 1970-2100.',
   serialize(value) {
     const date = value instanceof Date ? value : new Date(value as string | number);
     if (Number.isNaN(date.getTime())) throw new TypeError(`DateTime cannot represent ${String(value)}`);

@@ -4,7 +4,15 @@ import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { getOperationAST, GraphQLError, parse, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  parse,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { ReplayGuard, SignatureError, verifySignedConnection, verifySignedRequest, type Caller, type SigningOptions } from '#auth';
@@ -78,14 +86,14 @@ const GRAPHQL_PATH = '/graphql';
  * plain Node HTTP server, graphql-ws on the same port, `/health`, masked unexpected errors and a
  * graceful drain of both HTTP and WebSocket servers.
  */
-export async function startSubgraph<TContext extends BaseContext>(
-  options: SubgraphOptions<TContext>,
-): Promise<RunningSubgraph> {
+export async function startSubgraph<TContext extends BaseContext>(options: SubgraphOptions<TContext>): Promise<RunningSubgraph> {
   const { name, logger, maxBodyBytes = 1 << 20 } = options;
   const schema = buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> });
   const formatError = maskError(options.exposeInternalErrors ?? false);
   const httpServer = createServer();
-  const wsServer = options.subscriptions ? new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: maxBodyBytes }) : undefined;
+  const wsServer = options.subscriptions
+    ? new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH, maxPayload: maxBodyBytes })
+    : undefined;
   const connectionCallers = new WeakMap<object, Caller>();
   const replay = new ReplayGuard();
   // A signature made for another subgraph is refused: it cannot be replayed here.
@@ -97,7 +105,10 @@ export async function startSubgraph<TContext extends BaseContext>(
           // The router signs the connection (its connectionParams), not each subscription.
           onConnect: (ctx) => {
             try {
-              connectionCallers.set(ctx.extra, verifySignedConnection(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), trust));
+              connectionCallers.set(
+                ctx.extra,
+                verifySignedConnection(headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), trust),
+              );
               return true;
             } catch (error) {
               if (!(error instanceof SignatureError)) throw error;
@@ -108,8 +119,19 @@ export async function startSubgraph<TContext extends BaseContext>(
           },
           // A connection's signature may be reused for a while (see #auth signing): it may only
           // subscribe, as the router does; queries and mutations come over HTTP, signed each.
-          onSubscribe: (_ctx, _id, payload) => (isSubscription(payload.query, payload.operationName) ? undefined : [new GraphQLError('graphql-ws serves subscriptions only: send queries and mutations over HTTP', { extensions: { code: 'BAD_REQUEST' } })]),
-          context: (ctx) => options.context({ headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request), caller: connectionCallers.get(ctx.extra)! }),
+          onSubscribe: (_ctx, _id, payload) =>
+            isSubscription(payload.query, payload.operationName)
+              ? undefined
+              : [
+                  new GraphQLError('graphql-ws serves subscriptions only: send queries and mutations over HTTP', {
+                    extensions: { code: 'BAD_REQUEST' },
+                  }),
+                ],
+          context: (ctx) =>
+            options.context({
+              headers: headersFromConnectionParams(ctx.connectionParams, ctx.extra.request),
+              caller: connectionCallers.get(ctx.extra)!,
+            }),
           onNext: (_ctx, _id, _payload, _args, result) => maskResult(result as ExecutionResult, formatError),
           onError: (_ctx, id, _payload, errors) => {
             // Refusals the client caused (a document that does not validate: no original error;
@@ -132,7 +154,15 @@ export async function startSubgraph<TContext extends BaseContext>(
     logger: { debug: (m) => logger.debug(m), info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      { async serverWillStart() { return { async drainServer() { await wsCleanup?.dispose(); } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async drainServer() {
+              await wsCleanup?.dispose();
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();
@@ -147,7 +177,8 @@ export async function startSubgraph<TContext extends BaseContext>(
     const handled = url.pathname === GRAPHQL_PATH ? handleGraphQL(req, res, url) : handleOther(req, res, url);
     handled.catch((error: unknown) => {
       logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent)
+        sendJson(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.end();
     });
   });
@@ -162,7 +193,10 @@ export async function startSubgraph<TContext extends BaseContext>(
     let text = '';
     if (req.method === 'POST') {
       const read = await readBody(req, maxBodyBytes);
-      if (read === undefined) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${maxBodyBytes} bytes`, extensions: { code: 'BAD_REQUEST' } }] });
+      if (read === undefined)
+        return sendJson(res, 413, {
+          errors: [{ message: `Request body exceeds ${maxBodyBytes} bytes`, extensions: { code: 'BAD_REQUEST' } }],
+        });
       text = read;
     }
     const headers = new HeaderMap();
@@ -225,12 +259,17 @@ export async function startSubgraph<TContext extends BaseContext>(
 function maskResult(result: ExecutionResult, format: ReturnType<typeof maskError>): ExecutionResult {
   if (!result.errors?.length) return result;
   // graphql-ws passes errors as graphql-js made them, or as plain objects when they came formatted.
-  const errors = result.errors.map((error) => format(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError), error));
+  const errors = result.errors.map((error) =>
+    format(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError), error),
+  );
   return { ...result, errors } as unknown as ExecutionResult;
 }
 
 // graphql-ws clients (the router among them) send their headers in `connectionParams`.
-function headersFromConnectionParams(params: Readonly<Record<string, unknown>> | undefined, request: IncomingMessage): Record<string, string | undefined> {
+function headersFromConnectionParams(
+  params: Readonly<Record<string, unknown>> | undefined,
+  request: IncomingMessage,
+): Record<string, string | undefined> {
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(request.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;
   const fromParams = (params?.headers ?? params) as Record<string, unknown> | undefined;

@@ -41,7 +41,11 @@ export interface ServiceToReach {
  * tried by listening on them and closing at once, services by opening a TCP connection (a few
  * seconds at most each).
  */
-export async function checkStartup(checks: { listen?: readonly PortToListen[]; reach?: readonly ServiceToReach[]; timeoutMs?: number }): Promise<void> {
+export async function checkStartup(checks: {
+  listen?: readonly PortToListen[];
+  reach?: readonly ServiceToReach[];
+  timeoutMs?: number;
+}): Promise<void> {
   const results = await Promise.all([
     ...(checks.listen ?? []).map((port) => portProblem(port)),
     ...(checks.reach ?? []).map((service) => reachProblem(service, checks.timeoutMs ?? STARTUP_CHECK_TIMEOUT_MS)),
@@ -106,7 +110,8 @@ async function reachProblem(service: ServiceToReach, timeoutMs: number): Promise
     const defaultPort = { 'http:': 80, 'https:': 443, ...service.defaultPorts }[url.protocol];
     host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     port = url.port ? Number(url.port) : (defaultPort ?? NaN);
-    if (!host || !Number.isInteger(port)) return `${variable}=${shown}: names no host and port of ${what}; set ${variable} to a URL such as ${exampleUrl(service)}`;
+    if (!host || !Number.isInteger(port))
+      return `${variable}=${shown}: names no host and port of ${what}; set ${variable} to a URL such as ${exampleUrl(service)}`;
   } catch {
     return `${variable}=${shown}: is not a URL; set ${variable} to a URL such as ${exampleUrl(service)}`;
   }

@@ -39,7 +39,8 @@ export function parseDuration(text: string): number | Error {
   if (factor === undefined) return new Error(`${quoteInput(text)} has an unknown unit ${quoteInput(unit)}; use s, min, h, d, w, mon or y`);
   if (amount <= 0) return new Error(`${quoteInput(text)} must be longer than zero (at least ${MIN_DURATION_SECONDS}s)`);
   const seconds = amount * factor;
-  if (!(seconds <= MAX_DURATION_SECONDS)) return new Error(`${quoteInput(text)} is longer than the longest duration accepted, 1 year (1y, ${MAX_DURATION_SECONDS}s)`);
+  if (!(seconds <= MAX_DURATION_SECONDS))
+    return new Error(`${quoteInput(text)} is longer than the longest duration accepted, 1 year (1y, ${MAX_DURATION_SECONDS}s)`);
   return seconds;
 }
 
@@ -56,7 +57,8 @@ export function parseInstant(text: string, now: Date = new Date()): Date | Error
     return checkInstant(new Date(now.getTime() - seconds * 1000), text);
   }
   const date = trimmed.length <= MAX_TEXT_LENGTH ? new Date(trimmed) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) return new Error(`${quoteInput(text)} is neither an ISO-8601 instant, "now" nor a relative time like "-1h"`);
+  if (Number.isNaN(date.getTime()))
+    return new Error(`${quoteInput(text)} is neither an ISO-8601 instant, "now" nor a relative time like "-1h"`);
   return checkInstant(date, text);
 }
 
@@ -67,7 +69,9 @@ export function isInstantInBounds(ms: number): boolean {
 
 /** The error for an instant outside 1970-2100, quoting the input that gave it. */
 export function instantOutOfBounds(text: string): Error {
-  return new Error(`${quoteInput(text)} is outside the instants accepted, the years 1970 to 2100 (1970-01-01T00:00:00Z to 2100-12-31T23:59:59Z)`);
+  return new Error(
+    `${quoteInput(text)} is outside the instants accepted, the years 1970 to 2100 (1970-01-01T00:00:00Z to 2100-12-31T23:59:59Z)`,
+  );
 }
 
 function checkInstant(date: Date, text: string): Date | Error {

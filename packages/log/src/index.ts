@@ -18,7 +18,10 @@ export interface LoggerOptions {
  * replaces its parent's instead of being written a second time.
  */
 export function createLogger(name: string, level: string = 'info', options: LoggerOptions = {}): Logger {
-  const root = pino({ base: { name }, level, timestamp: pino.stdTimeFunctions.isoTime }, options.format === 'pretty' ? prettyStream() : undefined);
+  const root = pino(
+    { base: { name }, level, timestamp: pino.stdTimeFunctions.isoTime },
+    options.format === 'pretty' ? prettyStream() : undefined,
+  );
   return componentOnce(root, root.child({ component: name }));
 }
 
@@ -47,5 +50,11 @@ function componentOnce(root: Logger, logger: Logger): Logger {
 function prettyStream(): DestinationStream {
   // Loaded only when asked for: JSON logging needs nothing of it.
   const pretty = createRequire(import.meta.url)('pino-pretty') as (options: Record<string, unknown>) => DestinationStream;
-  return pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,component', messageFormat: '{component}: {msg}', singleLine: true });
+  return pretty({
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name,component',
+    messageFormat: '{component}: {msg}',
+    singleLine: true,
+  });
 }

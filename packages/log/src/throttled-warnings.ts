@@ -30,7 +30,10 @@ export class ThrottledWarnings {
   private readonly intervalMs: number;
   private readonly maxGatewayIds: number;
 
-  constructor(private readonly logger: Logger, options: ThrottledWarningsOptions = {}) {
+  constructor(
+    private readonly logger: Logger,
+    options: ThrottledWarningsOptions = {},
+  ) {
     this.intervalMs = options.intervalMs ?? 30_000;
     this.maxGatewayIds = options.maxGatewayIds ?? 5;
   }
@@ -48,7 +51,8 @@ export class ThrottledWarnings {
       pending.fields = fields;
     }
     pending.dropped += count;
-    if (fields.gatewayId !== undefined && pending.gatewayIds.length < this.maxGatewayIds && !pending.gatewayIds.includes(fields.gatewayId)) pending.gatewayIds.push(fields.gatewayId);
+    if (fields.gatewayId !== undefined && pending.gatewayIds.length < this.maxGatewayIds && !pending.gatewayIds.includes(fields.gatewayId))
+      pending.gatewayIds.push(fields.gatewayId);
     if (now - pending.lastLineAt >= this.intervalMs) return this.write(kind, pending, now);
     if (!pending.timer) {
       pending.timer = setTimeout(() => this.write(kind, pending, Date.now()), pending.lastLineAt + this.intervalMs - now);
@@ -66,7 +70,10 @@ export class ThrottledWarnings {
     pending.timer = undefined;
     if (!pending.dropped) return;
     const { gatewayId: _, ...fields } = pending.fields;
-    this.logger.warn({ ...fields, kind, dropped: pending.dropped, ...(pending.gatewayIds.length ? { gatewayIds: pending.gatewayIds } : {}) }, pending.message);
+    this.logger.warn(
+      { ...fields, kind, dropped: pending.dropped, ...(pending.gatewayIds.length ? { gatewayIds: pending.gatewayIds } : {}) },
+      pending.message,
+    );
     pending.dropped = 0;
     pending.gatewayIds = [];
     pending.lastLineAt = now;

@@ -13,9 +13,7 @@ export interface IdempotencyClaim {
 
 /** What `claim` finds: the key is now ours, another request holds it, or its result is stored. */
 export type IdempotencyState =
-  | IdempotencyClaim
-  | { state: 'running'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; result: string };
+  IdempotencyClaim | { state: 'running'; fingerprint: string } | { state: 'done'; fingerprint: string; result: string };
 
 /**
  * Remembers what was done under an idempotency key, so that a retried mutation returns its first
@@ -89,7 +87,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   async complete(claim: IdempotencyClaim, result: string): Promise<void> {
     const entry = this.entries.get(claim.key);
-    if (entry && this.holds(claim)) this.set(claim.key, entry.owner, { state: 'done', fingerprint: claim.fingerprint, result }, Date.now() + this.retentionMs);
+    if (entry && this.holds(claim))
+      this.set(claim.key, entry.owner, { state: 'done', fingerprint: claim.fingerprint, result }, Date.now() + this.retentionMs);
   }
 
   async release(claim: IdempotencyClaim): Promise<void> {
@@ -165,7 +164,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const running = JSON.stringify({ state: 'running', fingerprint, token } satisfies Stored);
     // Two rounds at most: a value that expires between SET NX and GET is claimed on the second.
     for (let round = 0; round < 2; round++) {
-      if ((await this.redis.set(this.prefix + key, running, 'PX', this.claimTimeoutMs, 'NX')) === 'OK') return { state: 'claimed', key, fingerprint, token };
+      if ((await this.redis.set(this.prefix + key, running, 'PX', this.claimTimeoutMs, 'NX')) === 'OK')
+        return { state: 'claimed', key, fingerprint, token };
       const current = await this.redis.get(this.prefix + key);
       if (current === null) continue;
       const stored = JSON.parse(current) as Stored;

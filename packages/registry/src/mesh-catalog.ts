@@ -76,7 +76,10 @@ export class MeshCatalog {
   private fetches = 0;
   private readonly turns: Array<() => void> = [];
 
-  constructor(private readonly iqrf: IqrfClient, private readonly options: MeshCatalogOptions = {}) {
+  constructor(
+    private readonly iqrf: IqrfClient,
+    private readonly options: MeshCatalogOptions = {},
+  ) {
     this.ttlMs = options.ttlMs ?? 300_000;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.concurrency = options.concurrency ?? 32;
@@ -184,22 +187,29 @@ export class MeshCatalog {
         throw error;
       })
       .then(
-      (snapshot) => {
-        this.breakers.succeeded(gateway.id);
-        if (state.generation === generation && this.gateways.get(gateway.id) === state) {
-          state.known = snapshot;
-          state.changed = false;
-          this.options.registry?.saveMesh(gateway.id, snapshot).catch((error: Error) => this.options.logger?.warn({ gatewayId: gateway.id, err: error.message }, 'cannot keep the mesh of a gateway in the registry'));
-        }
-        return snapshot;
-      },
-      (error: unknown) => {
-        // Silent: nothing heard of it lately (never, or longer ago than a gateway stays online).
-        const heard = this.iqrf.lastSeen(gateway.id);
-        this.breakers.failed(gateway.id, heard === undefined || this.now() - heard > (this.options.offlineAfterMs ?? 2 * this.timeoutMs));
-        throw error;
-      },
-    );
+        (snapshot) => {
+          this.breakers.succeeded(gateway.id);
+          if (state.generation === generation && this.gateways.get(gateway.id) === state) {
+            state.known = snapshot;
+            state.changed = false;
+            this.options.registry
+              ?.saveMesh(gateway.id, snapshot)
+              .catch((error: Error) =>
+                this.options.logger?.warn(
+                  { gatewayId: gateway.id, err: error.message },
+                  'cannot keep the mesh of a gateway in the registry',
+                ),
+              );
+          }
+          return snapshot;
+        },
+        (error: unknown) => {
+          // Silent: nothing heard of it lately (never, or longer ago than a gateway stays online).
+          const heard = this.iqrf.lastSeen(gateway.id);
+          this.breakers.failed(gateway.id, heard === undefined || this.now() - heard > (this.options.offlineAfterMs ?? 2 * this.timeoutMs));
+          throw error;
+        },
+      );
     state.fetching = fetching;
     void fetching.catch(() => undefined).finally(() => state.fetching === fetching && (state.fetching = undefined));
     return fetching;
@@ -226,28 +236,49 @@ export class MeshCatalog {
     const observedAt = new Date(this.now()).toISOString();
     const [topology, bonded] = await Promise.all([
       this.iqrf.request<{ devices: TopologyDevice[] }>(gatewayId, 'iqrfDb_GetNetworkTopology', {}, options).then((data) => {
-        if (!Array.isArray(data.rsp?.devices)) throw new Error(`gateway "${gatewayId}" answered iqrfDb_GetNetworkTopology without rsp.devices`);
+        if (!Array.isArray(data.rsp?.devices))
+          throw new Error(`gateway "${gatewayId}" answered iqrfDb_GetNetworkTopology without rsp.devices`);
         return data.rsp.devices;
       }),
-      this.iqrf.request<{ result?: { bondedDevices?: number[] } }>(gatewayId, 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }, options).then((data) => {
-        const addresses = data.rsp?.result?.bondedDevices;
-        if (!Array.isArray(addresses)) throw new Error(`gateway "${gatewayId}" answered iqrfEmbedCoordinator_BondedDevices without result.bondedDevices`);
-        return addresses;
-      }),
+      this.iqrf
+        .request<{ result?: { bondedDevices?: number[] } }>(
+          gatewayId,
+          'iqrfEmbedCoordinator_BondedDevices',
+          { nAdr: 0, param: {} },
+          options,
+        )
+        .then((data) => {
+          const addresses = data.rsp?.result?.bondedDevices;
+          if (!Array.isArray(addresses))
+            throw new Error(`gateway "${gatewayId}" answered iqrfEmbedCoordinator_BondedDevices without result.bondedDevices`);
+          return addresses;
+        }),
     ]);
     // Every node is waited for (none keeps the daemon busy after the fetch ended), and one that
     // does not answer (a flat battery) keeps the sensors it had.
     const enumerated = await Promise.allSettled(
       bonded.map(async (address) => {
-        const data = await this.iqrf.request<{ result?: { sensors?: EnumeratedSensor[] } }>(gatewayId, 'iqrfSensor_Enumerate', { nAdr: address, param: {} }, options);
+        const data = await this.iqrf.request<{ result?: { sensors?: EnumeratedSensor[] } }>(
+          gatewayId,
+          'iqrfSensor_Enumerate',
+          { nAdr: address, param: {} },
+          options,
+        );
         const sensors = data.rsp?.result?.sensors;
-        if (!Array.isArray(sensors)) throw new Error(`gateway "${gatewayId}" answered iqrfSensor_Enumerate for node ${address} without result.sensors`);
+        if (!Array.isArray(sensors))
+          throw new Error(`gateway "${gatewayId}" answered iqrfSensor_Enumerate for node ${address} without result.sensors`);
         return sensors;
       }),
     );
-    const failed = enumerated.flatMap((result, i) => (result.status === 'rejected' ? [{ address: bonded[i]!, reason: result.reason as Error }] : []));
+    const failed = enumerated.flatMap((result, i) =>
+      result.status === 'rejected' ? [{ address: bonded[i]!, reason: result.reason as Error }] : [],
+    );
     if (failed.length && failed.length === bonded.length) throw failed[0]!.reason;
-    if (failed.length) this.options.logger?.warn({ gatewayId, nodes: failed.map((f) => f.address), err: failed[0]!.reason.message }, 'mesh nodes did not enumerate; their sensors are as last known');
+    if (failed.length)
+      this.options.logger?.warn(
+        { gatewayId, nodes: failed.map((f) => f.address), err: failed[0]!.reason.message },
+        'mesh nodes did not enumerate; their sensors are as last known',
+      );
     const sensors: Record<number, EnumeratedSensor[]> = {};
     enumerated.forEach((result, i) => {
       const address = bonded[i]!;

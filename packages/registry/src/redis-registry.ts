@@ -122,13 +122,26 @@ export class RedisGatewayRegistry implements GatewayRegistry {
       } catch {
         // reported below
       }
-      if (!snapshot) this.logger.warn({ key: this.meshKey, value: value.slice(0, 200) }, 'gateway registry skipped a stored mesh that is not a mesh snapshot');
+      if (!snapshot)
+        this.logger.warn(
+          { key: this.meshKey, value: value.slice(0, 200) },
+          'gateway registry skipped a stored mesh that is not a mesh snapshot',
+        );
       return snapshot;
     });
   }
 
   async saveMesh(gatewayId: string, snapshot: MeshSnapshot): Promise<void> {
-    await this.redis.eval(SAVE_MESH_SCRIPT, 2, this.key, this.meshKey, gatewayId, JSON.stringify(snapshot), snapshot.incarnation, snapshot.observedAt);
+    await this.redis.eval(
+      SAVE_MESH_SCRIPT,
+      2,
+      this.key,
+      this.meshKey,
+      gatewayId,
+      JSON.stringify(snapshot),
+      snapshot.incarnation,
+      snapshot.observedAt,
+    );
   }
 
   async close(): Promise<void> {
@@ -139,7 +152,8 @@ export class RedisGatewayRegistry implements GatewayRegistry {
   private parse(value: string): GatewayRecord | undefined {
     try {
       const record: unknown = JSON.parse(value);
-      if (typeof record === 'object' && record !== null && typeof (record as { id?: unknown }).id === 'string') return record as GatewayRecord;
+      if (typeof record === 'object' && record !== null && typeof (record as { id?: unknown }).id === 'string')
+        return record as GatewayRecord;
     } catch {
       // reported below
     }

@@ -152,7 +152,13 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
   }
 
   get stats(): GraphiteStoreStats {
-    return { buffered: this.buffered, written: this.counters.written, replayed: this.counters.replayed, reconnects: this.counters.reconnects, connected: this.connected };
+    return {
+      buffered: this.buffered,
+      written: this.counters.written,
+      replayed: this.counters.replayed,
+      reconnects: this.counters.reconnects,
+      connected: this.connected,
+    };
   }
 
   /**
@@ -176,7 +182,8 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
   async flushed(): Promise<void> {
     await this.tail;
     while (this.buffered > 0) {
-      if (this.closing && !this.socket && !this.reconnectTimer) throw new Error(`GraphiteTimeSeriesStore: closed with ${this.buffered} points not sent`);
+      if (this.closing && !this.socket && !this.reconnectTimer)
+        throw new Error(`GraphiteTimeSeriesStore: closed with ${this.buffered} points not sent`);
       this.ensureConnection();
       this.schedulePump(0);
       await this.progress(this.timeoutMs);
@@ -205,7 +212,12 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
   async latest(series: readonly SeriesKey[]): Promise<Array<Point | undefined>> {
     const keys = readable(series);
     const found = new Map<string, Point[]>();
-    if (keys.length) await this.render(keys.map((key) => this.glob(key)), { from: `-${this.latestWindowSeconds}s`, until: 'now' }, found);
+    if (keys.length)
+      await this.render(
+        keys.map((key) => this.glob(key)),
+        { from: `-${this.latestWindowSeconds}s`, until: 'now' },
+        found,
+      );
     return series.map((key) => found.get(seriesName(key))?.at(-1));
   }
 
@@ -250,11 +262,16 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
 
   private line(reading: Reading): string {
     const what = () => `GraphiteTimeSeriesStore: cannot write reading of sensor ${JSON.stringify(reading.sensorId)}`;
-    if (typeof reading.sensorId !== 'string' || !SENSOR_ID.test(reading.sensorId)) throw new Error(`${what()}: the sensor id must be <gatewayId>.<nodeAddress>.<sensorIndex> of [A-Za-z0-9_-]`);
-    if (typeof reading.tenant !== 'string' || !PART.test(reading.tenant)) throw new Error(`${what()}: tenant ${JSON.stringify(reading.tenant)} must match ${PART}`);
-    if (typeof reading.quantity !== 'string' || !PART.test(reading.quantity)) throw new Error(`${what()}: quantity ${JSON.stringify(reading.quantity)} must match ${PART}`);
-    if (typeof reading.value !== 'number' || !Number.isFinite(reading.value)) throw new Error(`${what()}: value ${String(reading.value)} is not a finite number`);
-    if (typeof reading.time !== 'number' || !Number.isFinite(reading.time) || reading.time < 0) throw new Error(`${what()}: time ${String(reading.time)} is not ms since the epoch`);
+    if (typeof reading.sensorId !== 'string' || !SENSOR_ID.test(reading.sensorId))
+      throw new Error(`${what()}: the sensor id must be <gatewayId>.<nodeAddress>.<sensorIndex> of [A-Za-z0-9_-]`);
+    if (typeof reading.tenant !== 'string' || !PART.test(reading.tenant))
+      throw new Error(`${what()}: tenant ${JSON.stringify(reading.tenant)} must match ${PART}`);
+    if (typeof reading.quantity !== 'string' || !PART.test(reading.quantity))
+      throw new Error(`${what()}: quantity ${JSON.stringify(reading.quantity)} must match ${PART}`);
+    if (typeof reading.value !== 'number' || !Number.isFinite(reading.value))
+      throw new Error(`${what()}: value ${String(reading.value)} is not a finite number`);
+    if (typeof reading.time !== 'number' || !Number.isFinite(reading.time) || reading.time < 0)
+      throw new Error(`${what()}: time ${String(reading.time)} is not ms since the epoch`);
     // String(number) is the shortest text that reads back as the same double, so values arrive exact.
     return `${this.prefix}.${reading.tenant}.${reading.sensorId}.${reading.quantity.toLowerCase()} ${String(reading.value)} ${Math.floor(reading.time / 1000)}\n`;
   }
@@ -285,10 +302,14 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
         clearTimeout(timer);
         resolve();
       };
-      if (timeoutMs !== undefined) timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter !== wake);
-        resolve();
-      }, Math.max(0, timeoutMs));
+      if (timeoutMs !== undefined)
+        timer = setTimeout(
+          () => {
+            this.waiters = this.waiters.filter((waiter) => waiter !== wake);
+            resolve();
+          },
+          Math.max(0, timeoutMs),
+        );
       this.waiters.push(wake);
     });
   }
@@ -367,7 +388,8 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     // carbon closed its side: stop writing at once rather than into a socket nobody reads.
     socket.once('end', () => this.dropped(socket, generation));
     socket.on('error', (error) => {
-      if (this.connected || !this.unreachable) this.logger.warn({ err: error, buffered: this.buffered }, 'Graphite: carbon connection failed');
+      if (this.connected || !this.unreachable)
+        this.logger.warn({ err: error, buffered: this.buffered }, 'Graphite: carbon connection failed');
       else this.logger.debug({ err: error }, 'Graphite: still cannot connect to carbon');
       if (!this.connected) this.unreachable = true;
     });
@@ -459,16 +481,21 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new Error(`${where}: the answer is not JSON (content-type ${response.headers.get('content-type') ?? 'none'}): ${JSON.stringify(text.slice(0, 200))}`);
+      throw new Error(
+        `${where}: the answer is not JSON (content-type ${response.headers.get('content-type') ?? 'none'}): ${JSON.stringify(text.slice(0, 200))}`,
+      );
     }
     return validateRenderSeries(body, where);
   }
 
   private seriesKeyOf(series: RenderSeries): SeriesKey {
-    const name = typeof series.tags?.name === 'string' ? series.tags.name : /^summarize\(([^,]+),/.exec(series.target)?.[1] ?? series.target;
+    const name =
+      typeof series.tags?.name === 'string' ? series.tags.name : (/^summarize\(([^,]+),/.exec(series.target)?.[1] ?? series.target);
     const parts = name.split('.');
     if (parts.length !== 6 || parts[0] !== this.prefix) {
-      throw new Error(`Graphite ${this.renderUrl.pathname}: series ${JSON.stringify(name)} is not a path ${this.prefix}.<tenant>.<gateway>.<node>.<index>.<quantity>`);
+      throw new Error(
+        `Graphite ${this.renderUrl.pathname}: series ${JSON.stringify(name)} is not a path ${this.prefix}.<tenant>.<gateway>.<node>.<index>.<quantity>`,
+      );
     }
     return { tenant: parts[1]!, sensorId: parts.slice(2, 5).join('.') };
   }
@@ -478,7 +505,8 @@ export class GraphiteTimeSeriesStore implements TimeSeriesStore {
 function readable(series: readonly SeriesKey[]): SeriesKey[] {
   const keys = new Map<string, SeriesKey>();
   for (const key of series) {
-    if (typeof key.sensorId === 'string' && typeof key.tenant === 'string' && SENSOR_ID.test(key.sensorId) && PART.test(key.tenant)) keys.set(seriesName(key), key);
+    if (typeof key.sensorId === 'string' && typeof key.tenant === 'string' && SENSOR_ID.test(key.sensorId) && PART.test(key.tenant))
+      keys.set(seriesName(key), key);
   }
   return [...keys.values()];
 }
@@ -492,13 +520,21 @@ function seriesName({ tenant, sensorId }: SeriesKey): string {
 function validateRenderSeries(body: unknown, where: string): RenderSeries[] {
   if (!Array.isArray(body)) throw new Error(`${where}: expected a JSON array of series, got ${describe(body)}`);
   body.forEach((series: unknown, i) => {
-    if (typeof series !== 'object' || series === null || Array.isArray(series)) throw new Error(`${where}: series ${i} is ${describe(series)}, not an object`);
+    if (typeof series !== 'object' || series === null || Array.isArray(series))
+      throw new Error(`${where}: series ${i} is ${describe(series)}, not an object`);
     const { target, tags, datapoints } = series as Record<string, unknown>;
     if (typeof target !== 'string') throw new Error(`${where}: series ${i} has no string "target"`);
-    if (tags !== undefined && (typeof tags !== 'object' || tags === null || Array.isArray(tags))) throw new Error(`${where}: series ${i} (${target}) has "tags" ${describe(tags)}, not an object`);
-    if (!Array.isArray(datapoints)) throw new Error(`${where}: series ${i} (${target}) has "datapoints" ${describe(datapoints)}, not an array`);
+    if (tags !== undefined && (typeof tags !== 'object' || tags === null || Array.isArray(tags)))
+      throw new Error(`${where}: series ${i} (${target}) has "tags" ${describe(tags)}, not an object`);
+    if (!Array.isArray(datapoints))
+      throw new Error(`${where}: series ${i} (${target}) has "datapoints" ${describe(datapoints)}, not an array`);
     datapoints.forEach((point: unknown, j) => {
-      if (!Array.isArray(point) || point.length !== 2 || (point[0] !== null && typeof point[0] !== 'number') || !Number.isInteger(point[1])) {
+      if (
+        !Array.isArray(point) ||
+        point.length !== 2 ||
+        (point[0] !== null && typeof point[0] !== 'number') ||
+        !Number.isInteger(point[1])
+      ) {
         throw new Error(`${where}: series ${i} (${target}) datapoint ${j} is ${JSON.stringify(point)}, not [number|null, epochSeconds]`);
       }
     });
@@ -519,7 +555,7 @@ function parseCarbonUrl(carbonUrl: string): { host: string; port: number } {
   } catch {
     throw new Error(`GraphiteTimeSeriesStore: carbonUrl ${JSON.stringify(carbonUrl)} is not a URL like tcp://127.0.0.1:2003`);
   }
-  if (url.protocol !== 'tcp:') throw new Error(`GraphiteTimeSeriesStore: carbonUrl ${JSON.stringify(carbonUrl)} must use tcp:// (carbon's plaintext line receiver)`);
+  if (url.protocol !== 'tcp:')
+    throw new Error(`GraphiteTimeSeriesStore: carbonUrl ${JSON.stringify(carbonUrl)} must use tcp:// (carbon's plaintext line receiver)`);
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : 2003 };
 }
-

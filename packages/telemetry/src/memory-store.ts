@@ -74,7 +74,11 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
     this.retention = (options.retentionSeconds ?? 6 * 3600) * 1000;
     this.capacity = Math.ceil(this.retention / this.resolution);
     const { rollup } = options;
-    if (rollup) this.rollup = { resolution: rollup.resolutionSeconds * 1000, capacity: Math.ceil(rollup.retentionSeconds / rollup.resolutionSeconds) };
+    if (rollup)
+      this.rollup = {
+        resolution: rollup.resolutionSeconds * 1000,
+        capacity: Math.ceil(rollup.retentionSeconds / rollup.resolutionSeconds),
+      };
     this.now = options.now ?? Date.now;
   }
 
@@ -162,7 +166,14 @@ export class MemoryTimeSeriesStore implements TimeSeriesStore {
     const flush = () => {
       if (!bucket) return;
       const { sum, count, min, max, last } = bucket;
-      const value = { [Aggregate.AVG]: sum / count, [Aggregate.SUM]: sum, [Aggregate.COUNT]: count, [Aggregate.MIN]: min, [Aggregate.MAX]: max, [Aggregate.LAST]: last }[query.aggregate ?? Aggregate.AVG];
+      const value = {
+        [Aggregate.AVG]: sum / count,
+        [Aggregate.SUM]: sum,
+        [Aggregate.COUNT]: count,
+        [Aggregate.MIN]: min,
+        [Aggregate.MAX]: max,
+        [Aggregate.LAST]: last,
+      }[query.aggregate ?? Aggregate.AVG];
       out.push({ time: bucket.time, value });
       bucket = undefined;
     };

@@ -7,7 +7,11 @@ import type { SeriesKey, SeriesQuery, TimeSeriesStore } from './store.ts';
  * the owned ones and answer the others with nothing, so a sensor without an owner never reaches
  * a store query (and never one with a guessed tenant).
  */
-export async function readOwnedSeries(store: TimeSeriesStore, keys: ReadonlyArray<SeriesKey | undefined>, range: Omit<SeriesQuery, 'series'>): Promise<Point[][]> {
+export async function readOwnedSeries(
+  store: TimeSeriesStore,
+  keys: ReadonlyArray<SeriesKey | undefined>,
+  range: Omit<SeriesQuery, 'series'>,
+): Promise<Point[][]> {
   const owned = keys.filter((key): key is SeriesKey => key !== undefined);
   const series = owned.length ? await store.query({ ...range, series: owned }) : [];
   let next = 0;
@@ -15,7 +19,10 @@ export async function readOwnedSeries(store: TimeSeriesStore, keys: ReadonlyArra
 }
 
 /** The latest point of each owned sensor, in key order; `undefined` for the others. See `readOwnedSeries`. */
-export async function readOwnedLatest(store: TimeSeriesStore, keys: ReadonlyArray<SeriesKey | undefined>): Promise<Array<Point | undefined>> {
+export async function readOwnedLatest(
+  store: TimeSeriesStore,
+  keys: ReadonlyArray<SeriesKey | undefined>,
+): Promise<Array<Point | undefined>> {
   const owned = keys.filter((key): key is SeriesKey => key !== undefined);
   const latest = owned.length ? await store.latest(owned) : [];
   let next = 0;

@@ -45,7 +45,6 @@ export class LiveBusBacklogError extends Error {
   }
 }
 
-
 type StreamEntry = [id: string, fields: string[]];
 
 /**
@@ -277,7 +276,8 @@ export class RedisLiveBus implements LiveBus {
     try {
       lastId = await start;
     } catch (error) {
-      if (generation === this.generation) this.logger.error({ stream: this.stream, err: error }, 'live bus could not find where the stream ends; no listener will be called');
+      if (generation === this.generation)
+        this.logger.error({ stream: this.stream, err: error }, 'live bus could not find where the stream ends; no listener will be called');
       return;
     }
     let failures = 0;
@@ -341,7 +341,8 @@ function readingProblem(value: unknown): string | undefined {
   for (const key of ['sensorId', 'gatewayId', 'tenant'] as const) {
     if (typeof reading[key] !== 'string') return `${key} is not a string`;
   }
-  if (typeof reading.quantity !== 'string' || !quantities.has(reading.quantity)) return `unknown quantity ${JSON.stringify(reading.quantity)}`;
+  if (typeof reading.quantity !== 'string' || !quantities.has(reading.quantity))
+    return `unknown quantity ${JSON.stringify(reading.quantity)}`;
   for (const key of ['time', 'value'] as const) {
     if (typeof reading[key] !== 'number' || !Number.isFinite(reading[key])) return `${key} is not a finite number`;
   }

@@ -1,7 +1,21 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import { GraphQLError } from 'graphql';
-import { anonymousCaller, apiKeyCaller, ApiKeyError, createTokenVerifier, DEVELOPMENT_SECRET, signConnection, signRequest, TokenError, type ApiKeyRecord, type ApiKeys, type Caller, type ForwardedHeaders, type TokenVerifier } from '#auth';
+import {
+  anonymousCaller,
+  apiKeyCaller,
+  ApiKeyError,
+  createTokenVerifier,
+  DEVELOPMENT_SECRET,
+  signConnection,
+  signRequest,
+  TokenError,
+  type ApiKeyRecord,
+  type ApiKeys,
+  type Caller,
+  type ForwardedHeaders,
+  type TokenVerifier,
+} from '#auth';
 import type { SubgraphEndpoint } from '../subgraphEndpoints.ts';
 
 export interface RouterAuthOptions {
@@ -73,7 +87,10 @@ export class RouterAuth {
     } catch (error) {
       if (!(error instanceof AuthenticationError)) throw error;
       if (await onFailure?.()) return undefined;
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/[^\x20-\x7e]|"/g, "'")}"` });
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': `Bearer error="invalid_token", error_description="${error.message.replace(/[^\x20-\x7e]|"/g, "'")}"`,
+      });
       res.end(JSON.stringify({ errors: [{ message: `Unauthorized: ${error.message}`, extensions: { code: 'UNAUTHENTICATED' } }] }));
       return undefined;
     }
@@ -131,7 +148,13 @@ export class RouterAuth {
         if (!caller || !audience) return;
         const body = typeof options.body === 'string' ? options.body : '';
         const { pathname, search } = new URL(url);
-        setOptions({ ...options, headers: { ...options.headers, ...signRequest(caller, { audience, method: options.method ?? 'GET', path: pathname + search, body }, secret) } });
+        setOptions({
+          ...options,
+          headers: {
+            ...options.headers,
+            ...signRequest(caller, { audience, method: options.method ?? 'GET', path: pathname + search, body }, secret),
+          },
+        });
       },
       // A subgraph's UNAUTHENTICATED (an anonymous caller asked for more than open data) is a 401.
       onExecutionResult({ result, setResult }) {
@@ -139,7 +162,9 @@ export class RouterAuth {
         setResult({
           ...result,
           errors: result.errors.map((error) =>
-            isUnauthenticated(error) ? new GraphQLError(error.message, { path: error.path, extensions: { ...error.extensions, http: { status: 401 } } }) : error,
+            isUnauthenticated(error)
+              ? new GraphQLError(error.message, { path: error.path, extensions: { ...error.extensions, http: { status: 401 } } })
+              : error,
           ),
         });
       },
@@ -163,7 +188,12 @@ export function subgraphWsConnectionParams(name: string): Record<string, string>
 type ConnectionSignature = Record<'caller' | 'timestamp' | 'audience' | 'signature', string>;
 
 /** Per subgraph name, the caller's connection signature for it: made when a subscription first needs it. */
-function connectionSignatures(caller: Caller, names: readonly string[], secret: string, signedAt: number): Record<string, ConnectionSignature> {
+function connectionSignatures(
+  caller: Caller,
+  names: readonly string[],
+  secret: string,
+  signedAt: number,
+): Record<string, ConnectionSignature> {
   const made = new Map<string, ConnectionSignature>();
   const signatures: Record<string, ConnectionSignature> = {};
   for (const name of names) {
@@ -173,7 +203,12 @@ function connectionSignatures(caller: Caller, names: readonly string[], secret: 
         let signature = made.get(name);
         if (!signature) {
           const headers: ForwardedHeaders = signConnection(caller, name, secret, signedAt);
-          signature = { caller: headers['x-iot-caller'], timestamp: headers['x-iot-timestamp'], audience: headers['x-iot-audience'], signature: headers['x-iot-signature'] };
+          signature = {
+            caller: headers['x-iot-caller'],
+            timestamp: headers['x-iot-timestamp'],
+            audience: headers['x-iot-audience'],
+            signature: headers['x-iot-signature'],
+          };
           made.set(name, signature);
         }
         return signature;

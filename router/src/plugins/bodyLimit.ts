@@ -42,5 +42,7 @@ export function useBodyLimit(maxBytes: number): Plugin {
 }
 
 function tooLarge(maxBytes: number, extensions: Record<string, unknown> = {}): GraphQLError {
-  return createGraphQLError(`The request body is larger than ${maxBytes} bytes`, { extensions: { ...extensions, code: 'REQUEST_ENTITY_TOO_LARGE', maxBytes } });
+  return createGraphQLError(`The request body is larger than ${maxBytes} bytes`, {
+    extensions: { ...extensions, code: 'REQUEST_ENTITY_TOO_LARGE', maxBytes },
+  });
 }

@@ -1,4 +1,13 @@
-import { Kind, type ASTVisitor, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType, type GraphQLSchema, type SelectionSetNode, type ValidationContext } from 'graphql';
+import {
+  Kind,
+  type ASTVisitor,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationContext,
+} from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
 export interface CostLimitOptions {
@@ -112,20 +121,26 @@ function costRule(context: ValidationContext, limits: Required<CostLimitOptions>
       const fields = fieldCount(operation.selectionSet);
       if (fields > limits.maxFields) {
         context.reportError(
-          createGraphQLError(`The operation selects ${fields} fields once its fragments are spread; at most ${limits.maxFields} are allowed`, {
-            nodes: [operation],
-            extensions: { code: 'QUERY_TOO_LARGE', fields, maxFields: limits.maxFields },
-          }),
+          createGraphQLError(
+            `The operation selects ${fields} fields once its fragments are spread; at most ${limits.maxFields} are allowed`,
+            {
+              nodes: [operation],
+              extensions: { code: 'QUERY_TOO_LARGE', fields, maxFields: limits.maxFields },
+            },
+          ),
         );
         return;
       }
       const mutations = operation.operation === 'mutation' ? rootFieldCount(operation.selectionSet) : 0;
       if (mutations > limits.maxMutationFields) {
         context.reportError(
-          createGraphQLError(`The operation carries ${mutations} mutations; at most ${limits.maxMutationFields} are allowed in one operation`, {
-            nodes: [operation],
-            extensions: { code: 'QUERY_TOO_LARGE', mutations, maxMutations: limits.maxMutationFields },
-          }),
+          createGraphQLError(
+            `The operation carries ${mutations} mutations; at most ${limits.maxMutationFields} are allowed in one operation`,
+            {
+              nodes: [operation],
+              extensions: { code: 'QUERY_TOO_LARGE', mutations, maxMutations: limits.maxMutationFields },
+            },
+          ),
         );
         return;
       }
@@ -133,10 +148,13 @@ function costRule(context: ValidationContext, limits: Required<CostLimitOptions>
       const cost = root ? costOf(operation.selectionSet, root) : 0;
       if (cost <= limits.maxCost) return;
       context.reportError(
-        createGraphQLError(`The operation's estimated cost is ${cost}, more than the limit of ${limits.maxCost} (a list counts as ${limits.defaultListSize} items unless configured otherwise)`, {
-          nodes: [operation],
-          extensions: { code: 'COST_LIMIT_EXCEEDED', estimatedCost: cost, maxCost: limits.maxCost },
-        }),
+        createGraphQLError(
+          `The operation's estimated cost is ${cost}, more than the limit of ${limits.maxCost} (a list counts as ${limits.defaultListSize} items unless configured otherwise)`,
+          {
+            nodes: [operation],
+            extensions: { code: 'COST_LIMIT_EXCEEDED', estimatedCost: cost, maxCost: limits.maxCost },
+          },
+        ),
       );
     },
   };
@@ -147,7 +165,9 @@ function costRule(context: ValidationContext, limits: Required<CostLimitOptions>
  * type condition fixes its type, so its measure is the same everywhere). An unknown fragment or
  * one of a cycle measures 0: other rules report those.
  */
-function oncePerFragment(fragments: ReadonlyMap<string, FragmentDefinitionNode>): (name: string, measure: (fragment: FragmentDefinitionNode) => number) => number {
+function oncePerFragment(
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+): (name: string, measure: (fragment: FragmentDefinitionNode) => number) => number {
   const measured = new Map<string, number>();
   const visiting = new Set<string>();
   return (name, measure) => {

@@ -33,4 +33,12 @@ export function csrfRefusal(req: IncomingMessage, options: CsrfPreventionOptions
 }
 
 /** Custom headers of common GraphQL clients, and this API's credentials (neither is CORS-safelisted). */
-const defaultPreflightHeaders = ['x-graphql-csrf', 'x-graphql-yoga-csrf', 'apollo-require-preflight', 'x-apollo-operation-name', 'graphql-client-name', 'authorization', 'x-api-key'];
+const defaultPreflightHeaders = [
+  'x-graphql-csrf',
+  'x-graphql-yoga-csrf',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'graphql-client-name',
+  'authorization',
+  'x-api-key',
+];

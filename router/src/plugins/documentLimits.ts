@@ -34,9 +34,12 @@ export class DocumentLimits {
 
   /** The QUERY_TOO_LARGE error, for a document known to be over the limit by its declared size. */
   tooLarge(): GraphQLError {
-    return createGraphQLError(`The document is larger than ${this.maxDocumentBytes} bytes; send a smaller one, or the id of a persisted operation`, {
-      extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: this.maxDocumentBytes },
-    });
+    return createGraphQLError(
+      `The document is larger than ${this.maxDocumentBytes} bytes; send a smaller one, or the id of a persisted operation`,
+      {
+        extensions: { code: 'QUERY_TOO_LARGE', maxDocumentBytes: this.maxDocumentBytes },
+      },
+    );
   }
 
   /** Parses a document within both limits; throws the size refusal or the syntax error (too many tokens included). */

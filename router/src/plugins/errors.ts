@@ -42,7 +42,10 @@ export function maskProductionError(error: unknown, message: string): Error {
   // By shape: errors may come from another instance of graphql (instanceof would miss them).
   const shaped = error as Partial<GraphQLError> | undefined;
   const code = shaped?.extensions?.code;
-  const onPurpose = typeof code === 'string' && intentionalCodes.has(code) ? true : shaped?.path === undefined && (code === undefined || REQUEST_ERROR_CODES.has(code as string));
+  const onPurpose =
+    typeof code === 'string' && intentionalCodes.has(code)
+      ? true
+      : shaped?.path === undefined && (code === undefined || REQUEST_ERROR_CODES.has(code as string));
   if (!onPurpose || (error instanceof Error && wrapsUnexpectedError(error)) || typeof shaped?.message !== 'string') {
     const http = shaped?.extensions?.http;
     return createGraphQLError(message, { path: shaped?.path, extensions: { code: 'INTERNAL_SERVER_ERROR', ...(http ? { http } : {}) } });
@@ -53,7 +56,13 @@ export function maskProductionError(error: unknown, message: string): Error {
 
 /** The same error with another message and these extensions (its location and path kept). */
 function withMessage(error: Partial<GraphQLError>, message: string, extensions: Record<string, unknown> | undefined): GraphQLError {
-  return createGraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, extensions });
+  return createGraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions,
+  });
 }
 
 /**
@@ -64,13 +73,24 @@ function withMessage(error: Partial<GraphQLError>, message: string, extensions: 
  */
 function unwrapRefusedSubscription(error: unknown): unknown {
   const wrapper = error as Partial<GraphQLError> | undefined;
-  const inner = wrapper?.extensions?.code === 'DOWNSTREAM_SERVICE_ERROR' && Array.isArray(wrapper.originalError) ? (wrapper.originalError as unknown[])[0] : undefined;
+  const inner =
+    wrapper?.extensions?.code === 'DOWNSTREAM_SERVICE_ERROR' && Array.isArray(wrapper.originalError)
+      ? (wrapper.originalError as unknown[])[0]
+      : undefined;
   if (!isFormattedSubgraphError(inner)) return error;
-  return new GraphQLError(inner.message, { path: wrapper!.path, extensions: { ...inner.extensions, ...(wrapper!.extensions?.serviceName ? { serviceName: wrapper!.extensions.serviceName } : {}) } });
+  return new GraphQLError(inner.message, {
+    path: wrapper!.path,
+    extensions: { ...inner.extensions, ...(wrapper!.extensions?.serviceName ? { serviceName: wrapper!.extensions.serviceName } : {}) },
+  });
 }
 
 function isFormattedSubgraphError(error: unknown): error is GraphQLFormattedError & { extensions: { code: string } } {
   if (typeof error !== 'object' || error === null || error instanceof Error) return false;
   const { message, extensions } = error as Partial<GraphQLFormattedError>;
-  return typeof message === 'string' && typeof extensions?.code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(extensions.code) && extensions.code !== 'INTERNAL_SERVER_ERROR';
+  return (
+    typeof message === 'string' &&
+    typeof extensions?.code === 'string' &&
+    /^[A-Z][A-Z0-9_]+$/.test(extensions.code) &&
+    extensions.code !== 'INTERNAL_SERVER_ERROR'
+  );
 }

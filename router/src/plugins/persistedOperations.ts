@@ -35,7 +35,16 @@ export class PersistedOperations {
 
   constructor(options: PersistedOperationsOptions) {
     // Ids are `sha256:<hex>` (GraphQL over HTTP's document identifiers); Apollo's protocol sends the hex alone.
-    this.#documents = new Map(Object.entries(options.documents).flatMap(([id, document]) => (id.startsWith('sha256:') ? [[id, document], [id.slice(7), document]] : [[id, document]])));
+    this.#documents = new Map(
+      Object.entries(options.documents).flatMap(([id, document]) =>
+        id.startsWith('sha256:')
+          ? [
+              [id, document],
+              [id.slice(7), document],
+            ]
+          : [[id, document]],
+      ),
+    );
     this.#only = options.only ?? false;
     this.size = Object.keys(options.documents).length;
   }
@@ -48,10 +57,17 @@ export class PersistedOperations {
     const id = documentIdOf(params, url);
     if (id !== undefined) {
       const query = this.#documents.get(id);
-      return query !== undefined ? { query } : { error: refusal('PERSISTED_QUERY_NOT_FOUND', `No persisted operation has the id "${id.slice(0, 80)}"`) };
+      return query !== undefined
+        ? { query }
+        : { error: refusal('PERSISTED_QUERY_NOT_FOUND', `No persisted operation has the id "${id.slice(0, 80)}"`) };
     }
     if (this.#only && typeof params.query === 'string' && params.query !== '') {
-      return { error: refusal('PERSISTED_QUERY_ONLY', 'This API runs only persisted operations: send the id of a document of persisted-documents.json (extensions.persistedQuery.sha256Hash or documentId) instead of the document') };
+      return {
+        error: refusal(
+          'PERSISTED_QUERY_ONLY',
+          'This API runs only persisted operations: send the id of a document of persisted-documents.json (extensions.persistedQuery.sha256Hash or documentId) instead of the document',
+        ),
+      };
     }
     return undefined;
   }
@@ -63,7 +79,8 @@ export class PersistedOperations {
         const resolved = this.resolve(params as OperationParams, request?.url);
         if (resolved === undefined) return;
         // Thrown, as Yoga's own parameter errors: an HTTP request gets it with status 400.
-        if ('error' in resolved) throw createGraphQLError(resolved.error.message, { extensions: { ...resolved.error.extensions, http: { status: 400 } } });
+        if ('error' in resolved)
+          throw createGraphQLError(resolved.error.message, { extensions: { ...resolved.error.extensions, http: { status: 400 } } });
         const { documentId: _id, ...rest } = params as typeof params & { documentId?: unknown };
         setParams({ ...rest, query: resolved.query });
       },
@@ -72,7 +89,8 @@ export class PersistedOperations {
 }
 
 function documentIdOf(params: OperationParams, url: string | undefined): string | undefined {
-  const persistedQuery = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
+  const persistedQuery = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)
+    ?.persistedQuery;
   if (persistedQuery?.version === 1 && typeof persistedQuery.sha256Hash === 'string') return persistedQuery.sha256Hash;
   if (typeof params.documentId === 'string') return params.documentId;
   if (url?.includes('documentId=')) return new URL(url, 'http://localhost').searchParams.get('documentId') ?? undefined;

@@ -67,10 +67,13 @@ function depthRule(context: ValidationContext, maxDepth: number): ASTVisitor {
       const depth = depthOf(operation.selectionSet, new Set());
       if (depth > maxDepth) {
         context.reportError(
-          new GraphQLError(`The operation is ${depth > maxDepth + 1 ? 'more than ' : ''}${maxDepth + 1} levels deep; at most ${maxDepth} are allowed`, {
-            nodes: [operation],
-            extensions: { code: 'QUERY_TOO_DEEP' },
-          }),
+          new GraphQLError(
+            `The operation is ${depth > maxDepth + 1 ? 'more than ' : ''}${maxDepth + 1} levels deep; at most ${maxDepth} are allowed`,
+            {
+              nodes: [operation],
+              extensions: { code: 'QUERY_TOO_DEEP' },
+            },
+          ),
         );
       }
     },

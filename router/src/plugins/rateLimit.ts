@@ -76,9 +76,17 @@ export class RouterRateLimit {
           ? { key: `tenant:${caller.tenant}`, limit: o.tenantPerMinute ?? 600, label: `tenant ${caller.tenant}` }
           : { key: `user:${caller.subject}`, limit: o.operatorPerMinute ?? 600, label: `user ${caller.subject}` };
       case 'apiKey':
-        return { key: `apikey:${caller.subject}`, limit: o.apiKeyLimit(caller.subject) ?? o.apiKeyPerMinute ?? 60, label: `API key ${caller.subject}` };
+        return {
+          key: `apikey:${caller.subject}`,
+          limit: o.apiKeyLimit(caller.subject) ?? o.apiKeyPerMinute ?? 60,
+          label: `API key ${caller.subject}`,
+        };
       case 'anonymous':
-        return { key: `anonymous:${this.#addressOf(request)}`, limit: o.anonymousPerMinute ?? 60, label: 'anonymous callers of this address' };
+        return {
+          key: `anonymous:${this.#addressOf(request)}`,
+          limit: o.anonymousPerMinute ?? 60,
+          label: 'anonymous callers of this address',
+        };
     }
   }
 
@@ -145,7 +153,14 @@ export class RouterRateLimit {
     if (until === undefined) return undefined;
     const left = until - Date.now();
     if (left <= 0) return void this.#lockedOut.delete(address);
-    return rateLimitedError({ allowed: false, limit: this.#options.anonymousPerMinute ?? 60, remaining: 0, resetMs: left, retryAfterMs: left, label: 'failed authentications and anonymous callers of this address' });
+    return rateLimitedError({
+      allowed: false,
+      limit: this.#options.anonymousPerMinute ?? 60,
+      remaining: 0,
+      resetMs: left,
+      retryAfterMs: left,
+      label: 'failed authentications and anonymous callers of this address',
+    });
   }
 
   async close(): Promise<void> {

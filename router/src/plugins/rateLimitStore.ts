@@ -28,7 +28,12 @@ export interface RateLimitStore {
 const EARLY_MS = 1;
 
 /** The GCRA step: from the stored arrival time (or none) and now, the new one and the decision. */
-function gcra(stored: number | undefined, now: number, limit: number, periodMs: number): { tat: number | undefined; decision: RateLimitDecision } {
+function gcra(
+  stored: number | undefined,
+  now: number,
+  limit: number,
+  periodMs: number,
+): { tat: number | undefined; decision: RateLimitDecision } {
   const interval = periodMs / limit;
   const tat = Math.max(stored ?? now, now);
   const next = tat + interval;
@@ -37,7 +42,14 @@ function gcra(stored: number | undefined, now: number, limit: number, periodMs: 
   return { tat: next, decision: decision(true, limit, periodMs, interval, next - now, 0) };
 }
 
-function decision(allowed: boolean, limit: number, periodMs: number, interval: number, resetMs: number, retryAfterMs: number): RateLimitDecision {
+function decision(
+  allowed: boolean,
+  limit: number,
+  periodMs: number,
+  interval: number,
+  resetMs: number,
+  retryAfterMs: number,
+): RateLimitDecision {
   const remaining = Math.max(0, Math.floor((periodMs - resetMs) / interval));
   return { allowed, limit, remaining, resetMs: Math.ceil(resetMs), retryAfterMs: Math.ceil(retryAfterMs) };
 }

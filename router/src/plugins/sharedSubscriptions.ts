@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import { getOperationAST, Kind, print, visit, type DocumentNode, type ExecutionArgs, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import {
+  getOperationAST,
+  Kind,
+  print,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLError,
+  type OperationDefinitionNode,
+} from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
@@ -75,7 +84,10 @@ const nextSuffix = Buffer.from('}');
  * until its last subscriber leaves; its events skip graphql-ws' `onNext`.
  */
 export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedSubscriptionsOptions): SharedSubscriptions {
-  const base = getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({ ...options.context(ctx), [STREAM_ROUTE]: true })) as ServerOptions<ConnectionParams, Extra>;
+  const base = getGraphQLWSOptions<Record<string, unknown>, Extra>(runtime, (ctx) => ({
+    ...options.context(ctx),
+    [STREAM_ROUTE]: true,
+  })) as ServerOptions<ConnectionParams, Extra>;
   const fanout = new SubscriptionFanout();
   const sendQueue = options.sendQueue instanceof SendQueueLimit ? options.sendQueue : new SendQueueLimit(options.sendQueue);
   const { partition } = options;
@@ -90,7 +102,12 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     const args = await base.onSubscribe!(ctx, id, payload);
     const document = documents.subscription(payload.query, payload.operationName ?? undefined);
     if (document && !document.replays(payload.variables) && args && !Array.isArray(args)) {
-      const key = JSON.stringify([partition(ctx.extra.request), payload.operationName ?? null, document.printed, stableJson(payload.variables ?? {})]);
+      const key = JSON.stringify([
+        partition(ctx.extra.request),
+        payload.operationName ?? null,
+        document.printed,
+        stableJson(payload.variables ?? {}),
+      ]);
       sharedArgs.set((args as ExecutionArgs).contextValue as object, { key, id, ctx });
     }
     return args;
@@ -122,7 +139,14 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       }
       body = await readBody(req, options.maxBodyBytes ?? MAX_BODY_BYTES);
       if (body === undefined) {
-        sendGraphQLError(res, 413, createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? MAX_BODY_BYTES} bytes`, { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }), { connection: 'close' });
+        sendGraphQLError(
+          res,
+          413,
+          createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? MAX_BODY_BYTES} bytes`, {
+            extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' },
+          }),
+          { connection: 'close' },
+        );
         return true;
       }
     }
@@ -144,15 +168,23 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       return true;
     }
     if (params && resolved) params = { ...params, query: resolved.query };
-    const document = typeof params?.query === 'string' ? documents.subscription(params.query, params.operationName ?? undefined) : undefined;
+    const document =
+      typeof params?.query === 'string' ? documents.subscription(params.query, params.operationName ?? undefined) : undefined;
     if (!params || !document) {
       // Not a subscription (or not valid JSON, or not a valid document): the runtime answers it as it would have.
       await forward(runtime, req, res, body);
       return true;
     }
-    const request = { query: params.query, variables: params.variables ?? undefined, operationName: params.operationName ?? undefined, extensions: params.extensions ?? undefined };
+    const request = {
+      query: params.query,
+      variables: params.variables ?? undefined,
+      operationName: params.operationName ?? undefined,
+      extensions: params.extensions ?? undefined,
+    };
     // A replay is this request's own: it runs unshared (under a key of its own) with the same buffer limit.
-    const key = document.replays(request.variables) ? Symbol('replay') : JSON.stringify([partition(req), request.operationName ?? null, document.printed, stableJson(request.variables ?? {})]);
+    const key = document.replays(request.variables)
+      ? Symbol('replay')
+      : JSON.stringify([partition(req), request.operationName ?? null, document.printed, stableJson(request.variables ?? {})]);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(':\n\n');
     const limit = options.sseMaxBufferedBytes ?? 8 << 20;
@@ -168,14 +200,24 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     res.on('close', () => void subscriber.return(undefined));
     // A stream lives no longer than the credentials it was opened with.
     const left = endAt === undefined ? Infinity : endAt - Date.now();
-    const expiry = left < 2 ** 31 ? setTimeout(() => {
-      res.write(`event: next\ndata: ${JSON.stringify({ errors: [{ message: 'Unauthorized: the token has expired', extensions: { code: 'UNAUTHENTICATED' } }] })}\n\n`);
-      void subscriber.return(undefined);
-    }, Math.max(0, left)) : undefined;
+    const expiry =
+      left < 2 ** 31
+        ? setTimeout(
+            () => {
+              res.write(
+                `event: next\ndata: ${JSON.stringify({ errors: [{ message: 'Unauthorized: the token has expired', extensions: { code: 'UNAUTHENTICATED' } }] })}\n\n`,
+              );
+              void subscriber.return(undefined);
+            },
+            Math.max(0, left),
+          )
+        : undefined;
     try {
       for await (const _ of subscriber) void _;
     } catch (error) {
-      res.write(`event: next\ndata: ${JSON.stringify({ errors: [{ message: error instanceof Error ? error.message : String(error) }] })}\n\n`);
+      res.write(
+        `event: next\ndata: ${JSON.stringify({ errors: [{ message: error instanceof Error ? error.message : String(error) }] })}\n\n`,
+      );
     }
     clearTimeout(expiry);
     if (!res.destroyed) res.end('event: complete\ndata:\n\n');
@@ -203,9 +245,12 @@ export function useSubscriptionRoute(): Plugin {
       if ((args.contextValue as unknown as Record<string, unknown> | undefined)?.[STREAM_ROUTE]) return;
       setResultAndStopExecution({
         errors: [
-          createGraphQLError('Subscriptions are served over graphql-ws, or as server-sent events (Accept: text/event-stream) by GET ?query= or a POST of JSON, application/graphql or a form', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 406 } },
-          }),
+          createGraphQLError(
+            'Subscriptions are served over graphql-ws, or as server-sent events (Accept: text/event-stream) by GET ?query= or a POST of JSON, application/graphql or a form',
+            {
+              extensions: { code: 'BAD_REQUEST', http: { status: 406 } },
+            },
+          ),
         ],
       });
     },
@@ -217,7 +262,10 @@ export function useSubscriptionRoute(): Plugin {
  * body (the document) or a form. Undefined params when the body is not what it says (the runtime
  * answers that); an error for a body of another type.
  */
-function sseParams(req: IncomingMessage, body: string | undefined): { params: (SubscribePayload & { documentId?: unknown }) | undefined } | { error: GraphQLError } {
+function sseParams(
+  req: IncomingMessage,
+  body: string | undefined,
+): { params: (SubscribePayload & { documentId?: unknown }) | undefined } | { error: GraphQLError } {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const fromSearch = (search: URLSearchParams) => {
     const json = (name: string): unknown => {
@@ -233,7 +281,13 @@ function sseParams(req: IncomingMessage, body: string | undefined): { params: (S
     const variables = json('variables');
     const extensions = json('extensions');
     if (variables === null || extensions === null) return undefined;
-    return { query: query as string, operationName: search.get('operationName'), variables, extensions, documentId: search.get('documentId') ?? undefined } as SubscribePayload & { documentId?: unknown };
+    return {
+      query: query as string,
+      operationName: search.get('operationName'),
+      variables,
+      extensions,
+      documentId: search.get('documentId') ?? undefined,
+    } as SubscribePayload & { documentId?: unknown };
   };
   if (req.method === 'GET') return { params: fromSearch(new URL(req.url ?? '/', 'http://router').searchParams) };
   if (type === 'application/json' || type === 'application/graphql-response+json' || type === '') {
@@ -247,9 +301,12 @@ function sseParams(req: IncomingMessage, body: string | undefined): { params: (S
   if (type === 'application/graphql') return { params: { query: body ?? '' } };
   if (type === 'application/x-www-form-urlencoded') return { params: fromSearch(new URLSearchParams(body)) };
   return {
-    error: createGraphQLError(`Server-sent events take a GET with ?query=, or a POST of application/json, application/graphql or a form; not ${JSON.stringify(type.slice(0, 60))}`, {
-      extensions: { code: 'BAD_REQUEST' },
-    }),
+    error: createGraphQLError(
+      `Server-sent events take a GET with ?query=, or a POST of application/json, application/graphql or a form; not ${JSON.stringify(type.slice(0, 60))}`,
+      {
+        extensions: { code: 'BAD_REQUEST' },
+      },
+    ),
   };
 }
 
@@ -258,7 +315,14 @@ async function forward(runtime: GatewayRuntime, req: IncomingMessage, res: Serve
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(name, value);
   // `req` in the server context: the runtime's plugins find the caller by it, as for any request.
-  const response = await runtime.fetch(new Request(new URL(req.url ?? '/graphql', 'http://localhost'), { method: req.method, headers, body: req.method === 'GET' ? undefined : (body ?? '') }), { req, res });
+  const response = await runtime.fetch(
+    new Request(new URL(req.url ?? '/graphql', 'http://localhost'), {
+      method: req.method,
+      headers,
+      body: req.method === 'GET' ? undefined : (body ?? ''),
+    }),
+    { req, res },
+  );
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body) return void res.end();
   for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
@@ -319,7 +383,11 @@ class NormalisedDocuments {
 
   subscription(query: string, operationName: string | undefined): SubscriptionDocument | undefined {
     if (this.limits.sizeRefusal(query)) return undefined;
-    const key = createHash('sha256').update(operationName ?? '').update('\n').update(query).digest('base64url');
+    const key = createHash('sha256')
+      .update(operationName ?? '')
+      .update('\n')
+      .update(query)
+      .digest('base64url');
     let cached = this.#cache.get(key);
     if (cached !== undefined) {
       // Most recently used last: eviction takes the first.
@@ -336,7 +404,10 @@ class NormalisedDocuments {
         cached = {
           printed: print(document),
           replays: (variables) =>
-            use.always || [...use.variables].some(([name, byDefault]) => (variables && name in variables ? variables[name] !== null && variables[name] !== undefined : byDefault)),
+            use.always ||
+            [...use.variables].some(([name, byDefault]) =>
+              variables && name in variables ? variables[name] !== null && variables[name] !== undefined : byDefault,
+            ),
         };
       }
     } catch {

@@ -45,7 +45,9 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
       const resource = resourceOf[collection];
       if (method === 'GET') {
         const detail = url.searchParams.get('detail') === 'true';
-        const items = collections[collection]().map((o) => (detail ? { [resource]: view(resource, o) } : { href: href(resource, o.uuid), fq_name: o.fq_name, uuid: o.uuid }));
+        const items = collections[collection]().map((o) =>
+          detail ? { [resource]: view(resource, o) } : { href: href(resource, o.uuid), fq_name: o.fq_name, uuid: o.uuid },
+        );
         return sendJson(res, 200, { [collection]: items });
       }
       if (method === 'POST' && collection === 'virtual-routers') return createVirtualRouter(req, res);
@@ -78,7 +80,13 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     const input = isRecord(body.value) ? body.value['virtual-router'] : undefined;
     if (!isRecord(input)) return sendText(res, 400, 'Bad Request: expected {"virtual-router": {...}}');
     const fqName = input['fq_name'];
-    if (!Array.isArray(fqName) || fqName.length !== 2 || fqName[0] !== 'default-global-system-config' || typeof fqName[1] !== 'string' || !fqName[1]) {
+    if (
+      !Array.isArray(fqName) ||
+      fqName.length !== 2 ||
+      fqName[0] !== 'default-global-system-config' ||
+      typeof fqName[1] !== 'string' ||
+      !fqName[1]
+    ) {
       return sendText(res, 400, 'Bad Request: fq_name must be ["default-global-system-config", <hostname>]');
     }
     const properties = routerProperties(input);
@@ -86,7 +94,15 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     const router = virtualRouter(fqName[1], properties.ip, properties.ipamRefs ?? [], newUid());
     const result = state.addVirtualRouter(router);
     if (!result.ok) return sendText(res, 409, `Conflict: ${result.message}`);
-    sendJson(res, 200, { 'virtual-router': { fq_name: router.fq_name, uuid: router.uuid, href: href('virtual-router', router.uuid), parent_type: router.parent_type, name: router.name } });
+    sendJson(res, 200, {
+      'virtual-router': {
+        fq_name: router.fq_name,
+        uuid: router.uuid,
+        href: href('virtual-router', router.uuid),
+        parent_type: router.parent_type,
+        name: router.name,
+      },
+    });
   }
 
   /** POST of a project, network IPAM or virtual network: `{"<resource>": {fq_name, ...}}`. */
@@ -99,26 +115,56 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     const object = configObject(collection, input);
     if (typeof object === 'string') return sendText(res, object.startsWith('Reference') ? 404 : 400, object);
     const result = state.addConfigObject(collections[collection](), object);
-    if (!result.ok) return sendText(res, result.reason === 'NotFound' ? 404 : 409, `${result.reason === 'NotFound' ? 'Not Found' : 'Conflict'}: ${result.message}`);
-    sendJson(res, 200, { [resource]: { fq_name: object.fq_name, uuid: object.uuid, href: href(resource, object.uuid), parent_type: object.parent_type, parent_uuid: object['parent_uuid'] ?? null, name: object.name } });
+    if (!result.ok)
+      return sendText(
+        res,
+        result.reason === 'NotFound' ? 404 : 409,
+        `${result.reason === 'NotFound' ? 'Not Found' : 'Conflict'}: ${result.message}`,
+      );
+    sendJson(res, 200, {
+      [resource]: {
+        fq_name: object.fq_name,
+        uuid: object.uuid,
+        href: href(resource, object.uuid),
+        parent_type: object.parent_type,
+        parent_uuid: object['parent_uuid'] ?? null,
+        name: object.name,
+      },
+    });
   }
 
   /** The object to store from a POST body, checked; a string is the error to answer. */
   function configObject(collection: ConfigCollection, input: Record<string, unknown>): ContrailObject | string {
     const fqName = input['fq_name'];
     const depth = collection === 'projects' ? 2 : 3;
-    if (!Array.isArray(fqName) || fqName.length !== depth || fqName[0] !== 'default-domain' || !fqName.every((part) => typeof part === 'string' && part)) {
+    if (
+      !Array.isArray(fqName) ||
+      fqName.length !== depth ||
+      fqName[0] !== 'default-domain' ||
+      !fqName.every((part) => typeof part === 'string' && part)
+    ) {
       return `Bad Request: fq_name must be ["default-domain", ${collection === 'projects' ? '<project>' : '<project>, <name>'}]`;
     }
     const uuid = input['uuid'] ?? newUid();
     if (typeof uuid !== 'string' || !UUID.test(uuid)) return 'Bad Request: uuid must be a UUID';
     const name = fqName[depth - 1] as string;
     const displayName = typeof input['display_name'] === 'string' ? input['display_name'] : name;
-    const base = { uuid, fq_name: fqName as string[], name, display_name: displayName, parent_type: collection === 'projects' ? 'domain' : 'project' };
+    const base = {
+      uuid,
+      fq_name: fqName as string[],
+      name,
+      display_name: displayName,
+      parent_type: collection === 'projects' ? 'domain' : 'project',
+    };
     if (collection === 'projects') return base;
-    if (collection === 'network-ipams') return { ...base, ipam_subnet_method: typeof input['ipam_subnet_method'] === 'string' ? input['ipam_subnet_method'] : 'user-defined-subnet' };
+    if (collection === 'network-ipams')
+      return {
+        ...base,
+        ipam_subnet_method: typeof input['ipam_subnet_method'] === 'string' ? input['ipam_subnet_method'] : 'user-defined-subnet',
+      };
     const targets = isRecord(input['route_target_list']) ? input['route_target_list']['route_target'] : [];
-    if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string' && ROUTE_TARGET.test(t))) return 'Bad Request: route_target_list.route_target must be a list of "target:<asn>:<number>"';
+    if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string' && ROUTE_TARGET.test(t)))
+      return 'Bad Request: route_target_list.route_target must be a list of "target:<asn>:<number>"';
     const refs = input['network_ipam_refs'] ?? [];
     if (!Array.isArray(refs)) return 'Bad Request: network_ipam_refs must be a list';
     const ipamRefs: JsonObject[] = [];
@@ -130,11 +176,21 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
       const checked: JsonObject[] = [];
       for (const item of subnets) {
         const subnet = isRecord(item) ? item['subnet'] : undefined;
-        if (!isRecord(subnet) || typeof subnet['ip_prefix'] !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(subnet['ip_prefix']) || typeof subnet['ip_prefix_len'] !== 'number') {
+        if (
+          !isRecord(subnet) ||
+          typeof subnet['ip_prefix'] !== 'string' ||
+          !/^\d{1,3}(\.\d{1,3}){3}$/.test(subnet['ip_prefix']) ||
+          typeof subnet['ip_prefix_len'] !== 'number'
+        ) {
           return 'Bad Request: each ipam_subnets item needs subnet {ip_prefix, ip_prefix_len}';
         }
         const prefix = subnet['ip_prefix'];
-        checked.push({ subnet: { ip_prefix: prefix, ip_prefix_len: subnet['ip_prefix_len'] }, default_gateway: prefix.replace(/\.0$/, '.1'), subnet_uuid: newUid(), enable_dhcp: true });
+        checked.push({
+          subnet: { ip_prefix: prefix, ip_prefix_len: subnet['ip_prefix_len'] },
+          default_gateway: prefix.replace(/\.0$/, '.1'),
+          subnet_uuid: newUid(),
+          enable_dhcp: true,
+        });
       }
       ipamRefs.push({ to: ipam.fq_name, uuid: ipam.uuid, attr: { ipam_subnets: checked } });
     }
@@ -154,7 +210,8 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
     if (!body.ok) return sendText(res, 400, body.error);
     const input = isRecord(body.value) ? body.value['virtual-router'] : undefined;
     if (!isRecord(input)) return sendText(res, 400, 'Bad Request: expected {"virtual-router": {...}}');
-    if (input['fq_name'] !== undefined && JSON.stringify(input['fq_name']) !== JSON.stringify(router.fq_name)) return sendText(res, 400, 'Bad Request: fq_name cannot be changed');
+    if (input['fq_name'] !== undefined && JSON.stringify(input['fq_name']) !== JSON.stringify(router.fq_name))
+      return sendText(res, 400, 'Bad Request: fq_name cannot be changed');
     const properties = routerProperties(input);
     if (typeof properties === 'string') return sendText(res, properties.startsWith('Reference') ? 404 : 400, properties);
     if (properties.ip !== undefined) router['virtual_router_ip_address'] = properties.ip;
@@ -165,7 +222,8 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
   /** The writable properties of a virtual-router, checked; a string is the error to answer. */
   function routerProperties(input: Record<string, unknown>): { ip?: string; ipamRefs?: JsonObject[] } | string {
     const ip = input['virtual_router_ip_address'];
-    if (ip !== undefined && (typeof ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip))) return 'Bad Request: virtual_router_ip_address must be an IPv4 address';
+    if (ip !== undefined && (typeof ip !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)))
+      return 'Bad Request: virtual_router_ip_address must be an IPv4 address';
     const refs = input['network_ipam_refs'];
     if (refs === undefined) return { ip };
     if (!Array.isArray(refs)) return 'Bad Request: network_ipam_refs must be a list';
@@ -182,6 +240,8 @@ export function contrailHandler(state: CloudState, baseUrl: () => string) {
 /** The network IPAM a reference names by `uuid` or `to` (its fq_name), or the error to answer. */
 function referencedIpam(state: CloudState, ref: unknown) {
   if (!isRecord(ref)) return 'Bad Request: each reference must be an object';
-  const ipam = state.networkIpams.find((i) => i.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === i.fq_name.join(':')));
+  const ipam = state.networkIpams.find(
+    (i) => i.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === i.fq_name.join(':')),
+  );
   return ipam ?? `Reference not found: network-ipam ${JSON.stringify(ref['uuid'] ?? ref['to'])}`;
 }

@@ -11,7 +11,14 @@ export interface LoopbackServer {
 
 /** Listens on a free port; an exception in `handler` is logged and answered with 500. */
 /** Serves `handler` on `host:port` (0: a free port); the URL names `advertisedHost`, what clients reach. */
-export async function listen(name: string, host: string, logger: Logger, handler: Handler, port = 0, advertisedHost = host): Promise<LoopbackServer> {
+export async function listen(
+  name: string,
+  host: string,
+  logger: Logger,
+  handler: Handler,
+  port = 0,
+  advertisedHost = host,
+): Promise<LoopbackServer> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     Promise.resolve()

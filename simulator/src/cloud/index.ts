@@ -6,7 +6,15 @@ import { kubernetesHandler } from './kubernetes.ts';
 import { OPENSTACK_PREFIX, openStackHandler } from './openstack.ts';
 import { CloudState, type CloudSnapshot, type CloudStateOptions, type Fault } from './state.ts';
 
-export { CloudState, defaultCloudCredentials, type CloudCredentials, type CloudSnapshot, type CloudStateEvents, type CloudStateOptions, type Fault } from './state.ts';
+export {
+  CloudState,
+  defaultCloudCredentials,
+  type CloudCredentials,
+  type CloudSnapshot,
+  type CloudStateEvents,
+  type CloudStateOptions,
+  type Fault,
+} from './state.ts';
 
 export interface CloudSimulatorOptions extends CloudStateOptions {
   scenario: Scenario;
@@ -48,13 +56,44 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
   let contrailBase = '';
   const servers: LoopbackServer[] = [];
   try {
-    const openstack = await listen('openstack', host, logger, faulty(state, 'openstack', openStackHandler(state, () => openstackBase), onChange), options.ports?.openstack, options.advertisedHost);
+    const openstack = await listen(
+      'openstack',
+      host,
+      logger,
+      faulty(
+        state,
+        'openstack',
+        openStackHandler(state, () => openstackBase),
+        onChange,
+      ),
+      options.ports?.openstack,
+      options.advertisedHost,
+    );
     servers.push(openstack);
     openstackBase = openstack.url;
-    const contrail = await listen('contrail', host, logger, faulty(state, 'contrail', contrailHandler(state, () => contrailBase), onChange), options.ports?.contrail, options.advertisedHost);
+    const contrail = await listen(
+      'contrail',
+      host,
+      logger,
+      faulty(
+        state,
+        'contrail',
+        contrailHandler(state, () => contrailBase),
+        onChange,
+      ),
+      options.ports?.contrail,
+      options.advertisedHost,
+    );
     servers.push(contrail);
     contrailBase = contrail.url;
-    const kubernetes = await listen('kubernetes', host, logger, faulty(state, 'kubernetes', kubernetesHandler(state), onChange), options.ports?.kubernetes, options.advertisedHost);
+    const kubernetes = await listen(
+      'kubernetes',
+      host,
+      logger,
+      faulty(state, 'kubernetes', kubernetesHandler(state), onChange),
+      options.ports?.kubernetes,
+      options.advertisedHost,
+    );
     servers.push(kubernetes);
     const simulator: CloudSimulator = {
       openstackAuthUrl: `${openstack.url}${OPENSTACK_PREFIX.identity}/v3`,

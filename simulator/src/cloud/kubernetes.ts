@@ -38,7 +38,13 @@ export function kubernetesHandler(state: CloudState) {
         if (method === 'DELETE') {
           const result = state.deleteNode(name);
           if (!result.ok) return failure(res, result, 'nodes', name);
-          return sendJson(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'nodes', uid: result.value.metadata.uid } });
+          return sendJson(res, 200, {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Success',
+            details: { name, kind: 'nodes', uid: result.value.metadata.uid },
+          });
         }
       }
     } else if (resource === 'pods' && name === undefined && method === 'GET') {
@@ -85,11 +91,22 @@ export function kubernetesHandler(state: CloudState) {
     const matches = (o: KubeObject) => matchesSelector(labels, o.metadata.labels) && matchesSelector(fields, fieldsOf(o));
     const watch = url.searchParams.get('watch');
     if (watch === '1' || watch === 'true') return streamWatch(req, res, url, resource, matches);
-    sendJson(res, 200, { kind: kinds[resource].list, apiVersion: 'v1', metadata: { resourceVersion: state.resourceVersion }, items: items.filter(matches) });
+    sendJson(res, 200, {
+      kind: kinds[resource].list,
+      apiVersion: 'v1',
+      metadata: { resourceVersion: state.resourceVersion },
+      items: items.filter(matches),
+    });
   }
 
   // Newline-delimited {"type", "object"} events until the client goes away or timeoutSeconds pass.
-  function streamWatch(req: IncomingMessage, res: ServerResponse, url: URL, resource: KubeResource, matches: (o: KubeObject) => boolean): void {
+  function streamWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    resource: KubeResource,
+    matches: (o: KubeObject) => boolean,
+  ): void {
     const namespace = url.pathname.split('/')[4];
     const scoped = url.pathname.startsWith('/api/v1/namespaces/') ? namespace : undefined;
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
@@ -109,7 +126,13 @@ export function kubernetesHandler(state: CloudState) {
     res.on('close', stop);
   }
 
-  async function create(req: IncomingMessage, res: ServerResponse, resource: KubeResource, namespace: string | undefined, store: (o: KubeObject) => Result<KubeObject>): Promise<void> {
+  async function create(
+    req: IncomingMessage,
+    res: ServerResponse,
+    resource: KubeResource,
+    namespace: string | undefined,
+    store: (o: KubeObject) => Result<KubeObject>,
+  ): Promise<void> {
     const body = await readJson(req);
     if (!body.ok) return status(res, 400, 'BadRequest', `the body of the request was in an unknown format: ${body.error}`);
     const object = toObject(body.value, resource, namespace);
@@ -122,17 +145,34 @@ export function kubernetesHandler(state: CloudState) {
   async function patchNode(req: IncomingMessage, res: ServerResponse, node: KubeObject): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (!MERGE_PATCH_TYPES.includes(type)) {
-      return status(res, 415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH_TYPES.join(', ')}`);
+      return status(
+        res,
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH_TYPES.join(', ')}`,
+      );
     }
     const body = await readJson(req);
     if (!body.ok) return status(res, 400, 'BadRequest', `the body of the request was in an unknown format: ${body.error}`);
     if (!isRecord(body.value)) return status(res, 400, 'BadRequest', 'a merge patch must be a JSON object');
     const patched = mergePatch(node, body.value as Json);
     const metadata = asObject(asObject(patched)['metadata']);
-    if (metadata['name'] !== node.metadata.name) return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.name: field is immutable`, { name: node.metadata.name, kind: 'nodes' });
+    if (metadata['name'] !== node.metadata.name)
+      return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.name: field is immutable`, {
+        name: node.metadata.name,
+        kind: 'nodes',
+      });
     const labels = metadata['labels'] ?? {};
-    if (!isStringRecord(labels)) return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.labels: values must be strings`, { name: node.metadata.name, kind: 'nodes' });
-    sendJson(res, 200, state.replaceNode({ ...(patched as KubeObject), metadata: { ...node.metadata, ...metadata, labels } as KubeObject['metadata'] }));
+    if (!isStringRecord(labels))
+      return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.labels: values must be strings`, {
+        name: node.metadata.name,
+        kind: 'nodes',
+      });
+    sendJson(
+      res,
+      200,
+      state.replaceNode({ ...(patched as KubeObject), metadata: { ...node.metadata, ...metadata, labels } as KubeObject['metadata'] }),
+    );
   }
 }
 
@@ -140,12 +180,14 @@ export function kubernetesHandler(state: CloudState) {
 function toObject(value: unknown, resource: KubeResource, namespace: string | undefined): KubeObject | string {
   const { kind } = kinds[resource];
   if (!isRecord(value)) return `${kind} is invalid: the body must be a JSON object`;
-  if (value['kind'] !== undefined && value['kind'] !== kind) return `${kind} is invalid: kind: Invalid value: ${JSON.stringify(value['kind'])}`;
+  if (value['kind'] !== undefined && value['kind'] !== kind)
+    return `${kind} is invalid: kind: Invalid value: ${JSON.stringify(value['kind'])}`;
   const metadata = value['metadata'];
   if (!isRecord(metadata)) return `${kind} is invalid: metadata: Required value`;
   const name = metadata['name'];
   if (typeof name !== 'string' || !name) return `${kind} is invalid: metadata.name: Required value: name is required`;
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) return `${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`;
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
+    return `${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`;
   const labels = metadata['labels'] ?? {};
   if (!isStringRecord(labels)) return `${kind} "${name}" is invalid: metadata.labels: values must be strings`;
   const annotations = metadata['annotations'] ?? {};
@@ -156,7 +198,11 @@ function toObject(value: unknown, resource: KubeResource, namespace: string | un
   const spec = value['spec'];
   if (resource === 'pods') {
     const containers = isRecord(spec) ? spec['containers'] : undefined;
-    if (!Array.isArray(containers) || !containers.length || !containers.every((c) => isRecord(c) && typeof c['name'] === 'string' && typeof c['image'] === 'string')) {
+    if (
+      !Array.isArray(containers) ||
+      !containers.length ||
+      !containers.every((c) => isRecord(c) && typeof c['name'] === 'string' && typeof c['image'] === 'string')
+    ) {
       return `Pod "${name}" is invalid: spec.containers: Required value: each container needs a name and an image`;
     }
   }
@@ -198,7 +244,16 @@ function fieldsOf(object: KubeObject): Record<string, string | undefined> {
 }
 
 function status(res: ServerResponse, code: number, reason: string, message: string, details?: Record<string, string>): void {
-  sendJson(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code });
+  sendJson(res, code, {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  });
 }
 
 function notFound(res: ServerResponse, resource: KubeResource, name: string): void {

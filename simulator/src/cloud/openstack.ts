@@ -21,11 +21,19 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
     if (path.startsWith(`${OPENSTACK_PREFIX.identity}/v3`)) {
       const rest = path.slice(`${OPENSTACK_PREFIX.identity}/v3`.length);
       if (rest === '' && method === 'GET') {
-        return sendJson(res, 200, { version: { id: 'v3.14', status: 'stable', updated: '2020-04-07T00:00:00Z', links: [{ rel: 'self', href: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/` }] } });
+        return sendJson(res, 200, {
+          version: {
+            id: 'v3.14',
+            status: 'stable',
+            updated: '2020-04-07T00:00:00Z',
+            links: [{ rel: 'self', href: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/` }],
+          },
+        });
       }
       if (rest === '/auth/tokens' && method === 'POST') return issueToken(req, res);
       if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
-      if (rest === '/projects' && method === 'GET') return sendJson(res, 200, { projects: state.projects, links: { self: `${baseUrl()}${path}`, next: null, previous: null } });
+      if (rest === '/projects' && method === 'GET')
+        return sendJson(res, 200, { projects: state.projects, links: { self: `${baseUrl()}${path}`, next: null, previous: null } });
       if (rest === '/projects' && method === 'POST') return createProject(req, res);
       const projectId = /^\/projects\/([^/]+)$/.exec(rest)?.[1];
       if (projectId && method === 'DELETE') {
@@ -41,12 +49,18 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
       const rest = path.slice(OPENSTACK_PREFIX.compute.length);
       const version = novaVersion(req);
-      const headers = { 'x-openstack-nova-api-version': version, 'openstack-api-version': `compute ${version}`, vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version' };
-      if (method === 'GET' && rest === '/servers/detail') return sendJson(res, 200, { servers: state.servers.map((s) => serverView(s, version)) }, headers);
+      const headers = {
+        'x-openstack-nova-api-version': version,
+        'openstack-api-version': `compute ${version}`,
+        vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
+      };
+      if (method === 'GET' && rest === '/servers/detail')
+        return sendJson(res, 200, { servers: state.servers.map((s) => serverView(s, version)) }, headers);
       if (method === 'GET' && rest === '/servers') {
         return sendJson(res, 200, { servers: state.servers.map((s) => ({ id: s.id, name: s.name, links: [] })) }, headers);
       }
-      if (method === 'GET' && rest === '/os-hypervisors/detail') return sendJson(res, 200, { hypervisors: hypervisorsView(state, version) }, headers);
+      if (method === 'GET' && rest === '/os-hypervisors/detail')
+        return sendJson(res, 200, { hypervisors: hypervisorsView(state, version) }, headers);
       return sendJson(res, 404, { itemNotFound: { code: 404, message: `The resource could not be found.` } }, headers);
     }
 
@@ -71,10 +85,12 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
     const input = isRecord(body.value) ? body.value['project'] : undefined;
     if (!isRecord(input)) return bad('Expecting to find project in request body.');
     const name = input['name'];
-    if (typeof name !== 'string' || !name || name.length > 64) return bad("Invalid input for field 'name': a name of 1-64 characters is required.");
+    if (typeof name !== 'string' || !name || name.length > 64)
+      return bad("Invalid input for field 'name': a name of 1-64 characters is required.");
     // Without domain_id, the domain of the token's scope: the simulated data center has one.
     const domainId = input['domain_id'] ?? 'default';
-    if (domainId !== 'default') return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `Could not find domain: ${String(domainId)}.` } });
+    if (domainId !== 'default')
+      return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `Could not find domain: ${String(domainId)}.` } });
     const description = input['description'];
     const enabled = input['enabled'];
     const project: KeystoneProject = {
@@ -88,7 +104,9 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
     };
     const result = state.addProject(project);
     if (!result.ok) return sendJson(res, 409, { error: { code: 409, title: 'Conflict', message: result.message } });
-    sendJson(res, 201, { project: { ...project, tags: [], options: {}, links: { self: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/projects/${project.id}` } } });
+    sendJson(res, 201, {
+      project: { ...project, tags: [], options: {}, links: { self: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/projects/${project.id}` } },
+    });
   }
 
   async function issueToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -99,7 +117,13 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
     const c = state.credentials;
     const project = state.projects.find((p) => (login.projectId ? p.id === login.projectId : p.name === login.projectName));
     const domainOk = (d: { name?: string; id?: string }) => (d.id ? d.id === 'default' : d.name === c.domainName);
-    if (login.username !== c.username || login.password !== c.password || !domainOk(login.userDomain) || !project || (login.projectDomain && !domainOk(login.projectDomain))) {
+    if (
+      login.username !== c.username ||
+      login.password !== c.password ||
+      !domainOk(login.userDomain) ||
+      !project ||
+      (login.projectDomain && !domainOk(login.projectDomain))
+    ) {
       return sendJson(res, 401, unauthorized);
     }
     const { token, expiresAt, issuedAt } = state.issueToken(project.id);
@@ -107,7 +131,13 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       id: keystoneId('service', type),
       type,
       name,
-      endpoints: ['public', 'internal', 'admin'].map((iface) => ({ id: keystoneId('endpoint', type, iface), interface: iface, region_id: 'RegionOne', region: 'RegionOne', url })),
+      endpoints: ['public', 'internal', 'admin'].map((iface) => ({
+        id: keystoneId('endpoint', type, iface),
+        interface: iface,
+        region_id: 'RegionOne',
+        region: 'RegionOne',
+        url,
+      })),
     });
     sendJson(
       res,
@@ -115,7 +145,12 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       {
         token: {
           methods: ['password'],
-          user: { domain: { id: 'default', name: c.domainName }, id: keystoneId('user', c.username), name: c.username, password_expires_at: null },
+          user: {
+            domain: { id: 'default', name: c.domainName },
+            id: keystoneId('user', c.username),
+            name: c.username,
+            password_expires_at: null,
+          },
           audit_ids: [token.slice(-22)],
           expires_at: expiresAt.toISOString(),
           issued_at: issuedAt.toISOString(),
@@ -150,17 +185,21 @@ interface Login {
 // Keystone's own wording for a malformed request: "Expecting to find X in Y".
 function parseLogin(body: unknown): Login | string {
   const auth = isRecord(body) ? body['auth'] : undefined;
-  if (!isRecord(auth)) return 'Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect.';
+  if (!isRecord(auth))
+    return 'Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect.';
   const identity = auth['identity'];
-  if (!isRecord(identity) || !Array.isArray(identity['methods']) || !identity['methods'].includes('password')) return 'Expecting to find identity.methods ["password"] in auth.';
+  if (!isRecord(identity) || !Array.isArray(identity['methods']) || !identity['methods'].includes('password'))
+    return 'Expecting to find identity.methods ["password"] in auth.';
   const password = identity['password'];
   const user = isRecord(password) ? password['user'] : undefined;
-  if (!isRecord(user) || typeof user['name'] !== 'string' || typeof user['password'] !== 'string') return 'Expecting to find password.user.name and password.user.password in identity.';
+  if (!isRecord(user) || typeof user['name'] !== 'string' || typeof user['password'] !== 'string')
+    return 'Expecting to find password.user.name and password.user.password in identity.';
   const userDomain = domainOf(user['domain']);
   if (!userDomain) return 'Expecting to find domain in user.';
   const scope = auth['scope'];
   const project = isRecord(scope) ? scope['project'] : undefined;
-  if (!isRecord(project) || (typeof project['name'] !== 'string' && typeof project['id'] !== 'string')) return 'Expecting to find scope.project with a name or an id (only project-scoped tokens are supported).';
+  if (!isRecord(project) || (typeof project['name'] !== 'string' && typeof project['id'] !== 'string'))
+    return 'Expecting to find scope.project with a name or an id (only project-scoped tokens are supported).';
   return {
     username: user['name'],
     password: user['password'],
@@ -200,7 +239,10 @@ function atLeast(version: string, wanted: string): boolean {
 // Before 2.47 a server names its flavor by id; from 2.47 on the flavor is embedded.
 function serverView(server: CloudState['servers'][number], version: string) {
   if (atLeast(version, '2.47')) return server;
-  return { ...server, flavor: { id: keystoneId('flavor', String((server.flavor as { original_name?: string } | undefined)?.original_name)), links: [] } };
+  return {
+    ...server,
+    flavor: { id: keystoneId('flavor', String((server.flavor as { original_name?: string } | undefined)?.original_name)), links: [] },
+  };
 }
 
 function hypervisorsView(state: CloudState, version: string) {

@@ -1,5 +1,15 @@
 import type { Scenario, ScenarioGateway } from '../scenario.ts';
-import { keystoneId, stableUuid, type ContrailObject, type JsonObject, type KeystoneProject, type KubeObject, type NeutronNetwork, type NovaHypervisor, type NovaServer } from './model.ts';
+import {
+  keystoneId,
+  stableUuid,
+  type ContrailObject,
+  type JsonObject,
+  type KeystoneProject,
+  type KubeObject,
+  type NeutronNetwork,
+  type NovaHypervisor,
+  type NovaServer,
+} from './model.ts';
 
 /** Kubelet version the simulated nodes report. */
 export const KUBELET_VERSION = 'v1.30.4';
@@ -37,32 +47,36 @@ export interface OpenStackSeed {
 }
 
 export function seedOpenStack(scenario: Scenario): OpenStackSeed {
-  const projects = [ADMIN_PROJECT, ...scenario.tenants].map(
-    (name): KeystoneProject => ({
-      id: keystoneId('project', name),
-      name,
-      domain_id: 'default',
-      description: name === ADMIN_PROJECT ? 'Platform operators' : `IoT tenant ${name}`,
-      enabled: true,
-      is_domain: false,
-      parent_id: 'default',
-    }),
-  );
-  const hypervisors = hypervisorNames.map(
-    (hostname, i): NovaHypervisor => ({
-      uuid: stableUuid('hypervisor', hostname),
-      legacyId: i + 1,
-      hostname,
-      hostIp: `${FABRIC_PREFIX}.${11 + i}`,
-      vcpus: 32,
-      memoryMb: 131072,
-      localGb: 1800,
-    }),
-  );
+  const projects = [ADMIN_PROJECT, ...scenario.tenants].map((name): KeystoneProject => ({
+    id: keystoneId('project', name),
+    name,
+    domain_id: 'default',
+    description: name === ADMIN_PROJECT ? 'Platform operators' : `IoT tenant ${name}`,
+    enabled: true,
+    is_domain: false,
+    parent_id: 'default',
+  }));
+  const hypervisors = hypervisorNames.map((hostname, i): NovaHypervisor => ({
+    uuid: stableUuid('hypervisor', hostname),
+    legacyId: i + 1,
+    hostname,
+    hostIp: `${FABRIC_PREFIX}.${11 + i}`,
+    vcpus: 32,
+    memoryMb: 131072,
+    localGb: 1800,
+  }));
   const adminId = projects[0]!.id;
   const vms = [
     ...controlPlane.map((vm) => ({ ...vm, projectId: adminId, network: 'mgmt' })),
-    ...scenario.tenants.map((tenant) => ({ name: `${tenant}-dashboard`, flavor: 'm1.small', vcpus: 1, ram: 2048, disk: 20, projectId: keystoneId('project', tenant), network: `${tenant}-net` })),
+    ...scenario.tenants.map((tenant) => ({
+      name: `${tenant}-dashboard`,
+      flavor: 'm1.small',
+      vcpus: 1,
+      ram: 2048,
+      disk: 20,
+      projectId: keystoneId('project', tenant),
+      network: `${tenant}-net`,
+    })),
   ];
   const servers = vms.map((vm, i): NovaServer => {
     const host = hypervisorNames[i % hypervisorNames.length]!;
@@ -77,7 +91,16 @@ export function seedOpenStack(scenario: Scenario): OpenStackSeed {
       updated: SEED_TIME,
       flavor: { original_name: vm.flavor, vcpus: vm.vcpus, ram: vm.ram, disk: vm.disk, ephemeral: 0, swap: 0, extra_specs: {} },
       image: { id: stableUuid('image', 'debian-8') },
-      addresses: { [vm.network]: [{ addr: `10.0.${Math.floor(i / 200)}.${(i % 200) + 10}`, version: 4, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': macFor(vm.name) }] },
+      addresses: {
+        [vm.network]: [
+          {
+            addr: `10.0.${Math.floor(i / 200)}.${(i % 200) + 10}`,
+            version: 4,
+            'OS-EXT-IPS:type': 'fixed',
+            'OS-EXT-IPS-MAC:mac_addr': macFor(vm.name),
+          },
+        ],
+      },
       key_name: null,
       'OS-EXT-SRV-ATTR:host': host,
       'OS-EXT-SRV-ATTR:hypervisor_hostname': host,
@@ -141,7 +164,13 @@ function tenantIpam(tenant: string): ContrailObject {
 
 export function seedContrail(scenario: Scenario): ContrailSeed {
   const networkIpams: ContrailObject[] = [
-    { uuid: stableUuid('ipam', 'default'), fq_name: ['default-domain', 'default-project', 'default-network-ipam'], name: 'default-network-ipam', parent_type: 'project', ipam_subnet_method: 'user-defined-subnet' },
+    {
+      uuid: stableUuid('ipam', 'default'),
+      fq_name: ['default-domain', 'default-project', 'default-network-ipam'],
+      name: 'default-network-ipam',
+      parent_type: 'project',
+      ipam_subnet_method: 'user-defined-subnet',
+    },
     ...scenario.tenants.map(tenantIpam),
   ];
   const fabric: ContrailObject = {
@@ -176,7 +205,9 @@ export function seedContrail(scenario: Scenario): ContrailSeed {
   const computeRouters = hypervisorNames.map((host, i) => virtualRouter(host, `${FABRIC_PREFIX}.${11 + i}`, []));
   const gatewayRouters = scenario.gateways.map((gateway, i) => {
     const ipam = networkIpams[scenario.tenants.indexOf(gateway.tenant) + 1]!;
-    return virtualRouter(gateway.id, gatewayAddress(i), [{ to: ipam.fq_name, uuid: ipam.uuid, attr: { allocation_pools: [], subnet: [] } }]);
+    return virtualRouter(gateway.id, gatewayAddress(i), [
+      { to: ipam.fq_name, uuid: ipam.uuid, attr: { allocation_pools: [], subnet: [] } },
+    ]);
   });
   const bgp = [
     bgpRouter('contrail-controller', 'contrail', 'control-node', `${FABRIC_PREFIX}.10`),
@@ -188,10 +219,20 @@ export function seedContrail(scenario: Scenario): ContrailSeed {
   const session = { session: [{ attributes: [{ bgp_router: null, address_families: { family: ['inet-vpn', 'route-target'] } }] }] };
   control!.bgp_router_refs = borders.map((b) => ({ to: b.fq_name, uuid: b.uuid, attr: session }));
   for (const b of borders) b.bgp_router_refs = [{ to: control!.fq_name, uuid: control!.uuid, attr: session }];
-  const projects = ['default-project', ADMIN_PROJECT, ...scenario.tenants].map(
-    (name): ContrailObject => ({ uuid: stableUuid('contrail-project', name), fq_name: ['default-domain', name], name, display_name: name, parent_type: 'domain' }),
-  );
-  return { projects, networkIpams, virtualNetworks: [fabric, ...tenantNetworks], virtualRouters: [...computeRouters, ...gatewayRouters], bgpRouters: bgp };
+  const projects = ['default-project', ADMIN_PROJECT, ...scenario.tenants].map((name): ContrailObject => ({
+    uuid: stableUuid('contrail-project', name),
+    fq_name: ['default-domain', name],
+    name,
+    display_name: name,
+    parent_type: 'domain',
+  }));
+  return {
+    projects,
+    networkIpams,
+    virtualNetworks: [fabric, ...tenantNetworks],
+    virtualRouters: [...computeRouters, ...gatewayRouters],
+    bgpRouters: bgp,
+  };
 }
 
 function ipamRef(ipam: ContrailObject, prefix: string, length: number): JsonObject {
@@ -199,11 +240,25 @@ function ipamRef(ipam: ContrailObject, prefix: string, length: number): JsonObje
   return {
     to: ipam.fq_name,
     uuid: ipam.uuid,
-    attr: { ipam_subnets: [{ subnet: { ip_prefix: prefix, ip_prefix_len: length }, default_gateway: gateway, subnet_uuid: stableUuid('subnet', prefix), enable_dhcp: true }] },
+    attr: {
+      ipam_subnets: [
+        {
+          subnet: { ip_prefix: prefix, ip_prefix_len: length },
+          default_gateway: gateway,
+          subnet_uuid: stableUuid('subnet', prefix),
+          enable_dhcp: true,
+        },
+      ],
+    },
   };
 }
 
-export function virtualRouter(host: string, ip: string | undefined, ipamRefs: JsonObject[], uuid = stableUuid('vrouter', host)): ContrailObject {
+export function virtualRouter(
+  host: string,
+  ip: string | undefined,
+  ipamRefs: JsonObject[],
+  uuid = stableUuid('vrouter', host),
+): ContrailObject {
   return {
     uuid,
     fq_name: ['default-global-system-config', host],
@@ -254,7 +309,12 @@ export function seedKubernetes(scenario: Scenario, nextVersion: () => string): K
     labels,
   });
   const master = kubeNode(
-    meta('k8s-master', { 'kubernetes.io/arch': 'amd64', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': 'k8s-master', 'node-role.kubernetes.io/control-plane': '' }),
+    meta('k8s-master', {
+      'kubernetes.io/arch': 'amd64',
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/hostname': 'k8s-master',
+      'node-role.kubernetes.io/control-plane': '',
+    }),
     `${FABRIC_PREFIX}.20`,
     true,
   );
@@ -263,21 +323,32 @@ export function seedKubernetes(scenario: Scenario, nextVersion: () => string): K
     master,
     ...scenario.gateways.map((gateway, i) => kubeNode(meta(gateway.id, gatewayLabels(gateway)), gatewayAddress(i), true)),
   ];
-  const namespaces = ['default', 'kube-system', ...scenario.tenants].map(
-    (name): KubeObject => ({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: meta(name, { 'kubernetes.io/metadata.name': name, ...(scenario.tenants.includes(name) ? { 'iot-platform.io/tenant': name } : {}) }),
-      spec: { finalizers: ['kubernetes'] },
-      status: { phase: 'Active' },
+  const namespaces = ['default', 'kube-system', ...scenario.tenants].map((name): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: meta(name, {
+      'kubernetes.io/metadata.name': name,
+      ...(scenario.tenants.includes(name) ? { 'iot-platform.io/tenant': name } : {}),
     }),
-  );
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  }));
   const system = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((component) =>
-    kubePod(meta(`${component}-k8s-master`, { component, tier: 'control-plane' }, 'kube-system'), 'k8s-master', {}, [{ name: component, image: `registry.k8s.io/${component === 'etcd' ? 'etcd:3.5.12-0' : `${component}:${KUBELET_VERSION}`}` }], `${FABRIC_PREFIX}.20`),
+    kubePod(
+      meta(`${component}-k8s-master`, { component, tier: 'control-plane' }, 'kube-system'),
+      'k8s-master',
+      {},
+      [{ name: component, image: `registry.k8s.io/${component === 'etcd' ? 'etcd:3.5.12-0' : `${component}:${KUBELET_VERSION}`}` }],
+      `${FABRIC_PREFIX}.20`,
+    ),
   );
   const collectors = scenario.gateways.map((gateway, i) =>
     kubePod(
-      meta(`collector-${gateway.id}`, { app: 'collector', 'iot-platform.io/gateway': gateway.id, 'iot-platform.io/tenant': gateway.tenant }, gateway.tenant),
+      meta(
+        `collector-${gateway.id}`,
+        { app: 'collector', 'iot-platform.io/gateway': gateway.id, 'iot-platform.io/tenant': gateway.tenant },
+        gateway.tenant,
+      ),
       gateway.id,
       { 'kubernetes.io/arch': gateway.arch },
       [{ name: 'collector', image: 'iot-platform/collector:1.0' }],
@@ -299,13 +370,31 @@ export function gatewayLabels(gateway: Pick<ScenarioGateway, 'id' | 'tenant' | '
 
 /** A node as its kubelet reports it; `ready` false is how a freshly registered node starts. */
 export function kubeNode(metadata: KubeObject['metadata'], address: string | undefined, ready: boolean): KubeObject {
-  return { apiVersion: 'v1', kind: 'Node', metadata, spec: {}, status: nodeStatus(metadata.name, metadata.labels['kubernetes.io/arch'] ?? 'amd64', address, ready) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata,
+    spec: {},
+    status: nodeStatus(metadata.name, metadata.labels['kubernetes.io/arch'] ?? 'amd64', address, ready),
+  };
 }
 
 export function nodeStatus(name: string, arch: string, address: string | undefined, ready: boolean, now = SEED_TIME): JsonObject {
   const small = arch !== 'amd64';
-  const capacity = { cpu: small ? '4' : '8', memory: small ? '944Mi' : '16318412Ki', pods: '110', 'ephemeral-storage': small ? '15023184Ki' : '102687672Ki' };
-  const condition = (type: string, status: string, reason: string, message: string) => ({ type, status, reason, message, lastHeartbeatTime: now, lastTransitionTime: now });
+  const capacity = {
+    cpu: small ? '4' : '8',
+    memory: small ? '944Mi' : '16318412Ki',
+    pods: '110',
+    'ephemeral-storage': small ? '15023184Ki' : '102687672Ki',
+  };
+  const condition = (type: string, status: string, reason: string, message: string) => ({
+    type,
+    status,
+    reason,
+    message,
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  });
   return {
     capacity,
     allocatable: capacity,
@@ -354,7 +443,9 @@ export function kubePod(
       restartPolicy: 'Always',
       schedulerName: 'default-scheduler',
     },
-    status: running ? runningPodStatus(containers, podIP, now) : { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: nodeName ? 'True' : 'False' }] },
+    status: running
+      ? runningPodStatus(containers, podIP, now)
+      : { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: nodeName ? 'True' : 'False' }] },
   };
 }
 
@@ -363,7 +454,11 @@ export function runningPodStatus(containers: { name: string; image: string }[], 
     phase: 'Running',
     ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: now,
-    conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+    conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => ({
+      type,
+      status: 'True',
+      lastTransitionTime: now,
+    })),
     containerStatuses: containers.map((c) => ({
       name: c.name,
       image: c.image,

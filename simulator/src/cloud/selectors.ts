@@ -2,9 +2,7 @@
  * Kubernetes label and field selectors, as the API server reads them:
  * `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, joined by commas.
  */
-export type Requirement =
-  | { key: string; op: 'in' | 'notin'; values: string[] }
-  | { key: string; op: 'exists' | '!exists' };
+export type Requirement = { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | '!exists' };
 
 export class SelectorError extends Error {}
 
@@ -15,7 +13,10 @@ export function parseLabelSelector(selector: string): Requirement[] {
     if (!term) continue;
     let match = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
     if (match) {
-      const values = match[3]!.split(',').map((v) => v.trim()).filter(Boolean);
+      const values = match[3]!
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
       requirements.push({ key: match[1]!, op: match[2] as 'in' | 'notin', values });
       continue;
     }

@@ -12,7 +12,12 @@ export interface CloudCredentials {
   domainName: string;
 }
 
-export const defaultCloudCredentials: CloudCredentials = { username: 'admin', password: 'iot-platform', projectName: 'admin', domainName: 'Default' };
+export const defaultCloudCredentials: CloudCredentials = {
+  username: 'admin',
+  password: 'iot-platform',
+  projectName: 'admin',
+  domainName: 'Default',
+};
 
 export interface CloudStateOptions {
   /** How long the simulated kubelet takes to report a new node (and to start a new pod). Default 300 ms. */
@@ -103,7 +108,10 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
 
-  constructor(readonly scenario: Scenario, options: CloudStateOptions = {}) {
+  constructor(
+    readonly scenario: Scenario,
+    options: CloudStateOptions = {},
+  ) {
     super();
     this.credentials = { ...defaultCloudCredentials, ...options.credentials };
     this.nodeReadyDelayMs = options.nodeReadyDelayMs ?? 300;
@@ -170,7 +178,13 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
       if (isReady(node)) continue;
       this.#later(() => {
         if (this.nodes.get(node.metadata.name) !== node) return;
-        node.status = nodeStatus(node.metadata.name, node.metadata.labels['kubernetes.io/arch'] ?? 'amd64', undefined, true, new Date().toISOString());
+        node.status = nodeStatus(
+          node.metadata.name,
+          node.metadata.labels['kubernetes.io/arch'] ?? 'amd64',
+          undefined,
+          true,
+          new Date().toISOString(),
+        );
         this.#store('nodes', 'MODIFIED', node);
       });
     }
@@ -206,7 +220,11 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   /** Adds a Keystone project; names are unique within a domain. */
   addProject(project: KeystoneProject): Result<KeystoneProject> {
     if (this.projects.some((p) => p.name === project.name && p.domain_id === project.domain_id)) {
-      return { ok: false, reason: 'AlreadyExists', message: `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${project.name}.` };
+      return {
+        ok: false,
+        reason: 'AlreadyExists',
+        message: `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${project.name}.`,
+      };
     }
     this.projects.push(project);
     return { ok: true, value: project };
@@ -227,10 +245,20 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   addConfigObject(list: ContrailObject[], object: ContrailObject): Result<ContrailObject> {
     const fq = object.fq_name.join(':');
     const existing = list.find((o) => o.fq_name.join(':') === fq || o.uuid === object.uuid);
-    if (existing) return { ok: false, reason: 'AlreadyExists', message: `Fq_name ${JSON.stringify(object.fq_name)} already exists with uuid: ${existing.uuid}` };
+    if (existing)
+      return {
+        ok: false,
+        reason: 'AlreadyExists',
+        message: `Fq_name ${JSON.stringify(object.fq_name)} already exists with uuid: ${existing.uuid}`,
+      };
     if (object.parent_type === 'project') {
       const parent = this.contrailProjects.find((p) => p.fq_name.join(':') === object.fq_name.slice(0, 2).join(':'));
-      if (!parent) return { ok: false, reason: 'NotFound', message: `Parent ${JSON.stringify(object.fq_name.slice(0, 2))} type project does not exist` };
+      if (!parent)
+        return {
+          ok: false,
+          reason: 'NotFound',
+          message: `Parent ${JSON.stringify(object.fq_name.slice(0, 2))} type project does not exist`,
+        };
       object['parent_uuid'] = parent.uuid;
     }
     list.push(object);
@@ -246,9 +274,21 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     if (index < 0) return { ok: false, reason: 'NotFound', message: `ID ${uuid} not found` };
     const object = list[index]!;
     const children = [...this.networkIpams, ...this.virtualNetworks].filter((o) => o['parent_uuid'] === uuid);
-    if (children.length) return { ok: false, reason: 'Invalid', message: `Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}` };
-    const referrers = [...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) => asArray(o['network_ipam_refs']).some((r) => asObject(r)['uuid'] === uuid));
-    if (referrers.length) return { ok: false, reason: 'Invalid', message: `Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}` };
+    if (children.length)
+      return {
+        ok: false,
+        reason: 'Invalid',
+        message: `Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}`,
+      };
+    const referrers = [...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) =>
+      asArray(o['network_ipam_refs']).some((r) => asObject(r)['uuid'] === uuid),
+    );
+    if (referrers.length)
+      return {
+        ok: false,
+        reason: 'Invalid',
+        message: `Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}`,
+      };
     list.splice(index, 1);
     return { ok: true, value: object };
   }
@@ -260,7 +300,12 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
 
   addVirtualRouter(router: ContrailObject): Result<ContrailObject> {
     const existing = this.findVirtualRouterByName(router.name);
-    if (existing) return { ok: false, reason: 'AlreadyExists', message: `Fq_name ${JSON.stringify(router.fq_name)} already exists with uuid: ${existing.uuid}` };
+    if (existing)
+      return {
+        ok: false,
+        reason: 'AlreadyExists',
+        message: `Fq_name ${JSON.stringify(router.fq_name)} already exists with uuid: ${existing.uuid}`,
+      };
     this.virtualRouters.set(router.uuid, router);
     return { ok: true, value: router };
   }
@@ -351,7 +396,10 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
       if (node) spec['nodeName'] = node.metadata.name;
     }
     pod.spec = spec;
-    pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: typeof spec['nodeName'] === 'string' ? 'True' : 'False' }] };
+    pod.status = {
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: typeof spec['nodeName'] === 'string' ? 'True' : 'False' }],
+    };
     this.#store('pods', 'ADDED', pod);
     const node = this.nodes.get(String(spec['nodeName']));
     if (node && isReady(node)) this.#later(() => this.#startPod(pod));
@@ -398,8 +446,15 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
 
   #startPod(pod: KubeObject): void {
     if (this.pods.get(podKey(pod)) !== pod) return;
-    const containers = asArray(asObject(pod.spec)['containers']).map((c) => ({ name: String(asObject(c)['name']), image: String(asObject(c)['image']) }));
-    pod.status = runningPodStatus(containers, `10.244.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 2}`, new Date().toISOString());
+    const containers = asArray(asObject(pod.spec)['containers']).map((c) => ({
+      name: String(asObject(c)['name']),
+      image: String(asObject(c)['image']),
+    }));
+    pod.status = runningPodStatus(
+      containers,
+      `10.244.${Math.floor(Math.random() * 250) + 1}.${Math.floor(Math.random() * 250) + 2}`,
+      new Date().toISOString(),
+    );
     this.#store('pods', 'MODIFIED', pod);
   }
 
@@ -443,7 +498,10 @@ export function podPhase(pod: KubeObject): string | undefined {
 /** Whether the scheduler may bind `pod` to `node`: a worker whose labels match the pod's nodeSelector. */
 function matchesNodeSelector(node: KubeObject, pod: KubeObject): boolean {
   const selector = asObject(asObject(pod.spec)['nodeSelector']);
-  return !node.metadata.labels['node-role.kubernetes.io/control-plane'] && Object.entries(selector).every(([k, v]) => node.metadata.labels[k] === v);
+  return (
+    !node.metadata.labels['node-role.kubernetes.io/control-plane'] &&
+    Object.entries(selector).every(([k, v]) => node.metadata.labels[k] === v)
+  );
 }
 
 export function isReady(node: KubeObject): boolean {

@@ -10,9 +10,13 @@ export function toGraphQLError(error: unknown): GraphQLError {
   if (error instanceof IqrfTimeoutError) return userError(ErrorCode.GATEWAY_TIMEOUT, error.message, { gatewayId: error.gatewayId });
   if (error instanceof IqrfUnavailableError) return userError(ErrorCode.GATEWAY_TIMEOUT, error.message, { gatewayId: error.gatewayId });
   if (error instanceof GatewayUnavailableError) {
-    return userError(ErrorCode.GATEWAY_UNAVAILABLE, error.message, { gatewayId: error.gatewayId, ...(error.retryAt ? { retryAt: new Date(error.retryAt).toISOString() } : {}) });
+    return userError(ErrorCode.GATEWAY_UNAVAILABLE, error.message, {
+      gatewayId: error.gatewayId,
+      ...(error.retryAt ? { retryAt: new Date(error.retryAt).toISOString() } : {}),
+    });
   }
-  if (error instanceof IqrfStatusError) return userError(ErrorCode.GATEWAY_ERROR, error.message, { gatewayId: error.gatewayId, status: error.status });
+  if (error instanceof IqrfStatusError)
+    return userError(ErrorCode.GATEWAY_ERROR, error.message, { gatewayId: error.gatewayId, status: error.status });
   return new GraphQLError('Unexpected error.', { originalError: error instanceof Error ? error : new Error(String(error)) });
 }
 

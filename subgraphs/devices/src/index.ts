@@ -19,7 +19,12 @@ export async function startDevicesSubgraph(options: SubgraphStartOptions & { sou
     exposeInternalErrors: options.exposeInternalErrors ?? false,
     idempotency: sources.idempotency ?? new MemoryIdempotencyStore(),
     discoveries: new MeshDiscoveries({ iqrf: sources.iqrf, logger, onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId) }),
-    activation: new GatewayActivation({ registry: sources.registry, iqrf: sources.iqrf, nodeReady: (id) => sources.provisioner.nodeReady(id), logger }),
+    activation: new GatewayActivation({
+      registry: sources.registry,
+      iqrf: sources.iqrf,
+      nodeReady: (id) => sources.provisioner.nodeReady(id),
+      logger,
+    }),
     startedAt: Date.now(),
   };
   const subgraph = await startSubgraph<DevicesContext>({

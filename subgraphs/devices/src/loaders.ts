@@ -25,7 +25,8 @@ export function createLoaders(sources: DevicesSources, caller: Caller) {
   const open = sensorLoaders(sources, {
     visible: () => true,
     hidden: () => null,
-    failure: () => userError(ErrorCode.GATEWAY_UNAVAILABLE, 'The gateway of this sensor is not answering, and nothing is known of its sensors yet'),
+    failure: () =>
+      userError(ErrorCode.GATEWAY_UNAVAILABLE, 'The gateway of this sensor is not answering, and nothing is known of its sensors yet'),
   });
   const openSensor = new DataLoader<string, SensorInfo | null>(async (ids) => {
     const loaded = await open.sensor.loadMany(ids.map((id) => (sources.openSensorIds.has(id) ? id : '')));

@@ -5,7 +5,14 @@ import { connectMqtt, IqrfClient, onlineWindowMs } from '#iqrf';
 import { subgraphTrustFromEnv } from '#auth';
 import { checkStartup, durationFromEnv, explainListenError, runService, type PortToListen } from '#kit';
 import { MeshCatalog } from '#registry';
-import { backendOptionsFromEnv, backendServices, cloudServices, mqttService, openIdempotencyStore, openRegistry } from '../../../platform/backends.ts';
+import {
+  backendOptionsFromEnv,
+  backendServices,
+  cloudServices,
+  mqttService,
+  openIdempotencyStore,
+  openRegistry,
+} from '../../../platform/backends.ts';
 import { openDataCatalogFromEnv, publishedSensorIds } from '../../opendata/src/index.ts';
 import { startDevicesSubgraph } from './index.ts';
 
@@ -15,11 +22,16 @@ runService('devices', async (env, logger) => {
   const { kubernetes, contrail } = createCloudClients(cloud);
   const settings = mqttSettingsFromEnv(env);
   if (!settings.credentials || !settings.admin) {
-    throw new Error('Set MQTT_USERNAME and MQTT_PASSWORD (the subgraph\'s own broker account, role api) and MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD (it issues gateways\' credentials)');
+    throw new Error(
+      "Set MQTT_USERNAME and MQTT_PASSWORD (the subgraph's own broker account, role api) and MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD (it issues gateways' credentials)",
+    );
   }
   const backends = backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../../../.data/registry.json', import.meta.url)) });
   const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4001), host: env.string('HOST', '127.0.0.1') };
-  await checkStartup({ listen: [listen], reach: [mqttService(settings.url), ...backendServices(backends), ...(await cloudServices(cloud))] });
+  await checkStartup({
+    listen: [listen],
+    reach: [mqttService(settings.url), ...backendServices(backends), ...(await cloudServices(cloud))],
+  });
   const options = { protocolVersion: settings.protocolVersion, ...(settings.ca ? { ca: settings.ca } : {}) };
   const mqtt = await connectMqtt(settings.url, { ...options, credentials: settings.credentials });
   const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
@@ -38,7 +50,12 @@ runService('devices', async (env, logger) => {
     sources: {
       registry,
       iqrf,
-      catalog: new MeshCatalog(iqrf, { registry, offlineAfterMs: onlineWindow, logger, ...(env.optional('IQRF_TIMEOUT_MS') ? { timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) } : {}) }),
+      catalog: new MeshCatalog(iqrf, {
+        registry,
+        offlineAfterMs: onlineWindow,
+        logger,
+        ...(env.optional('IQRF_TIMEOUT_MS') ? { timeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000) } : {}),
+      }),
       provisioner: new GatewayProvisioner({ kubernetes, contrail, logger }),
       idempotency,
       credentials: new GatewayCredentials(accounts),

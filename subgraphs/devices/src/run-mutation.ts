@@ -19,7 +19,12 @@ export function runMutation<T extends Payload>(
 ): Promise<T> {
   const { exposeInternalErrors, idempotency } = ctx.services;
   return runKitMutation<UserError, T>(
-    { caller: ctx.caller, idempotency, toUserError: (error) => toUserError(error, { exposeInternalErrors }), shownOnce: ['mqttCredentials'] },
+    {
+      caller: ctx.caller,
+      idempotency,
+      toUserError: (error) => toUserError(error, { exposeInternalErrors }),
+      shownOnce: ['mqttCredentials'],
+    },
     mutation,
     input,
     failed,

@@ -9,4 +9,16 @@ import { Sensor } from './resolvers/sensor.ts';
 
 export const typeDefs = loadTypeDefs('../schema.graphql', import.meta.url);
 
-export const resolvers: Resolvers = { DateTime, Query, Mutation, Subscription, Gateway, MeshNetwork, MeshNode, Sensor, MeshDiscovery, MeshDiscoveryEvent, CollectorDeployment };
+export const resolvers: Resolvers = {
+  DateTime,
+  Query,
+  Mutation,
+  Subscription,
+  Gateway,
+  MeshNetwork,
+  MeshNode,
+  Sensor,
+  MeshDiscovery,
+  MeshDiscoveryEvent,
+  CollectorDeployment,
+};

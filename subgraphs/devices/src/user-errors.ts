@@ -37,20 +37,35 @@ export function badInput(field: string, message: string): MutationFailure {
  */
 export function toUserError(error: unknown, { exposeInternalErrors }: { exposeInternalErrors: boolean }): UserError | undefined {
   if (error instanceof MutationFailure) return { code: error.code, message: error.message, field: error.field };
-  if (error instanceof IqrfTimeoutError || error instanceof IqrfUnavailableError) return { code: 'GATEWAY_TIMEOUT', message: error.message, field: null };
+  if (error instanceof IqrfTimeoutError || error instanceof IqrfUnavailableError)
+    return { code: 'GATEWAY_TIMEOUT', message: error.message, field: null };
   if (error instanceof IqrfStatusError) return { code: 'GATEWAY_ERROR', message: error.message, field: null };
   if (error instanceof DiscoveryRunningError) return { code: 'CONFLICT', message: error.message, field: ['input', 'gatewayId'] };
-  if (error instanceof TenantNotReadyError) return { code: 'BAD_USER_INPUT', message: `${error.message}: the tenant must be onboarded first (onboardTenant)`, field: ['input', 'tenant'] };
+  if (error instanceof TenantNotReadyError)
+    return {
+      code: 'BAD_USER_INPUT',
+      message: `${error.message}: the tenant must be onboarded first (onboardTenant)`,
+      field: ['input', 'tenant'],
+    };
   // Kubernetes or Contrail has an object of that name already (e.g. a node named like the gateway).
   if (error instanceof UpstreamError && error.status === 409) {
-    return { code: 'ALREADY_EXISTS', message: exposeInternalErrors ? error.message : `${error.system} has an object of that name already`, field: null };
+    return {
+      code: 'ALREADY_EXISTS',
+      message: exposeInternalErrors ? error.message : `${error.system} has an object of that name already`,
+      field: null,
+    };
   }
   // Nothing was done yet (the check comes first), and the platform's own words name no internals.
-  if (error instanceof StepFailedError && error.cause instanceof TenantNotReadyError) return toUserError(error.cause, { exposeInternalErrors });
+  if (error instanceof StepFailedError && error.cause instanceof TenantNotReadyError)
+    return toUserError(error.cause, { exposeInternalErrors });
   if (error instanceof StepFailedError) {
     // The step's own failure says what kind it is; the message adds which step and what was undone.
     const cause = toUserError(error.cause, { exposeInternalErrors });
-    return { code: cause?.code ?? 'UPSTREAM_ERROR', message: exposeInternalErrors ? error.message : error.summary, field: cause?.field ?? null };
+    return {
+      code: cause?.code ?? 'UPSTREAM_ERROR',
+      message: exposeInternalErrors ? error.message : error.summary,
+      field: cause?.field ?? null,
+    };
   }
   return undefined;
 }

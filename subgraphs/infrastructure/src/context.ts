@@ -30,6 +30,10 @@ export interface InfrastructureContext {
   loaders: InfrastructureLoaders;
 }
 
-export function createInfrastructureContext(sources: InfrastructureSources, services: InfrastructureServices, caller: Caller): InfrastructureContext {
+export function createInfrastructureContext(
+  sources: InfrastructureSources,
+  services: InfrastructureServices,
+  caller: Caller,
+): InfrastructureContext {
   return { caller, sources, services, loaders: createInfrastructureLoaders(sources, caller) };
 }

@@ -3,7 +3,12 @@ import { MemoryIdempotencyStore } from '#registry';
 import { createInfrastructureContext, type InfrastructureServices, type InfrastructureSources } from './context.ts';
 import { infrastructureResolvers, infrastructureTypeDefs } from './schema.ts';
 
-export { createInfrastructureContext, type InfrastructureContext, type InfrastructureServices, type InfrastructureSources } from './context.ts';
+export {
+  createInfrastructureContext,
+  type InfrastructureContext,
+  type InfrastructureServices,
+  type InfrastructureSources,
+} from './context.ts';
 
 export interface InfrastructureSubgraphOptions extends SubgraphStartOptions {
   sources: InfrastructureSources;

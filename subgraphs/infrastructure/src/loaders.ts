@@ -113,13 +113,18 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
     nodeByGateway: new DataLoader(async (ids) => {
       // An id that cannot be a label value cannot name a labelled node (and must not reach the selector).
       const valid = ids.filter(isLabelValue);
-      const nodes = valid.length ? await upstream(() => kubernetes.listNodes(labelSelectorIn(GatewayLabel.GATEWAY, [...new Set(valid)]))) : [];
+      const nodes = valid.length
+        ? await upstream(() => kubernetes.listNodes(labelSelectorIn(GatewayLabel.GATEWAY, [...new Set(valid)])))
+        : [];
       const byGateway = new Map(nodes.filter(wall.node).map((n) => [n.labels[GatewayLabel.GATEWAY], n]));
       return ids.map((id) => byGateway.get(id) ?? null);
     }),
     podsByNode: new DataLoader(async (names) => {
       // One node: let the API server filter. Several: one list of all pods beats N calls.
-      const pods = names.length === 1 && isLabelValue(names[0]!) ? await ownPods(await upstream(() => kubernetes.listPods({ nodeName: names[0] }))) : await lists.pods();
+      const pods =
+        names.length === 1 && isLabelValue(names[0]!)
+          ? await ownPods(await upstream(() => kubernetes.listPods({ nodeName: names[0] })))
+          : await lists.pods();
       return names.map((name) => pods.filter((p) => p.nodeName === name));
     }),
     podsByNamespace: new DataLoader(async (namespaces) => {
@@ -139,7 +144,11 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
       return hostnames.map((host) => servers.filter((s) => s.hypervisorHostname === host));
     }),
     namespaceOfTenant: pick(lists.namespaces, (ns) => ns.name),
-    virtualNetworkOfTenant: pick(lists.virtualNetworks, (n) => n.fqName.join(':'), (tenant) => tenantVirtualNetwork(tenant).join(':')),
+    virtualNetworkOfTenant: pick(
+      lists.virtualNetworks,
+      (n) => n.fqName.join(':'),
+      (tenant) => tenantVirtualNetwork(tenant).join(':'),
+    ),
     projectOfTenant: pick(lists.projects, (p) => p.name),
   };
 }
@@ -152,7 +161,11 @@ export async function upstream<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof UpstreamError) throw userError(ErrorCode.UPSTREAM_ERROR, `${apiName(error.system)}: ${error.message.replace(/^\w+: /, '')}`, { system: error.system, status: error.status });
+    if (error instanceof UpstreamError)
+      throw userError(ErrorCode.UPSTREAM_ERROR, `${apiName(error.system)}: ${error.message.replace(/^\w+: /, '')}`, {
+        system: error.system,
+        status: error.status,
+      });
     throw error;
   }
 }

@@ -14,7 +14,10 @@ runService('infrastructure', async (env, logger) => {
     // Nothing configured: serve the simulated data center so the subgraph can be tried alone.
     const { buildScenario, simulatedCloudOptions, startCloudSimulator } = await import('#simulator');
     const scenario = env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo';
-    const started = await startCloudSimulator({ scenario: buildScenario(scenario), logger: logger.child({ component: 'cloud-simulator' }) });
+    const started = await startCloudSimulator({
+      scenario: buildScenario(scenario),
+      logger: logger.child({ component: 'cloud-simulator' }),
+    });
     logger.warn('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG/KUBERNETES_URL are not set: serving the simulated data center');
     cloud = simulatedCloudOptions(started);
     simulator = started;

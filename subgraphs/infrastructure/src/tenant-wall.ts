@@ -1,5 +1,12 @@
 import { canSeeTenant, isAdmin, type Caller } from '#auth';
-import { GatewayLabel, type ContrailVirtualNetwork, type ContrailVirtualRouter, type KubeNamespace, type KubeNode, type OpenStackProject } from '#cloud';
+import {
+  GatewayLabel,
+  type ContrailVirtualNetwork,
+  type ContrailVirtualRouter,
+  type KubeNamespace,
+  type KubeNode,
+  type OpenStackProject,
+} from '#cloud';
 
 /**
  * What of the data center a caller sees, by the mark each system puts on a tenant's objects:

@@ -11,5 +11,8 @@ import { validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
 export async function openDataCatalogFromEnv(env: EnvReader): Promise<OpenDataCatalog> {
   const file = env.optional('OPENDATA_CATALOG');
   if (file) return validateCatalog(JSON.parse(await readFile(file, 'utf8')), file);
-  return scenarioOpenData(buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'), env.string('PUBLIC_URL', 'http://localhost:4000'));
+  return scenarioOpenData(
+    buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo'),
+    env.string('PUBLIC_URL', 'http://localhost:4000'),
+  );
 }

@@ -1,1 +1,5 @@
-export type { DatasetRecord as DatasetModel, IntersectionRecord as IntersectionModel, ParkingLotRecord as ParkingLotModel } from './sources/catalog.ts';
+export type {
+  DatasetRecord as DatasetModel,
+  IntersectionRecord as IntersectionModel,
+  ParkingLotRecord as ParkingLotModel,
+} from './sources/catalog.ts';

@@ -28,7 +28,10 @@ export async function canReadSensor({ caller, sources, loaders }: TelemetryConte
 }
 
 /** Whether the gateway is registered for a tenant the caller sees (needs `telemetry:read`, checked by the caller). */
-export async function canReadGateway({ caller, loaders }: Pick<TelemetryContext, 'caller' | 'loaders'>, gatewayId: string): Promise<boolean> {
+export async function canReadGateway(
+  { caller, loaders }: Pick<TelemetryContext, 'caller' | 'loaders'>,
+  gatewayId: string,
+): Promise<boolean> {
   const tenant = await loaders.gatewayTenant.load(gatewayId);
   return tenant !== null && canSeeTenant(caller, tenant);
 }
@@ -43,7 +46,12 @@ export async function canReadGateway({ caller, loaders }: Pick<TelemetryContext,
  * series is its new owner's only. A subscription's filters were checked when it started; this is
  * the second wall, for a reading that a filter lets through by mistake.
  */
-export function canReadReading(caller: Caller, sources: TelemetrySources, reading: Reading, openOwner: (gatewayId: string) => string | null | undefined): boolean {
+export function canReadReading(
+  caller: Caller,
+  sources: TelemetrySources,
+  reading: Reading,
+  openOwner: (gatewayId: string) => string | null | undefined,
+): boolean {
   if (hasScope(caller, Scope.TELEMETRY_READ) && canSeeTenant(caller, reading.tenant)) return true;
   return isOpenSensor(sources, reading.sensorId) && reading.tenant === openOwner(reading.gatewayId);
 }

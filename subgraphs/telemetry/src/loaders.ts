@@ -17,7 +17,9 @@ export interface HistoryKey {
 /** Per-operation DataLoaders over the time-series store and the registry. */
 export function createLoaders({ store, registry }: TelemetrySources) {
   /** The tenant of a gateway; null when the registry has no such gateway. */
-  const gatewayTenant = new DataLoader<string, string | null>(async (ids) => (await registry.getMany(ids)).map((record) => record?.tenant ?? null));
+  const gatewayTenant = new DataLoader<string, string | null>(async (ids) =>
+    (await registry.getMany(ids)).map((record) => record?.tenant ?? null),
+  );
 
   /**
    * The series a sensor's readings are read from: its gateway's current owner's. Readings taken
@@ -55,7 +57,12 @@ export function createLoaders({ store, registry }: TelemetrySources) {
       await Promise.all(
         [...groups.values()].map(async ({ keys: members, positions }) => {
           const { from, until, everySeconds, aggregate } = members[0]!;
-          const series = await readOwnedSeries(store, await seriesKeys(members.map((k) => k.sensorId)), { from, until, everySeconds, aggregate });
+          const series = await readOwnedSeries(store, await seriesKeys(members.map((k) => k.sensorId)), {
+            from,
+            until,
+            everySeconds,
+            aggregate,
+          });
           positions.forEach((position, i) => (results[position] = series[i]!));
         }),
       );

@@ -48,7 +48,9 @@ export async function startGraphite(): Promise<GraphiteService> {
   const whisper = join(storage, 'whisper');
   const conf = join(root, 'conf');
   const webapp = join(root, 'webapp');
-  await Promise.all([whisper, join(storage, 'log', 'webapp'), join(storage, 'log', 'carbon'), conf, webapp].map((dir) => mkdir(dir, { recursive: true })));
+  await Promise.all(
+    [whisper, join(storage, 'log', 'webapp'), join(storage, 'log', 'carbon'), conf, webapp].map((dir) => mkdir(dir, { recursive: true })),
+  );
 
   await writeFile(
     join(conf, 'carbon.conf'),
@@ -80,7 +82,10 @@ LOG_CACHE_HITS = False
 WHISPER_AUTOFLUSH = False
 `,
   );
-  await writeFile(join(conf, 'storage-schemas.conf'), `[everything]\npattern = .*\nretentions = ${GRAPHITE_RESOLUTION_SECONDS}s:${GRAPHITE_RETENTION_SECONDS}s,1m:7d\n`);
+  await writeFile(
+    join(conf, 'storage-schemas.conf'),
+    `[everything]\npattern = .*\nretentions = ${GRAPHITE_RESOLUTION_SECONDS}s:${GRAPHITE_RETENTION_SECONDS}s,1m:7d\n`,
+  );
   // xFilesFactor 0: a rolled-up or summarized slot with one known point keeps its value.
   await writeFile(join(conf, 'storage-aggregation.conf'), `[everything]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n`);
 
@@ -120,7 +125,8 @@ DATABASES = {'default': {'NAME': ${JSON.stringify(join(storage, 'graphite.db'))}
   const output = () => `--- carbon-cache\n${carbon.output()}\n--- graphite-web\n${web.output()}`;
 
   const startCarbon = async () => {
-    if (carbon.exitCode !== null || carbon.signalCode !== null) carbon = spawnServer(PYTHON, carbonArgs, { env: { PYTHONHOME: undefined } });
+    if (carbon.exitCode !== null || carbon.signalCode !== null)
+      carbon = spawnServer(PYTHON, carbonArgs, { env: { PYTHONHOME: undefined } });
     await Promise.all([waitForPort(linePort), waitForPort(queryPort)]).catch((error: unknown) => {
       throw new Error(`carbon-cache did not start: ${String(error)}\n${output()}`);
     });
@@ -170,7 +176,9 @@ async function waitForRender(graphiteUrl: string, output: () => string, timeoutM
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(`${graphiteUrl}/render?format=json&target=iot.nothing&from=-1min`, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`${graphiteUrl}/render?format=json&target=iot.nothing&from=-1min`, {
+        signal: AbortSignal.timeout(2_000),
+      });
       if (response.ok) return;
       last = `HTTP ${response.status}: ${(await response.text()).slice(0, 500)}`;
     } catch (error) {
@@ -188,6 +196,8 @@ function run(command: string, args: string[], env: Record<string, string | undef
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`)),
+    );
   });
 }

@@ -50,7 +50,8 @@ export async function startMosquitto(options: { tls?: boolean; saveOnEveryChange
   if (userInfo().uid === 0) {
     const uid = Number(execFileSync('id', ['-u', 'mosquitto']).toString());
     const gid = Number(execFileSync('id', ['-g', 'mosquitto']).toString());
-    for (const file of ['', 'dynamic-security.json', ...(tls ? ['server.key', 'server.crt', 'ca.crt'] : [])]) await chown(join(dir, file), uid, gid);
+    for (const file of ['', 'dynamic-security.json', ...(tls ? ['server.key', 'server.crt', 'ca.crt'] : [])])
+      await chown(join(dir, file), uid, gid);
   }
   const config = join(dir, 'mosquitto.conf');
   await writeFile(
@@ -120,6 +121,22 @@ async function makeCertificates(dir: string, port: number): Promise<{ port: numb
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=iot-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr');
   await writeFile(join(dir, 'san.ext'), 'subjectAltName = IP:127.0.0.1\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'server.crt');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'server.crt',
+  );
   return { port };
 }

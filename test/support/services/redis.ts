@@ -23,13 +23,26 @@ export interface RedisServiceOptions {
 export async function startRedis(options: RedisServiceOptions = {}): Promise<RedisService> {
   const port = await freePort();
   const dir = await tempDir('redis');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--dir', dir];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    '--dir',
+    dir,
+  ];
 
   const launch = async () => {
     const child = spawnServer('redis-server', args);
     const exited = new Promise<never>((_, reject) => {
       child.once('error', reject);
-      child.once('exit', (code, signal) => reject(new Error(`redis-server exited (${signal ?? code}) before listening:\n${child.output()}`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`redis-server exited (${signal ?? code}) before listening:\n${child.output()}`)),
+      );
     });
     exited.catch(() => {});
     await Promise.race([waitForPort(port), exited]);

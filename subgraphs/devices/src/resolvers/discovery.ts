@@ -1,6 +1,11 @@
 import { requireScope, Scope } from '#auth';
 import { ErrorCode, quoteInput, userError } from '#kit';
-import type { CollectorDeploymentResolvers, MeshDiscoveryEventResolvers, MeshDiscoveryResolvers, SubscriptionResolvers } from '../__generated__/resolvers.ts';
+import type {
+  CollectorDeploymentResolvers,
+  MeshDiscoveryEventResolvers,
+  MeshDiscoveryResolvers,
+  SubscriptionResolvers,
+} from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
 import { createLoaders, requireGateway } from '../loaders.ts';
 import type { MeshDiscoveryEventModel, MeshDiscoveryModel } from '../models.ts';
@@ -10,9 +15,15 @@ export const Subscription: SubscriptionResolvers = {
     subscribe: async (_, { gatewayId, discoveryId }, ctx) => {
       requireScope(ctx.caller, Scope.DEVICES_READ);
       // The loader's tenant wall: another tenant's gateway is not found, like an unknown one.
-      if (!(await ctx.loaders.gateway.load(gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { field: 'gatewayId' });
+      if (!(await ctx.loaders.gateway.load(gatewayId)))
+        throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { field: 'gatewayId' });
       const events = ctx.services.discoveries.events(gatewayId, discoveryId ?? undefined);
-      if (!events) throw userError(ErrorCode.NOT_FOUND, `No mesh discovery ${quoteInput(discoveryId ?? '')} of gateway ${quoteInput(gatewayId)} (runs are kept 10 minutes after they end)`, { field: 'discoveryId' });
+      if (!events)
+        throw userError(
+          ErrorCode.NOT_FOUND,
+          `No mesh discovery ${quoteInput(discoveryId ?? '')} of gateway ${quoteInput(gatewayId)} (runs are kept 10 minutes after they end)`,
+          { field: 'discoveryId' },
+        );
       // The wall is checked again with each event: a subscription outlives its check, and the
       // gateway may be decommissioned and its id registered by another tenant meanwhile.
       return whileVisible(events, async () => (await createLoaders(ctx.sources, ctx.caller).gateway.load(gatewayId)) !== null);

@@ -8,7 +8,8 @@ import type { MeshNodeModel } from '../models.ts';
 
 export const MeshNetwork: MeshNetworkResolvers = {
   gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
-  coordinator: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
+  coordinator: async ({ gatewayId }, _, ctx) =>
+    (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
   nodes: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0),
   size: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0).length,
   observation: async ({ gatewayId }, _, { loaders }) => observationOf(await loaders.mesh.load(gatewayId))!,
@@ -40,8 +41,10 @@ export const MeshNode: MeshNodeResolvers = {
     await requireGateway(ctx.loaders, ctx.caller, node.gatewayId);
     return (await resolved(node, ctx)).hops ?? 0;
   },
-  name: async ({ gatewayId, address }, _, { loaders, caller }) => (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.name ?? null,
-  room: async ({ gatewayId, address }, _, { loaders, caller }) => (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.room ?? null,
+  name: async ({ gatewayId, address }, _, { loaders, caller }) =>
+    (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.name ?? null,
+  room: async ({ gatewayId, address }, _, { loaders, caller }) =>
+    (await requireGateway(loaders, caller, gatewayId)).nodes[address]?.room ?? null,
   gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
   sensors: async ({ gatewayId, address }, _, { loaders, caller }) => {
     await requireGateway(loaders, caller, gatewayId);
@@ -60,10 +63,17 @@ function withHops(gatewayId: string, devices: readonly TopologyDevice[]): MeshNo
   const hops = (device: TopologyDevice): number => {
     let count = 0;
     // Bounded walk: a malformed topology with a cycle must not hang the request.
-    for (let current: TopologyDevice | undefined = device; current && current.parent !== null && count <= 240; current = byAddress.get(current.parent)) count++;
+    for (
+      let current: TopologyDevice | undefined = device;
+      current && current.parent !== null && count <= 240;
+      current = byAddress.get(current.parent)
+    )
+      count++;
     return count;
   };
-  return devices.map((d) => ({ gatewayId, address: d.address, parent: d.address === 0 ? null : d.parent, hops: hops(d) })).sort((a, b) => a.address - b.address);
+  return devices
+    .map((d) => ({ gatewayId, address: d.address, parent: d.address === 0 ? null : d.parent, hops: hops(d) }))
+    .sort((a, b) => a.address - b.address);
 }
 
 async function resolved(node: MeshNodeModel, ctx: DevicesContext): Promise<MeshNodeModel> {

@@ -52,9 +52,11 @@ export const Mutation: MutationResolvers = {
     return runMutation(ctx, 'rotateGatewayCredentials', input, { gateway: null, mqttCredentials: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       let issued: GatewayMqttCredentials | undefined;
-      await runSteps(`Rotating the MQTT credentials of gateway "${gateway.id}"`, [
-        { name: 'issuing new MQTT credentials', run: async () => void (issued = await ctx.sources.credentials.issue(gateway.id)) },
-      ], ctx.services.logger.child({ gatewayId: gateway.id }));
+      await runSteps(
+        `Rotating the MQTT credentials of gateway "${gateway.id}"`,
+        [{ name: 'issuing new MQTT credentials', run: async () => void (issued = await ctx.sources.credentials.issue(gateway.id)) }],
+        ctx.services.logger.child({ gatewayId: gateway.id }),
+      );
       ctx.services.logger.info({ gatewayId: gateway.id, by: ctx.caller.subject }, 'gateway MQTT credentials rotated');
       return { gateway, mqttCredentials: mqttCredentialsOf(issued!) };
     });
@@ -64,25 +66,38 @@ export const Mutation: MutationResolvers = {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
     return runMutation(ctx, 'bondNode', input, { node: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
-      if (input.address !== null && input.address !== undefined && !isNodeAddress(input.address)) throw badInput('address', `address must be 1-239, got ${input.address}`);
+      if (input.address !== null && input.address !== undefined && !isNodeAddress(input.address))
+        throw badInput('address', `address must be 1-239, got ${input.address}`);
       const name = optionalText(input.name, 'name');
       const room = optionalText(input.room, 'room');
       const { sources } = ctx;
       let assigned = 0;
       try {
-        await runSteps(`Bonding a node to gateway "${gateway.id}"`, [
-          {
-            name: 'bonding the node (iqmeshNetwork_BondNodeLocal)',
-            run: async () => {
-              const data = await sources.iqrf.request<{ assignedAddr?: unknown }>(gateway.id, 'iqmeshNetwork_BondNodeLocal', { deviceAddr: input.address ?? 0 }, { timeoutMs: MESH_TIMEOUT_MS });
-              const address = data.rsp.assignedAddr;
-              if (typeof address !== 'number' || !isNodeAddress(address)) throw new Error(`gateway "${gateway.id}" answered iqmeshNetwork_BondNodeLocal without a valid assignedAddr`);
-              assigned = address;
+        await runSteps(
+          `Bonding a node to gateway "${gateway.id}"`,
+          [
+            {
+              name: 'bonding the node (iqmeshNetwork_BondNodeLocal)',
+              run: async () => {
+                const data = await sources.iqrf.request<{ assignedAddr?: unknown }>(
+                  gateway.id,
+                  'iqmeshNetwork_BondNodeLocal',
+                  { deviceAddr: input.address ?? 0 },
+                  { timeoutMs: MESH_TIMEOUT_MS },
+                );
+                const address = data.rsp.assignedAddr;
+                if (typeof address !== 'number' || !isNodeAddress(address))
+                  throw new Error(`gateway "${gateway.id}" answered iqmeshNetwork_BondNodeLocal without a valid assignedAddr`);
+                assigned = address;
+              },
+              undo: () => removeBond(ctx, gateway.id, assigned),
             },
-            undo: () => removeBond(ctx, gateway.id, assigned),
-          },
-          ...(name || room ? [updateNodeMeta(sources.registry, gateway.id, () => assigned, { ...(name ? { name } : {}), ...(room ? { room } : {}) })] : []),
-        ], ctx.services.logger.child({ gatewayId: gateway.id }));
+            ...(name || room
+              ? [updateNodeMeta(sources.registry, gateway.id, () => assigned, { ...(name ? { name } : {}), ...(room ? { room } : {}) })]
+              : []),
+          ],
+          ctx.services.logger.child({ gatewayId: gateway.id }),
+        );
       } finally {
         await announceMeshChange(sources, gateway.id);
         forgetGateway(ctx.loaders, gateway.id);
@@ -102,10 +117,14 @@ export const Mutation: MutationResolvers = {
       }
       try {
         // The bond goes last: a node cannot be bonded again from here (it must be in range and asked to).
-        await runSteps(`Unbonding node ${input.address} of gateway "${gateway.id}"`, [
-          forgetNodeMeta(sources.registry, gateway.id, input.address),
-          { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
-        ], ctx.services.logger.child({ gatewayId: gateway.id }));
+        await runSteps(
+          `Unbonding node ${input.address} of gateway "${gateway.id}"`,
+          [
+            forgetNodeMeta(sources.registry, gateway.id, input.address),
+            { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
+          ],
+          ctx.services.logger.child({ gatewayId: gateway.id }),
+        );
       } finally {
         await announceMeshChange(sources, gateway.id);
         forgetGateway(ctx.loaders, gateway.id);
@@ -121,7 +140,8 @@ export const Mutation: MutationResolvers = {
       const waves = input.waves ?? 2;
       if (!Number.isInteger(waves) || waves < 1 || waves > 10) throw badInput('waves', `waves must be 1-10, got ${waves}`);
       const emptyWaves = input.emptyWaves ?? 1;
-      if (!Number.isInteger(emptyWaves) || emptyWaves < 1 || emptyWaves > waves) throw badInput('emptyWaves', `emptyWaves must be 1-${waves} (waves), got ${emptyWaves}`);
+      if (!Number.isInteger(emptyWaves) || emptyWaves < 1 || emptyWaves > waves)
+        throw badInput('emptyWaves', `emptyWaves must be 1-${waves} (waves), got ${emptyWaves}`);
       const txPower = input.txPower ?? 7;
       if (!Number.isInteger(txPower) || txPower < 0 || txPower > 7) throw badInput('txPower', `txPower must be 0-7, got ${txPower}`);
       return { discovery: ctx.services.discoveries.start(gateway.id, { waves, emptyWaves, txPower }) };
@@ -144,7 +164,12 @@ export const Mutation: MutationResolvers = {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       const { sources, services } = ctx;
       const discovery = services.discoveries.runningOn(gateway.id);
-      if (discovery) throw new MutationFailure('CONFLICT', `A mesh discovery (${discovery.id}) runs on gateway "${gateway.id}"; decommission it once that ends`, ['input', 'gatewayId']);
+      if (discovery)
+        throw new MutationFailure(
+          'CONFLICT',
+          `A mesh discovery (${discovery.id}) runs on gateway "${gateway.id}"; decommission it once that ends`,
+          ['input', 'gatewayId'],
+        );
       // Registry last: until the data center is clean, the gateway stays listed and can be retried.
       await sources.provisioner.deprovision(toProvision(gateway), [
         {
@@ -167,7 +192,11 @@ export const Mutation: MutationResolvers = {
 /** Only `admin` registers gateways for other tenants: anyone else, for their own. */
 function requireOwnTenant(caller: Caller, tenant: string): void {
   if (canSeeTenant(caller, tenant)) return;
-  throw userError(ErrorCode.FORBIDDEN, `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant ${quoteInput(tenant)}`, { field: 'tenant' });
+  throw userError(
+    ErrorCode.FORBIDDEN,
+    `Your token is for tenant "${caller.tenant ?? '(none)'}": it may not register gateways for tenant ${quoteInput(tenant)}`,
+    { field: 'tenant' },
+  );
 }
 
 /** The same words for an id taken by the caller's own gateway and by another tenant's. */
@@ -185,7 +214,13 @@ async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<
 /** The credentials as the payload shows them: with the topics the daemon is allowed. */
 function mqttCredentialsOf(credentials: GatewayMqttCredentials) {
   const { username, password, clientId, gatewayId } = credentials;
-  return { username, password, clientId, requestTopic: topicFor(defaultTopics.requests, gatewayId), responseTopic: topicFor(defaultTopics.responses, gatewayId) };
+  return {
+    username,
+    password,
+    clientId,
+    requestTopic: topicFor(defaultTopics.requests, gatewayId),
+    responseTopic: topicFor(defaultTopics.responses, gatewayId),
+  };
 }
 
 function toProvision(gateway: GatewayRecord): GatewayToProvision {
@@ -240,7 +275,12 @@ function forgetNodeMeta(registry: GatewayRegistry, gatewayId: string, address: n
   };
 }
 
-async function restoreNodeMeta(registry: GatewayRegistry, gatewayId: string, address: number, meta: GatewayRecord['nodes'][number] | undefined): Promise<void> {
+async function restoreNodeMeta(
+  registry: GatewayRegistry,
+  gatewayId: string,
+  address: number,
+  meta: GatewayRecord['nodes'][number] | undefined,
+): Promise<void> {
   await registry.update(gatewayId, (g) => {
     const { [address]: _current, ...nodes } = g.nodes;
     return { ...g, nodes: meta ? { ...nodes, [address]: meta } : nodes };
@@ -248,18 +288,28 @@ async function restoreNodeMeta(registry: GatewayRegistry, gatewayId: string, add
 }
 
 async function removeBond({ sources }: DevicesContext, gatewayId: string, address: number): Promise<void> {
-  await sources.iqrf.request(gatewayId, 'iqmeshNetwork_RemoveBond', { deviceAddr: address, hwpId: 0xffff, wholeNetwork: false }, { timeoutMs: MESH_TIMEOUT_MS });
+  await sources.iqrf.request(
+    gatewayId,
+    'iqmeshNetwork_RemoveBond',
+    { deviceAddr: address, hwpId: 0xffff, wholeNetwork: false },
+    { timeoutMs: MESH_TIMEOUT_MS },
+  );
 }
 
 /** Checks every field of a registration and returns the record to store; throws BAD_USER_INPUT. */
 function validateRegistration(input: RegisterGatewayInput): GatewayRecord {
-  if (!GATEWAY_ID.test(input.id)) throw badInput('id', `id ${quoteInput(input.id)} must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`);
+  if (!GATEWAY_ID.test(input.id))
+    throw badInput(
+      'id',
+      `id ${quoteInput(input.id)} must be 3-63 lowercase letters, digits or dashes, starting and ending with a letter or digit`,
+    );
   const name = input.name.trim();
   if (!name || name.length > 120) throw badInput('name', 'name must be 1-120 characters');
   if (!TENANT.test(input.tenant)) throw badInput('tenant', `tenant ${quoteInput(input.tenant)} is not a valid tenant id`);
   const { latitude, longitude, address } = input.location;
   if (!(latitude >= -90 && latitude <= 90)) throw badInput('location.latitude', `latitude must be within -90..90, got ${latitude}`);
-  if (!(longitude >= -180 && longitude <= 180)) throw badInput('location.longitude', `longitude must be within -180..180, got ${longitude}`);
+  if (!(longitude >= -180 && longitude <= 180))
+    throw badInput('location.longitude', `longitude must be within -180..180, got ${longitude}`);
   if (address && address.length > 200) throw badInput('location.address', 'address must be at most 200 characters');
   return {
     id: input.id,

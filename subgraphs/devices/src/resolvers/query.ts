@@ -9,12 +9,14 @@ export const Query: QueryResolvers = {
     const { sources, caller } = ctx;
     requireScope(caller, Scope.DEVICES_READ);
     const all = await sources.registry.list();
-    return all
-      .filter((g) => canSeeTenant(caller, g.tenant))
-      .filter((g) => (tenant ? g.tenant === tenant : true))
-      // The status the list shows: ONLINE and OFFLINE are the heartbeat's, not stored.
-      .filter((g) => (status ? liveStatus(g, ctx) === status : true))
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return (
+      all
+        .filter((g) => canSeeTenant(caller, g.tenant))
+        .filter((g) => (tenant ? g.tenant === tenant : true))
+        // The status the list shows: ONLINE and OFFLINE are the heartbeat's, not stored.
+        .filter((g) => (status ? liveStatus(g, ctx) === status : true))
+        .sort((a, b) => a.id.localeCompare(b.id))
+    );
   },
   async gateway(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
@@ -25,14 +27,18 @@ export const Query: QueryResolvers = {
   async sensor(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     const sensor = await loaders.sensor.load(id);
-    if (!sensor) throw userError(ErrorCode.NOT_FOUND, `No sensor ${quoteInput(id)} (ids look like <gatewayId>.<nodeAddress>.<sensorIndex>)`, { id: clipInput(id) });
+    if (!sensor)
+      throw userError(ErrorCode.NOT_FOUND, `No sensor ${quoteInput(id)} (ids look like <gatewayId>.<nodeAddress>.<sensorIndex>)`, {
+        id: clipInput(id),
+      });
     return sensor;
   },
   async sensors(_, { gatewayId, quantity }, { sources, loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     let gatewayIds: string[];
     if (gatewayId) {
-      if (!(await loaders.gateway.load(gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { id: clipInput(gatewayId) });
+      if (!(await loaders.gateway.load(gatewayId)))
+        throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { id: clipInput(gatewayId) });
       gatewayIds = [gatewayId];
     } else {
       gatewayIds = (await sources.registry.list()).filter((g) => canSeeTenant(caller, g.tenant)).map((g) => g.id);

@@ -93,7 +93,16 @@ export class MeshDiscoveries {
     const running = this.running(gatewayId);
     if (running) throw new DiscoveryRunningError(running.summary);
     const run: Run = {
-      summary: { id: randomUUID(), gatewayId, waves: params.waves, state: 'RUNNING', startedAt: new Date().toISOString(), finishedAt: null, newNodes: [], error: null },
+      summary: {
+        id: randomUUID(),
+        gatewayId,
+        waves: params.waves,
+        state: 'RUNNING',
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        newNodes: [],
+        error: null,
+      },
       events: [],
     };
     this.runs.set(run.summary.id, run);
@@ -160,12 +169,19 @@ export class MeshDiscoveries {
     };
     let wave = 0;
     try {
-      const messages = iqrf.stream(summary.gatewayId, 'iqmeshNetwork_AutoNetwork', request, (rsp) => isObject(rsp) && rsp.lastWave === true, {
-        timeoutMs: this.options.messageTimeoutMs ?? 180_000,
-      });
+      const messages = iqrf.stream(
+        summary.gatewayId,
+        'iqmeshNetwork_AutoNetwork',
+        request,
+        (rsp) => isObject(rsp) && rsp.lastWave === true,
+        {
+          timeoutMs: this.options.messageTimeoutMs ?? 180_000,
+        },
+      );
       for await (const rsp of messages) {
         const parsed = parseAutoNetworkProgress(rsp);
-        if (!parsed.ok) throw new Error(`gateway "${summary.gatewayId}" sent an invalid iqmeshNetwork_AutoNetwork response: ${parsed.error}`);
+        if (!parsed.ok)
+          throw new Error(`gateway "${summary.gatewayId}" sent an invalid iqmeshNetwork_AutoNetwork response: ${parsed.error}`);
         const progress = parsed.value;
         wave = progress.wave;
         const newNodes = (progress.newNodes ?? []).map((n) => n.address);
@@ -188,7 +204,10 @@ export class MeshDiscoveries {
       const message = error instanceof Error ? error.message : String(error);
       this.finish(summary, 'FAILED', message);
       this.emit(run, { wave, waveState: null, progress: null, newNodes: [], nodesTotal: null, state: 'FAILED', error: message });
-      logger.warn({ gatewayId: summary.gatewayId, discovery: summary.id, err: message, newNodes: summary.newNodes }, 'mesh discovery failed');
+      logger.warn(
+        { gatewayId: summary.gatewayId, discovery: summary.id, err: message, newNodes: summary.newNodes },
+        'mesh discovery failed',
+      );
       // Nodes may have been bonded before the failure, even without a result message saying so.
       await this.options.onMeshChanged(summary.gatewayId).catch(() => undefined);
     }

@@ -15,7 +15,12 @@ export const Dataset: DatasetResolvers = {
     const downloads = datasetContent(dataset)
       ? [
           { title: `${dataset.title} (CSV)`, format: 'CSV', mediaType: 'text/csv', accessUrl: url(`/opendata/datasets/${dataset.id}.csv`) },
-          { title: `${dataset.title} (JSON)`, format: 'JSON', mediaType: 'application/json', accessUrl: url(`/opendata/datasets/${dataset.id}.json`) },
+          {
+            title: `${dataset.title} (JSON)`,
+            format: 'JSON',
+            mediaType: 'application/json',
+            accessUrl: url(`/opendata/datasets/${dataset.id}.json`),
+          },
         ]
       : [];
     return [...listed, ...downloads];
@@ -34,10 +39,17 @@ export const Intersection: IntersectionResolvers = {
     const from = args.from ? new Date(args.from).getTime() : until - DEFAULT_RANGE_MS;
     const everySeconds = args.every ?? 3600;
     if (from >= until) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must be before until');
-    if ((until - from) / (everySeconds * 1000) > MAX_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_BUCKETS} buckets; use a larger every`);
-    const [vehicles = [], pedestrians = []] = await loaders.published.query([vehicleSensorId, pedestrianSensorId], { from, until, everySeconds, aggregate: Aggregate.SUM });
+    if ((until - from) / (everySeconds * 1000) > MAX_BUCKETS)
+      throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_BUCKETS} buckets; use a larger every`);
+    const [vehicles = [], pedestrians = []] = await loaders.published.query([vehicleSensorId, pedestrianSensorId], {
+      from,
+      until,
+      everySeconds,
+      aggregate: Aggregate.SUM,
+    });
     const buckets = new Map<number, { time: Date; vehicles: number; pedestrians: number }>();
-    const bucket = (time: number) => buckets.get(time) ?? buckets.set(time, { time: new Date(time), vehicles: 0, pedestrians: 0 }).get(time)!;
+    const bucket = (time: number) =>
+      buckets.get(time) ?? buckets.set(time, { time: new Date(time), vehicles: 0, pedestrians: 0 }).get(time)!;
     for (const point of vehicles) bucket(point.time).vehicles = Math.round(point.value);
     for (const point of pedestrians) bucket(point.time).pedestrians = Math.round(point.value);
     return [...buckets.values()].sort((a, b) => a.time.getTime() - b.time.getTime());

@@ -4,7 +4,9 @@ import type { QueryResolvers } from '../__generated__/resolvers.ts';
 export const Query: QueryResolvers = {
   datasets: (_, { theme, keyword }, { sources }) =>
     sources.catalog.datasets.filter(
-      (d) => (!theme || d.themes.includes(theme.toUpperCase())) && (!keyword || d.keywords.some((k) => k.toLowerCase() === keyword.toLowerCase())),
+      (d) =>
+        (!theme || d.themes.includes(theme.toUpperCase())) &&
+        (!keyword || d.keywords.some((k) => k.toLowerCase() === keyword.toLowerCase())),
     ),
   dataset: (_, { id }, { loaders }) => loaders.dataset.load(id),
   intersections: (_, __, { sources }) => sources.catalog.intersections,

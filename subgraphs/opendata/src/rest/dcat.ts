@@ -58,14 +58,18 @@ export class OpenDataUrls {
 export function catalogJsonLd(urls: OpenDataUrls, options: { sensorThings: boolean }): JsonLd {
   const { catalog } = urls;
   const publisher = catalog.publisher ?? catalog.datasets[0]?.publisher;
-  const modified = catalog.datasets.map((d) => d.modified).sort().at(-1);
+  const modified = catalog.datasets
+    .map((d) => d.modified)
+    .sort()
+    .at(-1);
   return {
     '@context': dcatContext,
     '@id': urls.catalogIri,
     '@type': 'dcat:Catalog',
     'dct:title': catalog.title ?? (publisher ? `Open data of ${publisher}` : 'Open data'),
     'dct:description':
-      catalog.description ?? 'Datasets of the IoT platform: traffic counts, car park occupancy and environment readings, as downloads (CSV, JSON) and APIs (GraphQL, OGC SensorThings).',
+      catalog.description ??
+      'Datasets of the IoT platform: traffic counts, car park occupancy and environment readings, as downloads (CSV, JSON) and APIs (GraphQL, OGC SensorThings).',
     ...(publisher ? { 'dct:publisher': agent(publisher) } : {}),
     'foaf:homepage': { '@id': catalog.publicUrl },
     ...(modified ? { 'dct:modified': dateTime(modified) } : {}),
@@ -238,11 +242,18 @@ function location(catalog: OpenDataCatalog, dataset: DatasetRecord): JsonLd | un
   const centroid = `POINT(${(west + east) / 2} ${(south + north) / 2})`;
   return {
     '@type': 'dct:Location',
-    ...(points.length > 1 ? { 'dcat:bbox': wkt(`POLYGON((${west} ${south},${east} ${south},${east} ${north},${west} ${north},${west} ${south}))`) } : {}),
+    ...(points.length > 1
+      ? { 'dcat:bbox': wkt(`POLYGON((${west} ${south},${east} ${south},${east} ${north},${west} ${north},${west} ${south}))`) }
+      : {}),
     'dcat:centroid': wkt(centroid),
   };
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'distribution';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'distribution'
+  );
 }

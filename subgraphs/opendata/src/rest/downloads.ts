@@ -50,7 +50,8 @@ export function parseDownloadRange(params: URLSearchParams, now: number): Downlo
   if (everySeconds instanceof Error) throw badRange(`every: ${everySeconds.message}`);
   if (from >= until) throw badRange(`from (${new Date(from).toISOString()}) must be before until (${new Date(until).toISOString()})`);
   const buckets = Math.ceil((until - from) / (everySeconds * 1000));
-  if (buckets > MAX_BUCKETS) throw badRange(`${buckets} buckets of ${every} between from and until; at most ${MAX_BUCKETS}: use a larger every or a shorter range`);
+  if (buckets > MAX_BUCKETS)
+    throw badRange(`${buckets} buckets of ${every} between from and until; at most ${MAX_BUCKETS}: use a larger every or a shorter range`);
   return { from, until, every, everySeconds };
 }
 
@@ -70,39 +71,63 @@ export async function readDatasetTable(options: {
   params: URLSearchParams;
 }): Promise<DatasetTable> {
   const { catalog, dataset, content, store, range, params } = options;
-  const query = (sensorIds: string[], aggregate: Aggregate) => store.query(sensorIds, { from: range.from, until: range.until, everySeconds: range.everySeconds, aggregate });
+  const query = (sensorIds: string[], aggregate: Aggregate) =>
+    store.query(sensorIds, { from: range.from, until: range.until, everySeconds: range.everySeconds, aggregate });
   const iso = (time: number) => new Date(time).toISOString();
 
   switch (content.kind) {
     case 'traffic': {
       const published = pick(catalog.intersections, content.intersectionIds);
       const crossings = select(published, params, 'intersection', dataset.id);
-      const series = await query(crossings.flatMap((c) => [c.vehicleSensorId, c.pedestrianSensorId]), Aggregate.SUM);
+      const series = await query(
+        crossings.flatMap((c) => [c.vehicleSensorId, c.pedestrianSensorId]),
+        Aggregate.SUM,
+      );
       const rows = crossings.flatMap((crossing, i) => {
         const buckets = new Map<number, { vehicles: number; pedestrians: number }>();
         const bucket = (time: number) => buckets.get(time) ?? buckets.set(time, { vehicles: 0, pedestrians: 0 }).get(time)!;
         for (const point of series[2 * i] ?? []) bucket(point.time).vehicles = Math.round(point.value);
         for (const point of series[2 * i + 1] ?? []) bucket(point.time).pedestrians = Math.round(point.value);
-        return [...buckets].map(([time, counts]) => ({ order: i, t: time, row: { time: iso(time), intersection: crossing.id, ...counts } }));
+        return [...buckets].map(([time, counts]) => ({
+          order: i,
+          t: time,
+          row: { time: iso(time), intersection: crossing.id, ...counts },
+        }));
       });
       return { columns: ['time', 'intersection', 'vehicles', 'pedestrians'], rows: inTimeOrder(rows) };
     }
     case 'parking': {
       const published = pick(catalog.parkingLots, content.parkingLotIds);
       const lots = select(published, params, 'lot', dataset.id);
-      const series = await query(lots.map((lot) => lot.sensorId), Aggregate.AVG);
+      const series = await query(
+        lots.map((lot) => lot.sensorId),
+        Aggregate.AVG,
+      );
       const rows = lots.flatMap((lot, i) =>
         (series[i] ?? []).map((point: Point) => ({
           order: i,
           t: point.time,
-          row: { time: iso(point.time), lot: lot.id, capacity: lot.capacity, occupied: Math.max(0, Math.min(lot.capacity, Math.round(point.value))) },
+          row: {
+            time: iso(point.time),
+            lot: lot.id,
+            capacity: lot.capacity,
+            occupied: Math.max(0, Math.min(lot.capacity, Math.round(point.value))),
+          },
         })),
       );
       return { columns: ['time', 'lot', 'capacity', 'occupied'], rows: inTimeOrder(rows) };
     }
     case 'sensors': {
-      const chosen = select(content.series.map((s) => ({ ...s, id: s.sensorId })), params, 'sensor', dataset.id);
-      const series = await query(chosen.map((s) => s.sensorId), Aggregate.AVG);
+      const chosen = select(
+        content.series.map((s) => ({ ...s, id: s.sensorId })),
+        params,
+        'sensor',
+        dataset.id,
+      );
+      const series = await query(
+        chosen.map((s) => s.sensorId),
+        Aggregate.AVG,
+      );
       const rows = chosen.flatMap((s, i) =>
         (series[i] ?? []).map((point: Point) => ({
           order: i,
@@ -128,13 +153,26 @@ function pick<T extends { id: string }>(things: readonly T[], ids: readonly stri
 
 /** Narrows `published` to the ids named by repeated `param`s; unknown ids are a 400. */
 function select<T extends { id: string }>(published: readonly T[], params: URLSearchParams, param: string, datasetId: string): T[] {
-  const named = [...new Set(params.getAll(param).flatMap((value) => value.split(',')).map((id) => id.trim()).filter(Boolean))];
+  const named = [
+    ...new Set(
+      params
+        .getAll(param)
+        .flatMap((value) => value.split(','))
+        .map((id) => id.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (named.length === 0) return [...published];
-  if (named.length > MAX_SELECTED) throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `${named.length} values of "${param}"; at most ${MAX_SELECTED}`);
+  if (named.length > MAX_SELECTED)
+    throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `${named.length} values of "${param}"; at most ${MAX_SELECTED}`);
   const byId = new Map(published.map((thing) => [thing.id, thing]));
   const unknown = named.filter((id) => !byId.has(id));
   if (unknown.length) {
-    throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `dataset "${datasetId}" publishes no ${param} ${unknown.map((id) => `"${id}"`).join(', ')}; it has ${[...byId.keys()].join(', ') || 'none'}`);
+    throw new OpenDataError(
+      400,
+      OpenDataErrorCode.BAD_USER_INPUT,
+      `dataset "${datasetId}" publishes no ${param} ${unknown.map((id) => `"${id}"`).join(', ')}; it has ${[...byId.keys()].join(', ') || 'none'}`,
+    );
   }
   const wanted = new Set(named);
   return published.filter((thing) => wanted.has(thing.id));

@@ -25,12 +25,26 @@ export class OpenDataError extends Error {
 const commonHeaders = { 'access-control-allow-origin': '*', 'x-content-type-options': 'nosniff' };
 
 /** Writes `body` with `status` and `headers`; HEAD gets the headers only. */
-export function send(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+export function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { ...commonHeaders, 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown, contentType = 'application/json; charset=utf-8', headers: Record<string, string> = {}): void {
+export function sendJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  contentType = 'application/json; charset=utf-8',
+  headers: Record<string, string> = {},
+): void {
   send(req, res, status, contentType, JSON.stringify(value), headers);
 }
 

@@ -77,16 +77,34 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
         return true;
       }
       const content = datasetContent(dataset);
-      if (!content) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `dataset "${id}" has no downloads; see its distributions at ${urls.dataset(id)}`);
+      if (!content)
+        throw new OpenDataError(
+          404,
+          OpenDataErrorCode.NOT_FOUND,
+          `dataset "${id}" has no downloads; see its distributions at ${urls.dataset(id)}`,
+        );
       const range = parseDownloadRange(url.searchParams, now());
       const table = await readDatasetTable({ catalog, dataset, content, store, range, params: url.searchParams });
       const from = new Date(range.from).toISOString();
       const until = new Date(range.until).toISOString();
-      const headers = { 'cache-control': 'public, max-age=60', 'content-disposition': `attachment; filename="${id}_${compactTime(from)}_${compactTime(until)}${extension}"` };
+      const headers = {
+        'cache-control': 'public, max-age=60',
+        'content-disposition': `attachment; filename="${id}_${compactTime(from)}_${compactTime(until)}${extension}"`,
+      };
       if (extension === '.csv') {
         send(req, res, 200, 'text/csv; charset=utf-8', toCsv(table.columns, table.rows), headers);
       } else {
-        const body = { dataset: id, title: dataset.title, license: dataset.license, from, until, every: range.every, columns: table.columns, ...(table.series ? { series: table.series } : {}), rows: table.rows };
+        const body = {
+          dataset: id,
+          title: dataset.title,
+          license: dataset.license,
+          from,
+          until,
+          every: range.every,
+          columns: table.columns,
+          ...(table.series ? { series: table.series } : {}),
+          rows: table.rows,
+        };
         sendJson(req, res, 200, body, 'application/json; charset=utf-8', headers);
       }
       return true;
@@ -99,15 +117,25 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
   };
 
   return async (req, res, url) => {
-    const ours = url.pathname === '/catalog.jsonld' || url.pathname.startsWith('/datasets/') || url.pathname === STA_PREFIX || url.pathname.startsWith(`${STA_PREFIX}/`);
+    const ours =
+      url.pathname === '/catalog.jsonld' ||
+      url.pathname.startsWith('/datasets/') ||
+      url.pathname === STA_PREFIX ||
+      url.pathname.startsWith(`${STA_PREFIX}/`);
     if (!ours) return false;
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-max-age': '86400', allow: 'GET, HEAD, OPTIONS' });
+      res.writeHead(204, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+        'access-control-max-age': '86400',
+        allow: 'GET, HEAD, OPTIONS',
+      });
       res.end();
       return true;
     }
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new OpenDataError(405, OpenDataErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed; open data is read with GET`);
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new OpenDataError(405, OpenDataErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed; open data is read with GET`);
       return await route(req, res, url);
     } catch (error) {
       if (error instanceof OpenDataError) {
@@ -136,12 +164,16 @@ function compactTime(iso: string): string {
 
 /** A dataset naming an intersection or car park the catalogue lacks publishes less than meant. */
 function warnAboutDanglingIds(catalog: OpenDataCatalog, logger: Logger): void {
-  const known = { intersectionIds: new Set(catalog.intersections.map((i) => i.id)), parkingLotIds: new Set(catalog.parkingLots.map((p) => p.id)) };
+  const known = {
+    intersectionIds: new Set(catalog.intersections.map((i) => i.id)),
+    parkingLotIds: new Set(catalog.parkingLots.map((p) => p.id)),
+  };
   for (const dataset of catalog.datasets) {
     const content = dataset.content;
     if (!content || content.kind === 'sensors') continue;
     const key = content.kind === 'traffic' ? 'intersectionIds' : 'parkingLotIds';
-    const missing = (content.kind === 'traffic' ? content.intersectionIds : content.parkingLotIds)?.filter((id) => !known[key].has(id)) ?? [];
+    const missing =
+      (content.kind === 'traffic' ? content.intersectionIds : content.parkingLotIds)?.filter((id) => !known[key].has(id)) ?? [];
     if (missing.length) logger.warn({ dataset: dataset.id, missing }, `open data: the dataset names ${key} the catalogue does not have`);
   }
 }

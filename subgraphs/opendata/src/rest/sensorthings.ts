@@ -48,7 +48,12 @@ export interface SensorThingsView {
 const countUnit = (name: string) => ({ name, symbol: name, definition: 'http://qudt.org/vocab/unit/NUM' });
 
 /** Builds the view over `catalog`; throws when two Things of the catalogue share an id. */
-export function createSensorThingsView(options: { catalog: OpenDataCatalog; store: PublishedSeries; baseUrl: string; now: () => number }): SensorThingsView {
+export function createSensorThingsView(options: {
+  catalog: OpenDataCatalog;
+  store: PublishedSeries;
+  baseUrl: string;
+  now: () => number;
+}): SensorThingsView {
   const { catalog, store, baseUrl, now } = options;
   const things = new Map<string, ThingDef>();
   const datastreams = new Map<string, DatastreamDef>();
@@ -59,17 +64,54 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
   };
   for (const crossing of catalog.intersections) {
     addThing(
-      { id: crossing.id, name: crossing.name, description: `Traffic counters at ${crossing.name}`, location: crossing.location, properties: { kind: 'intersection' }, datastreamIds: [crossing.vehicleSensorId, crossing.pedestrianSensorId] },
+      {
+        id: crossing.id,
+        name: crossing.name,
+        description: `Traffic counters at ${crossing.name}`,
+        location: crossing.location,
+        properties: { kind: 'intersection' },
+        datastreamIds: [crossing.vehicleSensorId, crossing.pedestrianSensorId],
+      },
       [
-        { id: crossing.vehicleSensorId, thingId: crossing.id, name: `${crossing.name}: vehicles`, description: 'Vehicles counted since the previous observation', quantity: 'VEHICLE_COUNT', unit: countUnit('vehicles') },
-        { id: crossing.pedestrianSensorId, thingId: crossing.id, name: `${crossing.name}: pedestrians`, description: 'Pedestrians counted since the previous observation', quantity: 'PEDESTRIAN_COUNT', unit: countUnit('pedestrians') },
+        {
+          id: crossing.vehicleSensorId,
+          thingId: crossing.id,
+          name: `${crossing.name}: vehicles`,
+          description: 'Vehicles counted since the previous observation',
+          quantity: 'VEHICLE_COUNT',
+          unit: countUnit('vehicles'),
+        },
+        {
+          id: crossing.pedestrianSensorId,
+          thingId: crossing.id,
+          name: `${crossing.name}: pedestrians`,
+          description: 'Pedestrians counted since the previous observation',
+          quantity: 'PEDESTRIAN_COUNT',
+          unit: countUnit('pedestrians'),
+        },
       ],
     );
   }
   for (const lot of catalog.parkingLots) {
     addThing(
-      { id: lot.id, name: lot.name, description: `Car park with ${lot.capacity} spaces`, location: lot.location, properties: { kind: 'parkingLot', capacity: lot.capacity }, datastreamIds: [lot.sensorId] },
-      [{ id: lot.sensorId, thingId: lot.id, name: `${lot.name}: occupied spaces`, description: 'Cars parked', quantity: 'PARKING_OCCUPANCY', unit: countUnit('cars') }],
+      {
+        id: lot.id,
+        name: lot.name,
+        description: `Car park with ${lot.capacity} spaces`,
+        location: lot.location,
+        properties: { kind: 'parkingLot', capacity: lot.capacity },
+        datastreamIds: [lot.sensorId],
+      },
+      [
+        {
+          id: lot.sensorId,
+          thingId: lot.id,
+          name: `${lot.name}: occupied spaces`,
+          description: 'Cars parked',
+          quantity: 'PARKING_OCCUPANCY',
+          unit: countUnit('cars'),
+        },
+      ],
     );
   }
 
@@ -133,7 +175,13 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
         rejectOptions(params, []);
         return {
           value: ['Things', 'Locations', 'Datastreams', 'Observations'].map((name) => ({ name, url: `${baseUrl}/${name}` })),
-          serverSettings: { conformance: ['http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel', 'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities', 'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data'] },
+          serverSettings: {
+            conformance: [
+              'http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel',
+              'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
+              'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
+            ],
+          },
         };
       }
       const key = `${first.name}${first.id === undefined ? '' : '()'}/${second ? `${second.name}${second.id === undefined ? '' : '()'}` : ''}`;
@@ -165,7 +213,11 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
           const order = orderOf(params.get('$orderby'));
           const [points = []] = window ? await store.query([stream.id], window) : [];
           const sorted = order === 'asc' ? points : [...points].reverse();
-          return page(sorted.map((p) => observationEntity(stream.id, p.time, p.value)), params, requestUrl);
+          return page(
+            sorted.map((p) => observationEntity(stream.id, p.time, p.value)),
+            params,
+            requestUrl,
+          );
         }
         case 'Observations/':
           throw unsupported('list Observations through their Datastream: /Datastreams(<id>)/Observations');
@@ -174,7 +226,8 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
           const at = first.id!.lastIndexOf('@');
           const stream = find(datastreams, 'Observations', at > 0 ? first.id!.slice(0, at) : first.id!);
           const time = Number(first.id!.slice(at + 1));
-          if (at <= 0 || !Number.isInteger(time) || !isInstantInBounds(time)) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
+          if (at <= 0 || !Number.isInteger(time) || !isInstantInBounds(time))
+            throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
           if (second) return single(params, datastreamEntity(stream));
           const [points = []] = await store.query([stream.id], { from: time, until: time });
           const point = points.find((p) => p.time === time);
@@ -182,7 +235,11 @@ export function createSensorThingsView(options: { catalog: OpenDataCatalog; stor
           return single(params, observationEntity(stream.id, point.time, point.value));
         }
         default:
-          throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no resource "${path}"; this service has Things, Locations, Datastreams and Observations`);
+          throw new OpenDataError(
+            404,
+            OpenDataErrorCode.NOT_FOUND,
+            `no resource "${path}"; this service has Things, Locations, Datastreams and Observations`,
+          );
       }
     },
   };
@@ -199,7 +256,12 @@ function parsePath(path: string): Array<{ name: string; id?: string }> {
       throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `"${part}" is not valid percent-encoding`);
     }
     const match = /^([A-Za-z]+)(?:\((?:'((?:[^']|'')*)'|([^()']*))\))?$/.exec(text);
-    if (!match) throw new OpenDataError(400, OpenDataErrorCode.BAD_USER_INPUT, `"${part}" is not a SensorThings path segment like Things or Things('id')`);
+    if (!match)
+      throw new OpenDataError(
+        400,
+        OpenDataErrorCode.BAD_USER_INPUT,
+        `"${part}" is not a SensorThings path segment like Things or Things('id')`,
+      );
     const id = match[2] !== undefined ? match[2].replaceAll("''", "'") : match[3];
     return id === undefined ? { name: match[1]! } : { name: match[1]!, id };
   });
@@ -245,7 +307,8 @@ function integerOption(params: URLSearchParams, name: string, fallback: number, 
 
 function rejectOptions(params: URLSearchParams, allowed: readonly string[]): void {
   for (const name of params.keys()) {
-    if (name.startsWith('$') && !allowed.includes(name)) throw unsupported(`the query option ${name} is not supported here${allowed.length ? `; use ${allowed.join(', ')}` : ''}`);
+    if (name.startsWith('$') && !allowed.includes(name))
+      throw unsupported(`the query option ${name} is not supported here${allowed.length ? `; use ${allowed.join(', ')}` : ''}`);
   }
 }
 
@@ -264,8 +327,10 @@ function observationWindow(filter: string | null, now: number): { from: number; 
     for (const clause of filter.trim().split(/\s+and\s+/i)) {
       const match = /^phenomenonTime\s+(ge|gt|le|lt|eq)\s+'?([0-9T:.+\-Z]+)'?$/i.exec(clause.trim());
       const time = match ? Date.parse(match[2]!) : Number.NaN;
-      if (!match || Number.isNaN(time)) throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not ${quoteInput(clause)}`);
-      if (!isInstantInBounds(time)) throw unsupported(`$filter: ${quoteInput(match[2]!)} is outside the instants accepted, the years 1970 to 2100`);
+      if (!match || Number.isNaN(time))
+        throw unsupported(`$filter supports only "phenomenonTime ge|gt|le|lt|eq <ISO-8601>" joined by "and", not ${quoteInput(clause)}`);
+      if (!isInstantInBounds(time))
+        throw unsupported(`$filter: ${quoteInput(match[2]!)} is outside the instants accepted, the years 1970 to 2100`);
       const op = match[1]!.toLowerCase();
       if (op === 'ge' || op === 'eq') from = Math.max(from ?? -Infinity, time);
       if (op === 'gt') from = Math.max(from ?? -Infinity, time + 1);

@@ -109,7 +109,8 @@ export function validateCatalog(value: unknown, source: string): OpenDataCatalog
     } else if (kind === 'traffic' || kind === 'parking') {
       const key = kind === 'traffic' ? 'intersectionIds' : 'parkingLotIds';
       const ids: unknown = (content as Record<string, unknown>)[key];
-      if (ids !== undefined && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string'))) fail(`${where}.${key} must be an array of strings`);
+      if (ids !== undefined && !(Array.isArray(ids) && ids.every((id) => typeof id === 'string')))
+        fail(`${where}.${key} must be an array of strings`);
     } else {
       fail(`${where}.kind must be "traffic", "parking" or "sensors"`);
     }
@@ -140,6 +141,8 @@ export function publishedSensorIds(catalog: OpenDataCatalog): Set<string> {
   return new Set([
     ...catalog.intersections.flatMap((crossing) => [crossing.vehicleSensorId, crossing.pedestrianSensorId]),
     ...catalog.parkingLots.map((lot) => lot.sensorId),
-    ...catalog.datasets.flatMap((dataset) => (dataset.content?.kind === 'sensors' ? dataset.content.series.map((series) => series.sensorId) : [])),
+    ...catalog.datasets.flatMap((dataset) =>
+      dataset.content?.kind === 'sensors' ? dataset.content.series.map((series) => series.sensorId) : [],
+    ),
   ]);
 }

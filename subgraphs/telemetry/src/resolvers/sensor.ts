@@ -19,13 +19,23 @@ export const Sensor: SensorResolvers = {
   readings: async ({ id }, args, { loaders }) => {
     const until = args.until ? toDate(args.until).getTime() : Date.now();
     const from = args.from ? toDate(args.from).getTime() : until - DEFAULT_RANGE_MS;
-    if (from >= until) throw userError(ErrorCode.BAD_TIME_RANGE, `from (${new Date(from).toISOString()}) must be before until (${new Date(until).toISOString()})`);
+    if (from >= until)
+      throw userError(
+        ErrorCode.BAD_TIME_RANGE,
+        `from (${new Date(from).toISOString()}) must be before until (${new Date(until).toISOString()})`,
+      );
     const everySeconds = args.every ?? undefined;
     if (everySeconds && (until - from) / (everySeconds * 1000) > MAX_POINTS) {
-      throw userError(ErrorCode.BAD_TIME_RANGE, `from..until in buckets of ${everySeconds}s gives more than ${MAX_POINTS} buckets; use a larger every or a shorter range`);
+      throw userError(
+        ErrorCode.BAD_TIME_RANGE,
+        `from..until in buckets of ${everySeconds}s gives more than ${MAX_POINTS} buckets; use a larger every or a shorter range`,
+      );
     }
     if (!everySeconds && until - from > MAX_RAW_RANGE_MS) {
-      throw userError(ErrorCode.BAD_TIME_RANGE, `raw readings cover ${MAX_RAW_RANGE_MS / 3_600_000} h at most; give every (e.g. "10min") for a longer range`);
+      throw userError(
+        ErrorCode.BAD_TIME_RANGE,
+        `raw readings cover ${MAX_RAW_RANGE_MS / 3_600_000} h at most; give every (e.g. "10min") for a longer range`,
+      );
     }
     const aggregate = everySeconds ? (args.aggregate ?? Aggregate.AVG) : undefined;
     if (args.aggregate && !everySeconds) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)');

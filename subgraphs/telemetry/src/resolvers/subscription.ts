@@ -57,10 +57,15 @@ function toModel({ reading, cursor }: LiveReading): ReadingModel {
  */
 async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<ReadingFilter> {
   const { sensorIds, gatewayId, quantity, room } = args;
-  if (!sensorIds?.length && !gatewayId) throw userError(ErrorCode.BAD_USER_INPUT, 'Give sensorIds or gatewayId: a subscription to every sensor of the platform is not offered');
-  if (sensorIds && sensorIds.length > MAX_SENSOR_IDS) throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SENSOR_IDS} sensorIds per subscription`);
+  if (!sensorIds?.length && !gatewayId)
+    throw userError(ErrorCode.BAD_USER_INPUT, 'Give sensorIds or gatewayId: a subscription to every sensor of the platform is not offered');
+  if (sensorIds && sensorIds.length > MAX_SENSOR_IDS)
+    throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SENSOR_IDS} sensorIds per subscription`);
   const malformed = sensorIds?.find((id) => !parseSensorId(id));
-  if (malformed !== undefined) throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, { field: 'sensorIds' });
+  if (malformed !== undefined)
+    throw userError(ErrorCode.BAD_USER_INPUT, `"${malformed}" is not a sensor id (<gatewayId>.<nodeAddress>.<sensorIndex>)`, {
+      field: 'sensorIds',
+    });
   await checkAccess(args, ctx);
   const owners = await ownersAtStart(args, ctx);
   return {
@@ -79,7 +84,8 @@ async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: Telemetr
 async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<void> {
   if (gatewayId) {
     requireScope(ctx.caller, Scope.TELEMETRY_READ);
-    if (!(await canReadGateway(ctx, gatewayId))) throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId, field: 'gatewayId' });
+    if (!(await canReadGateway(ctx, gatewayId)))
+      throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId}"`, { id: gatewayId, field: 'gatewayId' });
   }
   const ids = sensorIds ?? [];
   const readable = await Promise.all(ids.map((id) => canReadSensor(ctx, id)));
@@ -91,13 +97,20 @@ async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesA
  * Who owns the gateways a subscription names, when it starts: an open sensor's live readings are
  * those of this owner (see `canReadReading`).
  */
-async function ownersAtStart({ sensorIds, gatewayId }: SubscriptionReadingBatchesArgs, ctx: TelemetryContext): Promise<Map<string, string | null>> {
+async function ownersAtStart(
+  { sensorIds, gatewayId }: SubscriptionReadingBatchesArgs,
+  ctx: TelemetryContext,
+): Promise<Map<string, string | null>> {
   const gateways = [...new Set([...(sensorIds ?? []).map((id) => parseSensorId(id)!.gatewayId), ...(gatewayId ? [gatewayId] : [])])];
   const tenants = await ctx.loaders.gatewayTenant.loadMany(gateways);
   return new Map(gateways.map((id, i) => [id, typeof tenants[i] === 'string' ? tenants[i] : null]));
 }
 
-function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingFilter, { sources }: TelemetryContext): Promise<LiveBatches> {
+function liveBatches(
+  { after }: SubscriptionReadingBatchesArgs,
+  filter: ReadingFilter,
+  { sources }: TelemetryContext,
+): Promise<LiveBatches> {
   return new LiveBatches(sources.bus, filter, sources.subscriberQueueLimit, after ? decodeCursor(after) : undefined).prepare();
 }
 
@@ -106,12 +119,25 @@ function liveBatches({ after }: SubscriptionReadingBatchesArgs, filter: ReadingF
  * read from the store as `Sensor.readings` reads it; without, raw history then the live readings
  * measured after it.
  */
-async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFilter, ctx: TelemetryContext): Promise<AsyncIterableIterator<LiveReading | ReadingModel | GraphQLError>> {
+async function historyThenLive(
+  args: SubscriptionReadingsArgs,
+  filter: ReadingFilter,
+  ctx: TelemetryContext,
+): Promise<AsyncIterableIterator<LiveReading | ReadingModel | GraphQLError>> {
   const { sources } = ctx;
-  if (!args.sensorIds?.length) throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', { field: 'sensorIds' });
+  if (!args.sensorIds?.length)
+    throw userError(ErrorCode.BAD_USER_INPUT, 'from, every and aggregate need sensorIds (history is read per sensor)', {
+      field: 'sensorIds',
+    });
   const bucketCursor = args.after === undefined || args.after === null ? undefined : /^bucket:(\d{1,15})$/.exec(args.after);
-  if (bucketCursor === null) throw userError(ErrorCode.BAD_USER_INPUT, `after with from/every takes the cursor of a bucket event (bucket:<ms>), not ${quoteInput(args.after!)}`, { field: 'after' });
-  if (args.aggregate && !args.every) throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
+  if (bucketCursor === null)
+    throw userError(
+      ErrorCode.BAD_USER_INPUT,
+      `after with from/every takes the cursor of a bucket event (bucket:<ms>), not ${quoteInput(args.after!)}`,
+      { field: 'after' },
+    );
+  if (args.aggregate && !args.every)
+    throw userError(ErrorCode.BAD_USER_INPUT, 'aggregate needs every (the bucket size)', { field: 'aggregate' });
   const now = Date.now();
   // The DateTime scalar bounds from to 1970-2100; a cursor is checked the same way, so that no
   // bucket is waited for years ahead.
@@ -122,14 +148,31 @@ async function historyThenLive(args: SubscriptionReadingsArgs, filter: ReadingFi
   if (args.every) {
     const cursorTime = bucketCursor ? Number(bucketCursor[1]) : undefined;
     if (cursorTime !== undefined && !(isInstantInBounds(cursorTime) && cursorTime <= now)) {
-      throw userError(ErrorCode.BAD_USER_INPUT, `after ${quoteInput(args.after!)} names no bucket between 1970 and now: give the cursor of a bucket event you received`, { field: 'after' });
+      throw userError(
+        ErrorCode.BAD_USER_INPUT,
+        `after ${quoteInput(args.after!)} names no bucket between 1970 and now: give the cursor of a bucket event you received`,
+        { field: 'after' },
+      );
     }
     const resumeFrom = cursorTime !== undefined ? cursorTime + args.every * 1000 : from;
-    if ((now - resumeFrom) / (args.every * 1000) > MAX_HISTORY_BUCKETS) throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
-    return flatten(new BucketStream({ store: sources.store, series, from: resumeFrom, everySeconds: args.every, aggregate: args.aggregate ?? Aggregate.AVG }));
+    if ((now - resumeFrom) / (args.every * 1000) > MAX_HISTORY_BUCKETS)
+      throw userError(ErrorCode.BAD_TIME_RANGE, `more than ${MAX_HISTORY_BUCKETS} buckets of history; use a larger every or a later from`);
+    return flatten(
+      new BucketStream({
+        store: sources.store,
+        series,
+        from: resumeFrom,
+        everySeconds: args.every,
+        aggregate: args.aggregate ?? Aggregate.AVG,
+      }),
+    );
   }
   // Listen first, then read history up to now: live readings measured after now follow it.
-  if (now - from > MAX_RAW_HISTORY_MS) throw userError(ErrorCode.BAD_TIME_RANGE, `raw history is offered for ${MAX_RAW_HISTORY_MS / 3_600_000} h at most; give every for longer ranges`);
+  if (now - from > MAX_RAW_HISTORY_MS)
+    throw userError(
+      ErrorCode.BAD_TIME_RANGE,
+      `raw history is offered for ${MAX_RAW_HISTORY_MS / 3_600_000} h at most; give every for longer ranges`,
+    );
   const live = new LiveBatches(sources.bus, { ...filter, after: now }, sources.subscriberQueueLimit);
   let history;
   try {

@@ -37,7 +37,9 @@ export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
 
   constructor(private readonly options: BucketStreamOptions) {
     if (!Number.isFinite(options.from) || !(Number.isInteger(options.everySeconds) && options.everySeconds > 0)) {
-      throw new RangeError(`BucketStream: from ${options.from} and everySeconds ${options.everySeconds} must be finite, everySeconds a positive whole number`);
+      throw new RangeError(
+        `BucketStream: from ${options.from} and everySeconds ${options.everySeconds} must be finite, everySeconds a positive whole number`,
+      );
     }
     this.step = options.everySeconds * 1000;
     this.now = options.now ?? Date.now;
@@ -81,7 +83,9 @@ export class BucketStream implements AsyncIterableIterator<ReadingModel[]> {
     const { series: keys, everySeconds, aggregate } = this.options;
     if (!keys.length) return [];
     const series = await this.options.store.query({ series: keys, from, until: until - 1, everySeconds, aggregate });
-    const events = series.flatMap((points, i) => points.map((point) => ({ sensorId: keys[i]!.sensorId, ...point, cursor: `bucket:${point.time}` })));
+    const events = series.flatMap((points, i) =>
+      points.map((point) => ({ sensorId: keys[i]!.sensorId, ...point, cursor: `bucket:${point.time}` })),
+    );
     return events.sort((a, b) => a.time - b.time);
   }
 }

@@ -48,7 +48,10 @@ export function encodeCursor({ position, index }: Cursor): string {
 /** The cursor in `text`, or a BAD_USER_INPUT error saying it is not one. */
 export function decodeCursor(text: string): Cursor {
   const match = CURSOR.exec(text);
-  if (!match) throw userError(ErrorCode.BAD_USER_INPUT, `"${text}" is not a cursor: give the \`cursor\` of a reading you received`, { field: 'after' });
+  if (!match)
+    throw userError(ErrorCode.BAD_USER_INPUT, `"${text}" is not a cursor: give the \`cursor\` of a reading you received`, {
+      field: 'after',
+    });
   return { position: match[1]!, index: Number(match[2]) };
 }
 
