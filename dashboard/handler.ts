@@ -108,7 +108,7 @@ export function dashboardHandler(options: DashboardOptions = {}): (req: Incoming
     const page = extname(file) === '.html';
     try {
       body = await readFile(file);
-      if (page) body = Buffer.from(body.toString('utf8').replace('<meta charset="utf-8">', `<meta charset="utf-8">\n  ${originsMeta}`));
+      if (page) body = Buffer.from(body.toString('utf8').replace(/<meta charset="utf-8"\s*\/?>/, (tag) => `${tag}\n    ${originsMeta}`));
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found');

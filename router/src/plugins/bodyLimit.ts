@@ -1,6 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { GraphQLError } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
+import { sendGraphQLError } from './httpError.ts';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 /**
  * The default largest request body and graphql-ws message: four times the largest document
@@ -10,21 +11,26 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
  */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-/**
- * Request bodies over `maxBytes` are refused with HTTP 413 (REQUEST_ENTITY_TOO_LARGE): at once
- * by their `Content-Length` (`bodySizeRefusal`, before anything reads them), and while they are
- * read when they come chunked without one (`useBodyLimit`). Yoga's own limit is 25 MB and the
- * gateway runtime does not let it be set.
- */
-export function bodySizeRefusal(req: IncomingMessage, maxBytes: number): GraphQLError | undefined {
-  const length = req.headers['content-length'];
-  if (length === undefined || !/^\d+$/.test(length) || Number(length) <= maxBytes) return undefined;
-  return tooLarge(maxBytes);
+export interface BodyLimitOptions {
+  /** Largest HTTP request body, in bytes. Default `MAX_BODY_BYTES` (256 KiB). */
+  maxBytes?: number;
 }
 
-/** The Yoga plugin: a body without `Content-Length` is read up to `maxBytes` before it is parsed. */
-export function useBodyLimit(maxBytes: number): Plugin {
+/**
+ * Request bodies over `maxBytes` are refused with HTTP 413 (REQUEST_ENTITY_TOO_LARGE): at once by
+ * their `Content-Length`, before anything reads them (the connection closes after the answer), and
+ * while they are read when they come chunked without one.
+ * Ours, not the engine's: Yoga's own limit is 25 MB and the gateway runtime does not let it be set.
+ */
+export function useBodyLimit(options: BodyLimitOptions = {}): RouterPlugin {
+  const maxBytes = options.maxBytes ?? MAX_BODY_BYTES;
   return {
+    onAdmitRequest(req, res) {
+      const length = req.headers['content-length'];
+      if (length === undefined || !/^\d+$/.test(length) || Number(length) <= maxBytes) return true;
+      sendGraphQLError(res, 413, bodyTooLarge(maxBytes), { connection: 'close' });
+      return false;
+    },
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       if (!requestParser || !request.body || request.headers.has('content-length')) return;
       setRequestParser(async (req) => {
@@ -32,7 +38,7 @@ export function useBodyLimit(maxBytes: number): Plugin {
         let size = 0;
         for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
           size += chunk.byteLength;
-          if (size > maxBytes) throw tooLarge(maxBytes, { http: { status: 413 } });
+          if (size > maxBytes) throw bodyTooLarge(maxBytes, { http: { status: 413 } });
           chunks.push(chunk);
         }
         return requestParser(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: Buffer.concat(chunks) }));
@@ -41,7 +47,8 @@ export function useBodyLimit(maxBytes: number): Plugin {
   };
 }
 
-function tooLarge(maxBytes: number, extensions: Record<string, unknown> = {}): GraphQLError {
+/** The REQUEST_ENTITY_TOO_LARGE error of a body over `maxBytes` (also an SSE body read by the router). */
+export function bodyTooLarge(maxBytes: number, extensions: Record<string, unknown> = {}): GraphQLError {
   return createGraphQLError(`The request body is larger than ${maxBytes} bytes`, {
     extensions: { ...extensions, code: 'REQUEST_ENTITY_TOO_LARGE', maxBytes },
   });

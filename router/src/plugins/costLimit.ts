@@ -8,7 +8,8 @@ import {
   type SelectionSetNode,
   type ValidationContext,
 } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface CostLimitOptions {
   /** Highest estimated cost an operation may have. Default 5000. */
@@ -42,7 +43,7 @@ export interface CostLimitOptions {
  * document's validation. Hive's `useDemandControl` is not used: it counts per subgraph request,
  * so an operation over the limit has already reached its first subgraphs.
  */
-export function useCostLimit(options: CostLimitOptions = {}): Plugin {
+export function useCostLimit(options: CostLimitOptions = {}): RouterPlugin {
   const limits: Required<CostLimitOptions> = {
     maxCost: options.maxCost ?? 5000,
     defaultListSize: options.defaultListSize ?? 10,

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
+import { sendGraphQLError } from './httpError.ts';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface CsrfPreventionOptions {
   /** Headers that force a browser's preflight; one of them lets a request through whatever its content type. */
@@ -11,7 +13,7 @@ export interface CsrfPreventionOptions {
 const SIMPLE_CONTENT_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
 
 /**
- * CSRF prevention, as Apollo Server's and Yoga's: a POST that a page of another site could make
+ * CSRF prevention for `/graphql`, as Apollo Server's and Yoga's: a POST that a page of another site could make
  * without a CORS preflight (a form, or `fetch` with a text/plain body) is refused with HTTP 403
  * (CSRF_PREVENTED), unless it carries one of `requestHeaders`. JSON bodies, the dashboard's
  * `fetch`, SSE and graphql-ws are untouched.
@@ -20,6 +22,18 @@ const SIMPLE_CONTENT_TYPES = ['application/x-www-form-urlencoded', 'multipart/fo
  * are headers a browser never adds on its own (no cookies), so a forged GET is an anonymous read;
  * requiring a header would break `EventSource` subscriptions and cacheable persisted GETs.
  */
+export function useCsrfPrevention(options: CsrfPreventionOptions = {}): RouterPlugin {
+  // Ours, not Yoga's useCSRFPrevention: that one refuses GETs without a custom header too (EventSource, persisted GETs).
+  return {
+    onAdmitRequest(req, res) {
+      const refused = req.url?.startsWith('/graphql') ? csrfRefusal(req, options) : undefined;
+      if (refused) sendGraphQLError(res, 403, refused);
+      return !refused;
+    },
+  };
+}
+
+/** The CSRF_PREVENTED error of a request a page of another site could have sent, or undefined. */
 export function csrfRefusal(req: IncomingMessage, options: CsrfPreventionOptions = {}): GraphQLError | undefined {
   if (req.method !== 'POST') return undefined;
   const contentType = req.headers['content-type']?.toLowerCase().trim();

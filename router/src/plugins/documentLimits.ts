@@ -1,5 +1,6 @@
 import { parse, type DocumentNode, type GraphQLError } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 /** Largest document by default: 64 KiB, room for 5000 tokens of 13 bytes each. */
 export const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024;
@@ -49,24 +50,30 @@ export class DocumentLimits {
     return parse(query, { maxTokens: this.maxTokens });
   }
 
-  /**
-   * The Yoga plugin: every HTTP request's document (POST, GET, SSE) is measured when its params
-   * are read, before persisted operations are looked up or anything parses it; over the limit it
-   * is refused with HTTP 400.
-   */
-  plugin(): Plugin {
-    return {
-      onParams: ({ params }) => {
-        const refused = this.sizeRefusal(params.query);
-        if (refused) throw createGraphQLError(refused.message, { extensions: { ...refused.extensions, http: { status: 400 } } });
-      },
-    };
-  }
-
   #tooLarge(query: string): boolean {
     // UTF-8 takes at least one byte per UTF-16 unit and at most three: most documents are decided by their length.
     if (query.length > this.maxDocumentBytes) return true;
     if (query.length * 3 <= this.maxDocumentBytes) return false;
     return Buffer.byteLength(query, 'utf8') > this.maxDocumentBytes;
   }
+}
+
+/**
+ * Documents bounded at every entry point before any work (see `DocumentLimits`): an HTTP request's
+ * (POST, GET, SSE the runtime answers) when Yoga reads its params, before persisted operations are
+ * looked up or anything parses it (over the limit: HTTP 400 QUERY_TOO_LARGE); a graphql-ws or SSE
+ * subscription's before it is shared. List it before `usePersistedOperations`.
+ */
+export function useDocumentLimits(limits: DocumentLimits | DocumentLimitsOptions = {}): RouterPlugin {
+  const documentLimits = limits instanceof DocumentLimits ? limits : new DocumentLimits(limits);
+  return {
+    onParams: ({ params }) => {
+      const refused = documentLimits.sizeRefusal(params.query);
+      if (refused) throw createGraphQLError(refused.message, { extensions: { ...refused.extensions, http: { status: 400 } } });
+    },
+    onOperationParams(params) {
+      const refused = documentLimits.sizeRefusal(params.query);
+      return refused ? { error: refused } : { params };
+    },
+  };
 }

@@ -2,6 +2,22 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { createGraphQLError, maskError as yogaMaskError } from 'graphql-yoga';
 import { clientMessage, intentionalCodes, wrapsUnexpectedError } from '#kit';
 
+export interface ErrorMaskingOptions {
+  /** Production's masking (`maskProductionError`) instead of development's (`maskRouterError`). Default false. */
+  production?: boolean;
+}
+
+/**
+ * The error shaping of the router, as the runtime's `maskedErrors` setting (Yoga's masking, with
+ * our `maskError`): errors raised on purpose pass, anything else is masked; see the two below.
+ * A setting rather than a plugin: Yoga also masks with it the errors thrown before execution (request parsing, params).
+ */
+export function errorMasking(options: ErrorMaskingOptions = {}): {
+  maskError: (error: unknown, message: string, isDev?: boolean) => Error;
+} {
+  return { maskError: options.production ? maskProductionError : maskRouterError };
+}
+
 /**
  * The router's error masking: what a subgraph answered on purpose (an error with a
  * SCREAMING_SNAKE `extensions.code`) reaches the client as it is; anything else is masked by

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { GraphQLError } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface PersistedOperationsOptions {
   /**
@@ -71,21 +72,33 @@ export class PersistedOperations {
     }
     return undefined;
   }
+}
 
-  /** The Yoga plugin: every operation's params (HTTP, SSE, graphql-ws) are resolved before they are parsed. */
-  plugin(): Plugin {
-    return {
-      onParams: ({ params, request, setParams }) => {
-        const resolved = this.resolve(params as OperationParams, request?.url);
-        if (resolved === undefined) return;
-        // Thrown, as Yoga's own parameter errors: an HTTP request gets it with status 400.
-        if ('error' in resolved)
-          throw createGraphQLError(resolved.error.message, { extensions: { ...resolved.error.extensions, http: { status: 400 } } });
-        const { documentId: _id, ...rest } = params as typeof params & { documentId?: unknown };
-        setParams({ ...rest, query: resolved.query });
-      },
-    };
-  }
+/**
+ * Persisted operations (see `PersistedOperations`): every operation's params are resolved before
+ * they are parsed, an HTTP request's (POST, GET, SSE) when Yoga reads them (refusals with HTTP 400,
+ * as Yoga's own parameter errors), a graphql-ws or SSE subscription's before it is shared, so that
+ * equal subscriptions sent by id and by document share one execution.
+ * Ours, not Yoga's usePersistedOperations: that one prefers a document to an id, refuses both together when
+ * persisted-only, and resolves inside the runtime, after subscriptions would have been shared.
+ */
+export function usePersistedOperations(options: PersistedOperationsOptions | PersistedOperations): RouterPlugin {
+  const persisted = options instanceof PersistedOperations ? options : new PersistedOperations(options);
+  return {
+    onParams: ({ params, request, setParams }) => {
+      const resolved = persisted.resolve(params as OperationParams, request?.url);
+      if (resolved === undefined) return;
+      if ('error' in resolved)
+        throw createGraphQLError(resolved.error.message, { extensions: { ...resolved.error.extensions, http: { status: 400 } } });
+      const { documentId: _id, ...rest } = params as typeof params & { documentId?: unknown };
+      setParams({ ...rest, query: resolved.query });
+    },
+    onOperationParams(params, url) {
+      const resolved = persisted.resolve(params, url);
+      if (resolved === undefined) return { params };
+      return 'error' in resolved ? resolved : { params: { ...params, query: resolved.query } };
+    },
+  };
 }
 
 function documentIdOf(params: OperationParams, url: string | undefined): string | undefined {

@@ -1,6 +1,7 @@
 import type { ASTVisitor, FieldNode, ValidationContext } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
 import { clientMessage } from '#kit';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 /**
  * What production mode adds to the router's documents: introspection (`__schema`, `__type`) is
@@ -9,7 +10,8 @@ import { clientMessage } from '#kit';
  * introspection no longer tells.
  * (GraphiQL off and errors masked without their originals are the router's own settings.)
  */
-export function useProductionMode(): Plugin {
+export function useProductionMode(): RouterPlugin {
+  // Ours, not useDisableIntrospection (@envelop/disable-introspection): its graphql-js rule gives no INTROSPECTION_DISABLED code.
   return {
     onValidate({ addValidationRule }) {
       // Validation errors reach the client without passing the error masking: their messages are changed here.

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface QueryLimitsOptions {
   /** Deepest selection an operation may have (introspection fields do not count). Default 12. */
@@ -15,9 +15,10 @@ export interface QueryLimitsOptions {
  * subgraph: parsing stops after `maxTokens`, and validation rejects a selection deeper than
  * `maxDepth` (fragments followed) with the code QUERY_TOO_DEEP.
  */
-export function useQueryLimits(options: QueryLimitsOptions = {}): Plugin {
+export function useQueryLimits(options: QueryLimitsOptions = {}): RouterPlugin {
   const maxDepth = options.maxDepth ?? 12;
   const maxTokens = options.maxTokens ?? 5000;
+  // Ours, not graphql-armor's max-depth/max-tokens (Hive Gateway's `maxDepth`/`maxTokens`, not installed): QUERY_TOO_DEEP is our code, and tokens are graphql-js's own parse limit.
   return {
     onParse({ parseFn, setParseFn }) {
       // The runtime's own parser, with a token limit: its errors keep their 400 status.

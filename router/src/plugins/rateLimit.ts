@@ -5,6 +5,7 @@ import { anonymousCaller, type Caller } from '#auth';
 import type { Logger } from '#log';
 import { sendGraphQLError } from './httpError.ts';
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitDecision, type RateLimitStore } from './rateLimitStore.ts';
+import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface RateLimitOptions {
   /** Requests a minute of all the users of one tenant together. Default 600. */
@@ -31,6 +32,34 @@ export interface RouterRateLimitOptions extends RateLimitOptions {
   logger: Logger;
   /** Where buckets are kept; by default Redis with `redisUrl`, else this process's memory. */
   store?: RateLimitStore;
+}
+
+export interface UseRateLimitOptions {
+  /** The limits and where they are counted; shared with `useCredentials`, which counts failed authentications. */
+  limiter: RouterRateLimit;
+  /** The caller `useCredentials` authenticated for a request (or a graphql-ws connection's upgrade request). */
+  callerOf: (request: IncomingMessage) => Caller | undefined;
+}
+
+/**
+ * Requests a minute per caller (see `RouterRateLimit`): every admitted HTTP request (`/graphql`,
+ * SSE, the open data downloads) and every graphql-ws operation takes one; its store is closed with
+ * the router. Listed after `useCredentials`, which finds the caller.
+ * Ours, not the engine's: Hive Gateway's rate limiting counts fields per operation, not callers per minute before anything is read.
+ */
+export function useRateLimit(options: UseRateLimitOptions): RouterPlugin {
+  const { limiter, callerOf } = options;
+  return {
+    onAdmitRequest(req, res) {
+      const caller = callerOf(req);
+      return caller ? limiter.admitRequest(req, res, caller) : true;
+    },
+    async onAdmitOperation(request) {
+      const caller = callerOf(request);
+      return caller ? limiter.refusal(caller, request) : undefined;
+    },
+    onDispose: () => limiter.close(),
+  };
 }
 
 const MINUTE_MS = 60_000;

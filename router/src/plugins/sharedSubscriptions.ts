@@ -1,28 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getGraphQLWSOptions, type GatewayRuntime } from '@graphql-hive/gateway-runtime';
-import {
-  getOperationAST,
-  Kind,
-  print,
-  visit,
-  type DocumentNode,
-  type ExecutionArgs,
-  type GraphQLError,
-  type OperationDefinitionNode,
-} from 'graphql';
-import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
+import { getOperationAST, Kind, print, visit, type DocumentNode, type ExecutionArgs, type OperationDefinitionNode } from 'graphql';
+import type { ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createGraphQLError } from 'graphql-yoga';
 import { readBody } from '#kit';
-import { MAX_BODY_BYTES } from './bodyLimit.ts';
+import { nextFrame, sseEvents, sseParams, tokenExpiredError, type SseParams } from '../protocol.ts';
+import { bodyTooLarge, MAX_BODY_BYTES } from './bodyLimit.ts';
 import { DocumentLimits } from './documentLimits.ts';
 import { sendGraphQLError } from './httpError.ts';
+import type { OperationParamsResult, RouterPlugin, WsContext } from './routerPlugin.ts';
 import { SendQueueLimit, type SendQueueLimitOptions } from './sendQueueLimit.ts';
 import { SubscriptionFanout } from './subscriptionFanout.ts';
 
 type ConnectionParams = Record<string, unknown> | undefined;
-type WsContext = Context<ConnectionParams, Extra>;
 
 export interface SharedSubscriptionsOptions {
   /** Extra context of every operation, as for `getGraphQLWSOptions`. */
@@ -41,10 +33,11 @@ export interface SharedSubscriptionsOptions {
   /** The size and token limits every document is held to before it is parsed or cached. */
   documentLimits?: DocumentLimits;
   /**
-   * What an SSE request's params stand for before anything else reads them: the persisted
-   * operation they name (its document as `query`), or the error to refuse them with.
+   * What an SSE request's params stand for before anything else reads them (the routers' plugins'
+   * `onOperationParams`: the document's size, the persisted operation they name), or the error to
+   * refuse them with (HTTP 400). graphql-ws operations are given theirs before `onSubscribe`.
    */
-  resolve?: (params: SubscribePayload & { documentId?: unknown }, url: string) => { query: string } | { error: GraphQLError } | undefined;
+  operationParams?: (params: SseParams, url: string) => OperationParamsResult;
   /** Largest SSE request body read. Default `MAX_BODY_BYTES` (256 KiB). */
   maxBodyBytes?: number;
   /** An SSE response with more than this not yet sent is closed. Default 8 MiB. */
@@ -64,8 +57,6 @@ export interface SharedSubscriptions {
   fanout: SubscriptionFanout;
   sendQueue: SendQueueLimit;
 }
-
-const nextSuffix = Buffer.from('}');
 
 /**
  * graphql-ws served by the gateway runtime, with identical subscriptions sharing one execution.
@@ -92,6 +83,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
   const sendQueue = options.sendQueue instanceof SendQueueLimit ? options.sendQueue : new SendQueueLimit(options.sendQueue);
   const { partition } = options;
   const limits = options.documentLimits ?? new DocumentLimits();
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const documents = new NormalisedDocuments(options.documentCacheBytes ?? 4 << 20, limits);
   // The runtime's execution arguments of the subscriptions to share, with who asked.
   const sharedArgs = new WeakMap<object, { key: string; id: string; ctx: WsContext }>();
@@ -117,10 +109,10 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     const shared = sharedArgs.get(args.contextValue as object);
     if (!shared) return base.subscribe!(args);
     const socket = shared.ctx.extra.socket;
-    const prefix = Buffer.from(`{"id":${JSON.stringify(shared.id)},"type":"next","payload":`);
+    const frame = nextFrame(shared.id);
     return fanout.join(shared.key, () => base.subscribe!(args), {
       next(payload) {
-        sendQueue.send(socket, Buffer.concat([prefix, payload, nextSuffix], prefix.length + payload.length + 1));
+        sendQueue.send(socket, frame(payload));
       },
     });
   };
@@ -137,16 +129,9 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
         sendGraphQLError(res, 400, limits.tooLarge(), { connection: 'close' });
         return true;
       }
-      body = await readBody(req, options.maxBodyBytes ?? MAX_BODY_BYTES);
+      body = await readBody(req, maxBodyBytes);
       if (body === undefined) {
-        sendGraphQLError(
-          res,
-          413,
-          createGraphQLError(`The request body is larger than ${options.maxBodyBytes ?? MAX_BODY_BYTES} bytes`, {
-            extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' },
-          }),
-          { connection: 'close' },
-        );
+        sendGraphQLError(res, 413, bodyTooLarge(maxBodyBytes), { connection: 'close' });
         return true;
       }
     }
@@ -162,12 +147,12 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       sendGraphQLError(res, 400, tooLarge);
       return true;
     }
-    const resolved = params && options.resolve?.(params, req.url);
-    if (resolved && 'error' in resolved) {
-      sendGraphQLError(res, 400, resolved.error);
+    const admitted = params && options.operationParams?.(params, req.url);
+    if (admitted && 'error' in admitted) {
+      sendGraphQLError(res, 400, admitted.error);
       return true;
     }
-    if (params && resolved) params = { ...params, query: resolved.query };
+    if (admitted) params = admitted.params;
     const document =
       typeof params?.query === 'string' ? documents.subscription(params.query, params.operationName ?? undefined) : undefined;
     if (!params || !document) {
@@ -185,15 +170,15 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     const key = document.replays(request.variables)
       ? Symbol('replay')
       : JSON.stringify([partition(req), request.operationName ?? null, document.printed, stableJson(request.variables ?? {})]);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.write(':\n\n');
+    res.writeHead(200, sseEvents.headers);
+    res.write(sseEvents.opening);
     const limit = options.sseMaxBufferedBytes ?? 8 << 20;
     const serverContext = { params: request, req, waitUntil: runtime.waitUntil, [STREAM_ROUTE]: true };
     const subscriber = fanout.join(key, () => runtime.getResultForParams({ params: request, request: undefined as never }, serverContext), {
       next(payload) {
         // The same back-pressure as a WebSocket: a client that does not read is let go.
         if (res.writableLength > limit) return void res.destroy();
-        res.write(Buffer.concat([sseNextPrefix, payload, sseSuffix]));
+        res.write(sseEvents.next(payload));
       },
     });
     // The response closes when the client goes away (the request's own 'close' fired once its body was read).
@@ -204,9 +189,7 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
       left < 2 ** 31
         ? setTimeout(
             () => {
-              res.write(
-                `event: next\ndata: ${JSON.stringify({ errors: [{ message: 'Unauthorized: the token has expired', extensions: { code: 'UNAUTHENTICATED' } }] })}\n\n`,
-              );
+              res.write(sseEvents.errors([tokenExpiredError]));
               void subscriber.return(undefined);
             },
             Math.max(0, left),
@@ -215,20 +198,15 @@ export function useSharedSubscriptions(runtime: GatewayRuntime, options: SharedS
     try {
       for await (const _ of subscriber) void _;
     } catch (error) {
-      res.write(
-        `event: next\ndata: ${JSON.stringify({ errors: [{ message: error instanceof Error ? error.message : String(error) }] })}\n\n`,
-      );
+      res.write(sseEvents.errors([error]));
     }
     clearTimeout(expiry);
-    if (!res.destroyed) res.end('event: complete\ndata:\n\n');
+    if (!res.destroyed) res.end(sseEvents.complete);
     return true;
   };
 
   return { options: { ...base, onSubscribe, subscribe: run, execute: run }, sse, fanout, sendQueue };
 }
-
-const sseNextPrefix = Buffer.from('event: next\ndata: ');
-const sseSuffix = Buffer.from('\n\n');
 
 /** Marks the context of the subscriptions served here: `useSubscriptionRoute` refuses any other. */
 const STREAM_ROUTE = 'iotSharedStream';
@@ -239,7 +217,7 @@ const STREAM_ROUTE = 'iotSharedStream';
  * and the buffer is bounded: one that reaches the runtime another way (e.g. `Accept:
  * multipart/mixed`) is refused with a clear error instead of streaming around them.
  */
-export function useSubscriptionRoute(): Plugin {
+export function useSubscriptionRoute(): RouterPlugin {
   return {
     onSubscribe({ args, setResultAndStopExecution }) {
       if ((args.contextValue as unknown as Record<string, unknown> | undefined)?.[STREAM_ROUTE]) return;
@@ -254,59 +232,6 @@ export function useSubscriptionRoute(): Plugin {
         ],
       });
     },
-  };
-}
-
-/**
- * The params of an SSE request: from the URL of a GET, a JSON body, an `application/graphql`
- * body (the document) or a form. Undefined params when the body is not what it says (the runtime
- * answers that); an error for a body of another type.
- */
-function sseParams(
-  req: IncomingMessage,
-  body: string | undefined,
-): { params: (SubscribePayload & { documentId?: unknown }) | undefined } | { error: GraphQLError } {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const fromSearch = (search: URLSearchParams) => {
-    const json = (name: string): unknown => {
-      const text = search.get(name);
-      if (!text) return undefined;
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        return null;
-      }
-    };
-    const query = search.get('query') ?? undefined;
-    const variables = json('variables');
-    const extensions = json('extensions');
-    if (variables === null || extensions === null) return undefined;
-    return {
-      query: query as string,
-      operationName: search.get('operationName'),
-      variables,
-      extensions,
-      documentId: search.get('documentId') ?? undefined,
-    } as SubscribePayload & { documentId?: unknown };
-  };
-  if (req.method === 'GET') return { params: fromSearch(new URL(req.url ?? '/', 'http://router').searchParams) };
-  if (type === 'application/json' || type === 'application/graphql-response+json' || type === '') {
-    try {
-      const value = JSON.parse(body ?? '') as unknown;
-      return { params: value && typeof value === 'object' && !Array.isArray(value) ? (value as SubscribePayload) : undefined };
-    } catch {
-      return { params: undefined };
-    }
-  }
-  if (type === 'application/graphql') return { params: { query: body ?? '' } };
-  if (type === 'application/x-www-form-urlencoded') return { params: fromSearch(new URLSearchParams(body)) };
-  return {
-    error: createGraphQLError(
-      `Server-sent events take a GET with ?query=, or a POST of application/json, application/graphql or a form; not ${JSON.stringify(type.slice(0, 60))}`,
-      {
-        extensions: { code: 'BAD_REQUEST' },
-      },
-    ),
   };
 }
 
