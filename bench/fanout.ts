@@ -21,8 +21,7 @@ import { silentLogger } from '#log';
 import type { Scenario } from '#simulator';
 import type { Reading } from '#telemetry';
 import { startPlatform } from '../platform/platform.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
-import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
+import { composeSupergraph, subgraphs as subgraphList, type SubgraphName } from '#supergraph';
 import {
   mergeHistograms,
   percentile,

@@ -19,7 +19,7 @@ import { DEVELOPMENT_SECRET, DEVELOPMENT_SUBGRAPH_SECRET, mintToken, Scope } fro
 import { silentLogger } from '#log';
 import { startPlatform } from '../platform/platform.ts';
 import type { QueryPlanner } from '../router/src/gateway.ts';
-import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
+import { subgraphs as subgraphList, type SubgraphName } from '#supergraph';
 import type { LoadConfig, LoadResult } from './lib/query-load.ts';
 import type { RouterProcessStats } from './lib/query-router.ts';
 import { table } from './lib/table.ts';

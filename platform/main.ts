@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { allScopes, authSettingsFromEnv, issueApiKey, mintToken, Scope, type AuthSettings } from '#auth';
-import { mqttSettingsFromEnv } from '#broker';
+import { mqttService, mqttSettingsFromEnv } from '#broker';
 import {
   checkStartup,
   durationFromEnv,
@@ -17,11 +17,12 @@ import {
   type PortToListen,
 } from '#kit';
 import type { Logger } from '#log';
+import { registryOptionsFromEnv } from '#registry';
 import type { Scenario } from '#simulator';
+import { subgraphs as subgraphList, type SubgraphName } from '#supergraph';
+import { telemetryOptionsFromEnv, telemetryServices } from '#telemetry';
 import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
 import { routerHardeningFromEnv } from '../router/src/hardening.ts';
-import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
-import { backendOptionsFromEnv, backendServices, cloudServices, mqttService } from './backends.ts';
 import type { PlatformConfig } from './platform.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -53,7 +54,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     subgraphPorts,
     supergraph: await supergraphToServe(env, host, subgraphPorts),
     planner,
-    backends: backendOptionsFromEnv(env, { registryFile: `${dataDir}/registry-${scenario}.json` }),
+    backends: { ...telemetryOptionsFromEnv(env), ...registryOptionsFromEnv(env, { registryFile: `${dataDir}/registry-${scenario}.json` }) },
     simulatorStateFile: `${dataDir}/simulator-${scenario}.json`,
     historyBackfillMs: backfillSeconds * 1000,
     mqttProtocolVersion: mqttProtocol(env),
@@ -162,12 +163,13 @@ runService('platform', async (env, logger) => {
   const ports = portsToListen(config);
   await checkStartup({
     listen: ports,
-    reach: [...backendServices(config.backends ?? {}), ...(config.mqttUrl ? [mqttService(config.mqttUrl)] : [])],
+    reach: [...telemetryServices(config.backends ?? {}), ...(config.mqttUrl ? [mqttService(config.mqttUrl)] : [])],
   });
   const { buildScenario, scenarioNames } = await import('#simulator');
   if (!(scenarioNames as readonly string[]).includes(config.scenario))
     throw new StartupError(`SCENARIO must be one of ${scenarioNames.join(', ')}, got "${config.scenario}"`);
-  config.cloud = (await import('#cloud')).cloudOptionsFromEnv(env);
+  const { cloudOptionsFromEnv, cloudServices } = await import('#cloud');
+  config.cloud = cloudOptionsFromEnv(env);
   if (config.cloud) await checkStartup({ reach: await cloudServices(config.cloud) });
   const credentials = await developmentCredentials(auth, buildScenario(config.scenario, config.seed).tenants);
   if (credentials?.apiKey) config.auth = { ...config.auth, apiKeys: [credentials.apiKey.record] };

@@ -13,31 +13,42 @@ import {
   type MqttAccount,
   type MqttCredentials,
 } from '#broker';
-import { connectMqtt, createMqttClient, IqrfClient, onlineWindowMs, type MqttOptions } from '#iqrf';
+import { connectMqtt, createMqttClient, IqrfClient, type MqttOptions } from '#iqrf';
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
-import { MeshCatalog, type GatewayRegistry } from '#registry';
+import { publishedSensorIds, type OpenDataCatalog } from '#opendata-catalog';
+import { openGatewayRegistry, openIdempotencyStore, type GatewayRegistry, type RegistryOptions } from '#registry';
 import {
   buildScenario,
   scenarioOpenData,
   scenarioRegistry,
   simulatedCloudOptions,
-  startSimulator,
+  wireSimulator,
   type Scenario,
   type Simulator,
 } from '#simulator';
-import type { LiveBus, TimeSeriesStore } from '#telemetry';
+import { composeSupergraph, subgraphs as subgraphList, type SubgraphName } from '#supergraph';
+import { openLiveBus, openTimeSeriesStore, type LiveBus, type TelemetryBackendOptions, type TimeSeriesStore } from '#telemetry';
 import type { Collector } from '../collector/src/collector.ts';
-import { startCollectorService } from '../collector/src/service.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
-import { startRouter, type HttpHandler, type QueryPlanner, type RouterHardening, type RunningRouter } from '../router/src/gateway.ts';
-import { RouterAuth } from '../router/src/plugins/auth.ts';
-import { startDevicesSubgraph } from '../subgraphs/devices/src/index.ts';
-import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
-import { subgraphs as subgraphList, type SubgraphName } from '../subgraphs/list.ts';
-import { openDataRoutes, publishedSensorIds, startOpendataSubgraph, type OpenDataCatalog } from '../subgraphs/opendata/src/index.ts';
-import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
-import { openBackends, openIdempotencyStore, type BackendOptions } from './backends.ts';
+import { wireCollector } from '../collector/src/service.ts';
+import {
+  RouterAuth,
+  wireRouter,
+  type HttpHandler,
+  type QueryPlanner,
+  type RouterHardening,
+  type RunningRouter,
+} from '../router/src/index.ts';
+import { wireDevices } from '../subgraphs/devices/src/index.ts';
+import { wireInfrastructure } from '../subgraphs/infrastructure/src/index.ts';
+import { wireOpendata } from '../subgraphs/opendata/src/index.ts';
+import { wireTelemetry } from '../subgraphs/telemetry/src/index.ts';
+
+/**
+ * Where the shared state lives: Redis (live bus, registry, idempotency), Graphite (time series)
+ * and the registry file; each package's in-process default for what is not named.
+ */
+export type BackendOptions = TelemetryBackendOptions & RegistryOptions;
 
 /** Everything `startPlatform` needs; `platform/main.ts` fills it from the environment. */
 export interface PlatformConfig {
@@ -206,7 +217,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
 
     let simulator: Simulator | undefined;
     if (config.simulate) {
-      simulator = await startSimulator({
+      simulator = await wireSimulator({
         scenario,
         // Each simulated daemon connects as its gateway, with the credentials the platform issued it,
         // keeping its session: requests sent while it reconnects (a rotation) wait for it.
@@ -221,9 +232,15 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       closers.push(stopHandover);
     }
 
-    const backends = await openBackends(config.backends ?? {}, logger);
-    closers.push(() => backends.close());
-    const { registry, store, bus } = backends;
+    // One registry, store and bus for every part, each the package's default unless `backends` names a real one.
+    const backends = config.backends ?? {};
+    const registry = await openGatewayRegistry(backends, logger);
+    closers.push(() => registry.close());
+    const store = openTimeSeriesStore(backends, logger);
+    closers.push(() => store.close());
+    const bus = openLiveBus(backends, logger);
+    closers.push(() => bus.close());
+    logger.info({ store: store.constructor.name, bus: bus.constructor.name, registry: registry.constructor.name }, 'backends');
     let registered = await registry.list();
     if (registered.length === 0 && config.simulate) {
       registered = scenarioRegistry(scenario, new Date());
@@ -247,13 +264,6 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     });
     await iqrf.start();
     closers.push(() => iqrf.close());
-    const onlineWindow = onlineWindowMs(config.heartbeatIntervalMs);
-    const catalog = new MeshCatalog(iqrf, {
-      registry,
-      offlineAfterMs: onlineWindow,
-      logger: logger.child({ component: 'mesh-catalog' }),
-      ...(config.iqrfTimeoutMs ? { timeoutMs: config.iqrfTimeoutMs } : {}),
-    });
 
     if (!config.cloud && !simulator)
       throw new Error('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG must be set when the simulator is off (SIMULATOR=off)');
@@ -267,7 +277,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
           logger.warn({ gatewayId: gateway.id, err: error.message }, 'cannot provision a restored gateway in the simulated data center'),
         );
     }
-    const idempotency = openIdempotencyStore(config.backends ?? {}, logger);
+    const idempotency = openIdempotencyStore(backends, logger);
     closers.push(() => idempotency.close());
 
     const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
@@ -280,23 +290,23 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     const subgraphLogger = (name: string) => logger.child({ component: `subgraph:${name}` });
     const routerUrlGuess = `http://${host}:${config.routerPort || 4000}`;
     const openDataCatalog = config.openData ?? scenarioOpenData(scenario, routerUrlGuess);
-    started.devices = await startDevicesSubgraph({
+    started.devices = await wireDevices({
       ...common,
       port: config.subgraphPorts.devices,
       logger: subgraphLogger('devices'),
       sources: {
         registry,
-        catalog,
         iqrf,
         provisioner,
         idempotency,
         credentials: gatewayCredentials,
         openSensorIds: publishedSensorIds(openDataCatalog),
-        onlineWindowMs: onlineWindow,
       },
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      iqrfTimeoutMs: config.iqrfTimeoutMs,
     });
     closers.push(() => started.devices.close());
-    started.telemetry = await startTelemetrySubgraph({
+    started.telemetry = await wireTelemetry({
       ...common,
       port: config.subgraphPorts.telemetry,
       logger: subgraphLogger('telemetry'),
@@ -309,7 +319,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       },
     });
     closers.push(() => started.telemetry.close());
-    started.infrastructure = await startInfrastructureSubgraph({
+    started.infrastructure = await wireInfrastructure({
       ...common,
       port: config.subgraphPorts.infrastructure,
       logger: subgraphLogger('infrastructure'),
@@ -323,7 +333,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     });
     closers.push(() => started.infrastructure.close());
 
-    started.opendata = await startOpendataSubgraph({
+    started.opendata = await wireOpendata({
       ...common,
       port: config.subgraphPorts.opendata,
       logger: subgraphLogger('opendata'),
@@ -336,7 +346,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       (await composeSupergraph(
         Object.fromEntries(subgraphList.map(({ name }) => [name, started[name].url])) as Record<SubgraphName, string>,
       ));
-    const router = await startRouter({
+    const router = await wireRouter({
       supergraph,
       port: config.routerPort,
       host,
@@ -352,10 +362,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         ...config.hardening.rateLimit,
         redisUrl: config.hardening.rateLimit.redisUrl ?? config.backends?.redisUrl,
       },
-      httpHandlers: [
-        openDataRoutes({ catalog: openDataCatalog, store, registry }, logger.child({ component: 'opendata' })),
-        ...(config.httpHandlers ?? []),
-      ],
+      // `/opendata/*` is proxied to the opendata subgraph the supergraph names, as on a standalone router.
+      httpHandlers: config.httpHandlers,
     });
     closers.push(() => router.close());
 
@@ -363,7 +371,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     // Stable across restarts (not the pid): a restarted collector takes its own session back
     // instead of leaving a dead one holding a share of the collectors' subscription.
     const collectorId = config.collectorId ?? `collector-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}`;
-    const { collector, close: closeCollector } = await startCollectorService({
+    const { collector, close: closeCollector } = await wireCollector({
       mqttUrl,
       protocolVersion,
       id: collectorId,

@@ -5,8 +5,7 @@
  * `--check` only compares and exits 1 when a file is stale.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { composeSupergraph } from '../router/src/compose.ts';
-import { supergraphTargets } from '../router/src/targets.ts';
+import { composeSupergraph, supergraphTargets } from '#supergraph';
 
 async function main(): Promise<void> {
   let stale = false;

@@ -6,15 +6,15 @@
 import { fileURLToPath } from 'node:url';
 import { envConfig } from '#kit';
 import { createLogger } from '#log';
+import { openGatewayRegistry, registryOptionsFromEnv } from '#registry';
 import { buildScenario, scenarioRegistry } from '#simulator';
-import { backendOptionsFromEnv, openRegistry } from '../platform/backends.ts';
 
 async function main(): Promise<void> {
   const env = envConfig();
   const logger = createLogger('seed', env.string('LOG_LEVEL', 'info'));
   const scenario = buildScenario(env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo', env.int('SEED', 2016));
-  const registry = await openRegistry(
-    backendOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../.data/registry.json', import.meta.url)) }),
+  const registry = await openGatewayRegistry(
+    registryOptionsFromEnv(env, { registryFile: fileURLToPath(new URL('../.data/registry.json', import.meta.url)) }),
     logger,
   );
   try {

@@ -28,5 +28,9 @@ fi
 
 echo "== type check"
 npx tsc --noEmit -p .
+echo "== lint, format, walls"
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --list-different . >&2; echo "not formatted: run \`npm run format\`" >&2; exit 1; }
+npm run -s walls
 echo "== tests"
 npx vitest run "$@"

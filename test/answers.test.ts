@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { gatewayUsername, startEmbeddedBroker, type EmbeddedBroker } from '#broker';
-import { connectMqtt, defaultTopics, IqrfClient, MsgId, topicFor, type DaemonResponse } from '#iqrf';
+import { connectMqtt, defaultTopics, IqrfClient, MeshCatalog, MsgId, topicFor, type DaemonResponse } from '#iqrf';
 import { silentLogger } from '#log';
-import { FileGatewayRegistry, MeshCatalog, type GatewayRegistry } from '#registry';
+import { FileGatewayRegistry, type GatewayRegistry } from '#registry';
 import { buildScenario, scenarioRegistry, type IqrfDaemonSimulator } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { Collector, type RejectedAnswers } from '../collector/src/collector.ts';
-import { startCollectorService } from '../collector/src/service.ts';
+import { wireCollector } from '../collector/src/service.ts';
 import { eventually } from './support/graphql.ts';
 import { accountMaker, connectAs, startDaemons, type AccountMaker } from './support/mqtt.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
@@ -266,7 +266,7 @@ describe('collectors sharing the msgId secret and a Redis ledger (real Mosquitto
     const published: Reading[] = [];
     bus.subscribe((readings) => published.push(...readings));
     const start = async (id: string) =>
-      startCollectorService({
+      wireCollector({
         mqttUrl: mosquitto.url,
         protocolVersion: 5,
         id,

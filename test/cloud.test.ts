@@ -14,7 +14,7 @@ import {
 import { silentLogger } from '#log';
 import { startCloudSimulator, defaultCloudCredentials, type CloudSimulator } from '../simulator/src/cloud/index.ts';
 import { buildScenario } from '../simulator/src/scenario.ts';
-import { startInfrastructureSubgraph } from '../subgraphs/infrastructure/src/index.ts';
+import { wireInfrastructure } from '../subgraphs/infrastructure/src/index.ts';
 
 const scenario = buildScenario('demo');
 const austin = scenario.gateways.find((g) => g.id === 'austin-gw01')!;
@@ -233,6 +233,92 @@ describe('Kubernetes client against the simulator', () => {
   });
 });
 
+describe("the simulated APIs' refusals, each in its API's own format", () => {
+  it('Contrail: 404 for a missing reference or object (before 405), 409 for what is still referred to, as plain text', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${sim.contrailUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const missingIpam = await post('/virtual-routers', {
+      'virtual-router': { fq_name: ['default-global-system-config', 'refusal-test'], network_ipam_refs: [{ uuid: 'no-such-ipam' }] },
+    });
+    expect([missingIpam.status, await missingIpam.text()]).toEqual([404, 'Reference not found: network-ipam "no-such-ipam"']);
+
+    const [ipam] = (await (await fetch(`${sim.contrailUrl}/network-ipams`)).json())['network-ipams'] as Array<{ uuid: string }>;
+    const referred = await fetch(`${sim.contrailUrl}/network-ipam/${ipam!.uuid}`, { method: 'DELETE' });
+    expect(referred.status).toBe(409);
+    expect(await referred.text()).toMatch(/^Conflict: Delete when resource still referred: /);
+
+    const [bgp] = (await (await fetch(`${sim.contrailUrl}/bgp-routers`)).json())['bgp-routers'] as Array<{ uuid: string }>;
+    const notAllowed = await fetch(`${sim.contrailUrl}/bgp-router/${bgp!.uuid}`, { method: 'DELETE' });
+    expect([notAllowed.status, await notAllowed.text()]).toEqual([405, `Method DELETE not allowed on /bgp-router/${bgp!.uuid}`]);
+    const missing = await fetch(`${sim.contrailUrl}/bgp-router/no-such-uuid`, { method: 'DELETE' });
+    expect([missing.status, await missing.text()]).toEqual([404, 'ID no-such-uuid not found']);
+  });
+
+  it('Kubernetes: a Status with the reason of each refusal (404, 405, 409, 422) and what it is about', async () => {
+    const status = async (response: Response) => [response.status, await response.json()];
+    expect(await status(await fetch(`${sim.kubernetesUrl}/apis/apps/v1/deployments`))).toEqual([
+      404,
+      expect.objectContaining({ kind: 'Status', reason: 'NotFound', code: 404 }),
+    ]);
+    expect(await status(await fetch(`${sim.kubernetesUrl}/api/v1/services`))).toEqual([
+      405,
+      expect.objectContaining({ reason: 'MethodNotAllowed', code: 405 }),
+    ]);
+    const create = (body: unknown) =>
+      fetch(`${sim.kubernetesUrl}/api/v1/namespaces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect(await status(await create({ metadata: { name: 'Not_A_Name' } }))).toEqual([
+      422,
+      expect.objectContaining({ reason: 'Invalid', details: { kind: 'namespaces' }, code: 422 }),
+    ]);
+    expect(await status(await create({ metadata: { name: 'default' } }))).toEqual([
+      409,
+      expect.objectContaining({
+        reason: 'AlreadyExists',
+        message: 'namespaces "default" already exists',
+        details: { name: 'default', kind: 'namespaces' },
+      }),
+    ]);
+    expect(await status(await fetch(`${sim.kubernetesUrl}/api/v1/namespaces/no-such-namespace`, { method: 'DELETE' }))).toEqual([
+      404,
+      expect.objectContaining({ reason: 'NotFound', details: { name: 'no-such-namespace', kind: 'namespaces' } }),
+    ]);
+  });
+
+  it("OpenStack: the token is checked before a service's own 404, which Nova answers with its microversion", async () => {
+    const nova = sim.openstackAuthUrl.replace('/identity/v3', '/compute/v2.1');
+    const anonymous = await fetch(`${sim.openstackAuthUrl}/users`);
+    expect([anonymous.status, await anonymous.json()]).toEqual([
+      401,
+      { error: expect.objectContaining({ code: 401, title: 'Unauthorized' }) },
+    ]);
+    const tokens = await fetch(`${sim.openstackAuthUrl}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: 'admin', password: 'iot-platform', domain: { id: 'default' } } } },
+          scope: { project: { name: 'admin', domain: { id: 'default' } } },
+        },
+      }),
+    });
+    const token = tokens.headers.get('x-subject-token')!;
+    const flavors = await fetch(`${nova}/flavors`, { headers: { 'x-auth-token': token, 'x-openstack-nova-api-version': '2.53' } });
+    expect(flavors.status).toBe(404);
+    expect(flavors.headers.get('openstack-api-version')).toBe('compute 2.53');
+    expect(await flavors.json()).toEqual({ itemNotFound: { code: 404, message: 'The resource could not be found.' } });
+    const duplicate = await fetch(`${sim.openstackAuthUrl}/projects`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-auth-token': token },
+      body: JSON.stringify({ project: { name: 'admin' } }),
+    });
+    expect([duplicate.status, await duplicate.json()]).toEqual([409, { error: expect.objectContaining({ code: 409, title: 'Conflict' }) }]);
+  });
+});
+
 describe('GatewayProvisioner', () => {
   const provisioner = () => new GatewayProvisioner({ kubernetes, contrail, logger: silentLogger });
 
@@ -308,7 +394,7 @@ describe('infrastructure subgraph', () => {
 
   beforeAll(async () => {
     const onboarder = new TenantOnboarder({ openstack, contrail, kubernetes, logger: silentLogger });
-    const subgraph = await startInfrastructureSubgraph({
+    const subgraph = await wireInfrastructure({
       port: 0,
       logger: silentLogger,
       sources: { openstack, contrail, kubernetes, onboarder },
@@ -407,7 +493,7 @@ describe('infrastructure subgraph', () => {
   });
 
   it('reports an unreachable system as UPSTREAM_ERROR naming it', async () => {
-    const broken = await startInfrastructureSubgraph({
+    const broken = await wireInfrastructure({
       port: 0,
       logger: silentLogger,
       sources: {

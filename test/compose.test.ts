@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { supergraphTargets } from '../router/src/targets.ts';
+import { supergraphTargets } from '#supergraph';
 
 const run = promisify(execFile);
 const repo = new URL('../', import.meta.url).pathname;

@@ -2,9 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { generate } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
 import codegenConfig from '../codegen.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
-import { supergraphTargets } from '../router/src/targets.ts';
-import { subgraphs } from '../subgraphs/list.ts';
+import { composeSupergraph, supergraphTargets, subgraphs } from '#supergraph';
 
 const repo = new URL('../', import.meta.url);
 

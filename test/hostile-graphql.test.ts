@@ -6,7 +6,7 @@ import { DEVELOPMENT_SECRET, mintToken, Scope, signConnection, type Caller } fro
 import { maskError, quoteInput } from '#kit';
 import { silentLogger } from '#log';
 import type { Platform } from '../platform/platform.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
+import { composeSupergraph } from '#supergraph';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { adminToken, subgraphRequest, tokenFor } from './support/auth.ts';

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { issueApiKey } from '#auth';
 import { silentLogger } from '#log';
 import type { Platform } from '../platform/platform.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
+import { composeSupergraph } from '#supergraph';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
 import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { maskProductionError } from '../router/src/plugins/errors.ts';

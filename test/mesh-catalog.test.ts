@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#broker';
-import { IqrfClient } from '#iqrf';
+import { IqrfClient, MeshCatalog } from '#iqrf';
 import { silentLogger } from '#log';
-import { FileGatewayRegistry, MeshCatalog, type GatewayRecord } from '#registry';
+import { FileGatewayRegistry, type GatewayRecord } from '#registry';
 import { buildScenario, scenarioRegistry, type IqrfDaemonSimulator } from '#simulator';
 import { accountMaker, connectAs, startDaemons } from './support/mqtt.ts';
 

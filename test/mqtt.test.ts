@@ -5,7 +5,7 @@ import { silentLogger } from '#log';
 import { FileGatewayRegistry, type GatewayRegistry } from '#registry';
 import { buildScenario, IqrfDaemonSimulator, scenarioRegistry } from '#simulator';
 import { MemoryLiveBus, MemoryTimeSeriesStore, type Reading } from '#telemetry';
-import { startCollectorService } from '../collector/src/service.ts';
+import { wireCollector } from '../collector/src/service.ts';
 import { startDaemons } from './support/mqtt.ts';
 import { eventually } from './support/graphql.ts';
 import { startMosquitto, type RunningMosquitto } from './support/services/mosquitto.ts';
@@ -33,7 +33,7 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
   /** A collector as `npm start` builds one on MQTT 5: own persistent session, will, shared subscription. */
   async function startCollector(id: string, bus: MemoryLiveBus) {
     const credentials = await mosquitto.account({ username: id, role: 'collector' });
-    const service = await startCollectorService({
+    const service = await wireCollector({
       mqttUrl: mosquitto.url,
       protocolVersion: 5,
       id,
@@ -138,11 +138,8 @@ describe('collectors on a real Mosquitto (MQTT 5)', () => {
     await mosquitto.restart();
     const bonded = await eventually(
       async () =>
-        (
-          await iqrf
-            .request<{ result: { bondedDevices: number[] } }>('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} })
-            .catch(() => undefined)
-        )?.rsp.result.bondedDevices,
+        (await iqrf.request('austin-gw01', 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }).catch(() => undefined))?.rsp.result
+          .bondedDevices,
       20_000,
       300,
     );

@@ -7,7 +7,7 @@ import type { GatewayRecord } from '#registry';
 import { MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { createOpenDataHandler, type OpenDataHandler } from '../subgraphs/opendata/src/rest/index.ts';
 import { toCsv } from '../subgraphs/opendata/src/rest/csv.ts';
-import type { OpenDataCatalog } from '../subgraphs/opendata/src/sources/catalog.ts';
+import type { OpenDataCatalog } from '#opendata-catalog';
 
 /** The handler's clock: every relative time and default range is computed from it. */
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');

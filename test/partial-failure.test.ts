@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { meshChangedTopics } from '#iqrf';
 import type { Platform } from '../platform/platform.ts';
 import { adminToken } from './support/auth.ts';
 import { eventually, graphql } from './support/graphql.ts';
@@ -43,7 +42,7 @@ describe('partial failure stays local (pisek, 300 gateways)', () => {
 
     platform.simulator!.iqrf.hangAfter(hanging, 1);
     // Its mesh changed (as another API instance announces a bonding): the next read asks the daemon.
-    await platform.iqrf.mqttClient.publishAsync(meshChangedTopics.of(hanging), '', { qos: 1 });
+    await platform.iqrf.announceMeshChange(hanging);
     const query = `query ($id: ID!) { gateway(id: $id) { id sensors { id } mesh { size observation { freshness observedAt } } } gateways(tenant: "pisek-city") { id sensors { id } } }`;
     // (A query that ran before the announcement arrived is answered from what was known, LIVE.)
     const during = await eventually(async () => {

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileGatewayRegistry, GatewayBreakers, meshFileOf, type GatewayRecord, type MeshSnapshot } from '#registry';
+import { GatewayBreakers } from '#iqrf';
+import { FileGatewayRegistry, meshFileOf, type GatewayRecord, type MeshSnapshot } from '#registry';
 
 const gateway = (id: string): GatewayRecord => ({
   id,

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { silentLogger } from '#log';
 import { RedisLiveBus } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
+import { composeSupergraph } from '#supergraph';
 import { adminToken } from './support/auth.ts';
 import { eventually } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';

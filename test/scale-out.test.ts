@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '#log';
 import { RedisLiveBus, type Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
-import { composeSupergraph } from '../router/src/compose.ts';
+import { composeSupergraph } from '#supergraph';
 import { developmentRouterAuth } from '../router/src/plugins/auth.ts';
 import { startRouter, type RunningRouter } from '../router/src/gateway.ts';
-import { startTelemetrySubgraph } from '../subgraphs/telemetry/src/index.ts';
+import { wireTelemetry } from '../subgraphs/telemetry/src/index.ts';
 import type { RunningSubgraph } from '#kit';
 import { tokenFor } from './support/auth.ts';
 import { take, wsClient } from './support/graphql.ts';
@@ -28,7 +28,7 @@ describe('two routers and two telemetry instances over one Redis', () => {
     redis = await startRedis();
     platform = await startTestPlatform({ backends: { redisUrl: redis.url }, pollIntervalMs: 300 });
     bus2 = new RedisLiveBus({ url: redis.url, logger: silentLogger });
-    telemetry2 = await startTelemetrySubgraph({
+    telemetry2 = await wireTelemetry({
       port: 0,
       logger: silentLogger,
       trust: { secret: platform.subgraphSecret },

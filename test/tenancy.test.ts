@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { anonymousCaller, Scope, signConnection, type Caller } from '#auth';
 import type { Reading } from '#telemetry';
 import type { Platform } from '../platform/platform.ts';
-import type { SubgraphName } from '../subgraphs/list.ts';
+import type { SubgraphName } from '#supergraph';
 import { subgraphRequest, tenantScopes, tokenFor } from './support/auth.ts';
 import { eventually, graphql, wsClient } from './support/graphql.ts';
 import { startTestPlatform } from './support/platform.ts';

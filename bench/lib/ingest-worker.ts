@@ -3,7 +3,7 @@
  * process so that its CPU time and event loop are its own, and reports an `IngestRun`.
  *
  *  - `collector-real`:   `Collector` -> `GraphiteTimeSeriesStore` + `RedisLiveBus` (+ Redis registry),
- *                        built by `openBackends` as `npm start` builds them.
+ *                        opened by the packages' defaults as `npm start` opens them.
  *  - `collector-memory`: the same collector -> `MemoryTimeSeriesStore` + `MemoryLiveBus`.
  *  - `relay`:            `PlainRelay`, MQTT answers straight to carbon plaintext.
  *
@@ -18,16 +18,23 @@
  * machine's CPU then), and finally `{ result: IngestRun }`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { connectMqtt, IqrfClient } from '#iqrf';
+import { connectMqtt, IqrfClient, MeshCatalog } from '#iqrf';
 import { silentLogger } from '#log';
-import { MeshCatalog, type GatewayRecord } from '#registry';
+import { openGatewayRegistry, type GatewayRecord } from '#registry';
 import { buildScenario, scenarioRegistry } from '#simulator';
-import { GraphiteTimeSeriesStore, type Reading, type SeriesKey, type SeriesQuery, type TimeSeriesStore } from '#telemetry';
+import {
+  GraphiteTimeSeriesStore,
+  openLiveBus,
+  openTimeSeriesStore,
+  type Reading,
+  type SeriesKey,
+  type SeriesQuery,
+  type TimeSeriesStore,
+} from '#telemetry';
 import type { MqttCredentials } from '#broker';
 import { MemoryAnswerLedger } from '../../collector/src/answer-ledger.ts';
 import { Collector } from '../../collector/src/collector.ts';
 import { RedisAnswerLedger } from '../../collector/src/redis-answer-ledger.ts';
-import { openBackends } from '../../platform/backends.ts';
 import { frcGroups, PlainRelay } from './ingest-relay.ts';
 
 export type IngestVariant = 'collector-real' | 'collector-memory' | 'relay';
@@ -131,10 +138,12 @@ async function measure(seconds: number, start: () => Promise<void>, snapshot: ()
 
 async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
   const real = config.variant === 'collector-real';
-  const backends = await openBackends(
-    real ? { redisUrl: config.redisUrl, graphiteUrl: config.graphiteUrl, carbonUrl: config.carbonUrl } : {},
-    silentLogger,
-  );
+  const options = real ? { redisUrl: config.redisUrl, graphiteUrl: config.graphiteUrl, carbonUrl: config.carbonUrl } : {};
+  const backends = {
+    registry: await openGatewayRegistry(options, silentLogger),
+    store: openTimeSeriesStore(options, silentLogger),
+    bus: openLiveBus(options, silentLogger),
+  };
   const scenario = buildScenario('pisek');
   if ((await backends.registry.list()).length === 0) {
     for (const record of scenarioRegistry(scenario, new Date()).slice(0, config.gateways)) await backends.registry.add(record);
@@ -145,7 +154,7 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
   await iqrf.start();
   // Enumerate every mesh before measuring (the collector would do it in its first round), and keep it.
   const catalog = new MeshCatalog(iqrf, { ttlMs: 3_600_000 });
-  for (let i = 0; i < gateways.length; i += 20) await Promise.all(gateways.slice(i, i + 20).map((gateway) => catalog.sensorsOf(gateway)));
+  for (let i = 0; i < gateways.length; i += 20) await Promise.all(gateways.slice(i, i + 20).map((gateway) => catalog.mesh(gateway)));
 
   const store = new SlotCountingStore(backends.store);
   const ledger = real ? new RedisAnswerLedger({ url: config.redisUrl, logger: silentLogger }) : new MemoryAnswerLedger();
@@ -167,7 +176,7 @@ async function runCollector(config: IngestWorkerConfig): Promise<IngestRun> {
   );
   const stopping = performance.now();
   await collector.close();
-  await backends.close();
+  await Promise.all([backends.store.close(), backends.bus.close(), backends.registry.close()]);
   await ledger.close();
   const stats = collector.stats;
   iqrf.close();

@@ -6,11 +6,10 @@
  * Sends `{ url }` once listening; answers `'stats'` with `{ stats: RouterProcessStats }`; closes on `'stop'`.
  */
 import { silentLogger } from '#log';
-import { composeSupergraph } from '../../router/src/compose.ts';
+import { composeSupergraph, type SubgraphName } from '#supergraph';
 import { DEVELOPMENT_SUBGRAPH_SECRET } from '#auth';
 import { developmentRouterAuth } from '../../router/src/plugins/auth.ts';
 import { startRouter, type QueryPlanner } from '../../router/src/gateway.ts';
-import type { SubgraphName } from '../../subgraphs/list.ts';
 
 export interface RouterProcessStats {
   /** CPU time (user + system) since the process started, ms. */

@@ -1,10 +1,10 @@
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, IqrfUnavailableError, type IqrfClient } from '#iqrf';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS, IqrfUnavailableError, MType, type IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import type { GatewayRegistry } from '#registry';
 import type { CollectorMembership } from './membership.ts';
 
 export interface GatewayHeartbeatOptions {
-  iqrf: Pick<IqrfClient, 'request' | 'lastSeen' | 'mqttClient'>;
+  iqrf: Pick<IqrfClient, 'request' | 'lastSeen' | 'connected'>;
   registry: Pick<GatewayRegistry, 'list'>;
   /** With several collectors: each asks the gateways it owns. */
   membership?: Pick<CollectorMembership, 'owns'>;
@@ -66,7 +66,7 @@ export class GatewayHeartbeat {
    */
   async beat(): Promise<void> {
     const { iqrf, membership, logger } = this.options;
-    if (!iqrf.mqttClient.connected) {
+    if (!iqrf.connected) {
       if (!this.brokerAway) logger.warn('heartbeat paused: the MQTT broker is not connected');
       this.brokerAway = true;
       return;
@@ -86,7 +86,7 @@ export class GatewayHeartbeat {
       if (this.inFlight.has(gateway.id)) continue;
       this.inFlight.add(gateway.id);
       iqrf
-        .request(gateway.id, 'mngDaemon_Version', undefined, { timeoutMs: this.timeoutMs })
+        .request(gateway.id, MType.DAEMON_VERSION, undefined, { timeoutMs: this.timeoutMs })
         .then(
           () => this.answered(gateway.id),
           (error: Error) => {

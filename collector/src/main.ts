@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { mqttSettingsFromEnv } from '#broker';
+import { mqttService, mqttSettingsFromEnv } from '#broker';
 import { checkStartup, durationFromEnv, parseDuration, runService } from '#kit';
-import { backendOptionsFromEnv, backendServices, mqttService, openBackends } from '../../platform/backends.ts';
-import { startCollectorService } from './service.ts';
+import { registryOptionsFromEnv } from '#registry';
+import { telemetryOptionsFromEnv, telemetryServices } from '#telemetry';
+import { wireCollector } from './service.ts';
 
 const defaultRegistryFile = fileURLToPath(new URL('../../.data/registry.json', import.meta.url));
 
@@ -18,33 +19,26 @@ runService('collector', async (env, logger) => {
     throw new Error(
       "Set MQTT_USERNAME and MQTT_PASSWORD: the collector's broker account (its username is its COLLECTOR_ID; npm run mqtt-accounts -- add <id> collector makes one)",
     );
-  const options = backendOptionsFromEnv(env, { registryFile: defaultRegistryFile });
-  await checkStartup({ reach: [mqttService(mqtt.url), ...backendServices(options)] });
-  const backends = await openBackends(options, logger);
+  const backends = { ...telemetryOptionsFromEnv(env), ...registryOptionsFromEnv(env, { registryFile: defaultRegistryFile }) };
+  await checkStartup({ reach: [mqttService(mqtt.url), ...telemetryServices(backends)] });
   if (!mqtt.msgIdSecret)
     logger.warn('MQTT_MSGID_SECRET is not set: answers to requests of other collectors or of an earlier run are refused');
-  if (!env.optional('REDIS_URL')) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
-  const service = await startCollectorService({
+  if (!backends.redisUrl) logger.warn('REDIS_URL is not set: readings go to an in-process live bus no subgraph sees');
+  const service = await wireCollector({
     mqttUrl: mqtt.url,
     protocolVersion: mqtt.protocolVersion,
     id: env.string('COLLECTOR_ID', mqtt.credentials.username),
     credentials: mqtt.credentials,
     // Every collector and the devices subgraph sign and check msgIds with it; the ledger of answers is shared in Redis.
     msgIdSecret: mqtt.msgIdSecret,
-    redisUrl: env.optional('REDIS_URL'),
     ...(mqtt.ca ? { ca: mqtt.ca } : {}),
     group: env.string('COLLECTOR_GROUP', 'collectors'),
-    ...backends,
+    backends,
     logger,
     intervalMs: interval * 1000,
     heartbeatIntervalMs: durationFromEnv(env, 'HEARTBEAT_INTERVAL', '10s'),
     iqrfTimeoutMs: env.int('IQRF_TIMEOUT_MS', 10_000),
   });
   await service.collector.start();
-  return {
-    async close() {
-      await service.close();
-      await backends.close();
-    },
-  };
+  return service;
 });

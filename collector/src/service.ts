@@ -1,8 +1,16 @@
 import type { MqttClient } from 'mqtt';
-import { createMqttClient, IqrfClient, onlineWindowMs, waitForConnection } from '#iqrf';
+import { createMqttClient, IqrfClient, MeshCatalog, onlineWindowMs, waitForConnection } from '#iqrf';
+import { OwnedResources } from '#kit';
 import type { Logger } from '#log';
-import { MeshCatalog, type GatewayRegistry } from '#registry';
-import { RedisLiveBus, type LiveBus, type TimeSeriesStore } from '#telemetry';
+import { openGatewayRegistry, type GatewayRegistry, type RegistryOptions } from '#registry';
+import {
+  openLiveBus,
+  openTimeSeriesStore,
+  RedisLiveBus,
+  type LiveBus,
+  type TelemetryBackendOptions,
+  type TimeSeriesStore,
+} from '#telemetry';
 import { MemoryAnswerLedger } from './answer-ledger.ts';
 import { Collector } from './collector.ts';
 import { GatewayHeartbeat } from './heartbeat.ts';
@@ -11,7 +19,8 @@ import { RedisAnswerLedger } from './redis-answer-ledger.ts';
 import { RedisPollLease } from './redis-poll-lease.ts';
 import { RedisStoreFeeder } from './store-feeder.ts';
 
-export interface CollectorServiceOptions {
+/** The collector's wiring: `npm run collector` and the all-in-one start both pass one. */
+export interface CollectorConfig {
   mqttUrl: string;
   /** 5: persistent session, collector group and shared subscription; 4 (aedes): the only collector. */
   protocolVersion: 4 | 5;
@@ -23,9 +32,15 @@ export interface CollectorServiceOptions {
   ca?: string | Buffer;
   /** The collectors' shared subscription group. Default `collectors`. */
   group?: string;
-  registry: GatewayRegistry;
-  store: TimeSeriesStore;
-  bus: LiveBus;
+  /**
+   * The gateways to poll, where readings are written and published: each one absent is opened
+   * from `backends` (Redis / Graphite when they name them, else the registry file or memory) and
+   * closed with the collector; one given belongs to whoever gave it.
+   */
+  registry?: GatewayRegistry;
+  store?: TimeSeriesStore;
+  bus?: LiveBus;
+  backends?: TelemetryBackendOptions & RegistryOptions;
   logger: Logger;
   intervalMs?: number;
   iqrfTimeoutMs?: number;
@@ -36,7 +51,10 @@ export interface CollectorServiceOptions {
    * so that any of them accepts an answer to another's request. Default: random (one collector).
    */
   msgIdSecret?: string;
-  /** Redis of the answer ledger shared by the collectors (replays refused across them and restarts). Default: in memory. */
+  /**
+   * Redis of the answer ledger shared by the collectors (replays refused across them and
+   * restarts) and of the poll leases. Default `backends.redisUrl`; without either, in memory.
+   */
   redisUrl?: string;
   /** How long after its request an FRC answer is still accepted, in ms. Default the IQRF timeout plus 60 s. */
   answerWindowMs?: number;
@@ -70,13 +88,41 @@ const SHARED_ANSWERS = 2;
  * Its handlers are attached before the connection opens, so the answers a persistent session
  * kept while the collector was away are not missed.
  */
-export async function startCollectorService(options: CollectorServiceOptions): Promise<CollectorService> {
+export async function wireCollector(config: CollectorConfig): Promise<CollectorService> {
+  const { id, logger, backends = {} } = config;
+  if (config.credentials.username !== id)
+    throw new Error(
+      `the collector "${id}" must connect as itself, not as "${config.credentials.username}" (its client id is its username)`,
+    );
+  const owned = new OwnedResources();
+  try {
+    const options = {
+      ...config,
+      registry: config.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
+      store: config.store ?? owned.own(openTimeSeriesStore(backends, logger)),
+      bus: config.bus ?? owned.own(openLiveBus(backends, logger)),
+      redisUrl: config.redisUrl ?? backends.redisUrl,
+    };
+    const service = await startCollector(options);
+    return {
+      ...service,
+      async close() {
+        await service.close();
+        await owned.close();
+      },
+    };
+  } catch (error) {
+    await owned.close();
+    throw error;
+  }
+}
+
+/** The collector over its registry, store and bus. */
+async function startCollector(
+  options: CollectorConfig & Required<Pick<CollectorConfig, 'registry' | 'store' | 'bus'>>,
+): Promise<CollectorService> {
   const { id, logger } = options;
   const v5 = options.protocolVersion === 5;
-  if (options.credentials.username !== id)
-    throw new Error(
-      `the collector "${id}" must connect as itself, not as "${options.credentials.username}" (its client id is its username)`,
-    );
   const mqtt = createMqttClient(options.mqttUrl, {
     clientId: id,
     credentials: options.credentials,

@@ -16,7 +16,8 @@ export { startCloudSimulator, defaultCloudCredentials, type CloudSimulator } fro
 export { SimulatorStateFile, type SimulatorSnapshot } from './state-file.ts';
 export { backfillHistory, type BackfillGateway, type BackfillOptions, type BackfillResult } from './backfill.ts';
 
-export interface SimulatorOptions {
+/** The simulated city's wiring: `npm run simulator` and the all-in-one start both pass one. */
+export interface SimulatorConfig {
   scenario: Scenario;
   /**
    * How each simulated IQRF daemon connects, with the credentials it is given
@@ -74,7 +75,7 @@ export interface Simulator {
  * Contrail and Kubernetes APIs on loopback. A gateway whose Kubernetes node is created through
  * the API boots once the node is Ready: from then on its daemon answers (with an empty mesh).
  */
-export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+export async function wireSimulator(options: SimulatorConfig): Promise<Simulator> {
   const { scenario, logger } = options;
   const saved = options.stateFile ? await SimulatorStateFile.read(options.stateFile, scenario, logger) : undefined;
   let stateFile: SimulatorStateFile | undefined;

@@ -3,6 +3,8 @@ import {
   defaultTopics,
   gatewayFromTopic,
   isObject,
+  MESSAGE_ERROR,
+  MType,
   sensorTypes,
   SensorType,
   Quantity,
@@ -269,7 +271,7 @@ export class IqrfDaemonSimulator {
     } catch (error) {
       return this.reply(
         gateway,
-        'messageError',
+        MESSAGE_ERROR,
         'unknown',
         { message: payload.toString('utf8').slice(0, 200), error: (error as Error).message, offset: 0 },
         2,
@@ -279,7 +281,7 @@ export class IqrfDaemonSimulator {
     if (!isObject(request) || typeof request.mType !== 'string' || !isObject(request.data) || typeof request.data.msgId !== 'string') {
       return this.reply(
         gateway,
-        'messageError',
+        MESSAGE_ERROR,
         'unknown',
         { message: payload.toString('utf8').slice(0, 200), error: 'missing mType or data.msgId' },
         1,
@@ -297,9 +299,9 @@ export class IqrfDaemonSimulator {
     }
     if (this.radioStuck.has(gateway.spec.id) && !mType.startsWith('mngDaemon_')) return;
     switch (mType) {
-      case 'mngDaemon_Version':
+      case MType.DAEMON_VERSION:
         return this.reply(gateway, mType, msgId, { version: 'v2.6.0' });
-      case 'iqrfEmbedCoordinator_BondedDevices':
+      case MType.BONDED_DEVICES:
         return this.reply(gateway, mType, msgId, {
           nAdr: 0,
           hwpId: 0,
@@ -307,24 +309,24 @@ export class IqrfDaemonSimulator {
           dpaVal: 0,
           result: { bondedDevices: [...gateway.nodes.keys()].sort((a, b) => a - b) },
         });
-      case 'iqrfDb_GetNetworkTopology':
+      case MType.NETWORK_TOPOLOGY:
         return this.reply(gateway, mType, msgId, { devices: this.topology(gateway) });
-      case 'iqrfSensor_Enumerate':
+      case MType.SENSOR_ENUMERATE:
         return this.enumerate(gateway, msgId, Number(req.nAdr));
-      case 'iqrfSensor_Frc':
+      case MType.SENSOR_FRC:
         return this.frc(gateway, msgId, param);
-      case 'iqrfSensor_ReadSensorsWithTypes':
+      case MType.READ_SENSORS_WITH_TYPES:
         return this.readSensors(gateway, msgId, Number(req.nAdr), param);
-      case 'iqmeshNetwork_BondNodeLocal':
+      case MType.BOND_NODE_LOCAL:
         return this.bond(gateway, msgId, Number(req.deviceAddr ?? 0));
-      case 'iqmeshNetwork_RemoveBond':
+      case MType.REMOVE_BOND:
         return this.removeBond(gateway, msgId, Number(req.deviceAddr));
-      case 'iqmeshNetwork_AutoNetwork':
+      case MType.AUTO_NETWORK:
         return this.autoNetwork(gateway, msgId, req);
       default:
         return this.reply(
           gateway,
-          'messageError',
+          MESSAGE_ERROR,
           msgId,
           { message: mType, error: `Unsupported message type: ${mType}` },
           1,
@@ -355,9 +357,9 @@ export class IqrfDaemonSimulator {
 
   private enumerate(gateway: SimulatedGateway, msgId: string, address: number): void {
     const node = gateway.nodes.get(address);
-    if (!node) return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    if (!node) return this.reply(gateway, MType.SENSOR_ENUMERATE, msgId, { nAdr: address }, 1003, 'ERROR_NADR');
     if (this.deadNodes.has(`${gateway.spec.id}:${address}`))
-      return this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
+      return this.reply(gateway, MType.SENSOR_ENUMERATE, msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
     const sensors: EnumeratedSensor[] = node.sensors.map((sensor) => {
       const info = sensorTypes.get(sensor.type)!;
       return {
@@ -370,7 +372,7 @@ export class IqrfDaemonSimulator {
         frcs: [info.frcCommand],
       };
     });
-    this.reply(gateway, 'iqrfSensor_Enumerate', msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors } });
+    this.reply(gateway, MType.SENSOR_ENUMERATE, msgId, { nAdr: address, hwpId: 5122, rCode: 0, dpaVal: 0, result: { sensors } });
   }
 
   private frc(gateway: SimulatedGateway, msgId: string, param: Record<string, unknown>): void {
@@ -387,7 +389,7 @@ export class IqrfDaemonSimulator {
       const value = this.sensorValue(gateway, node, index, time);
       return param.extFormat ? { nAdr: address, mid: node.mid, hwpid: 5122, sensor: value } : value;
     });
-    this.reply(gateway, 'iqrfSensor_Frc', msgId, {
+    this.reply(gateway, MType.SENSOR_FRC, msgId, {
       nAdr: 0,
       pnum: 13,
       pcmd: selected ? 130 : 128,
@@ -400,11 +402,11 @@ export class IqrfDaemonSimulator {
 
   private readSensors(gateway: SimulatedGateway, msgId: string, address: number, param: Record<string, unknown>): void {
     const node = gateway.nodes.get(address);
-    if (!node) return this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    if (!node) return this.reply(gateway, MType.READ_SENSORS_WITH_TYPES, msgId, { nAdr: address }, 1003, 'ERROR_NADR');
     const wanted = Array.isArray(param.sensorIndexes) ? param.sensorIndexes.map(Number) : range(0, node.sensors.length);
     const time = this.now();
     const sensors = wanted.filter((i) => i < node.sensors.length).map((i) => this.sensorValue(gateway, node, i, time));
-    this.reply(gateway, 'iqrfSensor_ReadSensorsWithTypes', msgId, {
+    this.reply(gateway, MType.READ_SENSORS_WITH_TYPES, msgId, {
       nAdr: address,
       hwpId: 5122,
       rCode: 0,
@@ -437,14 +439,14 @@ export class IqrfDaemonSimulator {
   private bond(gateway: SimulatedGateway, msgId: string, requested: number): void {
     const address = requested === 0 ? firstFree(gateway.nodes) : requested;
     if (address === undefined || address < 1 || address > 239 || gateway.nodes.has(address)) {
-      return this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {}, 1001, `Address ${requested} is not free`);
+      return this.reply(gateway, MType.BOND_NODE_LOCAL, msgId, {}, 1001, `Address ${requested} is not free`);
     }
     const mid = Math.floor(this.random() * 0xffffffff)
       .toString(16)
       .padStart(8, '0');
     gateway.nodes.set(address, { address, mid, parent: 0, role: 'SENSOR', name: `node-${address}`, sensors: bondedNodeSensors });
     this.meshChanged(gateway.spec.id);
-    this.reply(gateway, 'iqmeshNetwork_BondNodeLocal', msgId, {
+    this.reply(gateway, MType.BOND_NODE_LOCAL, msgId, {
       assignedAddr: address,
       nodesNr: gateway.nodes.size,
       hwpId: 2,
@@ -455,10 +457,9 @@ export class IqrfDaemonSimulator {
   }
 
   private removeBond(gateway: SimulatedGateway, msgId: string, address: number): void {
-    if (!gateway.nodes.delete(address))
-      return this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, {}, 1002, `Node ${address} is not bonded`);
+    if (!gateway.nodes.delete(address)) return this.reply(gateway, MType.REMOVE_BOND, msgId, {}, 1002, `Node ${address} is not bonded`);
     this.meshChanged(gateway.spec.id);
-    this.reply(gateway, 'iqmeshNetwork_RemoveBond', msgId, { nodesNr: gateway.nodes.size });
+    this.reply(gateway, MType.REMOVE_BOND, msgId, { nodesNr: gateway.nodes.size });
   }
 
   /** Bonds up to `stopConditions.waves` x 2 new sensor nodes, streaming progress as the daemon does. */
@@ -488,10 +489,18 @@ export class IqrfDaemonSimulator {
       });
     }
     this.meshChanged(gateway.spec.id);
-    for (const rsp of messages) this.reply(gateway, 'iqmeshNetwork_AutoNetwork', msgId, rsp);
+    for (const rsp of messages) this.reply(gateway, MType.AUTO_NETWORK, msgId, rsp);
   }
 
-  private reply(gateway: SimulatedGateway, mType: string, msgId: string, rsp: unknown, status = 0, statusStr = 'ok'): void {
+  /** Publishes an answer; `rsp` is what the API map's validator of `mType` accepts when `status` is 0. */
+  private reply(
+    gateway: SimulatedGateway,
+    mType: MType | typeof MESSAGE_ERROR,
+    msgId: string,
+    rsp: unknown,
+    status = 0,
+    statusStr = 'ok',
+  ): void {
     const response: DaemonResponse = { mType, data: { msgId, rsp, status, statusStr, insId: `iqrfgd2-${gateway.spec.id}` } };
     const mqtt = gateway.mqtt ?? this.options.mqtt;
     mqtt?.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });

@@ -1,8 +1,7 @@
-import { DynsecAccounts, GatewayCredentials, mqttSettingsFromEnv } from '#broker';
+import { DynsecAccounts, GatewayCredentials, mqttService, mqttSettingsFromEnv } from '#broker';
 import { createMqttClient, type MqttOptions } from '#iqrf';
 import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
-import { mqttService } from '../../platform/backends.ts';
-import { buildScenario, scenarioNames, startSimulator, type Scenario } from './index.ts';
+import { buildScenario, scenarioNames, wireSimulator, type Scenario } from './index.ts';
 
 /** `npm run simulator`: the simulated city alone, answering on an MQTT broker (MQTT_URL). */
 runService('simulator', async (env, logger) => {
@@ -29,7 +28,7 @@ runService('simulator', async (env, logger) => {
   await checkStartup({ listen, reach: [mqttService(settings.url)] });
   const accounts = await DynsecAccounts.connect(settings.url, settings.admin, options, logger);
   const gatewayCredentials = new GatewayCredentials(accounts);
-  const simulator = await startSimulator({
+  const simulator = await wireSimulator({
     scenario: buildScenario(name as Scenario['name'], env.int('SEED', 2016)),
     connect: (credentials) => createMqttClient(settings.url, { ...options, credentials, clean: false }),
     // Standing in for the installer: a gateway that boots gets credentials issued anew.

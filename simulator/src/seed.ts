@@ -1,6 +1,6 @@
 import { quantityUnit, sensorTypes } from '#iqrf';
 import { sensorId, type GatewayRecord, type NodeMeta } from '#registry';
-import type { DatasetContent, OpenDataCatalog, SeriesRecord } from '../../subgraphs/opendata/src/sources/catalog.ts';
+import type { DatasetContent, OpenDataCatalog, SeriesRecord } from '#opendata-catalog';
 import type { Scenario } from './scenario.ts';
 
 /**

@@ -5,8 +5,9 @@
  * kills the collector with SIGKILL so still knows every reading it counted as accepted (delivered
  * to the store and the bus), which an in-memory counter would take with it.
  *
- * It reads the `Collector`'s counters only: it wraps `start` to find the instance and watches the
- * counters object with a proxy. Nothing the collector does changes.
+ * It reads the `Collector`'s counters only: it wraps `start` to find the instance and turns each
+ * field of its `counters` object (the one its poller, decoder and deliverer share and count in)
+ * into an accessor that reports every change. Nothing the collector does changes.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { Collector } from '../../collector/src/collector.ts';
@@ -31,13 +32,18 @@ Collector.prototype.start = function (this: Collector, ...args: Parameters<Colle
     const self = this as unknown as { counters: Counters };
     if (typeof self.counters?.readings !== 'number')
       throw new Error('collector-counts: the Collector no longer keeps its counters in `counters`');
-    self.counters = new Proxy(self.counters, {
-      set: (target, key, value: number) => {
-        target[key as string] = value;
-        report(this);
-        return true;
-      },
-    });
+    // In place: the collector's parts hold this very object.
+    for (const [key, initial] of Object.entries(self.counters)) {
+      let value = initial;
+      Object.defineProperty(self.counters, key, {
+        enumerable: true,
+        get: () => value,
+        set: (next: number) => {
+          value = next;
+          report(this);
+        },
+      });
+    }
     report(this);
   }
   return start.apply(this, args);

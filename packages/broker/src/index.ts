@@ -16,3 +16,4 @@ export { MAX_PACKET_BYTES, startEmbeddedBroker, type EmbeddedBroker, type Embedd
 export { PacketSizeGuard } from './packet-size-guard.ts';
 export { GatewayCredentials, type CredentialsListener, type GatewayMqttCredentials } from './gateway-credentials.ts';
 export { mqttSettingsFromEnv, type MqttSettings } from './config.ts';
+export { mqttService } from './mqtt-service.ts';

@@ -53,3 +53,4 @@ export { GatewayLabel, gatewayNodeLabels, isLabelValue, labelSelectorIn } from '
 export { UpstreamError, type SystemName } from './http.ts';
 export { ValidationError } from './validate.ts';
 export { cloudOptionsFromEnv, createCloudClients, type CloudOptions, type CloudClients } from './config.ts';
+export { cloudServices } from './cloud-services.ts';

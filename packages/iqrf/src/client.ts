@@ -1,8 +1,10 @@
+import { Repeater } from '@repeaterjs/repeater';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { ThrottledWarnings, type Logger } from '#log';
-import { isObject, parseDaemonResponse, type DaemonRequest, type DaemonResponse } from './messages.ts';
+import { MESSAGE_ERROR, MType, validateResponse, type RequestOf, type ResponseOf } from './api.ts';
+import { parseDaemonResponse, type DaemonRequest, type DaemonResponse, type FrcRequest } from './messages.ts';
 import { MsgId, type FrcClaims } from './msg-id.ts';
-import { gatewayFromTopic, topicFor, type TopicScheme, defaultTopics } from './topics.ts';
+import { gatewayFromTopic, meshChangedTopics, topicFor, type TopicScheme, defaultTopics } from './topics.ts';
 
 /** The daemon did not answer within the timeout. */
 export class IqrfTimeoutError extends Error {
@@ -26,6 +28,18 @@ export class IqrfStatusError extends Error {
   ) {
     super(`IQRF daemon of gateway "${gatewayId}" answered ${mType} with status ${status} (${statusStr})`);
     this.name = 'IqrfStatusError';
+  }
+}
+
+/** The daemon answered with status 0, but its `data.rsp` is not what the mType's answer is (`api.ts`). */
+export class IqrfResponseError extends Error {
+  constructor(
+    readonly gatewayId: string,
+    readonly mType: string,
+    readonly detail: string,
+  ) {
+    super(`IQRF daemon of gateway "${gatewayId}" answered ${mType} with an invalid response: ${detail}`);
+    this.name = 'IqrfResponseError';
   }
 }
 
@@ -78,6 +92,16 @@ export interface IqrfClientStats {
 /** Sees every valid daemon response on the response topics, matched to a request or not. */
 export type ResponseListener = (gatewayId: string, response: DaemonResponse, subscriptionIdentifiers: readonly number[]) => void;
 
+/** The `data` of a status 0 answer to `M`, its `rsp` validated. */
+export type DaemonAnswer<M extends MType> = DaemonResponse<ResponseOf<M>>['data'];
+
+/** A subscription shared by several clients (`$share/<group>/…`): each message goes to one of them. */
+export interface SharedSubscription {
+  group: string;
+  /** Its MQTT 5 subscription identifier, telling its copies from those of the client's own subscription. */
+  identifier: number;
+}
+
 interface Pending {
   gatewayId: string;
   mType: string;
@@ -97,6 +121,7 @@ export class IqrfClient {
   private readonly pending = new Map<string, Pending>();
   private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<ResponseListener>();
+  private readonly meshListeners = new Set<(gatewayId: string) => void>();
   private readonly topics: TopicScheme;
   private readonly timeoutMs: number;
   private readonly logger: Logger;
@@ -142,9 +167,9 @@ export class IqrfClient {
     });
   }
 
-  /** The MQTT connection this client talks over. */
-  get mqttClient(): MqttClient {
-    return this.mqtt;
+  /** Whether the broker connection is up (a request sent now is not refused as unavailable). */
+  get connected(): boolean {
+    return this.mqtt.connected;
   }
 
   /** How long a request waits for its answer unless told otherwise, in ms. */
@@ -163,18 +188,70 @@ export class IqrfClient {
     return () => this.listeners.delete(listener);
   }
 
-  /** Sends one request and resolves with the answer's `data` (status 0), or rejects with a clear error. */
-  async request<TRsp = unknown, TReq = unknown>(
+  /**
+   * Calls `listener` with the gateway of every mesh change announced (`announceMeshChange`) from
+   * now on, once `followMeshChanges` subscribed; returns the function that stops it.
+   */
+  onMeshChange(listener: (gatewayId: string) => void): () => void {
+    this.meshListeners.add(listener);
+    return () => this.meshListeners.delete(listener);
+  }
+
+  /** Subscribes to every gateway's mesh-change announcements (QoS 1); `onMeshChange` hears them. */
+  async followMeshChanges(): Promise<void> {
+    await this.mqtt.subscribeAsync(meshChangedTopics.filter, { qos: 1 });
+  }
+
+  /**
+   * Tells every process caching what the daemon said of the gateway's mesh (bonding, unbonding,
+   * discovery changed it) to forget it; resolves once the broker has the announcement.
+   */
+  async announceMeshChange(gatewayId: string): Promise<void> {
+    await this.mqtt.publishAsync(meshChangedTopics.of(gatewayId), '', { qos: 1 });
+  }
+
+  /**
+   * Joins a shared subscription of every gateway's response topic, again after each reconnection
+   * (Mosquitto 2.0 restores sessions without their shared subscriptions); its copies reach the
+   * response listeners with `shared.identifier`. Failures are logged. Returns the function that
+   * stops rejoining.
+   */
+  async shareResponses(shared: SharedSubscription): Promise<() => void> {
+    const filter = `$share/${shared.group}/${this.responseTopicFilter}`;
+    let joinedOnce = false;
+    const join = async (): Promise<void> => {
+      try {
+        // A shared subscription Mosquitto 2.0 restored from its persistence after a restart delivers
+        // nothing, and subscribing over it changes nothing: drop it and subscribe anew.
+        if (joinedOnce) await this.mqtt.unsubscribeAsync(filter);
+        await this.mqtt.subscribeAsync(filter, { qos: 1, properties: { subscriptionIdentifier: shared.identifier } });
+        joinedOnce = true;
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message, filter }, 'cannot join the collectors shared subscription');
+      }
+    };
+    this.mqtt.on('connect', join);
+    await join();
+    return () => this.mqtt.off('connect', join);
+  }
+
+  /**
+   * Sends one request and resolves with the answer's `data` (status 0, `rsp` checked by the
+   * mType's validator), or rejects with a clear error.
+   */
+  async request<M extends MType>(
     gatewayId: string,
-    mType: string,
-    req: TReq,
+    mType: M,
+    req: RequestOf<M>,
     options: { timeoutMs?: number } = {},
-  ): Promise<DaemonResponse<TRsp>['data']> {
+  ): Promise<DaemonAnswer<M>> {
     return new Promise((resolve, reject) => {
       this.send(gatewayId, mType, req, options.timeoutMs, {
         onResponse: (response, done) => {
           done();
-          resolve(response.data as DaemonResponse<TRsp>['data']);
+          const rsp = validateResponse(mType, response.data.rsp);
+          if (rsp.ok) resolve({ ...response.data, rsp: rsp.value });
+          else reject(new IqrfResponseError(gatewayId, mType, rsp.error));
         },
         fail: reject,
       });
@@ -183,49 +260,39 @@ export class IqrfClient {
 
   /**
    * Sends one request whose answer comes in several messages under one `msgId` (e.g.
-   * `iqmeshNetwork_AutoNetwork`): yields each `rsp` until `isLast(rsp)` says so. The timeout
-   * applies between two messages.
+   * `iqmeshNetwork_AutoNetwork`): yields each validated `rsp` until `isLast(rsp)` says so. The
+   * timeout applies between two messages. Returning early (while waiting or not) forgets the
+   * request: later messages of it are unmatched.
    */
-  async *stream<TRsp = unknown, TReq = unknown>(
+  stream<M extends MType>(
     gatewayId: string,
-    mType: string,
-    req: TReq,
-    isLast: (rsp: TRsp) => boolean,
+    mType: M,
+    req: RequestOf<M>,
+    isLast: (rsp: ResponseOf<M>) => boolean,
     options: { timeoutMs?: number } = {},
-  ): AsyncGenerator<TRsp> {
-    const queue: TRsp[] = [];
-    let failure: Error | undefined;
-    let finished = false;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      wake?.();
-      wake = undefined;
-    };
-    this.send(gatewayId, mType, req, options.timeoutMs, {
-      onResponse: (response, done, rearm) => {
-        const rsp = response.data.rsp as TRsp;
-        queue.push(rsp);
-        if (isLast(rsp)) {
-          finished = true;
-          done();
-        } else rearm();
-        notify();
-      },
-      fail: (error) => {
-        failure = error;
-        notify();
-      },
+  ): AsyncIterableIterator<ResponseOf<M>> {
+    return new Repeater<ResponseOf<M>>(async (push, stop) => {
+      const forget = this.send(gatewayId, mType, req, options.timeoutMs, {
+        onResponse: (response, done, rearm) => {
+          const rsp = validateResponse(mType, response.data.rsp);
+          if (!rsp.ok) {
+            done();
+            stop(new IqrfResponseError(gatewayId, mType, rsp.error));
+            return;
+          }
+          // Not awaited: messages are buffered until read (a discovery sends a few dozen).
+          void push(rsp.value);
+          if (isLast(rsp.value)) {
+            done();
+            stop();
+          } else rearm();
+        },
+        fail: (error) => stop(error),
+      });
+      // Ends when the last message came, the request failed, or the reader returned.
+      await stop;
+      forget();
     });
-    while (true) {
-      const next = queue.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
-      }
-      if (failure) throw failure;
-      if (finished) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
   }
 
   /** When the gateway's daemon last sent a valid response (to anyone), in ms since the epoch. */
@@ -244,26 +311,27 @@ export class IqrfClient {
     }
   }
 
-  private send<TReq>(
+  /** Publishes the request and routes its answers to `handlers`; returns the function that forgets it. */
+  private send<M extends MType>(
     gatewayId: string,
-    mType: string,
-    req: TReq,
+    mType: M,
+    req: RequestOf<M>,
     timeoutMs = this.timeoutMs,
     handlers: {
       onResponse(response: DaemonResponse, done: () => void, rearm: () => void): void;
       fail(error: Error): void;
     },
-  ): void {
+  ): () => void {
     if (!this.mqtt.connected) {
       handlers.fail(new IqrfUnavailableError(gatewayId, mType));
-      return;
+      return () => undefined;
     }
     let msgId: string;
     try {
       ({ msgId, req } = this.sign(gatewayId, mType, req));
     } catch (error) {
       handlers.fail(error as Error);
-      return;
+      return () => undefined;
     }
     let timer: NodeJS.Timeout;
     const done = () => {
@@ -282,7 +350,7 @@ export class IqrfClient {
       gatewayId,
       mType,
       onResponse: (response) => {
-        if (response.mType === 'messageError' || response.data.status !== 0) {
+        if (response.mType === MESSAGE_ERROR || response.data.status !== 0) {
           done();
           handlers.fail(new IqrfStatusError(gatewayId, mType, response.data.status, response.data.statusStr ?? 'error'));
           return;
@@ -295,32 +363,38 @@ export class IqrfClient {
       },
     });
     arm();
-    const request: DaemonRequest<TReq> = { mType, data: { msgId, req, returnVerbose: false } };
+    const request: DaemonRequest<RequestOf<M>> = { mType, data: { msgId, req, returnVerbose: false } };
     this.mqtt.publish(topicFor(this.topics.requests, gatewayId), JSON.stringify(request), { qos: 1 }, (error) => {
       if (!error) return;
       const pending = this.pending.get(msgId);
       pending?.fail(new Error(`cannot publish ${mType} to gateway "${gatewayId}": ${error.message}`));
     });
+    return done;
   }
 
   /**
    * A signed msgId for the request. An FRC's claims are its sensor type, index and nodes; its
    * `selectedNodes` are sent ascending and distinct, the order in which the daemon answers them.
    */
-  private sign<TReq>(gatewayId: string, mType: string, req: TReq): { msgId: string; req: TReq } {
-    if (mType !== 'iqrfSensor_Frc') return { msgId: this.msgIds.issue(gatewayId, mType), req };
-    const param = isObject(req) && isObject(req.param) ? req.param : {};
-    const selected = Array.isArray(param.selectedNodes) ? [...new Set(param.selectedNodes as number[])].sort((a, b) => a - b) : undefined;
+  private sign<M extends MType>(gatewayId: string, mType: M, req: RequestOf<M>): { msgId: string; req: RequestOf<M> } {
+    if (mType !== MType.SENSOR_FRC) return { msgId: this.msgIds.issue(gatewayId, mType), req };
+    const frc = req as FrcRequest;
+    const selected = frc.param.selectedNodes ? [...new Set(frc.param.selectedNodes)].sort((a, b) => a - b) : undefined;
     const claims: FrcClaims = {
-      sensorType: Number(param.sensorType),
-      sensorIndex: Number(param.sensorIndex ?? 0),
+      sensorType: Number(frc.param.sensorType),
+      sensorIndex: Number(frc.param.sensorIndex ?? 0),
       ...(selected ? { nodes: selected } : {}),
     };
     const msgId = this.msgIds.issue(gatewayId, mType, claims);
-    return { msgId, req: selected ? ({ ...req, param: { ...param, selectedNodes: selected } } as TReq) : req };
+    return { msgId, req: selected ? ({ ...frc, param: { ...frc.param, selectedNodes: selected } } as RequestOf<M>) : req };
   }
 
   private handleMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const changed = meshChangedTopics.gatewayOf(topic);
+    if (changed !== undefined) {
+      for (const listener of this.meshListeners) listener(changed);
+      return;
+    }
     const gatewayId = gatewayFromTopic(this.topics.responses, topic);
     if (gatewayId === undefined) return;
     if (payload.length > this.maxPayloadBytes) {
@@ -353,7 +427,7 @@ export class IqrfClient {
     const pending = this.pending.get(msgId);
     // A pending msgId answered on another gateway's topic, or for another mType, is not an answer.
     // (Only msgIds this client issued are pending: their MAC needs no second check here.)
-    const mType = parsed.value.mType === 'messageError' ? pending?.mType : parsed.value.mType;
+    const mType = parsed.value.mType === MESSAGE_ERROR ? pending?.mType : parsed.value.mType;
     if (!pending || pending.gatewayId !== gatewayId || pending.mType !== mType) {
       this.stats.unmatched++;
       return;

@@ -1,6 +1,7 @@
 /**
- * The IQRF Gateway Daemon JSON API, as far as the platform speaks it. Requests and responses
- * share `mType` and `data.msgId`; `data.status` 0 is success. See shared/reference/iqrf-daemon-api.
+ * The IQRF Gateway Daemon JSON API's envelope and the shapes its messages share. Requests and
+ * responses share `mType` and `data.msgId`; `data.status` 0 is success. Each mType's request,
+ * response and validator are in `api.ts`. See shared/reference/iqrf-daemon-api.
  */
 
 export interface DaemonRequest<TReq = unknown> {
@@ -28,18 +29,9 @@ export interface FrcRequest {
   nAdr: 0;
   param: { sensorType: number; sensorIndex: number; frcCommand: number; selectedNodes?: number[]; extFormat?: boolean };
 }
-export interface FrcResult {
-  sensors: Array<SensorValue | null>;
-  sensorIndex: number;
-  selectedNodes?: number[];
-}
-
 export interface ReadSensorsRequest {
   nAdr: number;
   param: { sensorIndexes?: number[] | -1 };
-}
-export interface ReadSensorsResult {
-  sensors: SensorValue[];
 }
 
 /** One device of `iqrfDb_GetNetworkTopology`; `parent` builds the mesh tree (null: coordinator). */
@@ -76,29 +68,6 @@ export interface AutoNetworkProgress {
 }
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; error: string };
-
-/** Validates one `iqmeshNetwork_AutoNetwork` response's `data.rsp` (a wave's state or its result). */
-export function parseAutoNetworkProgress(rsp: unknown): ValidationResult<AutoNetworkProgress> {
-  if (!isObject(rsp)) return { ok: false, error: 'rsp is not an object' };
-  if (!isCount(rsp.wave)) return { ok: false, error: 'rsp.wave is not a non-negative integer' };
-  for (const key of ['waveStateCode', 'progress', 'nodesNr', 'newNodesNr'] as const) {
-    if (rsp[key] !== undefined && !isCount(rsp[key])) return { ok: false, error: `rsp.${key} is not a non-negative integer` };
-  }
-  if (rsp.waveState !== undefined && typeof rsp.waveState !== 'string') return { ok: false, error: 'rsp.waveState is not a string' };
-  if (rsp.lastWave !== undefined && typeof rsp.lastWave !== 'boolean') return { ok: false, error: 'rsp.lastWave is not a boolean' };
-  if (rsp.newNodes !== undefined) {
-    if (!Array.isArray(rsp.newNodes)) return { ok: false, error: 'rsp.newNodes is not an array' };
-    const bad = rsp.newNodes.findIndex(
-      (n) => !isObject(n) || !isCount(n.address) || n.address < 1 || n.address > 239 || typeof n.mid !== 'string',
-    );
-    if (bad >= 0) return { ok: false, error: `rsp.newNodes[${bad}] is not {address: 1-239, mid: string}` };
-  }
-  return { ok: true, value: rsp as unknown as AutoNetworkProgress };
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
 
 /**
  * Validates a raw MQTT payload as a daemon response: JSON, an object with a string `mType` and

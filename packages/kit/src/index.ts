@@ -2,6 +2,7 @@ export { startSubgraph, readBody, type SubgraphOptions, type SubgraphStartOption
 export { ErrorCode, userError, maskError, intentionalCodes, wrapsUnexpectedError } from './errors.ts';
 export { areClientErrors, clientErrorCodes } from './client-errors.ts';
 export { quoteInput, QUOTED_INPUT_CHARS } from './quote.ts';
+export { RouteTable, type PathParams, type RouteHandler, type RouteMatch } from './route-table.ts';
 export { clientMessage, clipInput, MAX_ERROR_MESSAGE_CHARS } from './client-message.ts';
 export { DateTime, Duration, JSONScalar } from './scalars.ts';
 export {
@@ -29,3 +30,5 @@ export {
   type ServiceToReach,
 } from './startup.ts';
 export { runMutation, fingerprintOf, type MutationRunner, type MutationUserError } from './run-mutation.ts';
+export { redisService } from './redis-service.ts';
+export { OwnedResources } from './owned-resources.ts';

@@ -10,9 +10,6 @@ export {
 } from './registry.ts';
 export { FileGatewayRegistry, meshFileOf } from './file-registry.ts';
 export { describeSensors, describeMeshSensors, sensorId, parseSensorId, type SensorInfo } from './catalog.ts';
-export { MeshCatalog, type MeshCatalogOptions, type MeshFreshness, type ObservedMesh } from './mesh-catalog.ts';
-export { GatewayBreakers, type GatewayBreakerOptions } from './gateway-breakers.ts';
-export { GatewayUnavailableError } from './gateway-unavailable-error.ts';
 export { RedisGatewayRegistry, type RedisGatewayRegistryOptions } from './redis-registry.ts';
 export {
   MemoryIdempotencyStore,
@@ -22,3 +19,4 @@ export {
   type IdempotencyState,
   type IdempotencyStoreOptions,
 } from './idempotency-store.ts';
+export { openGatewayRegistry, openIdempotencyStore, registryOptionsFromEnv, type RegistryOptions } from './backends.ts';

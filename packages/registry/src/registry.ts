@@ -1,4 +1,7 @@
-import type { EnumeratedSensor, Quantity, TopologyDevice } from '#iqrf';
+import type { MeshSnapshot, Quantity } from '#iqrf';
+
+// The mesh snapshot is the IQRF package's (its `MeshCatalog` makes them); the registry keeps them.
+export { incarnationOf, type MeshSnapshot } from '#iqrf';
 
 export type CpuArch = 'AMD64' | 'ARM' | 'ARM64';
 export type GatewayStatus = 'PROVISIONING' | 'ONLINE' | 'OFFLINE' | 'DECOMMISSIONED';
@@ -24,23 +27,6 @@ export interface GatewayRecord {
   nodes: Record<number, NodeMeta>;
 }
 
-/** What a gateway's IQRF daemon last said of its mesh, all of it at once. */
-export interface MeshSnapshot {
-  /**
-   * Whose gateway it was said of (`incarnationOf` its record): an id decommissioned and registered
-   * again, by another tenant say, is another gateway, and what was known of the first is not its.
-   */
-  incarnation: string;
-  /** The daemon's topology, coordinator included. */
-  topology: TopologyDevice[];
-  /** Addresses of the bonded nodes. */
-  bonded: number[];
-  /** The sensors each bonded node enumerated, by address. */
-  sensors: Record<number, EnumeratedSensor[]>;
-  /** ISO-8601: when the daemon said it. */
-  observedAt: string;
-}
-
 /**
  * The registry of gateways: tenant, location, names and rooms, and the last mesh each gateway's
  * daemon reported (so that an offline gateway is still described, after restarts and by every
@@ -64,11 +50,6 @@ export interface GatewayRegistry {
    */
   saveMesh(gatewayId: string, snapshot: MeshSnapshot): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Which registration of a gateway id a record is: its tenant and when it was registered. */
-export function incarnationOf(gateway: Pick<GatewayRecord, 'tenant' | 'registeredAt'>): string {
-  return `${gateway.tenant}|${gateway.registeredAt}`;
 }
 
 /** A stored mesh snapshot, or undefined when `value` does not have its shape (a cache can always be refetched). */

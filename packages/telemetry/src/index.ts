@@ -6,3 +6,4 @@ export { MemoryTimeSeriesStore, type MemoryStoreOptions } from './memory-store.t
 export { GraphiteTimeSeriesStore, type GraphiteStoreOptions, type GraphiteStoreStats } from './graphite-store.ts';
 export { MemoryLiveBus, comparePositions, type LiveBus, type BusListener, type BusEntry } from './bus.ts';
 export { RedisLiveBus, LiveBusBacklogError, type RedisLiveBusOptions } from './redis-bus.ts';
+export { openLiveBus, openTimeSeriesStore, telemetryOptionsFromEnv, telemetryServices, type TelemetryBackendOptions } from './backends.ts';

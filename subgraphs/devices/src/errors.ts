@@ -1,6 +1,5 @@
 import { requireScope, Scope, type Caller } from '#auth';
-import { IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError } from '#iqrf';
-import { GatewayUnavailableError } from '#registry';
+import { GatewayUnavailableError, IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError } from '#iqrf';
 import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import { GraphQLError } from 'graphql';
 

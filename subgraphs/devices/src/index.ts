@@ -1,5 +1,8 @@
-import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
-import { MemoryIdempotencyStore } from '#registry';
+import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#cloud';
+import { MeshCatalog, onlineWindowMs } from '#iqrf';
+import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
+import type { Logger } from '#log';
+import { openGatewayRegistry, openIdempotencyStore, type RegistryOptions } from '#registry';
 import { createDevicesContext, type DevicesContext, type DevicesServices, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { GatewayActivation } from './sources/gateway-activation.ts';
@@ -8,48 +11,102 @@ import { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 
 export type { DevicesSources, Provisioner } from './context.ts';
 
+/** The devices subgraph's wiring: `npm run subgraph:devices` and the all-in-one start both pass one. */
+export interface DevicesConfig extends SubgraphStartOptions {
+  /**
+   * What it serves from. The IQRF client (started) and the gateways' credentials are given;
+   * the registry and the idempotency store absent are opened from `backends` (Redis when named,
+   * else the registry file or memory) and closed with the subgraph; the mesh catalogue absent is
+   * made over the IQRF client, the provisioner absent from `cloud`.
+   */
+  sources: Pick<DevicesSources, 'iqrf' | 'credentials' | 'openSensorIds' | 'idempotency'> &
+    Partial<Pick<DevicesSources, 'registry' | 'catalog' | 'provisioner'>>;
+  /** The data center gateways are provisioned in, when no provisioner is given. */
+  cloud?: CloudOptions;
+  backends?: RegistryOptions;
+  /**
+   * Time between two heartbeats of the collectors to each gateway (HEARTBEAT_INTERVAL): a gateway
+   * is ONLINE for `onlineWindowMs` of it after its daemon last answered. Default 10 s.
+   */
+  heartbeatIntervalMs?: number;
+  /** How long a daemon request of the mesh catalogue waits; the catalogue's default when absent. */
+  iqrfTimeoutMs?: number;
+}
+
 /**
- * Starts the devices subgraph (gateways, IQRF meshes, sensors, provisioning) on `port`, with
- * graphql-ws for `meshDiscovery`. Gateways left PROVISIONING (by a restart) are watched again.
+ * Serves the devices subgraph (gateways, IQRF meshes, sensors, provisioning), with graphql-ws
+ * for `meshDiscovery`. Gateways left PROVISIONING (by a restart) are watched again.
  */
-export async function startDevicesSubgraph(options: SubgraphStartOptions & { sources: DevicesSources }): Promise<RunningSubgraph> {
-  const { sources, logger } = options;
-  const services: DevicesServices = {
-    logger,
-    exposeInternalErrors: options.exposeInternalErrors ?? false,
-    idempotency: sources.idempotency ?? new MemoryIdempotencyStore(),
-    discoveries: new MeshDiscoveries({ iqrf: sources.iqrf, logger, onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId) }),
-    activation: new GatewayActivation({
-      registry: sources.registry,
-      iqrf: sources.iqrf,
-      nodeReady: (id) => sources.provisioner.nodeReady(id),
+export async function wireDevices(config: DevicesConfig): Promise<RunningSubgraph> {
+  const { logger, backends = {} } = config;
+  const owned = new OwnedResources();
+  try {
+    const onlineWindow = onlineWindowMs(config.heartbeatIntervalMs);
+    const registry = config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger));
+    const sources: DevicesSources = {
+      ...config.sources,
+      registry,
+      catalog:
+        config.sources.catalog ??
+        new MeshCatalog(config.sources.iqrf, {
+          registry,
+          offlineAfterMs: onlineWindow,
+          logger: logger.child({ component: 'mesh-catalog' }),
+          ...(config.iqrfTimeoutMs ? { timeoutMs: config.iqrfTimeoutMs } : {}),
+        }),
+      provisioner: config.sources.provisioner ?? provisionerOf(config.cloud, logger),
+      onlineWindowMs: onlineWindow,
+    };
+    const services: DevicesServices = {
       logger,
-    }),
-    startedAt: Date.now(),
-  };
-  const subgraph = await startSubgraph<DevicesContext>({
-    name: 'devices',
-    typeDefs,
-    resolvers,
-    context: ({ caller }) => createDevicesContext(sources, services, caller),
-    trust: options.trust,
-    port: options.port,
-    host: options.host,
-    subscriptions: true,
-    logger,
-    exposeInternalErrors: options.exposeInternalErrors,
-  });
-  for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
-  const stopFollowing = await followMeshChanges(sources);
-  return {
-    ...subgraph,
-    async close() {
-      stopFollowing();
-      services.activation.close();
-      services.discoveries.close();
-      await subgraph.close();
-      // A store the subgraph made is its own to close; one passed in belongs to whoever opened it.
-      if (!sources.idempotency) await services.idempotency.close();
-    },
-  };
+      exposeInternalErrors: config.exposeInternalErrors ?? false,
+      idempotency: sources.idempotency ?? owned.own(openIdempotencyStore(backends, logger)),
+      discoveries: new MeshDiscoveries({
+        iqrf: sources.iqrf,
+        logger,
+        onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId),
+      }),
+      activation: new GatewayActivation({
+        registry: sources.registry,
+        iqrf: sources.iqrf,
+        nodeReady: (id) => sources.provisioner.nodeReady(id),
+        logger,
+      }),
+      startedAt: Date.now(),
+    };
+    const subgraph = await startSubgraph<DevicesContext>({
+      name: 'devices',
+      typeDefs,
+      resolvers,
+      context: ({ caller }) => createDevicesContext(sources, services, caller),
+      trust: config.trust,
+      port: config.port,
+      host: config.host,
+      subscriptions: true,
+      logger,
+      exposeInternalErrors: config.exposeInternalErrors,
+    });
+    for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
+    const stopFollowing = await followMeshChanges(sources);
+    return {
+      ...subgraph,
+      async close() {
+        stopFollowing();
+        services.activation.close();
+        services.discoveries.close();
+        await subgraph.close();
+        await owned.close();
+      },
+    };
+  } catch (error) {
+    await owned.close();
+    throw error;
+  }
+}
+
+/** Gateways' Kubernetes nodes, vRouters and collector pods, in the data center of `cloud`. */
+function provisionerOf(cloud: CloudOptions | undefined, logger: Logger): GatewayProvisioner {
+  if (!cloud) throw new Error('wireDevices: give its provisioner or the cloud options to make one from');
+  const { kubernetes, contrail } = createCloudClients(cloud);
+  return new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
 }

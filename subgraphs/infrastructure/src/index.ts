@@ -1,5 +1,7 @@
-import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
-import { MemoryIdempotencyStore } from '#registry';
+import { createCloudClients, TenantOnboarder, type CloudOptions } from '#cloud';
+import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
+import type { Logger } from '#log';
+import { openIdempotencyStore, type RegistryOptions } from '#registry';
 import { createInfrastructureContext, type InfrastructureServices, type InfrastructureSources } from './context.ts';
 import { infrastructureResolvers, infrastructureTypeDefs } from './schema.ts';
 
@@ -10,34 +12,53 @@ export {
   type InfrastructureSources,
 } from './context.ts';
 
-export interface InfrastructureSubgraphOptions extends SubgraphStartOptions {
-  sources: InfrastructureSources;
+/** The infrastructure subgraph's wiring: `npm run subgraph:infrastructure` and the all-in-one start both pass one. */
+export interface InfrastructureConfig extends SubgraphStartOptions {
+  /** The data center's clients and onboarder; made from `cloud` when absent. */
+  sources?: InfrastructureSources;
+  /** Where the real (or simulated) OpenStack, Contrail and Kubernetes are, when no `sources` are given. */
+  cloud?: CloudOptions;
+  /** The idempotency store's Redis when `sources.idempotency` is absent (in memory without one); closed with the subgraph. */
+  backends?: RegistryOptions;
 }
 
 /** Serves the infrastructure subgraph (OpenStack, Contrail, Kubernetes; tenants; extends `Gateway`). */
-export async function startInfrastructureSubgraph(options: InfrastructureSubgraphOptions): Promise<RunningSubgraph> {
-  const { sources } = options;
-  const services: InfrastructureServices = {
-    exposeInternalErrors: options.exposeInternalErrors ?? false,
-    idempotency: sources.idempotency ?? new MemoryIdempotencyStore(),
-  };
-  const subgraph = await startSubgraph({
-    name: 'infrastructure',
-    typeDefs: infrastructureTypeDefs(),
-    resolvers: infrastructureResolvers,
-    context: ({ caller }) => createInfrastructureContext(sources, services, caller),
-    trust: options.trust,
-    port: options.port,
-    host: options.host,
-    logger: options.logger,
-    exposeInternalErrors: options.exposeInternalErrors,
-  });
-  return {
-    ...subgraph,
-    async close() {
-      await subgraph.close();
-      // A store the subgraph made is its own to close; one passed in belongs to whoever opened it.
-      if (!sources.idempotency) await services.idempotency.close();
-    },
-  };
+export async function wireInfrastructure(config: InfrastructureConfig): Promise<RunningSubgraph> {
+  const { logger } = config;
+  const sources = config.sources ?? sourcesOf(config.cloud, logger);
+  const owned = new OwnedResources();
+  try {
+    const services: InfrastructureServices = {
+      exposeInternalErrors: config.exposeInternalErrors ?? false,
+      idempotency: sources.idempotency ?? owned.own(openIdempotencyStore(config.backends ?? {}, logger)),
+    };
+    const subgraph = await startSubgraph({
+      name: 'infrastructure',
+      typeDefs: infrastructureTypeDefs(),
+      resolvers: infrastructureResolvers,
+      context: ({ caller }) => createInfrastructureContext(sources, services, caller),
+      trust: config.trust,
+      port: config.port,
+      host: config.host,
+      logger,
+      exposeInternalErrors: config.exposeInternalErrors,
+    });
+    return {
+      ...subgraph,
+      async close() {
+        await subgraph.close();
+        await owned.close();
+      },
+    };
+  } catch (error) {
+    await owned.close();
+    throw error;
+  }
+}
+
+/** The three clients of `cloud` and an onboarder over them. */
+function sourcesOf(cloud: CloudOptions | undefined, logger: Logger): InfrastructureSources {
+  if (!cloud) throw new Error('wireInfrastructure: give its sources or the cloud options to make them from');
+  const clients = createCloudClients(cloud);
+  return { ...clients, onboarder: new TenantOnboarder({ ...clients, logger: logger.child({ component: 'onboarder' }) }) };
 }

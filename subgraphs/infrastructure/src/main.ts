@@ -1,45 +1,32 @@
-import { cloudOptionsFromEnv, createCloudClients, TenantOnboarder } from '#cloud';
 import { subgraphTrustFromEnv } from '#auth';
-import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
-import { backendOptionsFromEnv, backendServices, cloudServices, openIdempotencyStore } from '../../../platform/backends.ts';
-import { startInfrastructureSubgraph } from './index.ts';
+import { cloudOptionsFromEnv, cloudServices } from '#cloud';
+import { checkStartup, explainListenError, redisService, runService, type PortToListen } from '#kit';
+import { registryOptionsFromEnv } from '#registry';
+import { wireInfrastructure } from './index.ts';
 
+/** `npm run subgraph:infrastructure`: the infrastructure subgraph alone, on a real (or `npm run simulator`'s) data center. */
 runService('infrastructure', async (env, logger) => {
-  let cloud = cloudOptionsFromEnv(env);
-  const backends = backendOptionsFromEnv(env);
-  const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4003), host: env.string('HOST', '127.0.0.1') };
-  await checkStartup({ listen: [listen], reach: [...backendServices(backends), ...(cloud ? await cloudServices(cloud) : [])] });
-  let simulator: { close(): Promise<void> } | undefined;
-  if (!cloud) {
-    // Nothing configured: serve the simulated data center so the subgraph can be tried alone.
-    const { buildScenario, simulatedCloudOptions, startCloudSimulator } = await import('#simulator');
-    const scenario = env.string('SCENARIO', 'demo') === 'pisek' ? 'pisek' : 'demo';
-    const started = await startCloudSimulator({
-      scenario: buildScenario(scenario),
-      logger: logger.child({ component: 'cloud-simulator' }),
-    });
-    logger.warn('OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG/KUBERNETES_URL are not set: serving the simulated data center');
-    cloud = simulatedCloudOptions(started);
-    simulator = started;
-  }
-  const clients = createCloudClients(cloud);
+  const cloud = cloudOptionsFromEnv(env);
+  if (!cloud)
+    throw new Error(
+      'Set OPENSTACK_AUTH_URL, CONTRAIL_URL and KUBECONFIG (or KUBERNETES_URL); `npm run simulator` serves simulated ones on ports 5000, 8082 and 6443',
+    );
   // Redis (REDIS_URL) when set: a retried onboardTenant finds its first result on any instance.
-  const idempotency = openIdempotencyStore(backends, logger);
-  const subgraph = await startInfrastructureSubgraph({
+  const backends = registryOptionsFromEnv(env);
+  const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4003), host: env.string('HOST', '127.0.0.1') };
+  await checkStartup({
+    listen: [listen],
+    reach: [...(backends.redisUrl ? [redisService(backends.redisUrl)] : []), ...(await cloudServices(cloud))],
+  });
+  return wireInfrastructure({
     port: listen.port,
     trust: subgraphTrustFromEnv(env),
     host: listen.host,
     logger,
-    sources: { ...clients, onboarder: new TenantOnboarder({ ...clients, logger: logger.child({ component: 'onboarder' }) }), idempotency },
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
+    cloud,
+    backends,
   }).catch((error: unknown) => {
     throw explainListenError([listen], error);
   });
-  return {
-    async close() {
-      await subgraph.close();
-      await idempotency.close();
-      await simulator?.close();
-    },
-  };
 });

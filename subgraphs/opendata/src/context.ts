@@ -2,7 +2,7 @@ import type { Caller } from '#auth';
 import type { GatewayRegistry } from '#registry';
 import type { TimeSeriesStore } from '#telemetry';
 import { createLoaders, type OpenDataLoaders } from './loaders.ts';
-import type { OpenDataCatalog } from './sources/catalog.ts';
+import type { OpenDataCatalog } from '#opendata-catalog';
 
 export interface OpendataSources {
   catalog: OpenDataCatalog;

@@ -1,19 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
+import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import type { Logger } from '#log';
+import { openGatewayRegistry, type RegistryOptions } from '#registry';
+import { openTimeSeriesStore, type TelemetryBackendOptions } from '#telemetry';
 import { createOpendataContext, type OpendataContext, type OpendataSources } from './context.ts';
 import { createOpenDataHandler } from './rest/index.ts';
 import { resolvers, typeDefs } from './schema.ts';
 
 export type { OpendataSources } from './context.ts';
-export { publishedSensorIds, validateCatalog, type OpenDataCatalog } from './sources/catalog.ts';
-export { openDataCatalogFromEnv } from './config.ts';
 
-/**
- * The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/`, for any
- * HTTP server: the subgraph's own, and the router's.
- */
-export function openDataRoutes({ catalog, store, registry }: OpendataSources, logger: Logger) {
+/** The open data downloads (DCAT-AP catalogue, CSV/JSON, SensorThings) under `/opendata/` (the router proxies them here). */
+function openDataRoutes({ catalog, store, registry }: OpendataSources, logger: Logger) {
   const handler = createOpenDataHandler({ catalog, store, registry, logger });
   return (req: IncomingMessage, res: ServerResponse): Promise<boolean> | boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -22,18 +19,48 @@ export function openDataRoutes({ catalog, store, registry }: OpendataSources, lo
   };
 }
 
-/** Starts the open data subgraph (catalogue, traffic counts, parking, and the downloads under `/opendata/`) on `port`. */
-export function startOpendataSubgraph(options: SubgraphStartOptions & { sources: OpendataSources }): Promise<RunningSubgraph> {
-  return startSubgraph<OpendataContext>({
-    httpHandlers: [openDataRoutes(options.sources, options.logger)],
-    name: 'opendata',
-    typeDefs,
-    resolvers,
-    context: ({ caller }) => createOpendataContext(options.sources, caller),
-    trust: options.trust,
-    port: options.port,
-    host: options.host,
-    logger: options.logger,
-    exposeInternalErrors: options.exposeInternalErrors,
-  });
+/** The open data subgraph's wiring: `npm run subgraph:opendata` and the all-in-one start both pass one. */
+export interface OpendataConfig extends SubgraphStartOptions {
+  /**
+   * The catalogue it publishes, and the store and registry it reads counters through: each of
+   * those two absent is opened from `backends` (Graphite / Redis when they name them, in memory
+   * otherwise) and closed with the subgraph.
+   */
+  sources: Pick<OpendataSources, 'catalog'> & Partial<Pick<OpendataSources, 'store' | 'registry'>>;
+  backends?: TelemetryBackendOptions & RegistryOptions;
+}
+
+/** Serves the open data subgraph (catalogue, traffic counts, parking, and the downloads under `/opendata/`). */
+export async function wireOpendata(config: OpendataConfig): Promise<RunningSubgraph> {
+  const { logger, backends = {} } = config;
+  const owned = new OwnedResources();
+  try {
+    const sources: OpendataSources = {
+      catalog: config.sources.catalog,
+      store: config.sources.store ?? owned.own(openTimeSeriesStore(backends, logger)),
+      registry: config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
+    };
+    const subgraph = await startSubgraph<OpendataContext>({
+      httpHandlers: [openDataRoutes(sources, logger)],
+      name: 'opendata',
+      typeDefs,
+      resolvers,
+      context: ({ caller }) => createOpendataContext(sources, caller),
+      trust: config.trust,
+      port: config.port,
+      host: config.host,
+      logger,
+      exposeInternalErrors: config.exposeInternalErrors,
+    });
+    return {
+      ...subgraph,
+      async close() {
+        await subgraph.close();
+        await owned.close();
+      },
+    };
+  } catch (error) {
+    await owned.close();
+    throw error;
+  }
 }

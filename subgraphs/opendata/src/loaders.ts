@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Point } from '#telemetry';
 import type { OpendataSources } from './context.ts';
-import type { DatasetRecord, IntersectionRecord, ParkingLotRecord } from './sources/catalog.ts';
+import type { DatasetRecord, IntersectionRecord, ParkingLotRecord } from '#opendata-catalog';
 import { PublishedSeries } from './sources/published-series.ts';
 
 export type OpenDataLoaders = ReturnType<typeof createLoaders>;

@@ -1,28 +1,28 @@
 import { subgraphTrustFromEnv } from '#auth';
 import { checkStartup, explainListenError, runService, type PortToListen } from '#kit';
-import { backendOptionsFromEnv, backendServices, openBackends } from '../../../platform/backends.ts';
-import { openDataCatalogFromEnv, startOpendataSubgraph } from './index.ts';
+import { loadOpenDataCatalog, openDataCatalogFromEnv } from '#opendata-catalog';
+import { registryOptionsFromEnv } from '#registry';
+import { telemetryOptionsFromEnv, telemetryServices } from '#telemetry';
+import { wireOpendata } from './index.ts';
 
+/**
+ * `npm run subgraph:opendata`: the open data subgraph alone. It publishes OPENDATA_CATALOG, or the
+ * kept catalogue of SCENARIO with links under PUBLIC_URL (`packages/opendata-catalog/scenarios/`).
+ */
 runService('opendata', async (env, logger) => {
-  const catalog = await openDataCatalogFromEnv(env);
-  const options = backendOptionsFromEnv(env);
+  const catalog = await loadOpenDataCatalog(openDataCatalogFromEnv(env));
+  const backends = { ...telemetryOptionsFromEnv(env), ...registryOptionsFromEnv(env) };
   const listen: PortToListen = { variable: 'PORT', port: env.int('PORT', 4004), host: env.string('HOST', '127.0.0.1') };
-  await checkStartup({ listen: [listen], reach: backendServices(options) });
-  const backends = await openBackends(options, logger);
-  const subgraph = await startOpendataSubgraph({
+  await checkStartup({ listen: [listen], reach: telemetryServices(backends) });
+  return wireOpendata({
     port: listen.port,
     trust: subgraphTrustFromEnv(env),
     host: listen.host,
     logger,
     exposeInternalErrors: env.bool('EXPOSE_INTERNAL_ERRORS', false),
-    sources: { catalog, store: backends.store, registry: backends.registry },
+    sources: { catalog },
+    backends,
   }).catch((error: unknown) => {
     throw explainListenError([listen], error);
   });
-  return {
-    async close() {
-      await subgraph.close();
-      await backends.close();
-    },
-  };
 });

@@ -2,4 +2,4 @@ export type {
   DatasetRecord as DatasetModel,
   IntersectionRecord as IntersectionModel,
   ParkingLotRecord as ParkingLotModel,
-} from './sources/catalog.ts';
+} from '#opendata-catalog';

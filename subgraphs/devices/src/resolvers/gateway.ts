@@ -2,7 +2,7 @@ import { requireScope, Scope } from '#auth';
 import type { GatewayResolvers, GatewayStatus, MeshObservation } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
 import type { GatewayModel } from '../models.ts';
-import type { ObservedMesh } from '#registry';
+import type { ObservedMesh } from '#iqrf';
 
 export const Gateway: GatewayResolvers = {
   // Another tenant's gateway resolves to null, as a missing one does (the loader's wall).

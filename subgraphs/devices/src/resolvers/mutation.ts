@@ -79,7 +79,7 @@ export const Mutation: MutationResolvers = {
             {
               name: 'bonding the node (iqmeshNetwork_BondNodeLocal)',
               run: async () => {
-                const data = await sources.iqrf.request<{ assignedAddr?: unknown }>(
+                const data = await sources.iqrf.request(
                   gateway.id,
                   'iqmeshNetwork_BondNodeLocal',
                   { deviceAddr: input.address ?? 0 },

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IqrfClient } from '#iqrf';
+import { MType, type IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import type { GatewayRegistry } from '#registry';
 
@@ -50,7 +50,7 @@ export class GatewayActivation {
         const [record] = await registry.getMany([gatewayId]);
         if (record?.status !== 'PROVISIONING') return record?.status === 'ONLINE';
         if (await nodeReady(gatewayId)) {
-          await iqrf.request(gatewayId, 'iqrfEmbedCoordinator_BondedDevices', { nAdr: 0, param: {} }, { timeoutMs: 2_000 });
+          await iqrf.request(gatewayId, MType.BONDED_DEVICES, { nAdr: 0, param: {} }, { timeoutMs: 2_000 });
           const updated = await registry.update(gatewayId, (g) => (g.status === 'PROVISIONING' ? { ...g, status: 'ONLINE' } : g));
           logger.info({ gatewayId, status: updated?.status }, 'gateway activated');
           return updated?.status === 'ONLINE';

@@ -1,5 +1,4 @@
-import { meshChangedTopics, type IqrfClient } from '#iqrf';
-import type { MeshCatalog } from '#registry';
+import type { IqrfClient, MeshCatalog } from '#iqrf';
 
 /**
  * A gateway's mesh changed (bonding, unbonding, discovery): forgets what the catalog cached of it
@@ -8,7 +7,7 @@ import type { MeshCatalog } from '#registry';
  */
 export async function announceMeshChange({ catalog, iqrf }: { catalog: MeshCatalog; iqrf: IqrfClient }, gatewayId: string): Promise<void> {
   catalog.invalidate(gatewayId);
-  await iqrf.mqttClient.publishAsync(meshChangedTopics.of(gatewayId), '', { qos: 1 }).catch(() => undefined);
+  await iqrf.announceMeshChange(gatewayId).catch(() => undefined);
 }
 
 /**
@@ -16,11 +15,7 @@ export async function announceMeshChange({ catalog, iqrf }: { catalog: MeshCatal
  * asks its daemon. Resolves once subscribed; the function it resolves to stops following.
  */
 export async function followMeshChanges({ catalog, iqrf }: { catalog: MeshCatalog; iqrf: IqrfClient }): Promise<() => void> {
-  const onMessage = (topic: string) => {
-    const gatewayId = meshChangedTopics.gatewayOf(topic);
-    if (gatewayId) catalog.invalidate(gatewayId);
-  };
-  iqrf.mqttClient.on('message', onMessage);
-  await iqrf.mqttClient.subscribeAsync(meshChangedTopics.filter, { qos: 1 });
-  return () => iqrf.mqttClient.off('message', onMessage);
+  const stop = iqrf.onMeshChange((gatewayId) => catalog.invalidate(gatewayId));
+  await iqrf.followMeshChanges();
+  return stop;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isObject, parseAutoNetworkProgress, type IqrfClient } from '#iqrf';
+import { MType, type AutoNetworkRequest, type IqrfClient } from '#iqrf';
 import type { Logger } from '#log';
 import { EventQueue } from './event-queue.ts';
 
@@ -161,7 +161,7 @@ export class MeshDiscoveries {
   private async execute(run: Run, params: DiscoveryParams): Promise<void> {
     const { summary } = run;
     const { iqrf, logger } = this.options;
-    const request = {
+    const request: AutoNetworkRequest = {
       discoveryTxPower: params.txPower,
       discoveryBeforeStart: false,
       actionRetries: 1,
@@ -169,20 +169,11 @@ export class MeshDiscoveries {
     };
     let wave = 0;
     try {
-      const messages = iqrf.stream(
-        summary.gatewayId,
-        'iqmeshNetwork_AutoNetwork',
-        request,
-        (rsp) => isObject(rsp) && rsp.lastWave === true,
-        {
-          timeoutMs: this.options.messageTimeoutMs ?? 180_000,
-        },
-      );
-      for await (const rsp of messages) {
-        const parsed = parseAutoNetworkProgress(rsp);
-        if (!parsed.ok)
-          throw new Error(`gateway "${summary.gatewayId}" sent an invalid iqmeshNetwork_AutoNetwork response: ${parsed.error}`);
-        const progress = parsed.value;
+      // Each message is validated by the IQRF API map; an invalid one fails the run.
+      const messages = iqrf.stream(summary.gatewayId, MType.AUTO_NETWORK, request, (rsp) => rsp.lastWave === true, {
+        timeoutMs: this.options.messageTimeoutMs ?? 180_000,
+      });
+      for await (const progress of messages) {
         wave = progress.wave;
         const newNodes = (progress.newNodes ?? []).map((n) => n.address);
         summary.newNodes.push(...newNodes);

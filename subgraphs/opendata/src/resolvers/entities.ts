@@ -1,7 +1,7 @@
 import { Aggregate } from '#telemetry';
 import { ErrorCode, userError } from '#kit';
 import type { DatasetResolvers, IntersectionResolvers, ParkingLotResolvers } from '../__generated__/resolvers.ts';
-import { datasetContent, type GeoPoint } from '../sources/catalog.ts';
+import { datasetContent, type GeoPoint } from '#opendata-catalog';
 
 const DEFAULT_RANGE_MS = 24 * 3600_000;
 const MAX_BUCKETS = 10_000;

@@ -1,4 +1,4 @@
-import { subgraphs, type SubgraphName } from '../../subgraphs/list.ts';
+import { subgraphs, type SubgraphName } from './subgraphs.ts';
 
 /** The supergraphs the repository keeps composed, each with the subgraph URLs of one way to run it. */
 export const supergraphTargets: ReadonlyArray<{ file: string; urls: Record<SubgraphName, string> }> = [

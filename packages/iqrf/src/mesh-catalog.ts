@@ -1,9 +1,11 @@
-import type { EnumeratedSensor, IqrfClient, TopologyDevice } from '#iqrf';
 import type { Logger } from '#log';
-import { describeMeshSensors, type SensorInfo } from './catalog.ts';
+import { MType } from './api.ts';
+import type { IqrfClient } from './client.ts';
 import { GatewayBreakers, type GatewayBreakerOptions } from './gateway-breakers.ts';
 import { GatewayUnavailableError } from './gateway-unavailable-error.ts';
-import { incarnationOf, type GatewayRecord, type GatewayRegistry, type MeshSnapshot } from './registry.ts';
+import { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore } from './mesh-snapshot.ts';
+import type { EnumeratedSensor } from './messages.ts';
+import { RefreshingMap } from './refreshing-map.ts';
 
 export interface MeshCatalogOptions {
   /** How old a mesh may be before it is fetched again (in the background). Default 5 min; mesh changes refetch at once. */
@@ -16,7 +18,7 @@ export interface MeshCatalogOptions {
    */
   concurrency?: number;
   /** Where meshes are kept between processes and restarts, and read when this catalogue knows none (or an older one). */
-  registry?: Pick<GatewayRegistry, 'lastKnownMeshes' | 'saveMesh'>;
+  registry?: MeshStore;
   /**
    * A gateway last heard (any answer, a heartbeat's included) longer ago than this, or never heard
    * since the catalogue started this long ago, is offline: its daemon is not asked. Default: never
@@ -36,20 +38,6 @@ export interface ObservedMesh extends MeshSnapshot {
   freshness: MeshFreshness;
 }
 
-/** What the catalogue holds of one gateway. */
-interface GatewayMesh {
-  /** The newest snapshot known of the gateway's current registration. */
-  known?: MeshSnapshot;
-  /** When the registry was last asked for a newer one. */
-  registryCheckedAt: number;
-  /** The fetch running, if any (one at a time per gateway). */
-  fetching?: Promise<MeshSnapshot>;
-  /** Bumped when the mesh changed or the gateway went: a fetch started before keeps nothing. */
-  generation: number;
-  /** The mesh changed (bonding, discovery): the next read waits for a fetch. */
-  changed: boolean;
-}
-
 /** How often the registry is asked for a mesh another process observed, per gateway. */
 const REGISTRY_RECHECK_MS = 5_000;
 
@@ -66,7 +54,13 @@ const REGISTRY_RECHECK_MS = 5_000;
  * sensors it had; only a fetch where every node failed counts as the gateway's failure.
  */
 export class MeshCatalog {
-  private readonly gateways = new Map<string, GatewayMesh>();
+  /**
+   * The newest snapshot known of each gateway, one fetch at a time; a gateway whose mesh changed
+   * (bonding, discovery) is stale: its next read waits for a fetch.
+   */
+  private readonly meshes = new RefreshingMap<string, MeshSnapshot>();
+  /** When the registry was last asked for a newer snapshot of each gateway. */
+  private readonly registryCheckedAt = new Map<string, number>();
   private readonly breakers: GatewayBreakers;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
@@ -77,7 +71,7 @@ export class MeshCatalog {
   private readonly turns: Array<() => void> = [];
 
   constructor(
-    private readonly iqrf: IqrfClient,
+    private readonly iqrf: Pick<IqrfClient, 'request' | 'lastSeen'>,
     private readonly options: MeshCatalogOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 300_000;
@@ -93,45 +87,35 @@ export class MeshCatalog {
    * fetched first when nothing is known, the mesh just changed, or `fresh` asks for it. Throws the
    * daemon's error (or `GatewayUnavailableError`) only when nothing is known.
    */
-  async mesh(gateway: GatewayRecord, options: { fresh?: boolean } = {}): Promise<ObservedMesh> {
-    const state = this.stateOf(gateway.id);
+  async mesh(gateway: MeshGateway, options: { fresh?: boolean } = {}): Promise<ObservedMesh> {
     const reachable = this.reachable(gateway.id);
-    if (reachable && (state.changed || options.fresh)) {
+    if (reachable && (this.meshes.isStale(gateway.id) || options.fresh)) {
       try {
-        return this.observed(await this.fetch(gateway, state), true);
+        return this.observed(await this.fetch(gateway), true);
       } catch (error) {
-        const known = await this.known(gateway, state);
+        const known = await this.known(gateway);
         if (!known) throw error;
         return this.observed(known, false);
       }
     }
-    const known = await this.known(gateway, state);
+    const known = await this.known(gateway);
     if (!known) {
       if (!reachable) throw new GatewayUnavailableError(gateway.id, this.breakers.retryAt(gateway.id), this.iqrf.lastSeen(gateway.id));
-      return this.observed(await this.fetch(gateway, state), true);
+      return this.observed(await this.fetch(gateway), true);
     }
-    if (reachable && this.age(known) > this.ttlMs) void this.fetch(gateway, state).catch(() => undefined);
+    if (reachable && this.age(known) > this.ttlMs) void this.fetch(gateway).catch(() => undefined);
     return this.observed(known, reachable);
-  }
-
-  /** Every sensor of a gateway, node by node, with the registry's names and rooms. */
-  async sensorsOf(gateway: GatewayRecord): Promise<SensorInfo[]> {
-    return describeMeshSensors(gateway, await this.mesh(gateway));
   }
 
   /** The gateway's mesh changed (bonding, unbonding, discovery): the next read waits for a fetch. */
   invalidate(gatewayId: string): void {
-    const state = this.stateOf(gatewayId);
-    state.generation++;
-    state.changed = true;
-    state.fetching = undefined;
+    this.meshes.invalidate(gatewayId);
   }
 
   /** The gateway is gone (decommissioned): nothing of it is kept, and its id may come back as another gateway. */
   forget(gatewayId: string): void {
-    const state = this.gateways.get(gatewayId);
-    if (state) state.generation++;
-    this.gateways.delete(gatewayId);
+    this.meshes.delete(gatewayId);
+    this.registryCheckedAt.delete(gatewayId);
     this.breakers.forget(gatewayId);
   }
 
@@ -140,12 +124,6 @@ export class MeshCatalog {
     const { offlineAfterMs } = this.options;
     if (offlineAfterMs !== undefined && this.now() - (this.iqrf.lastSeen(gatewayId) ?? this.startedAt) > offlineAfterMs) return false;
     return this.breakers.allows(gatewayId, this.iqrf.lastSeen(gatewayId));
-  }
-
-  private stateOf(gatewayId: string): GatewayMesh {
-    let state = this.gateways.get(gatewayId);
-    if (!state) this.gateways.set(gatewayId, (state = { registryCheckedAt: -Infinity, generation: 0, changed: false }));
-    return state;
   }
 
   private age(snapshot: MeshSnapshot): number {
@@ -157,27 +135,45 @@ export class MeshCatalog {
   }
 
   /** The newest snapshot of this registration: ours, or a newer one another process kept in the registry. */
-  private async known(gateway: GatewayRecord, state: GatewayMesh): Promise<MeshSnapshot | undefined> {
-    const incarnation = incarnationOf(gateway);
-    let known = state.known?.incarnation === incarnation ? state.known : undefined;
+  private async known(gateway: MeshGateway): Promise<MeshSnapshot | undefined> {
+    const known = this.ours(gateway);
     const { registry } = this.options;
-    if (registry && (!known || this.age(known) > this.ttlMs) && this.now() - state.registryCheckedAt >= REGISTRY_RECHECK_MS) {
-      state.registryCheckedAt = this.now();
-      const [kept] = await registry.lastKnownMeshes([gateway.id]);
-      if (kept?.incarnation === incarnation && (!known || kept.observedAt > known.observedAt)) known = state.known = kept;
-    }
-    return known;
+    const checkedAt = this.registryCheckedAt.get(gateway.id) ?? -Infinity;
+    if (!registry || (known && this.age(known) <= this.ttlMs) || this.now() - checkedAt < REGISTRY_RECHECK_MS) return known;
+    this.registryCheckedAt.set(gateway.id, this.now());
+    const [kept] = await registry.lastKnownMeshes([gateway.id]);
+    if (kept?.incarnation !== incarnationOf(gateway) || (known && kept.observedAt <= known.observedAt)) return known;
+    this.meshes.set(gateway.id, kept);
+    return kept;
+  }
+
+  /** The snapshot this catalogue holds of the gateway's current registration. */
+  private ours(gateway: MeshGateway): MeshSnapshot | undefined {
+    const snapshot = this.meshes.get(gateway.id);
+    return snapshot?.incarnation === incarnationOf(gateway) ? snapshot : undefined;
   }
 
   /** Fetches the mesh (one fetch at a time per gateway), keeps it unless the mesh changed meanwhile. */
-  private fetch(gateway: GatewayRecord, state: GatewayMesh): Promise<MeshSnapshot> {
-    if (state.fetching) return state.fetching;
-    const { generation } = state;
-    const previous = state.known?.incarnation === incarnationOf(gateway) ? state.known : undefined;
+  private fetch(gateway: MeshGateway): Promise<MeshSnapshot> {
+    return this.meshes.refresh(
+      gateway.id,
+      () => this.fetchNow(gateway),
+      (snapshot) =>
+        this.options.registry
+          ?.saveMesh(gateway.id, snapshot)
+          .catch((error: Error) =>
+            this.options.logger?.warn({ gatewayId: gateway.id, err: error.message }, 'cannot keep the mesh of a gateway in the registry'),
+          ),
+    );
+  }
+
+  /** Asks the daemon (once more if it just came up), and tells the gateway's breaker how it went. */
+  private fetchNow(gateway: MeshGateway): Promise<MeshSnapshot> {
+    const previous = this.ours(gateway);
     const started = this.now();
     const heardBefore = this.iqrf.lastSeen(gateway.id);
     const attempt = () => this.inTurn(() => this.ask(gateway, previous));
-    const fetching = attempt()
+    return attempt()
       .catch((error: unknown) => {
         // A gateway silent until then that was heard meanwhile (its daemon just booted or came
         // back) had our requests go nowhere: it is asked once more before anyone is told it failed.
@@ -189,18 +185,6 @@ export class MeshCatalog {
       .then(
         (snapshot) => {
           this.breakers.succeeded(gateway.id);
-          if (state.generation === generation && this.gateways.get(gateway.id) === state) {
-            state.known = snapshot;
-            state.changed = false;
-            this.options.registry
-              ?.saveMesh(gateway.id, snapshot)
-              .catch((error: Error) =>
-                this.options.logger?.warn(
-                  { gatewayId: gateway.id, err: error.message },
-                  'cannot keep the mesh of a gateway in the registry',
-                ),
-              );
-          }
           return snapshot;
         },
         (error: unknown) => {
@@ -210,9 +194,6 @@ export class MeshCatalog {
           throw error;
         },
       );
-    state.fetching = fetching;
-    void fetching.catch(() => undefined).finally(() => state.fetching === fetching && (state.fetching = undefined));
-    return fetching;
   }
 
   // A city-wide read of a cold catalogue would otherwise send thousands of requests at once, and
@@ -230,44 +211,20 @@ export class MeshCatalog {
     }
   }
 
-  private async ask(gateway: GatewayRecord, previous: MeshSnapshot | undefined): Promise<MeshSnapshot> {
+  private async ask(gateway: MeshGateway, previous: MeshSnapshot | undefined): Promise<MeshSnapshot> {
     const gatewayId = gateway.id;
     const options = { timeoutMs: this.timeoutMs };
     const observedAt = new Date(this.now()).toISOString();
     const [topology, bonded] = await Promise.all([
-      this.iqrf.request<{ devices: TopologyDevice[] }>(gatewayId, 'iqrfDb_GetNetworkTopology', {}, options).then((data) => {
-        if (!Array.isArray(data.rsp?.devices))
-          throw new Error(`gateway "${gatewayId}" answered iqrfDb_GetNetworkTopology without rsp.devices`);
-        return data.rsp.devices;
-      }),
-      this.iqrf
-        .request<{ result?: { bondedDevices?: number[] } }>(
-          gatewayId,
-          'iqrfEmbedCoordinator_BondedDevices',
-          { nAdr: 0, param: {} },
-          options,
-        )
-        .then((data) => {
-          const addresses = data.rsp?.result?.bondedDevices;
-          if (!Array.isArray(addresses))
-            throw new Error(`gateway "${gatewayId}" answered iqrfEmbedCoordinator_BondedDevices without result.bondedDevices`);
-          return addresses;
-        }),
+      this.iqrf.request(gatewayId, MType.NETWORK_TOPOLOGY, {}, options).then((data) => data.rsp.devices),
+      this.iqrf.request(gatewayId, MType.BONDED_DEVICES, { nAdr: 0, param: {} }, options).then((data) => data.rsp.result.bondedDevices),
     ]);
     // Every node is waited for (none keeps the daemon busy after the fetch ended), and one that
     // does not answer (a flat battery) keeps the sensors it had.
     const enumerated = await Promise.allSettled(
       bonded.map(async (address) => {
-        const data = await this.iqrf.request<{ result?: { sensors?: EnumeratedSensor[] } }>(
-          gatewayId,
-          'iqrfSensor_Enumerate',
-          { nAdr: address, param: {} },
-          options,
-        );
-        const sensors = data.rsp?.result?.sensors;
-        if (!Array.isArray(sensors))
-          throw new Error(`gateway "${gatewayId}" answered iqrfSensor_Enumerate for node ${address} without result.sensors`);
-        return sensors;
+        const data = await this.iqrf.request(gatewayId, MType.SENSOR_ENUMERATE, { nAdr: address, param: {} }, options);
+        return data.rsp.result.sensors;
       }),
     );
     const failed = enumerated.flatMap((result, i) =>
