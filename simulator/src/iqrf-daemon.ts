@@ -297,7 +297,8 @@ export class IqrfDaemonSimulator {
       if (left === 0) return;
       this.answersLeft.set(gateway.spec.id, left - 1);
     }
-    if (this.radioStuck.has(gateway.spec.id) && !mType.startsWith('mngDaemon_')) return;
+    // The daemon's own management messages need no radio time: a stuck radio still answers them.
+    if (this.radioStuck.has(gateway.spec.id) && mType !== MType.DAEMON_VERSION) return;
     switch (mType) {
       case MType.DAEMON_VERSION:
         return this.reply(gateway, mType, msgId, { version: 'v2.6.0' });

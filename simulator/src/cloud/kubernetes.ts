@@ -1,9 +1,21 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isRecord, isStringRecord, readJson, sendJson } from './http.ts';
+import type { ServerResponse } from 'node:http';
+import { RouteTable } from '#kit';
+import { BadRequest, HttpError, Invalid, MethodNotAllowed, NotFound, UnsupportedMediaType } from './errors.ts';
+import {
+  isRecord,
+  isStringRecord,
+  readJson,
+  routed,
+  sendJson,
+  withoutTrailingSlash,
+  type Answer,
+  type Exchange,
+  type Handler,
+} from './http.ts';
 import type { Json, JsonObject, KubeObject } from './model.ts';
 import { KUBELET_VERSION } from './seed.ts';
-import { matchesSelector, parseFieldSelector, parseLabelSelector, SelectorError, type Requirement } from './selectors.ts';
-import { asObject, newUid, podNodeName, podPhase, type CloudState, type KubeResource, type Result, type WatchType } from './state.ts';
+import { matchesSelector, parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { asObject, newUid, podNodeName, podPhase, type CloudState, type KubeResource, type WatchType } from './state.ts';
 
 const kinds: Record<KubeResource, { kind: string; list: string; fields: readonly string[] }> = {
   nodes: { kind: 'Node', list: 'NodeList', fields: ['metadata.name'] },
@@ -13,85 +25,83 @@ const kinds: Record<KubeResource, { kind: string; list: string; fields: readonly
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const MERGE_PATCH_TYPES = ['application/merge-patch+json', 'application/strategic-merge-patch+json'];
+const unknownFormat = (problem: string) => `the body of the request was in an unknown format: ${problem}`;
 
 /** Core v1 of the Kubernetes API: nodes, pods and namespaces, with selectors and `?watch=1`. */
-export function kubernetesHandler(state: CloudState) {
-  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const method = req.method ?? 'GET';
-    const path = url.pathname.replace(/\/+$/, '');
-    if (path === '/version' && method === 'GET') {
-      return sendJson(res, 200, { major: '1', minor: '30', gitVersion: KUBELET_VERSION, platform: 'linux/amd64' });
-    }
-    const parts = path.split('/').slice(1);
-    if (parts[0] !== 'api' || parts[1] !== 'v1') return status(res, 404, 'NotFound', 'the server could not find the requested resource');
-    const [resource, name, sub, subName, ...extra] = parts.slice(2);
-    if (extra.length) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
+export function kubernetesHandler(state: CloudState): Handler {
+  const podsIn = (namespace: string) => [...state.pods.values()].filter((p) => p.metadata['namespace'] === namespace);
 
-    if (resource === 'nodes') {
-      if (name === undefined) {
-        if (method === 'GET') return list(req, res, url, 'nodes', [...state.nodes.values()]);
-        if (method === 'POST') return create(req, res, 'nodes', undefined, (object) => state.createNode(object));
-      } else if (sub === undefined) {
-        const node = state.nodes.get(name);
-        if (method === 'GET') return node ? sendJson(res, 200, node) : notFound(res, 'nodes', name);
-        if (method === 'PATCH') return node ? patchNode(req, res, node) : notFound(res, 'nodes', name);
-        if (method === 'DELETE') {
-          const result = state.deleteNode(name);
-          if (!result.ok) return failure(res, result, 'nodes', name);
-          return sendJson(res, 200, {
-            kind: 'Status',
-            apiVersion: 'v1',
-            metadata: {},
-            status: 'Success',
-            details: { name, kind: 'nodes', uid: result.value.metadata.uid },
-          });
-        }
-      }
-    } else if (resource === 'pods' && name === undefined && method === 'GET') {
-      return list(req, res, url, 'pods', [...state.pods.values()]);
-    } else if (resource === 'namespaces') {
-      if (name === undefined) {
-        if (method === 'GET') return list(req, res, url, 'namespaces', [...state.namespaces.values()]);
-        if (method === 'POST') return create(req, res, 'namespaces', undefined, (object) => state.createNamespace(object));
-      } else if (sub === undefined) {
-        const ns = state.namespaces.get(name);
-        if (method === 'GET') return ns ? sendJson(res, 200, ns) : notFound(res, 'namespaces', name);
-        if (method === 'DELETE') {
-          const result = state.deleteNamespace(name);
-          return result.ok ? sendJson(res, 200, result.value) : failure(res, result, 'namespaces', name);
-        }
-      } else if (sub === 'pods') {
-        const inNamespace = [...state.pods.values()].filter((p) => p.metadata['namespace'] === name);
-        if (subName === undefined) {
-          if (method === 'GET') return list(req, res, url, 'pods', inNamespace);
-          if (method === 'POST') return create(req, res, 'pods', name, (object) => state.createPod(object));
-        } else {
-          const pod = inNamespace.find((p) => p.metadata.name === subName);
-          if (method === 'GET') return pod ? sendJson(res, 200, pod) : notFound(res, 'pods', subName);
-          if (method === 'DELETE') {
-            const result = state.deletePod(name, subName);
-            return result.ok ? sendJson(res, 200, result.value) : failure(res, result, 'pods', subName);
-          }
-        }
-      }
-    }
-    return status(res, 405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-  };
+  // A name may be empty (`/api/v1/namespaces//pods`): the object named "" is not found, or has no pods.
+  const routes = new RouteTable<Exchange, Answer>({ emptyParams: true })
+    .on('GET', '/version', ({ res }) =>
+      sendJson(res, 200, { major: '1', minor: '30', gitVersion: KUBELET_VERSION, platform: 'linux/amd64' }),
+    )
+    .on('GET', '/api/v1/nodes', (exchange) => list(exchange, 'nodes', [...state.nodes.values()]))
+    .on('POST', '/api/v1/nodes', (exchange) => create(exchange, 'nodes', undefined, (object) => state.createNode(object)))
+    .on('GET', '/api/v1/nodes/{name}', ({ res }, { name }) => sendJson(res, 200, existing(state.nodes.get(name), 'nodes', name)))
+    .on('PATCH', '/api/v1/nodes/{name}', (exchange, { name }) => patchNode(exchange, existing(state.nodes.get(name), 'nodes', name)))
+    .on('DELETE', '/api/v1/nodes/{name}', ({ res }, { name }) => {
+      const node = about(() => state.deleteNode(name), 'nodes', name);
+      sendJson(res, 200, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, kind: 'nodes', uid: node.metadata.uid },
+      });
+    })
+    .on('GET', '/api/v1/pods', (exchange) => list(exchange, 'pods', [...state.pods.values()]))
+    .on('GET', '/api/v1/namespaces', (exchange) => list(exchange, 'namespaces', [...state.namespaces.values()]))
+    .on('POST', '/api/v1/namespaces', (exchange) => create(exchange, 'namespaces', undefined, (object) => state.createNamespace(object)))
+    .on('GET', '/api/v1/namespaces/{name}', ({ res }, { name }) =>
+      sendJson(res, 200, existing(state.namespaces.get(name), 'namespaces', name)),
+    )
+    .on('DELETE', '/api/v1/namespaces/{name}', ({ res }, { name }) => {
+      const namespace = about(() => state.deleteNamespace(name), 'namespaces', name);
+      sendJson(res, 200, namespace);
+    })
+    .on('GET', '/api/v1/namespaces/{namespace}/pods', (exchange, { namespace }) => list(exchange, 'pods', podsIn(namespace), namespace))
+    .on('POST', '/api/v1/namespaces/{namespace}/pods', (exchange, { namespace }) =>
+      create(exchange, 'pods', namespace, (object) => state.createPod(object)),
+    )
+    .on('GET', '/api/v1/namespaces/{namespace}/pods/{name}', ({ res }, { namespace, name }) => {
+      const pod = podsIn(namespace).find((p) => p.metadata.name === name);
+      sendJson(res, 200, existing(pod, 'pods', name));
+    })
+    .on('DELETE', '/api/v1/namespaces/{namespace}/pods/{name}', ({ res }, { namespace, name }) => {
+      const pod = about(() => state.deletePod(namespace, name), 'pods', name);
+      sendJson(res, 200, pod);
+    });
+  // Any other method, resource or subresource of core v1, to four segments deep: 405.
+  for (const template of [
+    '/api/v1',
+    '/api/v1/{resource}',
+    '/api/v1/{resource}/{name}',
+    '/api/v1/{resource}/{name}/{subresource}',
+    '/api/v1/{resource}/{name}/{subresource}/{subname}',
+  ]) {
+    routes.on('*', template, () => {
+      throw new MethodNotAllowed('the server does not allow this method on the requested resource');
+    });
+  }
 
-  function list(req: IncomingMessage, res: ServerResponse, url: URL, resource: KubeResource, items: KubeObject[]): void {
-    let labels: Requirement[];
-    let fields: Requirement[];
-    try {
-      labels = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
-      fields = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '', kinds[resource].fields);
-    } catch (error) {
-      if (error instanceof SelectorError) return status(res, 400, 'BadRequest', error.message);
-      throw error;
-    }
+  return routed({
+    routes,
+    path: withoutTrailingSlash,
+    unmatched: () => {
+      throw new NotFound('the server could not find the requested resource');
+    },
+    tell: tellStatus,
+  });
+
+  function list(exchange: Exchange, resource: KubeResource, items: KubeObject[], namespace?: string): void {
+    const { url } = exchange;
+    const labels = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
+    const fields = parseFieldSelector(url.searchParams.get('fieldSelector') ?? '', kinds[resource].fields);
     const matches = (o: KubeObject) => matchesSelector(labels, o.metadata.labels) && matchesSelector(fields, fieldsOf(o));
     const watch = url.searchParams.get('watch');
-    if (watch === '1' || watch === 'true') return streamWatch(req, res, url, resource, matches);
-    sendJson(res, 200, {
+    if (watch === '1' || watch === 'true') return streamWatch(exchange, resource, matches, namespace);
+    sendJson(exchange.res, 200, {
       kind: kinds[resource].list,
       apiVersion: 'v1',
       metadata: { resourceVersion: state.resourceVersion },
@@ -100,19 +110,11 @@ export function kubernetesHandler(state: CloudState) {
   }
 
   // Newline-delimited {"type", "object"} events until the client goes away or timeoutSeconds pass.
-  function streamWatch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    resource: KubeResource,
-    matches: (o: KubeObject) => boolean,
-  ): void {
-    const namespace = url.pathname.split('/')[4];
-    const scoped = url.pathname.startsWith('/api/v1/namespaces/') ? namespace : undefined;
+  function streamWatch({ req, res, url }: Exchange, resource: KubeResource, matches: (o: KubeObject) => boolean, namespace?: string): void {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
     res.flushHeaders();
     const onEvent = (changed: KubeResource, type: WatchType, object: KubeObject) => {
-      if (changed !== resource || !matches(object) || (scoped && object.metadata['namespace'] !== scoped)) return;
+      if (changed !== resource || !matches(object) || (namespace && object.metadata['namespace'] !== namespace)) return;
       res.write(`${JSON.stringify({ type, object })}\n`);
     };
     state.on('kube', onEvent);
@@ -127,47 +129,36 @@ export function kubernetesHandler(state: CloudState) {
   }
 
   async function create(
-    req: IncomingMessage,
-    res: ServerResponse,
+    { req, res }: Exchange,
     resource: KubeResource,
     namespace: string | undefined,
-    store: (o: KubeObject) => Result<KubeObject>,
+    store: (o: KubeObject) => KubeObject,
   ): Promise<void> {
-    const body = await readJson(req);
-    if (!body.ok) return status(res, 400, 'BadRequest', `the body of the request was in an unknown format: ${body.error}`);
-    const object = toObject(body.value, resource, namespace);
-    if (typeof object === 'string') return status(res, 422, 'Invalid', object, { kind: resource });
-    const result = store(object);
-    if (!result.ok) return failure(res, result, resource, object.metadata.name);
-    sendJson(res, 201, result.value);
+    const object = toObject(await readJson(req, unknownFormat), resource, namespace);
+    sendJson(
+      res,
+      201,
+      about(() => store(object), resource, object.metadata.name),
+    );
   }
 
-  async function patchNode(req: IncomingMessage, res: ServerResponse, node: KubeObject): Promise<void> {
+  async function patchNode({ req, res }: Exchange, node: KubeObject): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (!MERGE_PATCH_TYPES.includes(type)) {
-      return status(
-        res,
-        415,
-        'UnsupportedMediaType',
+      throw new UnsupportedMediaType(
         `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH_TYPES.join(', ')}`,
       );
     }
-    const body = await readJson(req);
-    if (!body.ok) return status(res, 400, 'BadRequest', `the body of the request was in an unknown format: ${body.error}`);
-    if (!isRecord(body.value)) return status(res, 400, 'BadRequest', 'a merge patch must be a JSON object');
-    const patched = mergePatch(node, body.value as Json);
+    const body = await readJson(req, unknownFormat);
+    if (!isRecord(body)) throw new BadRequest('a merge patch must be a JSON object');
+    const patched = mergePatch(node, body as Json);
     const metadata = asObject(asObject(patched)['metadata']);
+    const details = { name: node.metadata.name, kind: 'nodes' };
     if (metadata['name'] !== node.metadata.name)
-      return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.name: field is immutable`, {
-        name: node.metadata.name,
-        kind: 'nodes',
-      });
+      throw new Invalid(`Node "${node.metadata.name}" is invalid: metadata.name: field is immutable`, details);
     const labels = metadata['labels'] ?? {};
     if (!isStringRecord(labels))
-      return status(res, 422, 'Invalid', `Node "${node.metadata.name}" is invalid: metadata.labels: values must be strings`, {
-        name: node.metadata.name,
-        kind: 'nodes',
-      });
+      throw new Invalid(`Node "${node.metadata.name}" is invalid: metadata.labels: values must be strings`, details);
     sendJson(
       res,
       200,
@@ -176,24 +167,29 @@ export function kubernetesHandler(state: CloudState) {
   }
 }
 
-/** Checks a created object and fills in what the API server sets; a string is the 422 message. */
-function toObject(value: unknown, resource: KubeResource, namespace: string | undefined): KubeObject | string {
+/** Checks a created object and fills in what the API server sets; `Invalid` (422) says what is wrong. */
+function toObject(value: unknown, resource: KubeResource, namespace: string | undefined): KubeObject {
+  const invalid = (message: string) => new Invalid(message, { kind: resource });
   const { kind } = kinds[resource];
-  if (!isRecord(value)) return `${kind} is invalid: the body must be a JSON object`;
+  if (!isRecord(value)) throw invalid(`${kind} is invalid: the body must be a JSON object`);
   if (value['kind'] !== undefined && value['kind'] !== kind)
-    return `${kind} is invalid: kind: Invalid value: ${JSON.stringify(value['kind'])}`;
+    throw invalid(`${kind} is invalid: kind: Invalid value: ${JSON.stringify(value['kind'])}`);
   const metadata = value['metadata'];
-  if (!isRecord(metadata)) return `${kind} is invalid: metadata: Required value`;
+  if (!isRecord(metadata)) throw invalid(`${kind} is invalid: metadata: Required value`);
   const name = metadata['name'];
-  if (typeof name !== 'string' || !name) return `${kind} is invalid: metadata.name: Required value: name is required`;
+  if (typeof name !== 'string' || !name) throw invalid(`${kind} is invalid: metadata.name: Required value: name is required`);
   if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
-    return `${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`;
+    throw invalid(
+      `${kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+    );
   const labels = metadata['labels'] ?? {};
-  if (!isStringRecord(labels)) return `${kind} "${name}" is invalid: metadata.labels: values must be strings`;
+  if (!isStringRecord(labels)) throw invalid(`${kind} "${name}" is invalid: metadata.labels: values must be strings`);
   const annotations = metadata['annotations'] ?? {};
-  if (!isStringRecord(annotations)) return `${kind} "${name}" is invalid: metadata.annotations: values must be strings`;
+  if (!isStringRecord(annotations)) throw invalid(`${kind} "${name}" is invalid: metadata.annotations: values must be strings`);
   if (namespace !== undefined && metadata['namespace'] !== undefined && metadata['namespace'] !== namespace) {
-    return `${kind} "${name}" is invalid: metadata.namespace: the namespace of the object does not match the namespace on the request`;
+    throw invalid(
+      `${kind} "${name}" is invalid: metadata.namespace: the namespace of the object does not match the namespace on the request`,
+    );
   }
   const spec = value['spec'];
   if (resource === 'pods') {
@@ -203,7 +199,7 @@ function toObject(value: unknown, resource: KubeResource, namespace: string | un
       !containers.length ||
       !containers.every((c) => isRecord(c) && typeof c['name'] === 'string' && typeof c['image'] === 'string')
     ) {
-      return `Pod "${name}" is invalid: spec.containers: Required value: each container needs a name and an image`;
+      throw invalid(`Pod "${name}" is invalid: spec.containers: Required value: each container needs a name and an image`);
     }
   }
   return {
@@ -243,24 +239,31 @@ function fieldsOf(object: KubeObject): Record<string, string | undefined> {
   };
 }
 
-function status(res: ServerResponse, code: number, reason: string, message: string, details?: Record<string, string>): void {
-  sendJson(res, code, {
+/** An `HttpError` as the API server tells it: a `Status` of `Failure` with its reason and code. */
+function tellStatus(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, {
     kind: 'Status',
     apiVersion: 'v1',
     metadata: {},
     status: 'Failure',
-    message,
-    reason,
-    ...(details ? { details } : {}),
-    code,
+    message: error.message,
+    reason: error.reason,
+    ...(error.details ? { details: error.details } : {}),
+    code: error.status,
   });
 }
 
-function notFound(res: ServerResponse, resource: KubeResource, name: string): void {
-  status(res, 404, 'NotFound', `${resource} "${name}" not found`, { name, kind: resource });
+/** The object, or a 404 about it. */
+function existing(object: KubeObject | undefined, resource: KubeResource, name: string): KubeObject {
+  if (!object) throw new NotFound(`${resource} "${name}" not found`, { name, kind: resource });
+  return object;
 }
 
-function failure(res: ServerResponse, result: Extract<Result<unknown>, { ok: false }>, resource: KubeResource, name: string): void {
-  const code = result.reason === 'NotFound' ? 404 : result.reason === 'AlreadyExists' ? 409 : 422;
-  status(res, code, result.reason, result.message, { name, kind: resource });
+/** Runs a change of the state; its refusal is told about `name` of `resource` (`Status.details`). */
+function about<T>(change: () => T, resource: KubeResource, name: string): T {
+  try {
+    return change();
+  } catch (error) {
+    throw error instanceof HttpError ? error.with({ details: { name, kind: resource } }) : error;
+  }
 }

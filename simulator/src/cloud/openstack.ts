@@ -1,96 +1,145 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isRecord, readJson, sendJson } from './http.ts';
+import { RouteTable } from '#kit';
+import { BadRequest, NotFound, Unauthorized, type HttpError } from './errors.ts';
+import { isRecord, readJson, routed, sendJson, withoutTrailingSlash, type Answer, type Exchange, type Handler } from './http.ts';
 import { keystoneId, type KeystoneProject } from './model.ts';
 import type { CloudState } from './state.ts';
 
 /** Path prefixes of the devstack-like layout: one server, services under their own prefix. */
 export const OPENSTACK_PREFIX = { identity: '/identity', compute: '/compute/v2.1', network: '/network' } as const;
 
-const unauthorized = { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } };
+const KEYSTONE = `${OPENSTACK_PREFIX.identity}/v3`;
+const NOVA = OPENSTACK_PREFIX.compute;
+const NEUTRON = OPENSTACK_PREFIX.network;
 
 /**
  * Keystone v3, Nova v2.1 and Neutron v2.0 as devstack serves them. `baseUrl()` gives the server's
- * own URL, which Keystone's catalog points at.
+ * own URL, which Keystone's catalog points at. Every route but Keystone's version and token issue
+ * needs a valid `X-Auth-Token`; so does a path under a service's prefix that no route serves,
+ * answered then with that service's own 404.
  */
-export function openStackHandler(state: CloudState, baseUrl: () => string) {
-  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const path = url.pathname.replace(/\/+$/, '');
-    const method = req.method ?? 'GET';
+export function openStackHandler(state: CloudState, baseUrl: () => string): Handler {
+  const authenticated =
+    <P>(handler: (exchange: Exchange, params: P) => Answer) =>
+    (exchange: Exchange, params: P): Answer => {
+      requireToken(exchange.req);
+      return handler(exchange, params);
+    };
 
-    if (path.startsWith(`${OPENSTACK_PREFIX.identity}/v3`)) {
-      const rest = path.slice(`${OPENSTACK_PREFIX.identity}/v3`.length);
-      if (rest === '' && method === 'GET') {
-        return sendJson(res, 200, {
-          version: {
-            id: 'v3.14',
-            status: 'stable',
-            updated: '2020-04-07T00:00:00Z',
-            links: [{ rel: 'self', href: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/` }],
-          },
-        });
-      }
-      if (rest === '/auth/tokens' && method === 'POST') return issueToken(req, res);
-      if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
-      if (rest === '/projects' && method === 'GET')
-        return sendJson(res, 200, { projects: state.projects, links: { self: `${baseUrl()}${path}`, next: null, previous: null } });
-      if (rest === '/projects' && method === 'POST') return createProject(req, res);
-      const projectId = /^\/projects\/([^/]+)$/.exec(rest)?.[1];
-      if (projectId && method === 'DELETE') {
-        const result = state.deleteProject(decodeURIComponent(projectId));
-        if (!result.ok) return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: result.message } });
+  const routes = new RouteTable<Exchange, Answer>()
+    // Keystone
+    .on('GET', KEYSTONE, ({ res }) =>
+      sendJson(res, 200, {
+        version: {
+          id: 'v3.14',
+          status: 'stable',
+          updated: '2020-04-07T00:00:00Z',
+          links: [{ rel: 'self', href: `${baseUrl()}${KEYSTONE}/` }],
+        },
+      }),
+    )
+    .on('POST', `${KEYSTONE}/auth/tokens`, issueToken)
+    .on(
+      'GET',
+      `${KEYSTONE}/projects`,
+      authenticated(({ res, url }) =>
+        sendJson(res, 200, {
+          projects: state.projects,
+          links: { self: `${baseUrl()}${withoutTrailingSlash(url)}`, next: null, previous: null },
+        }),
+      ),
+    )
+    .on('POST', `${KEYSTONE}/projects`, authenticated(createProject))
+    .on(
+      'DELETE',
+      `${KEYSTONE}/projects/{id}`,
+      authenticated(({ res }, { id }) => {
+        state.deleteProject(decodeURIComponent(id));
         res.writeHead(204);
-        return void res.end();
-      }
-      return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `The resource could not be found.` } });
-    }
-
-    if (path.startsWith(OPENSTACK_PREFIX.compute)) {
-      if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
-      const rest = path.slice(OPENSTACK_PREFIX.compute.length);
-      const version = novaVersion(req);
-      const headers = {
-        'x-openstack-nova-api-version': version,
-        'openstack-api-version': `compute ${version}`,
-        vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
-      };
-      if (method === 'GET' && rest === '/servers/detail')
-        return sendJson(res, 200, { servers: state.servers.map((s) => serverView(s, version)) }, headers);
-      if (method === 'GET' && rest === '/servers') {
-        return sendJson(res, 200, { servers: state.servers.map((s) => ({ id: s.id, name: s.name, links: [] })) }, headers);
-      }
-      if (method === 'GET' && rest === '/os-hypervisors/detail')
-        return sendJson(res, 200, { hypervisors: hypervisorsView(state, version) }, headers);
-      return sendJson(res, 404, { itemNotFound: { code: 404, message: `The resource could not be found.` } }, headers);
-    }
-
-    if (path.startsWith(OPENSTACK_PREFIX.network)) {
-      if (!state.checkToken(header(req, 'x-auth-token'))) return sendJson(res, 401, unauthorized);
-      const rest = path.slice(OPENSTACK_PREFIX.network.length);
-      if (method === 'GET' && rest === '/v2.0/networks') {
+        res.end();
+      }),
+    )
+    // Nova
+    .on(
+      'GET',
+      `${NOVA}/servers/detail`,
+      authenticated(({ req, res }) => {
+        const nova = novaVersion(req);
+        sendJson(res, 200, { servers: state.servers.map((s) => serverView(s, nova.version)) }, nova.headers);
+      }),
+    )
+    .on(
+      'GET',
+      `${NOVA}/servers`,
+      authenticated(({ req, res }) =>
+        sendJson(res, 200, { servers: state.servers.map((s) => ({ id: s.id, name: s.name, links: [] })) }, novaVersion(req).headers),
+      ),
+    )
+    .on(
+      'GET',
+      `${NOVA}/os-hypervisors/detail`,
+      authenticated(({ req, res }) => {
+        const nova = novaVersion(req);
+        sendJson(res, 200, { hypervisors: hypervisorsView(state, nova.version) }, nova.headers);
+      }),
+    )
+    // Neutron
+    .on(
+      'GET',
+      `${NEUTRON}/v2.0/networks`,
+      authenticated(({ res, url }) => {
         const name = url.searchParams.get('name');
-        return sendJson(res, 200, { networks: state.networks.filter((n) => name === null || n.name === name) });
-      }
-      return sendJson(res, 404, { NeutronError: { type: 'HTTPNotFound', message: `The resource could not be found.`, detail: '' } });
-    }
+        sendJson(res, 200, { networks: state.networks.filter((n) => name === null || n.name === name) });
+      }),
+    );
 
-    return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `No OpenStack service at ${path}` } });
-  };
+  /** What a path under a service's prefix that no route serves is answered with, as that service words it. */
+  const services: ReadonlyArray<{ prefix: string; notFound(exchange: Exchange): void }> = [
+    {
+      prefix: KEYSTONE,
+      notFound: ({ res }) => sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `The resource could not be found.` } }),
+    },
+    {
+      prefix: NOVA,
+      notFound: ({ req, res }) =>
+        sendJson(res, 404, { itemNotFound: { code: 404, message: `The resource could not be found.` } }, novaVersion(req).headers),
+    },
+    {
+      prefix: NEUTRON,
+      notFound: ({ res }) =>
+        sendJson(res, 404, { NeutronError: { type: 'HTTPNotFound', message: `The resource could not be found.`, detail: '' } }),
+    },
+  ];
+
+  return routed({
+    routes,
+    path: withoutTrailingSlash,
+    unmatched(exchange, path) {
+      // A prefix, not a segment: `/compute/v2.10` is Nova's, as it was before the route table.
+      const service = services.find((s) => path.startsWith(s.prefix));
+      if (!service) throw new NotFound(`No OpenStack service at ${path}`);
+      requireToken(exchange.req);
+      service.notFound(exchange);
+    },
+    tell: tellKeystoneError,
+  });
+
+  function requireToken(req: IncomingMessage): void {
+    if (!state.checkToken(header(req, 'x-auth-token'))) throw new Unauthorized('The request you have made requires authentication.');
+  }
 
   /** Keystone `POST /v3/projects`: `{"project": {name, domain_id?, description?, enabled?}}`, 201 with the project. */
-  async function createProject(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const bad = (message: string) => sendJson(res, 400, { error: { code: 400, title: 'Bad Request', message } });
+  async function createProject({ req, res }: Exchange): Promise<void> {
     const body = await readJson(req);
-    if (!body.ok) return bad(body.error);
-    const input = isRecord(body.value) ? body.value['project'] : undefined;
-    if (!isRecord(input)) return bad('Expecting to find project in request body.');
+    const input = isRecord(body) ? body['project'] : undefined;
+    if (!isRecord(input)) throw new BadRequest('Expecting to find project in request body.');
     const name = input['name'];
     if (typeof name !== 'string' || !name || name.length > 64)
-      return bad("Invalid input for field 'name': a name of 1-64 characters is required.");
+      throw new BadRequest("Invalid input for field 'name': a name of 1-64 characters is required.");
     // Without domain_id, the domain of the token's scope: the simulated data center has one.
     const domainId = input['domain_id'] ?? 'default';
-    if (domainId !== 'default')
-      return sendJson(res, 404, { error: { code: 404, title: 'Not Found', message: `Could not find domain: ${String(domainId)}.` } });
+    if (domainId !== 'default') throw new NotFound(`Could not find domain: ${String(domainId)}.`);
     const description = input['description'];
     const enabled = input['enabled'];
     const project: KeystoneProject = {
@@ -102,18 +151,14 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       is_domain: false,
       parent_id: domainId,
     };
-    const result = state.addProject(project);
-    if (!result.ok) return sendJson(res, 409, { error: { code: 409, title: 'Conflict', message: result.message } });
+    state.addProject(project);
     sendJson(res, 201, {
-      project: { ...project, tags: [], options: {}, links: { self: `${baseUrl()}${OPENSTACK_PREFIX.identity}/v3/projects/${project.id}` } },
+      project: { ...project, tags: [], options: {}, links: { self: `${baseUrl()}${KEYSTONE}/projects/${project.id}` } },
     });
   }
 
-  async function issueToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJson(req);
-    if (!body.ok) return sendJson(res, 400, { error: { code: 400, title: 'Bad Request', message: body.error } });
-    const login = parseLogin(body.value);
-    if (typeof login === 'string') return sendJson(res, 400, { error: { code: 400, title: 'Bad Request', message: login } });
+  async function issueToken({ req, res }: Exchange): Promise<void> {
+    const login = parseLogin(await readJson(req));
     const c = state.credentials;
     const project = state.projects.find((p) => (login.projectId ? p.id === login.projectId : p.name === login.projectName));
     const domainOk = (d: { name?: string; id?: string }) => (d.id ? d.id === 'default' : d.name === c.domainName);
@@ -124,7 +169,7 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
       !project ||
       (login.projectDomain && !domainOk(login.projectDomain))
     ) {
-      return sendJson(res, 401, unauthorized);
+      throw new Unauthorized('The request you have made requires authentication.');
     }
     const { token, expiresAt, issuedAt } = state.issueToken(project.id);
     const endpoint = (type: string, name: string, url: string) => ({
@@ -173,6 +218,11 @@ export function openStackHandler(state: CloudState, baseUrl: () => string) {
   }
 }
 
+/** Keystone's error body, which the other services' token check answers with too: `{"error": {code, title, message}}`. */
+function tellKeystoneError(res: ServerResponse, error: HttpError): void {
+  sendJson(res, error.status, { error: { code: error.status, title: error.title, message: error.message } });
+}
+
 interface Login {
   username: string;
   password: string;
@@ -183,23 +233,25 @@ interface Login {
 }
 
 // Keystone's own wording for a malformed request: "Expecting to find X in Y".
-function parseLogin(body: unknown): Login | string {
+function parseLogin(body: unknown): Login {
   const auth = isRecord(body) ? body['auth'] : undefined;
   if (!isRecord(auth))
-    return 'Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect.';
+    throw new BadRequest(
+      'Expecting to find auth in request body. The server could not comply with the request since it is either malformed or otherwise incorrect.',
+    );
   const identity = auth['identity'];
   if (!isRecord(identity) || !Array.isArray(identity['methods']) || !identity['methods'].includes('password'))
-    return 'Expecting to find identity.methods ["password"] in auth.';
+    throw new BadRequest('Expecting to find identity.methods ["password"] in auth.');
   const password = identity['password'];
   const user = isRecord(password) ? password['user'] : undefined;
   if (!isRecord(user) || typeof user['name'] !== 'string' || typeof user['password'] !== 'string')
-    return 'Expecting to find password.user.name and password.user.password in identity.';
+    throw new BadRequest('Expecting to find password.user.name and password.user.password in identity.');
   const userDomain = domainOf(user['domain']);
-  if (!userDomain) return 'Expecting to find domain in user.';
+  if (!userDomain) throw new BadRequest('Expecting to find domain in user.');
   const scope = auth['scope'];
   const project = isRecord(scope) ? scope['project'] : undefined;
   if (!isRecord(project) || (typeof project['name'] !== 'string' && typeof project['id'] !== 'string'))
-    return 'Expecting to find scope.project with a name or an id (only project-scoped tokens are supported).';
+    throw new BadRequest('Expecting to find scope.project with a name or an id (only project-scoped tokens are supported).');
   return {
     username: user['name'],
     password: user['password'],
@@ -222,12 +274,23 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The requested Nova microversion (`X-OpenStack-Nova-API-Version` or `OpenStack-API-Version: compute X`). */
-function novaVersion(req: IncomingMessage): string {
+/**
+ * The requested Nova microversion (`X-OpenStack-Nova-API-Version` or `OpenStack-API-Version: compute X`)
+ * and the headers every Nova answer but a 401 names it in.
+ */
+function novaVersion(req: IncomingMessage): { version: string; headers: Record<string, string> } {
   const legacy = header(req, 'x-openstack-nova-api-version');
   const modern = /compute\s+([\d.]+|latest)/i.exec(header(req, 'openstack-api-version') ?? '')?.[1];
   const requested = legacy ?? modern ?? '2.1';
-  return requested === 'latest' ? '2.96' : requested;
+  const version = requested === 'latest' ? '2.96' : requested;
+  return {
+    version,
+    headers: {
+      'x-openstack-nova-api-version': version,
+      'openstack-api-version': `compute ${version}`,
+      vary: 'OpenStack-API-Version, X-OpenStack-Nova-API-Version',
+    },
+  };
 }
 
 function atLeast(version: string, wanted: string): boolean {

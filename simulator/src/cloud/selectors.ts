@@ -1,10 +1,13 @@
+import { BadRequest } from './errors.ts';
+
 /**
  * Kubernetes label and field selectors, as the API server reads them:
  * `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`, joined by commas.
  */
 export type Requirement = { key: string; op: 'in' | 'notin'; values: string[] } | { key: string; op: 'exists' | '!exists' };
 
-export class SelectorError extends Error {}
+/** A selector the API server cannot read: a 400. */
+export class SelectorError extends BadRequest {}
 
 export function parseLabelSelector(selector: string): Requirement[] {
   const requirements: Requirement[] = [];

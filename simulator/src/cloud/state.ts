@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Scenario } from '../scenario.ts';
 import type { ContrailObject, Json, JsonObject, KeystoneProject, KubeObject, NeutronNetwork, NovaHypervisor, NovaServer } from './model.ts';
+import { AlreadyExists, Conflict, NotFound } from './errors.ts';
 import { nodeStatus, runningPodStatus, seedContrail, seedKubernetes, seedOpenStack } from './seed.ts';
 
 /** Which login the simulated Keystone accepts. */
@@ -54,9 +55,6 @@ export interface Fault {
   times?: number;
 }
 
-export type Conflict = { ok: false; reason: 'AlreadyExists' | 'NotFound' | 'Invalid'; message: string };
-export type Result<T> = { ok: true; value: T } | Conflict;
-
 interface Token {
   expiresAt: number;
   projectId: string;
@@ -80,7 +78,9 @@ export interface CloudSnapshot {
 
 /**
  * The simulated data center: OpenStack, Contrail and Kubernetes objects derived from a scenario,
- * mutated by the simulated APIs. Owns the simulated kubelet's timers; `close()` clears them.
+ * mutated by the simulated APIs. A change it refuses throws an `HttpError` carrying its status
+ * (`NotFound`, `AlreadyExists`, `Conflict`), which each API tells in its own words. Owns the
+ * simulated kubelet's timers; `close()` clears them.
  */
 export class CloudState extends EventEmitter<CloudStateEvents> {
   readonly credentials: CloudCredentials;
@@ -218,22 +218,20 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   }
 
   /** Adds a Keystone project; names are unique within a domain. */
-  addProject(project: KeystoneProject): Result<KeystoneProject> {
+  addProject(project: KeystoneProject): KeystoneProject {
     if (this.projects.some((p) => p.name === project.name && p.domain_id === project.domain_id)) {
-      return {
-        ok: false,
-        reason: 'AlreadyExists',
-        message: `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${project.name}.`,
-      };
+      throw new AlreadyExists(
+        `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${project.name}.`,
+      );
     }
     this.projects.push(project);
-    return { ok: true, value: project };
+    return project;
   }
 
-  deleteProject(id: string): Result<KeystoneProject> {
+  deleteProject(id: string): KeystoneProject {
     const index = this.projects.findIndex((p) => p.id === id);
-    if (index < 0) return { ok: false, reason: 'NotFound', message: `Could not find project: ${id}.` };
-    return { ok: true, value: this.projects.splice(index, 1)[0]! };
+    if (index < 0) throw new NotFound(`Could not find project: ${id}.`);
+    return this.projects.splice(index, 1)[0]!;
   }
 
   // --- Contrail -------------------------------------------------------------------------------
@@ -242,55 +240,35 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
    * Adds a project, network IPAM or virtual network to its list; its parent project (for IPAMs
    * and networks) must exist, and its fq_name and uuid be free.
    */
-  addConfigObject(list: ContrailObject[], object: ContrailObject): Result<ContrailObject> {
+  addConfigObject(list: ContrailObject[], object: ContrailObject): ContrailObject {
     const fq = object.fq_name.join(':');
     const existing = list.find((o) => o.fq_name.join(':') === fq || o.uuid === object.uuid);
-    if (existing)
-      return {
-        ok: false,
-        reason: 'AlreadyExists',
-        message: `Fq_name ${JSON.stringify(object.fq_name)} already exists with uuid: ${existing.uuid}`,
-      };
+    if (existing) throw new AlreadyExists(`Fq_name ${JSON.stringify(object.fq_name)} already exists with uuid: ${existing.uuid}`);
     if (object.parent_type === 'project') {
       const parent = this.contrailProjects.find((p) => p.fq_name.join(':') === object.fq_name.slice(0, 2).join(':'));
-      if (!parent)
-        return {
-          ok: false,
-          reason: 'NotFound',
-          message: `Parent ${JSON.stringify(object.fq_name.slice(0, 2))} type project does not exist`,
-        };
+      if (!parent) throw new NotFound(`Parent ${JSON.stringify(object.fq_name.slice(0, 2))} type project does not exist`);
       object['parent_uuid'] = parent.uuid;
     }
     list.push(object);
-    return { ok: true, value: object };
+    return object;
   }
 
   /**
    * Deletes a project, network IPAM or virtual network, refused as the API server refuses it: a
    * project with children, an IPAM a network or vRouter refers to.
    */
-  deleteConfigObject(list: ContrailObject[], uuid: string): Result<ContrailObject> {
+  deleteConfigObject(list: ContrailObject[], uuid: string): ContrailObject {
     const index = list.findIndex((o) => o.uuid === uuid);
-    if (index < 0) return { ok: false, reason: 'NotFound', message: `ID ${uuid} not found` };
+    if (index < 0) throw new NotFound(`ID ${uuid} not found`);
     const object = list[index]!;
     const children = [...this.networkIpams, ...this.virtualNetworks].filter((o) => o['parent_uuid'] === uuid);
-    if (children.length)
-      return {
-        ok: false,
-        reason: 'Invalid',
-        message: `Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}`,
-      };
+    if (children.length) throw new Conflict(`Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}`);
     const referrers = [...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) =>
       asArray(o['network_ipam_refs']).some((r) => asObject(r)['uuid'] === uuid),
     );
-    if (referrers.length)
-      return {
-        ok: false,
-        reason: 'Invalid',
-        message: `Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}`,
-      };
+    if (referrers.length) throw new Conflict(`Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}`);
     list.splice(index, 1);
-    return { ok: true, value: object };
+    return object;
   }
 
   findVirtualRouterByName(name: string): ContrailObject | undefined {
@@ -298,16 +276,11 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     return undefined;
   }
 
-  addVirtualRouter(router: ContrailObject): Result<ContrailObject> {
+  addVirtualRouter(router: ContrailObject): ContrailObject {
     const existing = this.findVirtualRouterByName(router.name);
-    if (existing)
-      return {
-        ok: false,
-        reason: 'AlreadyExists',
-        message: `Fq_name ${JSON.stringify(router.fq_name)} already exists with uuid: ${existing.uuid}`,
-      };
+    if (existing) throw new AlreadyExists(`Fq_name ${JSON.stringify(router.fq_name)} already exists with uuid: ${existing.uuid}`);
     this.virtualRouters.set(router.uuid, router);
-    return { ok: true, value: router };
+    return router;
   }
 
   // --- Kubernetes -----------------------------------------------------------------------------
@@ -321,9 +294,9 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   }
 
   /** Registers a node; it reports Ready after `nodeReadyDelayMs`, like a kubelet that starts up. */
-  createNode(node: KubeObject): Result<KubeObject> {
+  createNode(node: KubeObject): KubeObject {
     const { name } = node.metadata;
-    if (this.nodes.has(name)) return { ok: false, reason: 'AlreadyExists', message: `nodes "${name}" already exists` };
+    if (this.nodes.has(name)) throw new AlreadyExists(`nodes "${name}" already exists`);
     const arch = node.metadata.labels['kubernetes.io/arch'] ?? 'amd64';
     node.status = nodeStatus(name, arch, undefined, false, new Date().toISOString());
     this.#store('nodes', 'ADDED', node);
@@ -345,7 +318,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
         if (podNodeName(pod) === name) this.#startPod(pod);
       }
     });
-    return { ok: true, value: node };
+    return node;
   }
 
   replaceNode(node: KubeObject): KubeObject {
@@ -353,43 +326,41 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     return node;
   }
 
-  deleteNode(name: string): Result<KubeObject> {
+  deleteNode(name: string): KubeObject {
     const node = this.nodes.get(name);
-    if (!node) return { ok: false, reason: 'NotFound', message: `nodes "${name}" not found` };
+    if (!node) throw new NotFound(`nodes "${name}" not found`);
     this.nodes.delete(name);
     this.emit('kube', 'nodes', 'DELETED', node);
     this.emit('nodeDeleted', name);
-    return { ok: true, value: node };
+    return node;
   }
 
-  createNamespace(ns: KubeObject): Result<KubeObject> {
+  createNamespace(ns: KubeObject): KubeObject {
     const { name } = ns.metadata;
-    if (this.namespaces.has(name)) return { ok: false, reason: 'AlreadyExists', message: `namespaces "${name}" already exists` };
+    if (this.namespaces.has(name)) throw new AlreadyExists(`namespaces "${name}" already exists`);
     ns.spec = { finalizers: ['kubernetes'] };
     ns.status = { phase: 'Active' };
     ns.metadata.labels = { ...ns.metadata.labels, 'kubernetes.io/metadata.name': name };
     this.#store('namespaces', 'ADDED', ns);
-    return { ok: true, value: ns };
+    return ns;
   }
 
   /** Deletes a namespace and the pods in it (at once: the simulated one has no finalizers to wait for). */
-  deleteNamespace(name: string): Result<KubeObject> {
+  deleteNamespace(name: string): KubeObject {
     const ns = this.namespaces.get(name);
-    if (!ns) return { ok: false, reason: 'NotFound', message: `namespaces "${name}" not found` };
+    if (!ns) throw new NotFound(`namespaces "${name}" not found`);
     for (const pod of [...this.pods.values()]) if (pod.metadata['namespace'] === name) this.deletePod(name, pod.metadata.name);
     this.namespaces.delete(name);
     ns.status = { phase: 'Terminating' };
     this.emit('kube', 'namespaces', 'DELETED', ns);
-    return { ok: true, value: ns };
+    return ns;
   }
 
   /** Creates a pod; the simulated scheduler binds it to a Ready node matching its nodeSelector. */
-  createPod(pod: KubeObject): Result<KubeObject> {
+  createPod(pod: KubeObject): KubeObject {
     const namespace = pod.metadata['namespace'];
-    if (typeof namespace !== 'string' || !this.namespaces.has(namespace)) {
-      return { ok: false, reason: 'NotFound', message: `namespaces "${String(namespace)}" not found` };
-    }
-    if (this.pods.has(podKey(pod))) return { ok: false, reason: 'AlreadyExists', message: `pods "${pod.metadata.name}" already exists` };
+    if (typeof namespace !== 'string' || !this.namespaces.has(namespace)) throw new NotFound(`namespaces "${String(namespace)}" not found`);
+    if (this.pods.has(podKey(pod))) throw new AlreadyExists(`pods "${pod.metadata.name}" already exists`);
     const spec = asObject(pod.spec);
     if (typeof spec['nodeName'] !== 'string') {
       const node = [...this.nodes.values()].find((n) => isReady(n) && matchesNodeSelector(n, pod));
@@ -403,16 +374,16 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     this.#store('pods', 'ADDED', pod);
     const node = this.nodes.get(String(spec['nodeName']));
     if (node && isReady(node)) this.#later(() => this.#startPod(pod));
-    return { ok: true, value: pod };
+    return pod;
   }
 
-  deletePod(namespace: string, name: string): Result<KubeObject> {
+  deletePod(namespace: string, name: string): KubeObject {
     const key = `${namespace}/${name}`;
     const pod = this.pods.get(key);
-    if (!pod) return { ok: false, reason: 'NotFound', message: `pods "${name}" not found` };
+    if (!pod) throw new NotFound(`pods "${name}" not found`);
     this.pods.delete(key);
     this.emit('kube', 'pods', 'DELETED', pod);
-    return { ok: true, value: pod };
+    return pod;
   }
 
   // --- Faults ---------------------------------------------------------------------------------

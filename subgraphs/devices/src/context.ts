@@ -1,9 +1,9 @@
 import type { Caller } from '#auth';
 import type { GatewayCredentials } from '#broker';
-import type { IqrfClient } from '#iqrf';
+import type { IqrfClient, MeshCatalog } from '#iqrf';
 import type { Logger } from '#log';
 import type { CollectorPod, GatewayToProvision, Step } from '#cloud';
-import type { GatewayRegistry, IdempotencyStore, MeshCatalog } from '#registry';
+import type { GatewayRegistry, IdempotencyStore } from '#registry';
 import { createLoaders, type DevicesLoaders } from './loaders.ts';
 import type { GatewayActivation } from './sources/gateway-activation.ts';
 import type { MeshDiscoveries } from './sources/mesh-discoveries.ts';

@@ -1,9 +1,11 @@
 import DataLoader from 'dataloader';
 import { canSeeTenant, type Caller } from '#auth';
-import { describeMeshSensors, parseSensorId, type GatewayRecord, type ObservedMesh, type SensorInfo } from '#registry';
+import type { ObservedMesh, TopologyDevice } from '#iqrf';
+import { describeMeshSensors, parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
 import type { DevicesSources } from './context.ts';
 import { ErrorCode, userError } from '#kit';
 import { hiddenGatewayError, toGraphQLError } from './errors.ts';
+import type { MeshNodeModel } from './models.ts';
 
 export type DevicesLoaders = ReturnType<typeof createLoaders>;
 
@@ -13,7 +15,8 @@ export type DevicesLoaders = ReturnType<typeof createLoaders>;
  * resolver, a gateway that does not exist (and so are its sensors, and its mesh, which is an
  * error). `openSensor` reads the sensors open data publishes, whoever owns them: their gateway
  * and mesh stay behind the wall. A mesh is one snapshot per gateway and request (live or last
- * known, `MeshCatalog`), so every field of a request describes the same mesh.
+ * known, `MeshCatalog`), so every field of a request describes the same mesh; `meshIndex` reads
+ * that snapshot's nodes, parents and hops once, for every field of the request to look up.
  */
 export function createLoaders(sources: DevicesSources, caller: Caller) {
   const walled = sensorLoaders(sources, {
@@ -32,7 +35,43 @@ export function createLoaders(sources: DevicesSources, caller: Caller) {
     const loaded = await open.sensor.loadMany(ids.map((id) => (sources.openSensorIds.has(id) ? id : '')));
     return loaded.map((sensor) => (sensor instanceof Error ? sensor : (sensor ?? null)));
   });
-  return { ...walled, openSensor };
+  // A node's `parent` and `hops` were a walk of the whole mesh each (O(n^2) for a 239-node mesh's
+  // nodes); now one walk per mesh and request, and a lookup per field.
+  const meshIndex = new DataLoader<string, MeshIndex | null>(async (gatewayIds) => {
+    const meshes = await walled.mesh.loadMany(gatewayIds);
+    return meshes.map((mesh, i) => (mesh instanceof Error || !mesh ? mesh : indexMesh(gatewayIds[i]!, mesh.topology)));
+  });
+  return { ...walled, meshIndex, openSensor };
+}
+
+/** A mesh's nodes with their parents and hops to the coordinator, by address. */
+export interface MeshIndex {
+  /** The bonded nodes: all but the coordinator, by address. */
+  bonded: MeshNodeModel[];
+  /** Each address's node (the first, should the topology name one twice). */
+  byAddress: ReadonlyMap<number, MeshNodeModel>;
+}
+
+/** Indexes the daemon's topology of `gatewayId`'s mesh: node models with parent and hops, by address. */
+export function indexMesh(gatewayId: string, devices: readonly TopologyDevice[]): MeshIndex {
+  const deviceAt = new Map(devices.map((d) => [d.address, d]));
+  const hops = (device: TopologyDevice): number => {
+    let count = 0;
+    // Bounded walk: a malformed topology with a cycle must not hang the request.
+    for (
+      let current: TopologyDevice | undefined = device;
+      current && current.parent !== null && count <= 240;
+      current = deviceAt.get(current.parent)
+    )
+      count++;
+    return count;
+  };
+  const nodes = devices
+    .map((d) => ({ gatewayId, address: d.address, parent: d.address === 0 ? null : d.parent, hops: hops(d) }))
+    .sort((a, b) => a.address - b.address);
+  const byAddress = new Map<number, MeshNodeModel>();
+  for (const node of nodes) if (!byAddress.has(node.address)) byAddress.set(node.address, node);
+  return { bonded: nodes.filter((n) => n.address !== 0), byAddress };
 }
 
 interface Wall {
@@ -101,6 +140,7 @@ export async function requireGateway(loaders: DevicesLoaders, caller: Caller, id
 export function forgetGateway(loaders: DevicesLoaders, gatewayId: string): void {
   loaders.gateway.clear(gatewayId);
   loaders.mesh.clear(gatewayId);
+  loaders.meshIndex.clear(gatewayId);
   loaders.gatewaySensors.clear(gatewayId);
   loaders.sensor.clearAll();
 }

@@ -1,17 +1,16 @@
 import { requireScope, Scope } from '#auth';
-import type { TopologyDevice } from '#iqrf';
 import type { MeshNetworkResolvers, MeshNodeResolvers } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
-import { requireGateway } from '../loaders.ts';
+import { requireGateway, type MeshIndex } from '../loaders.ts';
 import { observationOf } from './gateway.ts';
 import type { MeshNodeModel } from '../models.ts';
 
 export const MeshNetwork: MeshNetworkResolvers = {
   gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
   coordinator: async ({ gatewayId }, _, ctx) =>
-    (await meshNodes(gatewayId, ctx)).find((n) => n.address === 0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
-  nodes: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0),
-  size: async ({ gatewayId }, _, ctx) => (await meshNodes(gatewayId, ctx)).filter((n) => n.address !== 0).length,
+    (await meshIndex(gatewayId, ctx)).byAddress.get(0) ?? { gatewayId, address: 0, parent: null, hops: 0 },
+  nodes: async ({ gatewayId }, _, ctx) => (await meshIndex(gatewayId, ctx)).bonded,
+  size: async ({ gatewayId }, _, ctx) => (await meshIndex(gatewayId, ctx)).bonded.length,
   observation: async ({ gatewayId }, _, { loaders }) => observationOf(await loaders.mesh.load(gatewayId))!,
 };
 
@@ -21,7 +20,7 @@ export const MeshNode: MeshNodeResolvers = {
     const [gatewayId, address] = splitNodeId(id);
     // A node of a gateway the caller may not see (another tenant's, or none) is not asked for.
     if (gatewayId === undefined || !(await ctx.loaders.gateway.load(gatewayId))) return null;
-    return (await meshNodes(gatewayId, ctx)).find((n) => n.address === address) ?? null;
+    return (await meshIndex(gatewayId, ctx)).byAddress.get(address) ?? null;
   },
   id: ({ gatewayId, address }) => `${gatewayId}.${address}`,
   // Beyond its id, a node is its gateway's: reached from an open-data sensor (`Sensor.node`) of
@@ -52,33 +51,17 @@ export const MeshNode: MeshNodeResolvers = {
   },
 };
 
-/** The mesh of a gateway as node models with parents and hop counts from the daemon's topology (walled by the loader). */
-export async function meshNodes(gatewayId: string, { loaders }: DevicesContext): Promise<MeshNodeModel[]> {
-  const mesh = await loaders.mesh.load(gatewayId);
-  return mesh ? withHops(gatewayId, mesh.topology) : [];
+const noNodes: MeshIndex = { bonded: [], byAddress: new Map() };
+
+/** The mesh of a gateway as node models with parents and hop counts, by address (walled by the loader; one per request). */
+async function meshIndex(gatewayId: string, { loaders }: DevicesContext): Promise<MeshIndex> {
+  return (await loaders.meshIndex.load(gatewayId)) ?? noNodes;
 }
 
-function withHops(gatewayId: string, devices: readonly TopologyDevice[]): MeshNodeModel[] {
-  const byAddress = new Map(devices.map((d) => [d.address, d]));
-  const hops = (device: TopologyDevice): number => {
-    let count = 0;
-    // Bounded walk: a malformed topology with a cycle must not hang the request.
-    for (
-      let current: TopologyDevice | undefined = device;
-      current && current.parent !== null && count <= 240;
-      current = byAddress.get(current.parent)
-    )
-      count++;
-    return count;
-  };
-  return devices
-    .map((d) => ({ gatewayId, address: d.address, parent: d.address === 0 ? null : d.parent, hops: hops(d) }))
-    .sort((a, b) => a.address - b.address);
-}
-
+/** A node with its parent and hops: as given when it came from its mesh, else looked up in it. */
 async function resolved(node: MeshNodeModel, ctx: DevicesContext): Promise<MeshNodeModel> {
   if (node.hops !== undefined) return node;
-  return (await meshNodes(node.gatewayId, ctx)).find((n) => n.address === node.address) ?? node;
+  return (await meshIndex(node.gatewayId, ctx)).byAddress.get(node.address) ?? node;
 }
 
 function splitNodeId(id: string): [string | undefined, number] {

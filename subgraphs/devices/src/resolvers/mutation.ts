@@ -1,7 +1,7 @@
 import { canSeeTenant, requireScope, Scope, type Caller } from '#auth';
 import { runSteps, type GatewayToProvision, type Step } from '#cloud';
 import type { GatewayMqttCredentials } from '#broker';
-import { defaultTopics, topicFor } from '#iqrf';
+import { defaultTopics, MType, topicFor } from '#iqrf';
 import { ErrorCode, quoteInput, userError } from '#kit';
 import type { GatewayRecord, GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
@@ -81,7 +81,7 @@ export const Mutation: MutationResolvers = {
               run: async () => {
                 const data = await sources.iqrf.request(
                   gateway.id,
-                  'iqmeshNetwork_BondNodeLocal',
+                  MType.BOND_NODE_LOCAL,
                   { deviceAddr: input.address ?? 0 },
                   { timeoutMs: MESH_TIMEOUT_MS },
                 );
@@ -290,7 +290,7 @@ async function restoreNodeMeta(
 async function removeBond({ sources }: DevicesContext, gatewayId: string, address: number): Promise<void> {
   await sources.iqrf.request(
     gatewayId,
-    'iqmeshNetwork_RemoveBond',
+    MType.REMOVE_BOND,
     { deviceAddr: address, hwpId: 0xffff, wholeNetwork: false },
     { timeoutMs: MESH_TIMEOUT_MS },
   );

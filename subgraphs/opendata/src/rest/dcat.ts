@@ -1,4 +1,4 @@
-import { datasetContent, type DatasetRecord, type GeoPoint, type OpenDataCatalog } from '../sources/catalog.ts';
+import { datasetContent, type DatasetRecord, type GeoPoint, type OpenDataCatalog } from '#opendata-catalog';
 
 /**
  * The catalogue as DCAT-AP 3 in JSON-LD (compact IRIs under one `@context`, typed literals),

@@ -1,6 +1,6 @@
 import { parseDuration, parseInstant } from '#kit';
 import { Aggregate, type Point } from '#telemetry';
-import type { DatasetContent, DatasetRecord, OpenDataCatalog } from '../sources/catalog.ts';
+import type { DatasetContent, DatasetRecord, OpenDataCatalog } from '#opendata-catalog';
 import type { PublishedSeries } from '../sources/published-series.ts';
 import type { CsvValue } from './csv.ts';
 import { OpenDataError, OpenDataErrorCode } from './http.ts';

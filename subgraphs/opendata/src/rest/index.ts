@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '#log';
 import type { GatewayRegistry } from '#registry';
 import type { TimeSeriesStore } from '#telemetry';
-import { datasetContent, type OpenDataCatalog } from '../sources/catalog.ts';
+import { RouteTable } from '#kit';
+import { datasetContent, type DatasetRecord, type OpenDataCatalog } from '#opendata-catalog';
 import { PublishedSeries } from '../sources/published-series.ts';
 import { toCsv } from './csv.ts';
 import { catalogJsonLd, datasetJsonLd, OpenDataUrls } from './dcat.ts';
@@ -34,7 +35,6 @@ export interface OpenDataHandlerOptions {
 export type OpenDataHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 const JSON_LD = 'application/ld+json';
-const DATASET_PATH = /^\/datasets\/([^/]+?)(\.csv|\.json|\.jsonld)?$/;
 const STA_PREFIX = '/sta/v1.1';
 
 /**
@@ -60,69 +60,61 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
   const datasets = new Map(catalog.datasets.map((dataset) => [dataset.id, dataset]));
   warnAboutDanglingIds(catalog, logger);
 
-  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
-    const path = url.pathname;
-    if (path === '/catalog.jsonld') {
-      send(req, res, 200, JSON_LD, JSON.stringify(catalogJsonLd(urls, dcatOptions)), { 'cache-control': 'public, max-age=300' });
-      return true;
-    }
-    const datasetMatch = DATASET_PATH.exec(path);
-    if (datasetMatch) {
-      const id = decode(datasetMatch[1]!);
-      const extension = datasetMatch[2] ?? '';
-      const dataset = datasets.get(id);
-      if (!dataset) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no dataset "${id}"; the catalogue is at ${urls.catalogIri}`);
-      if (extension === '' || extension === '.jsonld') {
-        send(req, res, 200, JSON_LD, JSON.stringify(datasetJsonLd(urls, dataset, dcatOptions)), { 'cache-control': 'public, max-age=300' });
-        return true;
-      }
-      const content = datasetContent(dataset);
-      if (!content)
-        throw new OpenDataError(
-          404,
-          OpenDataErrorCode.NOT_FOUND,
-          `dataset "${id}" has no downloads; see its distributions at ${urls.dataset(id)}`,
-        );
-      const range = parseDownloadRange(url.searchParams, now());
-      const table = await readDatasetTable({ catalog, dataset, content, store, range, params: url.searchParams });
-      const from = new Date(range.from).toISOString();
-      const until = new Date(range.until).toISOString();
-      const headers = {
-        'cache-control': 'public, max-age=60',
-        'content-disposition': `attachment; filename="${id}_${compactTime(from)}_${compactTime(until)}${extension}"`,
-      };
-      if (extension === '.csv') {
-        send(req, res, 200, 'text/csv; charset=utf-8', toCsv(table.columns, table.rows), headers);
-      } else {
-        const body = {
-          dataset: id,
-          title: dataset.title,
-          license: dataset.license,
-          from,
-          until,
-          every: range.every,
-          columns: table.columns,
-          ...(table.series ? { series: table.series } : {}),
-          rows: table.rows,
-        };
-        sendJson(req, res, 200, body, 'application/json; charset=utf-8', headers);
-      }
-      return true;
-    }
-    if (path === STA_PREFIX || path.startsWith(`${STA_PREFIX}/`)) {
-      sendJson(req, res, 200, await sensorThings.get(path.slice(STA_PREFIX.length), url.searchParams));
-      return true;
-    }
-    return false;
+  const record = ({ req, res }: Exchange, id: string): void => {
+    const dataset = datasetOf(id);
+    send(req, res, 200, JSON_LD, JSON.stringify(datasetJsonLd(urls, dataset, dcatOptions)), { 'cache-control': 'public, max-age=300' });
   };
 
+  const download = async ({ req, res, url }: Exchange, id: string, extension: '.csv' | '.json'): Promise<void> => {
+    const dataset = datasetOf(id);
+    const content = datasetContent(dataset);
+    if (!content)
+      throw new OpenDataError(
+        404,
+        OpenDataErrorCode.NOT_FOUND,
+        `dataset "${dataset.id}" has no downloads; see its distributions at ${urls.dataset(dataset.id)}`,
+      );
+    const range = parseDownloadRange(url.searchParams, now());
+    const table = await readDatasetTable({ catalog, dataset, content, store, range, params: url.searchParams });
+    const from = new Date(range.from).toISOString();
+    const until = new Date(range.until).toISOString();
+    const headers = {
+      'cache-control': 'public, max-age=60',
+      'content-disposition': `attachment; filename="${dataset.id}_${compactTime(from)}_${compactTime(until)}${extension}"`,
+    };
+    if (extension === '.csv') {
+      send(req, res, 200, 'text/csv; charset=utf-8', toCsv(table.columns, table.rows), headers);
+      return;
+    }
+    const body = {
+      dataset: dataset.id,
+      title: dataset.title,
+      license: dataset.license,
+      from,
+      until,
+      every: range.every,
+      columns: table.columns,
+      ...(table.series ? { series: table.series } : {}),
+      rows: table.rows,
+    };
+    sendJson(req, res, 200, body, 'application/json; charset=utf-8', headers);
+  };
+
+  /** Every path the mount serves, relative to it; HEAD is answered as GET. */
+  const routes = new RouteTable<Exchange, Promise<void> | void>()
+    .on('GET', '/catalog.jsonld', ({ req, res }) =>
+      send(req, res, 200, JSON_LD, JSON.stringify(catalogJsonLd(urls, dcatOptions)), { 'cache-control': 'public, max-age=300' }),
+    )
+    .on('GET', '/datasets/{id}.csv', (exchange, { id }) => download(exchange, id, '.csv'))
+    .on('GET', '/datasets/{id}.json', (exchange, { id }) => download(exchange, id, '.json'))
+    .on('GET', '/datasets/{id}.jsonld', (exchange, { id }) => record(exchange, id))
+    .on('GET', '/datasets/{id}', (exchange, { id }) => record(exchange, id))
+    .on('GET', `${STA_PREFIX}/{path*}`, async ({ req, res, url }, { path }) =>
+      sendJson(req, res, 200, await sensorThings.get(path, url.searchParams)),
+    );
+
   return async (req, res, url) => {
-    const ours =
-      url.pathname === '/catalog.jsonld' ||
-      url.pathname.startsWith('/datasets/') ||
-      url.pathname === STA_PREFIX ||
-      url.pathname.startsWith(`${STA_PREFIX}/`);
-    if (!ours) return false;
+    if (!isClaimed(url.pathname)) return false;
     if (req.method === 'OPTIONS') {
       res.writeHead(204, {
         'access-control-allow-origin': '*',
@@ -136,7 +128,10 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         throw new OpenDataError(405, OpenDataErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed; open data is read with GET`);
-      return await route(req, res, url);
+      const route = routes.match('GET', url.pathname);
+      if (!route) return false;
+      await route.run({ req, res, url });
+      return true;
     } catch (error) {
       if (error instanceof OpenDataError) {
         sendError(req, res, error, error.status === 405 ? { allow: 'GET, HEAD, OPTIONS' } : {});
@@ -147,6 +142,28 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
       return true;
     }
   };
+
+  function datasetOf(encodedId: string): DatasetRecord {
+    const id = decode(encodedId);
+    const dataset = datasets.get(id);
+    if (!dataset) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no dataset "${id}"; the catalogue is at ${urls.catalogIri}`);
+    return dataset;
+  }
+}
+
+/** One request to the mount and its response. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+}
+
+/**
+ * The paths the mount answers for, whether a route serves them or not: OPTIONS and other methods
+ * than GET are answered there (a GET no route serves is left to the router's 404).
+ */
+function isClaimed(path: string): boolean {
+  return path === '/catalog.jsonld' || path.startsWith('/datasets/') || path === STA_PREFIX || path.startsWith(`${STA_PREFIX}/`);
 }
 
 function decode(text: string): string {

@@ -1,5 +1,5 @@
-import { isInstantInBounds, quoteInput } from '#kit';
-import type { GeoPoint, OpenDataCatalog } from '../sources/catalog.ts';
+import { isInstantInBounds, quoteInput, RouteTable } from '#kit';
+import type { GeoPoint, OpenDataCatalog } from '#opendata-catalog';
 import type { PublishedSeries } from '../sources/published-series.ts';
 import { OpenDataError, OpenDataErrorCode } from './http.ts';
 
@@ -165,82 +165,96 @@ export function createSensorThingsView(options: {
   };
   const datastreamsOf = (ids: readonly string[]) => ids.map((id) => datastreamEntity(datastreams.get(id)!));
 
+  /** An observation's id, `<datastream id>@<epoch ms>`, read; 404 when it cannot name one. */
+  const observationKey = (id: string): { stream: DatastreamDef; time: number } => {
+    const at = id.lastIndexOf('@');
+    const stream = find(datastreams, 'Observations', at > 0 ? id.slice(0, at) : id);
+    const time = Number(id.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(time) || !isInstantInBounds(time))
+      throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(id)})`);
+    return { stream, time };
+  };
+
+  // Every resource path the service answers, keys as `({id})`; an empty key is a key (`Things('')`).
+  const routes = new RouteTable<StaRequest, Entity | Promise<Entity>>({ emptyParams: true })
+    .on('GET', '/', ({ params }) => single(params, serviceRoot(baseUrl)))
+    .on('GET', '/Things', ({ params, requestUrl }) => collection([...things.values()].map(thingEntity), params, requestUrl))
+    .on('GET', '/Things({id})', ({ params }, { id }) => single(params, thingEntity(find(things, 'Things', id))))
+    .on('GET', '/Things({id})/Datastreams', ({ params, requestUrl }, { id }) =>
+      collection(datastreamsOf(find(things, 'Things', id).datastreamIds), params, requestUrl),
+    )
+    .on('GET', '/Things({id})/Locations', ({ params, requestUrl }, { id }) =>
+      collection([locationEntity(find(things, 'Things', id))], params, requestUrl),
+    )
+    .on('GET', '/Locations', ({ params, requestUrl }) => collection([...things.values()].map(locationEntity), params, requestUrl))
+    .on('GET', '/Locations({id})', ({ params }, { id }) => single(params, locationEntity(find(things, 'Locations', id))))
+    .on('GET', '/Locations({id})/Things', ({ params, requestUrl }, { id }) =>
+      collection([thingEntity(find(things, 'Locations', id))], params, requestUrl),
+    )
+    .on('GET', '/Datastreams', ({ params, requestUrl }) => collection([...datastreams.values()].map(datastreamEntity), params, requestUrl))
+    .on('GET', '/Datastreams({id})', ({ params }, { id }) => single(params, datastreamEntity(find(datastreams, 'Datastreams', id))))
+    .on('GET', '/Datastreams({id})/Thing', ({ params }, { id }) =>
+      single(params, thingEntity(things.get(find(datastreams, 'Datastreams', id).thingId)!)),
+    )
+    .on('GET', '/Datastreams({id})/Observations', async ({ params, requestUrl }, { id }) => {
+      const stream = find(datastreams, 'Datastreams', id);
+      rejectOptions(params, ['$top', '$skip', '$count', '$orderby', '$filter']);
+      const window = observationWindow(params.get('$filter'), now());
+      const order = orderOf(params.get('$orderby'));
+      const [points = []] = window ? await store.query([stream.id], window) : [];
+      const sorted = order === 'asc' ? points : [...points].reverse();
+      return page(
+        sorted.map((p) => observationEntity(stream.id, p.time, p.value)),
+        params,
+        requestUrl,
+      );
+    })
+    .on('GET', '/Observations', () => {
+      throw unsupported('list Observations through their Datastream: /Datastreams(<id>)/Observations');
+    })
+    .on('GET', '/Observations({id})', async ({ params }, { id }) => {
+      const { stream, time } = observationKey(id);
+      const [points = []] = await store.query([stream.id], { from: time, until: time });
+      const point = points.find((p) => p.time === time);
+      if (!point) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(id)})`);
+      return single(params, observationEntity(stream.id, point.time, point.value));
+    })
+    .on('GET', '/Observations({id})/Datastream', ({ params }, { id }) => single(params, datastreamEntity(observationKey(id).stream)));
+
   return {
     async get(path, params) {
       const segments = parsePath(path);
-      const [first, second, ...rest] = segments;
-      if (rest.length) throw unsupported(`the path "${path}" is deeper than this service answers`);
-      const requestUrl = `${baseUrl}${path}`;
-      if (!first) {
-        rejectOptions(params, []);
-        return {
-          value: ['Things', 'Locations', 'Datastreams', 'Observations'].map((name) => ({ name, url: `${baseUrl}/${name}` })),
-          serverSettings: {
-            conformance: [
-              'http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel',
-              'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
-              'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
-            ],
-          },
-        };
-      }
-      const key = `${first.name}${first.id === undefined ? '' : '()'}/${second ? `${second.name}${second.id === undefined ? '' : '()'}` : ''}`;
-      switch (key) {
-        case 'Things/':
-          return collection([...things.values()].map(thingEntity), params, requestUrl);
-        case 'Things()/':
-          return single(params, thingEntity(find(things, 'Things', first.id!)));
-        case 'Things()/Datastreams':
-          return collection(datastreamsOf(find(things, 'Things', first.id!).datastreamIds), params, requestUrl);
-        case 'Things()/Locations':
-          return collection([locationEntity(find(things, 'Things', first.id!))], params, requestUrl);
-        case 'Locations/':
-          return collection([...things.values()].map(locationEntity), params, requestUrl);
-        case 'Locations()/':
-          return single(params, locationEntity(find(things, 'Locations', first.id!)));
-        case 'Locations()/Things':
-          return collection([thingEntity(find(things, 'Locations', first.id!))], params, requestUrl);
-        case 'Datastreams/':
-          return collection([...datastreams.values()].map(datastreamEntity), params, requestUrl);
-        case 'Datastreams()/':
-          return single(params, datastreamEntity(find(datastreams, 'Datastreams', first.id!)));
-        case 'Datastreams()/Thing':
-          return single(params, thingEntity(things.get(find(datastreams, 'Datastreams', first.id!).thingId)!));
-        case 'Datastreams()/Observations': {
-          const stream = find(datastreams, 'Datastreams', first.id!);
-          rejectOptions(params, ['$top', '$skip', '$count', '$orderby', '$filter']);
-          const window = observationWindow(params.get('$filter'), now());
-          const order = orderOf(params.get('$orderby'));
-          const [points = []] = window ? await store.query([stream.id], window) : [];
-          const sorted = order === 'asc' ? points : [...points].reverse();
-          return page(
-            sorted.map((p) => observationEntity(stream.id, p.time, p.value)),
-            params,
-            requestUrl,
-          );
-        }
-        case 'Observations/':
-          throw unsupported('list Observations through their Datastream: /Datastreams(<id>)/Observations');
-        case 'Observations()/':
-        case 'Observations()/Datastream': {
-          const at = first.id!.lastIndexOf('@');
-          const stream = find(datastreams, 'Observations', at > 0 ? first.id!.slice(0, at) : first.id!);
-          const time = Number(first.id!.slice(at + 1));
-          if (at <= 0 || !Number.isInteger(time) || !isInstantInBounds(time))
-            throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
-          if (second) return single(params, datastreamEntity(stream));
-          const [points = []] = await store.query([stream.id], { from: time, until: time });
-          const point = points.find((p) => p.time === time);
-          if (!point) throw new OpenDataError(404, OpenDataErrorCode.NOT_FOUND, `no Observations(${quote(first.id!)})`);
-          return single(params, observationEntity(stream.id, point.time, point.value));
-        }
-        default:
-          throw new OpenDataError(
-            404,
-            OpenDataErrorCode.NOT_FOUND,
-            `no resource "${path}"; this service has Things, Locations, Datastreams and Observations`,
-          );
-      }
+      if (segments.length > 2) throw unsupported(`the path "${path}" is deeper than this service answers`);
+      // The root is `/`; the path goes split, as a decoded key may hold a `/` (`Things(a/b)` is one segment).
+      const parts = segments.length ? segments.map(({ name, id }) => (id === undefined ? name : `${name}(${id})`)) : [''];
+      const route = routes.match('GET', ['', ...parts]);
+      if (!route)
+        throw new OpenDataError(
+          404,
+          OpenDataErrorCode.NOT_FOUND,
+          `no resource "${path}"; this service has Things, Locations, Datastreams and Observations`,
+        );
+      return route.run({ params, requestUrl: `${baseUrl}${path}` });
+    },
+  };
+}
+
+/** What a SensorThings route gets: the query options and the URL asked for (for `@iot.nextLink`). */
+interface StaRequest {
+  params: URLSearchParams;
+  requestUrl: string;
+}
+
+/** The service root document: the entity sets and the conformance classes. */
+function serviceRoot(baseUrl: string): Entity {
+  return {
+    value: ['Things', 'Locations', 'Datastreams', 'Observations'].map((name) => ({ name, url: `${baseUrl}/${name}` })),
+    serverSettings: {
+      conformance: [
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel',
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
+      ],
     },
   };
 }
