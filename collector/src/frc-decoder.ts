@@ -1,4 +1,13 @@
-import { isInvalidEntry, MType, validateResponse, type DaemonResponse, type FrcClaims, type IqrfClient, type MeshCatalog } from '#iqrf';
+import {
+  isInvalidEntry,
+  isObject,
+  MType,
+  validateResponse,
+  type DaemonResponse,
+  type FrcClaims,
+  type IqrfClient,
+  type MeshCatalog,
+} from '#iqrf';
 import { describeMeshSensors, type GatewayRegistry, type SensorInfo } from '#registry';
 import type { Reading } from '#telemetry';
 import type { RejectedAnswers } from './stats.ts';
@@ -69,11 +78,14 @@ export class FrcDecoder {
   /** The readings of a verified answer (`verify`), stamped `time`, or why there are none. */
   async decode(gatewayId: string, response: DaemonResponse, asked: FrcClaims, time: number): Promise<DecodedFrc> {
     if (response.data.status !== 0) return { kind: 'failed' };
+    const nodes = asked.nodes ?? ALL_ADDRESSES;
+    // Counted before any entry is checked: checking the 127 000 entries of a 256 KiB answer takes
+    // 60-110 ms, and a forged answer can be sent again for as long as its msgId is accepted.
+    const count = entryCount(response.data.rsp);
+    if (count > nodes.length) return rejected('oversized', `${count} entries for ${nodes.length} nodes asked`);
     const validated = validateResponse(MType.SENSOR_FRC, response.data.rsp);
     if (!validated.ok) return { kind: 'invalid', error: validated.error };
     const { sensors: entries, sensorIndex } = validated.value.result;
-    const nodes = asked.nodes ?? ALL_ADDRESSES;
-    if (entries.length > nodes.length) return rejected('oversized', `${entries.length} entries for ${nodes.length} nodes asked`);
     if (sensorIndex !== asked.sensorIndex) return rejected('mismatched', `sensor index ${sensorIndex}, ${asked.sensorIndex} asked`);
     const [gateway] = await this.options.registry.getMany([gatewayId]);
     if (!gateway) return { kind: 'unregistered' };
@@ -112,6 +124,12 @@ export class FrcDecoder {
     }
     return { kind: 'readings', readings, nulls, invalid };
   }
+}
+
+/** How many entries an answer's `rsp.result.sensors` has, none of them read (0 when it is not an array). */
+function entryCount(rsp: unknown): number {
+  const result = isObject(rsp) ? rsp.result : undefined;
+  return isObject(result) && Array.isArray(result.sensors) ? result.sensors.length : 0;
 }
 
 function rejected(reason: keyof RejectedAnswers, detail: string): DecodedFrc {

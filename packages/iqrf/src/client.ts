@@ -1,4 +1,4 @@
-import { Repeater } from '@repeaterjs/repeater';
+import { MAX_QUEUE_LENGTH, Repeater, RepeaterOverflowError } from '@repeaterjs/repeater';
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { ThrottledWarnings, type Logger } from '#log';
 import { MESSAGE_ERROR, MType, validateResponse, type RequestOf, type ResponseOf } from './api.ts';
@@ -280,8 +280,17 @@ export class IqrfClient {
             stop(new IqrfResponseError(gatewayId, mType, rsp.error));
             return;
           }
-          // Not awaited: messages are buffered until read (a discovery sends a few dozen).
-          void push(rsp.value);
+          // Not awaited: messages are buffered until read (a discovery sends a few dozen). Past
+          // the repeater's 1024 unread, push throws, here inside the MQTT client's message event:
+          // a daemon's flood fails the request instead of ending the process.
+          try {
+            void push(rsp.value);
+          } catch (error) {
+            if (!(error instanceof RepeaterOverflowError)) throw error;
+            done();
+            stop(new IqrfResponseError(gatewayId, mType, `more than ${MAX_QUEUE_LENGTH} messages not yet read`));
+            return;
+          }
           if (isLast(rsp.value)) {
             done();
             stop();

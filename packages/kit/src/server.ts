@@ -151,6 +151,10 @@ export async function startSubgraph<TContext extends BaseContext>(options: Subgr
     // production mode hides the schema.
     hideSchemaDetailsFromClientErrors: !(options.exposeInternalErrors ?? false),
     introspection: true,
+    // The service's `runService` stops it on SIGINT/SIGTERM. Apollo's own handlers (on unless
+    // NODE_ENV is test) would start a stop of their own first, and Apollo's second `stop()` waits
+    // for a barrier its first never resolves: the service's `close()` hung until the 30 s deadline.
+    stopOnTerminationSignals: false,
     logger: { debug: (m) => logger.debug(m), info: (m) => logger.info(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

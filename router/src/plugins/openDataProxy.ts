@@ -11,6 +11,11 @@ export interface OpenDataProxyOptions {
   logger: Logger;
   /** The path the downloads are served under, on both sides. Default `/opendata/`. */
   prefix?: string;
+  /**
+   * How long the subgraph may stay silent (connecting, before its answer, or between two chunks
+   * of it) before the request is given up: 504 when nothing was sent yet. Default 30 s.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** The name of the subgraph whose HTTP port serves the open data downloads. */
@@ -22,21 +27,31 @@ export const OPEN_DATA_SUBGRAPH = 'opendata';
  * subgraph's own HTTP port once admitted as `/graphql` is (credentials, rate limit), and its answer
  * streamed back with its status and headers. Open data is read only: no request body is passed
  * (the subgraph answers 405 to other methods than GET, HEAD and OPTIONS). When the subgraph cannot
- * be reached: 502 with the downloads' own error shape, `{ "error": { "code", "message" } }`.
+ * be reached: 502 with the downloads' own error shape, `{ "error": { "code", "message" } }`; when
+ * it stays silent for `idleTimeoutMs`: 504 in that shape.
  */
 export function useOpenDataProxy(options: OpenDataProxyOptions): RouterPlugin {
   const prefix = options.prefix ?? '/opendata/';
   const upstream = new URL(options.upstream);
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   return {
     routes: [
       {
         prefix,
         serve: (req, res) =>
           new Promise<void>((resolve) => {
+            // Only the path the route matched goes upstream: a request target such as
+            // `//host/opendata/x` or `http://host/opendata/x` resolved against the upstream would
+            // choose the host the router connects to.
+            const { pathname, search } = new URL(req.url ?? prefix, 'http://router');
+            const target = new URL(upstream.origin);
+            target.pathname = pathname;
+            target.search = search;
+            let timedOut = false;
             const outgoing = send(
-              new URL(req.url ?? prefix, upstream.origin),
-              { method: req.method, headers: forwardedHeaders(req.headers, upstream.host) },
+              target,
+              { method: req.method, headers: forwardedHeaders(req.headers, upstream.host), timeout: idleTimeoutMs },
               (answer) => {
                 res.writeHead(answer.statusCode ?? 502, passedHeaders(answer.headers));
                 answer.pipe(res);
@@ -47,9 +62,14 @@ export function useOpenDataProxy(options: OpenDataProxyOptions): RouterPlugin {
                 });
               },
             );
+            outgoing.once('timeout', () => {
+              timedOut = true;
+              outgoing.destroy(new Error(`no answer for ${idleTimeoutMs} ms`));
+            });
             outgoing.once('error', (error) => {
+              if (res.destroyed) return resolve();
               options.logger.warn({ err: error.message, upstream: upstream.origin, path: req.url }, 'open data subgraph unreachable');
-              if (!res.headersSent) sendUnavailable(res);
+              if (!res.headersSent) sendUnavailable(res, timedOut);
               else res.destroy();
               resolve();
             });
@@ -103,9 +123,12 @@ function passedHeaders(headers: IncomingHttpHeaders): Record<string, string | st
   return out;
 }
 
-function sendUnavailable(res: ServerResponse): void {
-  const body = JSON.stringify({ error: { code: 'UPSTREAM_ERROR', message: 'the open data service is unavailable; try again later' } });
-  res.writeHead(502, {
+function sendUnavailable(res: ServerResponse, timedOut: boolean): void {
+  const message = timedOut
+    ? 'the open data service did not answer in time; try again later'
+    : 'the open data service is unavailable; try again later';
+  const body = JSON.stringify({ error: { code: 'UPSTREAM_ERROR', message } });
+  res.writeHead(timedOut ? 504 : 502, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     'access-control-allow-origin': '*',

@@ -55,7 +55,7 @@ export function openStackHandler(state: CloudState, baseUrl: () => string): Hand
       'DELETE',
       `${KEYSTONE}/projects/{id}`,
       authenticated(({ res }, { id }) => {
-        state.deleteProject(decodeURIComponent(id));
+        state.deleteProject(decodedSegment(id));
         res.writeHead(204);
         res.end();
       }),
@@ -335,4 +335,13 @@ function hypervisorsView(state: CloudState, version: string) {
       service: { host: h.hostname, id: keystoneId('nova-compute', h.hostname), disabled_reason: null },
     };
   });
+}
+
+/** A path segment percent-decoded; as sent when it is not valid percent-encoding (no project has that id: 404). */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
