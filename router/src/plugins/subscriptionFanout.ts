@@ -1,3 +1,4 @@
+import { Repeater, type Stop } from '@repeaterjs/repeater';
 import type { ExecutionResult } from 'graphql';
 
 /** Where one subscriber's events go: the shared event's JSON, encoded once for everyone. */
@@ -23,12 +24,13 @@ export interface FanoutStats {
 
 interface Subscriber {
   sink: FanoutSink;
-  /** Settles the subscriber's one pending `next()`: it ends with the shared execution. */
-  resolve?: (step: IteratorResult<never>) => void;
-  reject?: (error: unknown) => void;
+  /** Ends the subscriber's iterator: done, or with the shared execution's error. */
+  stop: Stop;
   ended: boolean;
-  outcome?: { error: unknown } | 'done';
 }
+
+/** How a shared execution ended for its subscribers. */
+type Outcome = { error: unknown } | 'done';
 
 interface SharedExecution {
   key: FanoutKey;
@@ -61,21 +63,26 @@ export class SubscriptionFanout {
   }
 
   /**
-   * Adds a subscriber to the execution of `key`, starting it with `start` if there is none.
-   * The returned iterator's `return()` takes the subscriber out.
+   * A subscriber to the execution of `key`, started with `start` if there is none. It joins at
+   * its iterator's first `next()` (a Repeater's executor), which graphql-ws and the SSE route call
+   * at once; one returned before that never joins. Its `return()` takes it out, also while a
+   * `next()` waits.
    */
-  join(key: FanoutKey, start: StartExecution, sink: FanoutSink): AsyncGenerator<never, undefined> {
-    let execution = this.#executions.get(key);
-    const isNew = !execution;
-    if (!execution) {
-      execution = { key, subscribers: new Set(), closed: false };
-      this.#executions.set(key, execution);
-    }
-    const subscriber: Subscriber = { sink, ended: false };
-    execution.subscribers.add(subscriber);
-    this.#subscribers++;
-    if (isNew) void this.#run(execution, start);
-    return this.#iteratorFor(execution, subscriber);
+  join(key: FanoutKey, start: StartExecution, sink: FanoutSink): Repeater<never, void> {
+    return new Repeater<never, void>(async (_push, stop) => {
+      let execution = this.#executions.get(key);
+      const isNew = !execution;
+      if (!execution) {
+        execution = { key, subscribers: new Set(), closed: false };
+        this.#executions.set(key, execution);
+      }
+      const subscriber: Subscriber = { sink, stop, ended: false };
+      execution.subscribers.add(subscriber);
+      this.#subscribers++;
+      if (isNew) void this.#run(execution, start);
+      await stop;
+      this.#leave(execution, subscriber);
+    });
   }
 
   /** Ends every shared execution (their subscribers complete). */
@@ -129,7 +136,7 @@ export class SubscriptionFanout {
   }
 
   /** Upstream ended (or the router closes): every subscriber's iterator settles. */
-  async #end(execution: SharedExecution, outcome: Subscriber['outcome'] & {}): Promise<void> {
+  async #end(execution: SharedExecution, outcome: Outcome): Promise<void> {
     this.#release(execution);
     for (const subscriber of execution.subscribers) this.#settle(subscriber, outcome);
     execution.subscribers.clear();
@@ -151,44 +158,13 @@ export class SubscriptionFanout {
     if (this.#executions.get(execution.key) === execution) this.#executions.delete(execution.key);
   }
 
-  #settle(subscriber: Subscriber, outcome: Subscriber['outcome'] & {}): void {
+  #settle(subscriber: Subscriber, outcome: Outcome): void {
     if (subscriber.ended) return;
     subscriber.ended = true;
-    subscriber.outcome = outcome;
     this.#subscribers--;
-    if (outcome === 'done') subscriber.resolve?.({ done: true, value: undefined });
-    else subscriber.reject?.(outcome.error);
-    subscriber.resolve = subscriber.reject = undefined;
-  }
-
-  #iteratorFor(execution: SharedExecution, subscriber: Subscriber): AsyncGenerator<never, undefined> {
-    const done = (): IteratorResult<never, undefined> => ({ done: true, value: undefined });
-    const iterator: AsyncGenerator<never, undefined> = {
-      next: () => {
-        const { outcome } = subscriber;
-        if (outcome === 'done') return Promise.resolve(done());
-        if (outcome) {
-          subscriber.outcome = 'done';
-          return Promise.reject(outcome.error);
-        }
-        return new Promise<IteratorResult<never, undefined>>((resolve, reject) => {
-          subscriber.resolve = resolve;
-          subscriber.reject = reject;
-        });
-      },
-      return: () => {
-        this.#leave(execution, subscriber);
-        return Promise.resolve(done());
-      },
-      throw: (error: unknown) => {
-        this.#leave(execution, subscriber);
-        return Promise.reject(error);
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    // Its waiting next() ends, or rejects with the error; every later one is done.
+    if (outcome === 'done') subscriber.stop();
+    else subscriber.stop(outcome.error);
   }
 }
 

@@ -184,23 +184,5 @@ async function historyThenLive(
   const past: ReadingModel[] = history
     .flatMap((points, i) => points.map((point) => ({ sensorId: series[i]!.sensorId, ...point })))
     .sort((a, b) => a.time - b.time);
-  return prepend(past, flatten(live));
-}
-
-function prepend<T, U>(first: readonly T[], then: AsyncIterableIterator<U>): AsyncIterableIterator<T | U> {
-  const pending = [...first];
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    async next() {
-      const head = pending.shift();
-      if (head !== undefined) return { value: head, done: false };
-      return then.next();
-    },
-    async return() {
-      pending.length = 0;
-      return then.return!();
-    },
-  };
+  return flatten(live, past);
 }
