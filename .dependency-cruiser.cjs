@@ -49,6 +49,14 @@ module.exports = {
       to: { path: '^(router|subgraphs|collector|simulator|platform|dashboard|scripts|bench|test)/' },
     },
     {
+      name: 'unit-tests-need-nothing-installed',
+      comment:
+        'test/unit runs on a machine with only npm packages (npm run test:unit): no real service (test/support/services), no whole platform (platform/, the fault rig).',
+      severity: 'error',
+      from: { path: '^test/unit/' },
+      to: { path: '^test/support/(services/|fault-harness)|^platform/' },
+    },
+    {
       name: 'no-circular',
       comment:
         'Modules that import each other at run time (directly or around a loop) cannot be understood or loaded one at a time. A loop closed by a type-only import (a context type its loaders name) vanishes when compiled, and is allowed.',

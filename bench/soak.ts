@@ -1,5 +1,5 @@
 /**
- * Soak: the fault cases of `test/faults.test.ts` for longer and over and over. Prints the counts of
+ * Soak: the fault cases of `test/e2e/faults.test.ts` for longer and over and over. Prints the counts of
  * every case (accepted, stored, streamed, each subscriber's events against the stream's) as it
  * goes and a table at the end; exits 1 when any case lost or doubled a reading. Not a test.
  *

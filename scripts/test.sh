@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs the real services the suite needs when they are missing (Debian packages,
-# as root), type-checks, then runs the whole vitest suite. The suite starts Redis, Mosquitto and
+# as root), type-checks, lints, checks formatting and the walls, then runs the three vitest tiers
+# (unit, integration, e2e). The suite starts Redis, Mosquitto and
 # Graphite itself on free loopback ports with temporary data, and stops them, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."

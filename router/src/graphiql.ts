@@ -1,7 +1,7 @@
 import type { GraphiQLOptions } from 'graphql-yoga';
 
 /**
- * The README's first example (`CityOverview`, kept identical by test/graphiql.test.ts) with how
+ * The README's first example (`CityOverview`, kept identical by test/e2e/graphiql.test.ts) with how
  * to sign in. The hint is a comment rather than default headers: GraphiQL sends its headers with
  * the introspection query too, and a placeholder token would be refused as UNAUTHENTICATED.
  */

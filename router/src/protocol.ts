@@ -9,7 +9,7 @@ import { CloseCode, closeReasons } from './closeCodes.ts';
  * writes itself (`graphql-transport-ws`, built from graphql-ws' own `MessageType`), the events of
  * GraphQL over server-sent events (distinct connections: `next` events carrying an execution
  * result, then `complete`), the close codes and reasons, and how errors are put on the wire. Every
- * frame and event made here passes graphql-ws' `validateMessage` (test/router-protocol.test.ts).
+ * frame and event made here passes graphql-ws' `validateMessage` (test/unit/router-protocol.test.ts).
  * Nothing here knows a socket.
  */
 

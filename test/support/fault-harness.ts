@@ -19,7 +19,7 @@ import { freePort, spawnServer, stopProcess, tempDir } from './services/process.
 import { startRedis, type RedisService } from './services/redis.ts';
 
 /**
- * The fault rig of `test/faults.test.ts` and `bench/soak.ts`: Redis, Mosquitto and Graphite (the
+ * The fault rig of `test/e2e/faults.test.ts` and `bench/soak.ts`: Redis, Mosquitto and Graphite (the
  * test helpers), the collector, the telemetry subgraph and the router each in its own process
  * (`npm run collector`, `npm run subgraph:telemetry`, `npm run router`, with their own variables),
  * the demo city's IQRF daemons in this process, and subscribers on the stock graphql-ws client
