@@ -74,27 +74,29 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
       }),
       startedAt: Date.now(),
     };
-    const subgraph = await startSubgraph<DevicesContext>({
-      name: 'devices',
-      typeDefs,
-      resolvers,
-      context: ({ caller }) => createDevicesContext(sources, services, caller),
-      trust: config.trust,
-      port: config.port,
-      host: config.host,
-      subscriptions: true,
-      logger,
-      exposeInternalErrors: config.exposeInternalErrors,
-    });
+    // Closed with what the wiring opened, also when a later step of the start fails.
+    owned.own(services.activation);
+    owned.own(services.discoveries);
+    const subgraph = owned.own(
+      await startSubgraph<DevicesContext>({
+        name: 'devices',
+        typeDefs,
+        resolvers,
+        context: ({ caller }) => createDevicesContext(sources, services, caller),
+        trust: config.trust,
+        port: config.port,
+        host: config.host,
+        subscriptions: true,
+        logger,
+        exposeInternalErrors: config.exposeInternalErrors,
+      }),
+    );
     for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
     const stopFollowing = await followMeshChanges(sources);
     return {
       ...subgraph,
       async close() {
         stopFollowing();
-        services.activation.close();
-        services.discoveries.close();
-        await subgraph.close();
         await owned.close();
       },
     };
