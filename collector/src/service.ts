@@ -94,8 +94,7 @@ export async function wireCollector(config: CollectorConfig): Promise<CollectorS
     throw new Error(
       `the collector "${id}" must connect as itself, not as "${config.credentials.username}" (its client id is its username)`,
     );
-  const owned = new OwnedResources();
-  try {
+  return OwnedResources.wire(async (owned) => {
     const options = {
       ...config,
       registry: config.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
@@ -103,18 +102,8 @@ export async function wireCollector(config: CollectorConfig): Promise<CollectorS
       bus: config.bus ?? owned.own(openLiveBus(backends, logger)),
       redisUrl: config.redisUrl ?? backends.redisUrl,
     };
-    const service = await startCollector(options);
-    return {
-      ...service,
-      async close() {
-        await service.close();
-        await owned.close();
-      },
-    };
-  } catch (error) {
-    await owned.close();
-    throw error;
-  }
+    return startCollector(options);
+  });
 }
 
 /** The collector over its registry, store and bus. */

@@ -39,8 +39,7 @@ export interface DevicesConfig extends SubgraphStartOptions {
  */
 export async function wireDevices(config: DevicesConfig): Promise<RunningSubgraph> {
   const { logger, backends = {} } = config;
-  const owned = new OwnedResources();
-  try {
+  return OwnedResources.wire(async (owned) => {
     const onlineWindow = onlineWindowMs(config.heartbeatIntervalMs);
     const registry = config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger));
     const sources: DevicesSources = {
@@ -92,18 +91,9 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
       }),
     );
     for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
-    const stopFollowing = await followMeshChanges(sources);
-    return {
-      ...subgraph,
-      async close() {
-        stopFollowing();
-        await owned.close();
-      },
-    };
-  } catch (error) {
-    await owned.close();
-    throw error;
-  }
+    owned.own({ close: await followMeshChanges(sources) });
+    return subgraph;
+  });
 }
 
 /** Gateways' Kubernetes nodes, vRouters and collector pods, in the data center of `cloud`. */

@@ -26,13 +26,12 @@ export interface InfrastructureConfig extends SubgraphStartOptions {
 export async function wireInfrastructure(config: InfrastructureConfig): Promise<RunningSubgraph> {
   const { logger } = config;
   const sources = config.sources ?? sourcesOf(config.cloud, logger);
-  const owned = new OwnedResources();
-  try {
+  return OwnedResources.wire(async (owned) => {
     const services: InfrastructureServices = {
       exposeInternalErrors: config.exposeInternalErrors ?? false,
       idempotency: sources.idempotency ?? owned.own(openIdempotencyStore(config.backends ?? {}, logger)),
     };
-    const subgraph = await startSubgraph({
+    return startSubgraph({
       name: 'infrastructure',
       typeDefs: infrastructureTypeDefs(),
       resolvers: infrastructureResolvers,
@@ -43,17 +42,7 @@ export async function wireInfrastructure(config: InfrastructureConfig): Promise<
       logger,
       exposeInternalErrors: config.exposeInternalErrors,
     });
-    return {
-      ...subgraph,
-      async close() {
-        await subgraph.close();
-        await owned.close();
-      },
-    };
-  } catch (error) {
-    await owned.close();
-    throw error;
-  }
+  });
 }
 
 /** The three clients of `cloud` and an onboarder over them. */

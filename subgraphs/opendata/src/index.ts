@@ -33,14 +33,13 @@ export interface OpendataConfig extends SubgraphStartOptions {
 /** Serves the open data subgraph (catalogue, traffic counts, parking, and the downloads under `/opendata/`). */
 export async function wireOpendata(config: OpendataConfig): Promise<RunningSubgraph> {
   const { logger, backends = {} } = config;
-  const owned = new OwnedResources();
-  try {
+  return OwnedResources.wire(async (owned) => {
     const sources: OpendataSources = {
       catalog: config.sources.catalog,
       store: config.sources.store ?? owned.own(openTimeSeriesStore(backends, logger)),
       registry: config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
     };
-    const subgraph = await startSubgraph<OpendataContext>({
+    return startSubgraph<OpendataContext>({
       httpHandlers: [openDataRoutes(sources, logger)],
       name: 'opendata',
       typeDefs,
@@ -52,15 +51,5 @@ export async function wireOpendata(config: OpendataConfig): Promise<RunningSubgr
       logger,
       exposeInternalErrors: config.exposeInternalErrors,
     });
-    return {
-      ...subgraph,
-      async close() {
-        await subgraph.close();
-        await owned.close();
-      },
-    };
-  } catch (error) {
-    await owned.close();
-    throw error;
-  }
+  });
 }

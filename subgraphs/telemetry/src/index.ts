@@ -24,8 +24,7 @@ const SUBSCRIBER_QUEUE_LIMIT = 10_000;
 /** Serves the telemetry subgraph (history and live readings), with graphql-ws on the same port. */
 export async function wireTelemetry(config: TelemetryConfig): Promise<RunningSubgraph> {
   const { logger, backends = {} } = config;
-  const owned = new OwnedResources();
-  try {
+  return OwnedResources.wire(async (owned) => {
     const sources: TelemetrySources = {
       ...config.sources,
       store: config.sources.store ?? owned.own(openTimeSeriesStore(backends, logger)),
@@ -33,7 +32,7 @@ export async function wireTelemetry(config: TelemetryConfig): Promise<RunningSub
       registry: config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
       subscriberQueueLimit: config.sources.subscriberQueueLimit ?? SUBSCRIBER_QUEUE_LIMIT,
     };
-    const subgraph = await startSubgraph<TelemetryContext>({
+    return startSubgraph<TelemetryContext>({
       name: 'telemetry',
       typeDefs,
       resolvers,
@@ -45,15 +44,5 @@ export async function wireTelemetry(config: TelemetryConfig): Promise<RunningSub
       logger,
       exposeInternalErrors: config.exposeInternalErrors,
     });
-    return {
-      ...subgraph,
-      async close() {
-        await subgraph.close();
-        await owned.close();
-      },
-    };
-  } catch (error) {
-    await owned.close();
-    throw error;
-  }
+  });
 }
