@@ -32,3 +32,4 @@ export {
 export { runMutation, fingerprintOf, type MutationRunner, type MutationUserError } from './run-mutation.ts';
 export { redisService } from './redis-service.ts';
 export { OwnedResources } from './owned-resources.ts';
+export { StartedRepeater } from './started-repeater.ts';
