@@ -10,13 +10,16 @@ import {
   Quantity,
   topicFor,
   type AutoNetworkProgress,
+  type BinaryOutputCommand,
   type DaemonResponse,
   type EnumeratedSensor,
+  type LightCommand,
   type SensorValue,
   type TopicScheme,
   type TopologyDevice,
 } from '#iqrf';
 import type { Logger } from '#log';
+import { ActuatorBank, type LightOperation } from './actuators.ts';
 import { seededRandom } from './random.ts';
 import type { Scenario, ScenarioGateway, ScenarioNode, ScenarioSensor } from './scenario.ts';
 import { signalValue } from './signals.ts';
@@ -42,7 +45,11 @@ export interface IqrfDaemonSimulatorOptions {
   scenario: Scenario;
   logger: Logger;
   topics?: TopicScheme;
-  /** Share of FRC answers where a node gives nothing (`null`), as radio loss does. Default 0. */
+  /**
+   * Share of FRC answers where a node gives nothing (`null`), as radio loss does, and of actuator
+   * commands the daemon answers with its DPA timeout (half of them lost on the way back: the
+   * command took effect unconfirmed). Default 0.
+   */
   lossRate?: number;
   /** The clock of the simulated sensors. */
   now?: () => Date;
@@ -87,6 +94,8 @@ export class IqrfDaemonSimulator {
   private readonly deadNodes = new Set<string>();
   /** Gateways whose mesh is not (or no longer) the scenario's: what `changedGateways` gives. */
   private readonly changed = new Set<string>();
+  /** The nodes' relays and lights. */
+  private readonly actuators = new ActuatorBank();
   private started = false;
   private readonly onMessage = (topic: string, payload: Buffer) => {
     const gatewayId = gatewayFromTopic(this.topics.requests, topic);
@@ -183,6 +192,18 @@ export class IqrfDaemonSimulator {
     const key = `${id}:${address}`;
     if (answers) this.deadNodes.delete(key);
     else this.deadNodes.add(key);
+  }
+
+  /** The states of a node's binary outputs now, in index order (empty for a node without). */
+  outputStates(id: string, address: number): boolean[] {
+    const node = this.gateways.get(id)?.nodes.get(address);
+    return node ? this.actuators.outputStates(id, node, this.now().getTime()) : [];
+  }
+
+  /** The power levels (0-100) of a node's lights now, in index order (empty for a node without). */
+  lightPowers(id: string, address: number): number[] {
+    const node = this.gateways.get(id)?.nodes.get(address);
+    return node ? this.actuators.lightPowers(id, node, this.now().getTime()) : [];
   }
 
   /** The gateway goes dark. */
@@ -324,6 +345,13 @@ export class IqrfDaemonSimulator {
         return this.removeBond(gateway, msgId, Number(req.deviceAddr));
       case MType.AUTO_NETWORK:
         return this.autoNetwork(gateway, msgId, req);
+      case MType.BINARY_OUTPUT_ENUMERATE:
+      case MType.BINARY_OUTPUT_SET:
+      case MType.LIGHT_ENUMERATE:
+      case MType.LIGHT_SET_POWER:
+      case MType.LIGHT_INCREMENT_POWER:
+      case MType.LIGHT_DECREMENT_POWER:
+        return this.actuate(gateway, mType, msgId, Number(req.nAdr), param);
       default:
         return this.reply(
           gateway,
@@ -425,6 +453,7 @@ export class IqrfDaemonSimulator {
     const value = signalValue(sensor.quantity, time, this.random(), {
       intervalSeconds: Math.max(0, (time.getTime() - last) / 1000),
       capacity: this.capacities.get(`${gateway.spec.id}:${node.address}`),
+      ...(sensor.quantity === Quantity.CO2 ? { ventilation: this.actuators.ventilation(gateway.spec.id, node, time.getTime()) } : {}),
     });
     return {
       id: info.id,
@@ -435,6 +464,39 @@ export class IqrfDaemonSimulator {
       unit: info.unit,
       decimalPlaces: info.decimalPlaces,
     };
+  }
+
+  /** Answers a Binary Output or Light command to one node, as its peripheral and the daemon would. */
+  private actuate(gateway: SimulatedGateway, mType: ActuatorMType, msgId: string, address: number, param: Record<string, unknown>): void {
+    const node = gateway.nodes.get(address);
+    if (!node) return this.reply(gateway, mType, msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    const binary = mType === MType.BINARY_OUTPUT_ENUMERATE || mType === MType.BINARY_OUTPUT_SET;
+    const count = (binary ? node.binaryOutputs : node.lights)?.length ?? 0;
+    // A node without the standard's peripheral refuses it, as DPA does.
+    if (count === 0) return this.reply(gateway, mType, msgId, { nAdr: address }, 3, 'ERROR_PNUM');
+    let applies = !this.deadNodes.has(`${gateway.spec.id}:${address}`);
+    let answers = applies;
+    const lossRate = this.options.lossRate ?? 0;
+    // Drawn only with a loss rate, so that commands leave the sensors' random sequence alone by default.
+    if (answers && lossRate > 0 && this.random() < lossRate) {
+      answers = false;
+      applies = this.random() < 0.5;
+    }
+    const time = this.now().getTime();
+    const dpaAnswer = (result: unknown) => ({ nAdr: address, hwpId: binary ? 3074 : 4098, rCode: 0, dpaVal: 64, result });
+    let result: unknown;
+    if (mType === MType.BINARY_OUTPUT_ENUMERATE) result = { binOuts: count };
+    else if (mType === MType.LIGHT_ENUMERATE) result = { lights: count };
+    else if (mType === MType.BINARY_OUTPUT_SET) {
+      const commands = Array.isArray(param.binOuts) ? (param.binOuts as BinaryOutputCommand[]) : [];
+      result = { prevVals: applies ? this.actuators.setOutputs(gateway.spec.id, node, commands, time) : [] };
+    } else {
+      const commands = Array.isArray(param.lights) ? (param.lights as LightCommand[]) : [];
+      const operation = lightOperations[mType];
+      result = { prevVals: applies ? this.actuators.setPower(gateway.spec.id, node, operation, commands, time) : [] };
+    }
+    if (!answers) return this.reply(gateway, mType, msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
+    this.reply(gateway, mType, msgId, dpaAnswer(result));
   }
 
   private bond(gateway: SimulatedGateway, msgId: string, requested: number): void {
@@ -459,6 +521,7 @@ export class IqrfDaemonSimulator {
 
   private removeBond(gateway: SimulatedGateway, msgId: string, address: number): void {
     if (!gateway.nodes.delete(address)) return this.reply(gateway, MType.REMOVE_BOND, msgId, {}, 1002, `Node ${address} is not bonded`);
+    this.actuators.forget(gateway.spec.id, address);
     this.meshChanged(gateway.spec.id);
     this.reply(gateway, MType.REMOVE_BOND, msgId, { nodesNr: gateway.nodes.size });
   }
@@ -507,6 +570,17 @@ export class IqrfDaemonSimulator {
     mqtt?.publish(topicFor(this.topics.responses, gateway.spec.id), JSON.stringify(response), { qos: 1 });
   }
 }
+
+/** The Light standard's power commands. */
+type LightPowerMType = typeof MType.LIGHT_SET_POWER | typeof MType.LIGHT_INCREMENT_POWER | typeof MType.LIGHT_DECREMENT_POWER;
+/** The actuator mTypes the simulated daemon answers. */
+type ActuatorMType = typeof MType.BINARY_OUTPUT_ENUMERATE | typeof MType.BINARY_OUTPUT_SET | typeof MType.LIGHT_ENUMERATE | LightPowerMType;
+
+const lightOperations: { readonly [M in LightPowerMType]: LightOperation } = {
+  [MType.LIGHT_SET_POWER]: 'set',
+  [MType.LIGHT_INCREMENT_POWER]: 'increment',
+  [MType.LIGHT_DECREMENT_POWER]: 'decrement',
+};
 
 function newGateway(spec: ScenarioGateway): SimulatedGateway {
   return { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() };

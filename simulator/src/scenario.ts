@@ -10,6 +10,18 @@ export interface ScenarioSensor {
   quantity: Quantity;
 }
 
+/** A binary output (relay, valve) of a node, at its index in the node's Binary Output peripheral. */
+export interface ScenarioBinaryOutput {
+  name: string;
+  /** A ventilation relay: while on, it airs the node's room and lowers its CO2. */
+  ventilates?: boolean;
+}
+
+/** A dimmable light of a node (a street light), at its index in the node's Light peripheral. */
+export interface ScenarioLight {
+  name: string;
+}
+
 export interface ScenarioNode {
   /** IQRF address 1-239 (the coordinator, 0, is implicit). */
   address: number;
@@ -21,6 +33,10 @@ export interface ScenarioNode {
   name: string;
   room?: string;
   sensors: ScenarioSensor[];
+  /** Its Binary Output peripheral's outputs (none: it has no such peripheral). */
+  binaryOutputs?: ScenarioBinaryOutput[];
+  /** Its Light peripheral's lights (none: it has no such peripheral). */
+  lights?: ScenarioLight[];
 }
 
 export interface GeoPoint {
@@ -78,6 +94,10 @@ const trafficCounter: ScenarioSensor[] = [
   { type: SensorType.BINARYDATA30, quantity: Quantity.PEDESTRIAN_COUNT },
 ];
 const parkingCounter: ScenarioSensor[] = [{ type: SensorType.BINARYDATA30, quantity: Quantity.PARKING_OCCUPANCY }];
+/** A room node's relays: its ventilation, and a spare one (a door opener, a heater). */
+const roomRelays: ScenarioBinaryOutput[] = [{ name: 'ventilation', ventilates: true }, { name: 'relay 2' }];
+/** The street lights a pole's node dims. */
+const streetLights: ScenarioLight[] = [{ name: 'street light A' }, { name: 'street light B' }];
 
 /**
  * Builds a scenario. `demo` (the default) is the Austin conference mesh plus a slice of Pisek;
@@ -139,7 +159,16 @@ function austinGateway(mid: () => string): ScenarioGateway {
   for (let i = 1; i <= 20; i++) {
     const floor = i <= 10 ? 3 : 4;
     const room = `${floor}${String(((i - 1) % 10) + 1).padStart(2, '0')}`;
-    nodes.push({ address: 20 + i, mid: mid(), parent: i, role: 'SENSOR', name: `room-${room}`, room, sensors: environment });
+    nodes.push({
+      address: 20 + i,
+      mid: mid(),
+      parent: i,
+      role: 'SENSOR',
+      name: `room-${room}`,
+      room,
+      sensors: environment,
+      binaryOutputs: roomRelays,
+    });
   }
   return {
     id: 'austin-gw01',
@@ -165,6 +194,7 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
       name: 'counter Kollarova x Zizkova',
       room: 'Kollarova x Zizkova',
       sensors: trafficCounter,
+      lights: streetLights,
     });
     nodes.push({
       address: 2,
@@ -187,7 +217,16 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
     for (let i = 4; i <= 10; i++) nodes.push(environmentNode(i, i % 2 ? 1 : 2, `school room ${i - 3}`, mid));
   } else {
     for (let r = 1; r <= routers; r++)
-      nodes.push({ address: r, mid: mid(), parent: r === 1 ? 0 : 1, role: 'ROUTER', name: `router-${r}`, sensors: [] });
+      // Routers sit on street-light poles: each dims its pole's lights.
+      nodes.push({
+        address: r,
+        mid: mid(),
+        parent: r === 1 ? 0 : 1,
+        role: 'ROUTER',
+        name: `router-${r}`,
+        sensors: [],
+        lights: streetLights,
+      });
     for (let i = 1; i <= 10; i++) nodes.push(environmentNode(routers + i, 1 + (i % routers), `building ${index} room ${i}`, mid));
   }
   const tenant = index % 10 === 0 ? 'pisek-energy' : 'pisek-city';
@@ -207,7 +246,7 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
 }
 
 function environmentNode(address: number, parent: number, room: string, mid: () => string): ScenarioNode {
-  return { address, mid: mid(), parent, role: 'SENSOR', name: `env-${address}`, room, sensors: environment };
+  return { address, mid: mid(), parent, role: 'SENSOR', name: `env-${address}`, room, sensors: environment, binaryOutputs: roomRelays };
 }
 
 function round(value: number, digits: number): number {

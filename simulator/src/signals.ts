@@ -4,12 +4,14 @@ import { Quantity } from '#iqrf';
  * Plausible values for a sensor at an instant: CO2 and temperature follow room occupancy over
  * the day, traffic has morning and afternoon rush hours, car parks fill during working hours.
  * `noise` is a uniform random number in [0, 1) from the scenario's seeded generator.
+ * `ventilation` is the share of the room's CO2 excess (above outdoor air) its ventilation left
+ * (1, the default: not aired).
  */
 export function signalValue(
   quantity: Quantity,
   time: Date,
   noise: number,
-  options: { intervalSeconds: number; capacity?: number },
+  options: { intervalSeconds: number; capacity?: number; ventilation?: number },
 ): number {
   const hour = time.getUTCHours() + time.getUTCMinutes() / 60;
   const jitter = noise - 0.5;
@@ -19,7 +21,7 @@ export function signalValue(
     case Quantity.HUMIDITY:
       return quantize(38 + 6 * Math.cos((hour / 24) * 2 * Math.PI) + 8 * occupancy(hour) + jitter * 2, 0.5);
     case Quantity.CO2:
-      return Math.round(420 + 950 * occupancy(hour) + jitter * 40);
+      return Math.round(420 + 950 * occupancy(hour) * (options.ventilation ?? 1) + jitter * 40);
     case Quantity.VOC:
       return Math.round(80 + 200 * occupancy(hour) + jitter * 20);
     case Quantity.VEHICLE_COUNT:

@@ -2,8 +2,9 @@
  * The IQRF Gateway Daemon JSON API as the platform speaks it: one place for every `mType` with its
  * request (`data.req`), its response (`data.rsp` of a status 0 answer) and the validator of that
  * response, as graphql-ws keeps its `MessageType`s and `validateMessage`. Shapes follow the
- * daemon's JSON schemas (shared/reference/iqrf-daemon-api), keeping only what the platform reads
- * strict; validators say exactly what was wrong.
+ * daemon's JSON schemas (shared/reference/iqrf-daemon-api; the actuators' from the daemon repository's
+ * `api/`, named at each type), keeping only what the platform reads strict; validators say exactly
+ * what was wrong.
  */
 import {
   isObject,
@@ -60,6 +61,50 @@ export interface BondNodeLocalResponse {
   osRead?: { mid?: string };
 }
 
+/** A DPA request to one node's standard peripheral: its address and the command's parameters. */
+export interface NodeRequest<TParam> {
+  nAdr: number;
+  /** Refuses the command on a node of another hardware profile (0xFFFF: any). */
+  hwpId?: number;
+  param: TParam;
+}
+
+/**
+ * One output of an `iqrfBinaryoutput_SetOutput` (api/iqrfBinaryoutput_SetOutput-request-1-0-0.json):
+ * `time` (seconds, 1-127 or 60 x 1-127, see `isActuatorTime`) keeps an output switched ON that long,
+ * then switches it OFF.
+ */
+export interface BinaryOutputCommand {
+  index: number;
+  state: boolean;
+  time?: number;
+}
+
+/**
+ * One light of an `iqrfLight_SetPower` (power 0-100; 127 only reports it), `_IncrementPower` or
+ * `_DecrementPower` (power is the step), as api/iqrfLight_SetPower-request-1-0-0.json defines it;
+ * `time` as for a binary output.
+ */
+export interface LightCommand {
+  index: number;
+  power: number;
+  time?: number;
+}
+
+/**
+ * The answer of a Light power command (api/iqrfLight_SetPower-response-1-0-0.json): the power each
+ * light the request named had before it, in ascending light index (0 for an unimplemented light).
+ */
+export interface LightPowerResult {
+  prevVals: number[];
+}
+
+/** One DALI answer of `iqrfDali_SendCommands` (api/iqrfDali_SendCommands-response-1-0-0.json), per command. */
+export interface DaliAnswer {
+  status: number;
+  value: number;
+}
+
 /** Request and response of each mType the platform sends. */
 export interface IqrfApi {
   mngDaemon_Version: { request: undefined; response: { version: string } };
@@ -78,6 +123,23 @@ export interface IqrfApi {
   iqmeshNetwork_RemoveBond: { request: { deviceAddr: number; hwpId?: number; wholeNetwork?: boolean }; response: { nodesNr?: number } };
   /** Answered in several messages under one msgId (`IqrfClient.stream`). */
   iqmeshNetwork_AutoNetwork: { request: AutoNetworkRequest; response: AutoNetworkProgress };
+  /** How many binary outputs (relays, valves) the node implements (api/iqrfBinaryoutput_Enumerate-*.json). */
+  iqrfBinaryoutput_Enumerate: { request: NodeRequest<Record<string, never>>; response: DpaResponse<{ binOuts: number }> };
+  /**
+   * Switches the outputs named (none: only reports); answers the previous state of all 32 outputs,
+   * false for unimplemented ones (api/iqrfBinaryoutput_SetOutput-*.json).
+   */
+  iqrfBinaryoutput_SetOutput: {
+    request: NodeRequest<{ binOuts: BinaryOutputCommand[] }>;
+    response: DpaResponse<{ prevVals: boolean[] }>;
+  };
+  /** How many lights the node implements (the Light standard, api/iqrfLight_Enumerate-*.json, daemon before v2.6). */
+  iqrfLight_Enumerate: { request: NodeRequest<Record<string, never>>; response: DpaResponse<{ lights: number }> };
+  iqrfLight_SetPower: { request: NodeRequest<{ lights: LightCommand[] }>; response: DpaResponse<LightPowerResult> };
+  iqrfLight_IncrementPower: { request: NodeRequest<{ lights: LightCommand[] }>; response: DpaResponse<LightPowerResult> };
+  iqrfLight_DecrementPower: { request: NodeRequest<{ lights: LightCommand[] }>; response: DpaResponse<LightPowerResult> };
+  /** 16-bit DALI commands (YAAAAAAS DDDDDDDD) to the node's DALI bus, one answer each. */
+  iqrfDali_SendCommands: { request: NodeRequest<{ commands: number[] }>; response: DpaResponse<{ answers: DaliAnswer[] }> };
 }
 
 /** An mType the platform sends (a key of `IqrfApi`). */
@@ -94,6 +156,13 @@ export const MType = {
   BOND_NODE_LOCAL: 'iqmeshNetwork_BondNodeLocal',
   REMOVE_BOND: 'iqmeshNetwork_RemoveBond',
   AUTO_NETWORK: 'iqmeshNetwork_AutoNetwork',
+  BINARY_OUTPUT_ENUMERATE: 'iqrfBinaryoutput_Enumerate',
+  BINARY_OUTPUT_SET: 'iqrfBinaryoutput_SetOutput',
+  LIGHT_ENUMERATE: 'iqrfLight_Enumerate',
+  LIGHT_SET_POWER: 'iqrfLight_SetPower',
+  LIGHT_INCREMENT_POWER: 'iqrfLight_IncrementPower',
+  LIGHT_DECREMENT_POWER: 'iqrfLight_DecrementPower',
+  DALI_SEND_COMMANDS: 'iqrfDali_SendCommands',
 } as const satisfies Record<string, MType>;
 
 /** The mType of the daemon's answer to a message it could not parse or does not know. */
@@ -192,7 +261,44 @@ export const responseValidators: { readonly [M in MType]: ResponseValidator<Resp
     }
     return ok(rsp as unknown as AutoNetworkProgress);
   },
+  iqrfBinaryoutput_Enumerate: (rsp) =>
+    dpa(rsp, (result) =>
+      isInteger(result.binOuts) && result.binOuts >= 0 && result.binOuts <= BINARY_OUTPUTS
+        ? ok({ binOuts: result.binOuts })
+        : fail(`rsp.result.binOuts is not a number of binary outputs (0-${BINARY_OUTPUTS})`),
+    ),
+  iqrfBinaryoutput_SetOutput: (rsp) =>
+    dpa(rsp, (result) => {
+      const error = arrayError(result.prevVals, 'rsp.result.prevVals', (state) => typeof state === 'boolean', 'a boolean');
+      return error ? fail(error) : ok({ prevVals: result.prevVals as boolean[] });
+    }),
+  iqrfLight_Enumerate: (rsp) =>
+    dpa(rsp, (result) =>
+      isCount(result.lights) ? ok({ lights: result.lights }) : fail('rsp.result.lights is not a non-negative integer'),
+    ),
+  iqrfLight_SetPower: (rsp) => dpa(rsp, lightPowerResult),
+  iqrfLight_IncrementPower: (rsp) => dpa(rsp, lightPowerResult),
+  iqrfLight_DecrementPower: (rsp) => dpa(rsp, lightPowerResult),
+  iqrfDali_SendCommands: (rsp) =>
+    dpa(rsp, (result) => {
+      if (!Array.isArray(result.answers)) return fail('rsp.result.answers is not an array');
+      for (const [i, answer] of result.answers.entries()) {
+        if (!isObject(answer)) return fail(`rsp.result.answers[${i}] is not an object`);
+        for (const key of ['status', 'value'] as const)
+          if (!isByte(answer[key])) return fail(`rsp.result.answers[${i}].${key} is not a byte (0-255)`);
+      }
+      return ok({ answers: result.answers as DaliAnswer[] });
+    }),
 };
+
+/**
+ * Whether `seconds` is a time a Binary Output or Light command can carry: 1-127 s, or 1-127 whole
+ * minutes (the standards encode the unit in one bit of a byte).
+ */
+export function isActuatorTime(seconds: number): boolean {
+  const inRange = (n: number) => Number.isInteger(n) && n >= 1 && n <= 127;
+  return inRange(seconds) || inRange(seconds / 60);
+}
 
 /** Whether `mType` is one of the map's (an answer's mType may be anything). */
 export function isMType(mType: string): mType is MType {
@@ -212,6 +318,26 @@ export function isInvalidEntry(entry: FrcEntry): entry is InvalidSensorEntry {
 
 /** The last address of a mesh (0 is the coordinator). */
 const MAX_ADDRESS = 239;
+/** Outputs the Binary Output standard addresses (its SetOutput answer reports all of them). */
+const BINARY_OUTPUTS = 32;
+/** The full power of a light (the Light standard's 0-100 %). */
+const FULL_POWER = 100;
+
+function lightPowerResult(result: Record<string, unknown>): ValidationResult<LightPowerResult> {
+  const error = arrayError(
+    result.prevVals,
+    'rsp.result.prevVals',
+    (power) => isInteger(power) && power >= 0 && power <= FULL_POWER,
+    `a power level (0-${FULL_POWER})`,
+  );
+  return error ? fail(error) : ok({ prevVals: result.prevVals as number[] });
+}
+
+function arrayError(value: unknown, where: string, isItem: (item: unknown) => boolean, what: string): string | undefined {
+  if (!Array.isArray(value)) return `${where} is not an array`;
+  const bad = value.findIndex((item) => !isItem(item));
+  return bad < 0 ? undefined : `${where}[${bad}] is not ${what}`;
+}
 
 function dpa<T>(rsp: unknown, check: (result: Record<string, unknown>) => ValidationResult<T>): ValidationResult<DpaResponse<T>> {
   if (!isObject(rsp)) return fail('rsp is not an object');
@@ -255,6 +381,10 @@ function isAddress(value: unknown, min: number): value is number {
 
 function isCount(value: unknown): value is number {
   return isInteger(value) && value >= 0;
+}
+
+function isByte(value: unknown): value is number {
+  return isInteger(value) && value >= 0 && value <= 255;
 }
 
 function isInteger(value: unknown): value is number {
