@@ -315,7 +315,7 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         bus,
         registry,
         openSensorIds: publishedSensorIds(openDataCatalog),
-        subscriberQueueLimit: config.subscriberQueueLimit ?? 10_000,
+        subscriberQueueLimit: config.subscriberQueueLimit,
       },
     });
     closers.push(() => started.telemetry.close());

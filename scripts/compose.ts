@@ -4,29 +4,16 @@
  * - `schema/supergraph.compose.graphql`: subgraphs as docker-compose names them (devices:4001, ...).
  * `--check` only compares and exits 1 when a file is stale.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { composeSupergraph, supergraphTargets } from '#supergraph';
+import { runScript, writeGeneratedFiles } from './lib/generated-files.ts';
 
-async function main(): Promise<void> {
-  let stale = false;
-  for (const target of supergraphTargets) {
-    const file = new URL(`../${target.file}`, import.meta.url);
-    const sdl = await composeSupergraph(target.urls);
-    const current = await readFile(file, 'utf8').catch(() => '');
-    if (process.argv.includes('--check')) {
-      if (current !== sdl) {
-        stale = true;
-        process.stderr.write(`${target.file} is stale: run \`npm run compose\`\n`);
-      }
-    } else if (current !== sdl) {
-      await writeFile(file, sdl);
-      process.stdout.write(`wrote ${target.file}\n`);
-    }
-  }
-  if (stale) process.exit(1);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runScript(() =>
+  writeGeneratedFiles(
+    supergraphTargets.map((target) => ({
+      name: target.file,
+      file: new URL(`../${target.file}`, import.meta.url),
+      content: () => composeSupergraph(target.urls),
+    })),
+    'npm run compose',
+  ),
+);
