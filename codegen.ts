@@ -85,6 +85,10 @@ function mappersFor(name: (typeof subgraphs)[number]): Record<string, string> {
         MeshDiscovery: '../models.ts#MeshDiscoveryModel',
         MeshDiscoveryEvent: '../models.ts#MeshDiscoveryEventModel',
         CollectorDeployment: '../models.ts#CollectorDeploymentModel',
+        Actuator: '../models.ts#ActuatorModel',
+        ActuatorCommand: '../models.ts#ActuatorCommandModel',
+        ActuatorEvent: '../models.ts#ActuatorEventModel',
+        ActuatorGrant: '../models.ts#ActuatorGrantModel',
       };
     case 'telemetry':
       return { Reading: '../models.ts#ReadingModel', Sensor: '../models.ts#SensorRef' };

@@ -83,16 +83,22 @@ export type UserErrorCode =
   | 'BAD_USER_INPUT'
   /** The gateway is busy with another operation (a mesh discovery runs on it). */
   | 'CONFLICT'
+  /** An actuator in a group command the caller has no grant for. */
+  | 'FORBIDDEN'
   /** The gateway's IQRF daemon refused the request (e.g. the address is not free). */
   | 'GATEWAY_ERROR'
   /** The gateway's IQRF daemon did not answer in time. */
   | 'GATEWAY_TIMEOUT'
+  /** The gateway's IQRF daemon is not asked now (offline, or failing lately). */
+  | 'GATEWAY_UNAVAILABLE'
   /** A request with this idempotency key is still running: retry later to get its result. */
   | 'IDEMPOTENCY_KEY_IN_USE'
   /** The idempotency key was used before with another input or for another mutation. */
   | 'IDEMPOTENCY_KEY_REUSED'
   /** No such gateway or node, or one of another tenant (the two are not told apart). */
   | 'NOT_FOUND'
+  /** An actuator commanded more often than its rate limit allows; the message says when to retry. */
+  | 'RATE_LIMITED'
   /** A data-center system (OpenStack, Contrail, Kubernetes) failed or refused; the steps already done were undone. */
   | 'UPSTREAM_ERROR';
 

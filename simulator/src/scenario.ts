@@ -37,6 +37,8 @@ export interface ScenarioNode {
   binaryOutputs?: ScenarioBinaryOutput[];
   /** Its Light peripheral's lights (none: it has no such peripheral). */
   lights?: ScenarioLight[];
+  /** The tenant it belongs to when not the gateway's (a shared gateway: `assignNodes`). */
+  tenant?: string;
 }
 
 export interface GeoPoint {

@@ -4,6 +4,8 @@ import { GraphQLError } from 'graphql';
 export const Scope = {
   DEVICES_READ: 'devices:read',
   DEVICES_WRITE: 'devices:write',
+  /** Commanding actuators: needed, and with a grant for each actuator (`grantActuatorAccess`) enough. */
+  ACTUATORS_WRITE: 'actuators:write',
   TELEMETRY_READ: 'telemetry:read',
   INFRA_READ: 'infra:read',
   INFRA_WRITE: 'infra:write',

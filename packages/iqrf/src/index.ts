@@ -40,7 +40,7 @@ export {
 export { MsgId, type FrcClaims, type MsgIdClaims, type MsgIdOptions, type MsgIdRejection, type MsgIdVerdict } from './msg-id.ts';
 export { connectMqtt, createMqttClient, waitForConnection, type MqttOptions } from './mqtt.ts';
 export { DEFAULT_HEARTBEAT_INTERVAL_MS, onlineWindowMs } from './liveness.ts';
-export { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore } from './mesh-snapshot.ts';
+export { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore, type NodeActuators } from './mesh-snapshot.ts';
 export { MeshCatalog, type MeshCatalogOptions, type MeshFreshness, type ObservedMesh } from './mesh-catalog.ts';
 export { GatewayBreakers, type GatewayBreakerOptions } from './gateway-breakers.ts';
 export { GatewayUnavailableError } from './gateway-unavailable-error.ts';

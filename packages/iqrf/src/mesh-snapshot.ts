@@ -13,8 +13,20 @@ export interface MeshSnapshot {
   bonded: number[];
   /** The sensors each bonded node enumerated, by address. */
   sensors: Record<number, EnumeratedSensor[]>;
+  /**
+   * How many binary outputs and lights each bonded node enumerated (`iqrfBinaryoutput_Enumerate`,
+   * `iqrfLight_Enumerate`; 0 for a node without the peripheral), by address. Absent in snapshots
+   * kept before actuators were enumerated.
+   */
+  actuators?: Record<number, NodeActuators>;
   /** ISO-8601: when the daemon said it. */
   observedAt: string;
+}
+
+/** A node's actuator peripherals: how many outputs its Binary Output and lights its Light peripheral have. */
+export interface NodeActuators {
+  binaryOutputs: number;
+  lights: number;
 }
 
 /** A registered gateway as far as its mesh is concerned (a registry's `GatewayRecord` is one). */

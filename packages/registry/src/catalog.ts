@@ -1,11 +1,12 @@
 import { sensorTypes, quantityUnit, type EnumeratedSensor, type Quantity } from '#iqrf';
-import type { GatewayRecord, MeshSnapshot } from './registry.ts';
+import { nodeTenant, type GatewayRecord, type MeshSnapshot } from './registry.ts';
 
 /** A sensor as the API and the collector see it: daemon enumeration plus registry metadata. */
 export interface SensorInfo {
   /** `<gatewayId>.<nodeAddress>.<sensorIndex>` */
   id: string;
   gatewayId: string;
+  /** Its node's tenant (`nodeTenant`): the gateway's owner unless the node was assigned to another. */
   tenant: string;
   address: number;
   /** Position among all sensors of the node (the daemon's enumeration order). */
@@ -46,7 +47,7 @@ export function describeSensors(gateway: GatewayRecord, address: number, enumera
     return {
       id: sensorId(gateway.id, address, index),
       gatewayId: gateway.id,
-      tenant: gateway.tenant,
+      tenant: nodeTenant(gateway, address),
       address,
       index,
       type: sensor.type,

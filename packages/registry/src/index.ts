@@ -1,6 +1,8 @@
 export {
   incarnationOf,
   parseMeshSnapshot,
+  nodeTenant,
+  gatewayTenants,
   type GatewayRecord,
   type GatewayRegistry,
   type MeshSnapshot,
@@ -9,6 +11,15 @@ export {
   type GatewayStatus,
 } from './registry.ts';
 export { FileGatewayRegistry, meshFileOf } from './file-registry.ts';
+export {
+  actuatorId,
+  actuatorKey,
+  parseActuatorId,
+  describeActuators,
+  describeMeshActuators,
+  type ActuatorInfo,
+  type ActuatorKind,
+} from './actuators.ts';
 export { describeSensors, describeMeshSensors, sensorId, parseSensorId, type SensorInfo } from './catalog.ts';
 export { RedisGatewayRegistry, type RedisGatewayRegistryOptions } from './redis-registry.ts';
 export {
@@ -20,3 +31,13 @@ export {
   type IdempotencyStoreOptions,
 } from './idempotency-store.ts';
 export { openGatewayRegistry, openIdempotencyStore, registryOptionsFromEnv, type RegistryOptions } from './backends.ts';
+export type {
+  ActuatorCommandOutcome,
+  ActuatorStateStatus,
+  ActuatorStateRecord,
+  ActuatorCommandRecord,
+  ActuatorEventKind,
+  ActuatorEventRecord,
+  ActuatorLogEntry,
+} from './actuator-log.ts';
+export type { Grantee, ActuatorSelection, ActuatorGrantRecord } from './actuator-grants.ts';

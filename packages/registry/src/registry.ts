@@ -6,12 +6,19 @@ export { incarnationOf, type MeshSnapshot } from '#iqrf';
 export type CpuArch = 'AMD64' | 'ARM' | 'ARM64';
 export type GatewayStatus = 'PROVISIONING' | 'ONLINE' | 'OFFLINE' | 'DECOMMISSIONED';
 
-/** What we know of a mesh node beyond what its daemon says: a name, a room, counter meanings. */
+/** What we know of a mesh node beyond what its daemon says: a name, a room, counter meanings, its tenant. */
 export interface NodeMeta {
   name?: string;
   room?: string;
   /** Quantity per sensor index, for sensors whose IQRF type says too little (counters). */
   quantities?: Record<number, Quantity>;
+  /**
+   * The tenant the node (its sensors, actuators, readings) belongs to, when an operator assigned
+   * it to another than the gateway's owner (`assignNodes`): the gateway is then shared.
+   */
+  tenant?: string;
+  /** Names of its actuators by their key within the node (`output0`, `light1`: `actuatorKey`). */
+  actuators?: Record<string, string>;
 }
 
 /** A gateway as the registry keeps it. */
@@ -25,6 +32,18 @@ export interface GatewayRecord {
   /** ISO-8601. */
   registeredAt: string;
   nodes: Record<number, NodeMeta>;
+}
+
+/** The tenant a node of `gateway` belongs to: the one it was assigned to, else the gateway's owner. */
+export function nodeTenant(gateway: Pick<GatewayRecord, 'tenant' | 'nodes'>, address: number): string {
+  return (address !== 0 && gateway.nodes[address]?.tenant) || gateway.tenant;
+}
+
+/** Every tenant with nodes on `gateway`, the owner first: more than one on a shared gateway. */
+export function gatewayTenants(gateway: Pick<GatewayRecord, 'tenant' | 'nodes'>): string[] {
+  const tenants = new Set([gateway.tenant]);
+  for (const meta of Object.values(gateway.nodes)) if (meta.tenant) tenants.add(meta.tenant);
+  return [...tenants];
 }
 
 /**

@@ -1,5 +1,13 @@
 import type { CollectorPod } from '#cloud';
-import type { GatewayRecord, SensorInfo } from '#registry';
+import type {
+  ActuatorCommandRecord,
+  ActuatorEventRecord,
+  ActuatorGrantRecord,
+  ActuatorInfo,
+  ActuatorLogEntry,
+  GatewayRecord,
+  SensorInfo,
+} from '#registry';
 import type { DiscoveryEvent, DiscoverySummary } from './sources/mesh-discoveries.ts';
 
 /** A gateway as resolvers pass it around: the registry's record. */
@@ -27,3 +35,12 @@ export type MeshDiscoveryEventModel = DiscoveryEvent;
 
 /** A collector pod as the provisioner deployed it. */
 export type CollectorDeploymentModel = CollectorPod;
+
+export type ActuatorModel = ActuatorInfo;
+
+export type ActuatorCommandModel = ActuatorCommandRecord;
+
+/** An event of `actuatorEvents` with its stream position (the cursor is made from it). */
+export type ActuatorEventModel = ActuatorLogEntry & { event: ActuatorEventRecord };
+
+export type ActuatorGrantModel = ActuatorGrantRecord;
