@@ -1,5 +1,5 @@
 import { canSeeTenant, hasScope, Scope } from '#auth';
-import type { ActuatorInfo } from '#registry';
+import type { ActuatorGrantRecord, ActuatorInfo } from '#registry';
 import type { DevicesContext } from '../context.ts';
 
 /**
@@ -20,4 +20,9 @@ export async function commandRefusal(
 ): Promise<{ code: 'FORBIDDEN'; message: string } | undefined> {
   if (hasScope(ctx.caller, Scope.ACTUATORS_WRITE) && canSeeTenant(ctx.caller, actuator.tenant)) return undefined;
   return { code: 'FORBIDDEN', message: `No grant to command actuator "${actuator.id}"` };
+}
+
+/** The grants given to the caller as a grantee (a user's by its subject, a partner API key's by its id): where its granted actuators are. */
+export async function grantsOf(_ctx: DevicesContext): Promise<ActuatorGrantRecord[]> {
+  return [];
 }
