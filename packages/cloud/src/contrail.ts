@@ -63,6 +63,33 @@ export interface CreateVirtualRouterInput {
   virtualNetworkFqName?: string[];
 }
 
+/**
+ * A virtual machine interface (a port) on a virtual network, bound to the vRouter of a host
+ * (`virtual_machine_interface_bindings` `host_id`): on a shared gateway, each guest tenant's
+ * collector reaches its own network through one.
+ */
+export interface ContrailVirtualMachineInterface {
+  uuid: string;
+  name: string;
+  /** `['default-domain', <project>, <name>]`. */
+  fqName: string[];
+  /** The project (tenant) it belongs to: `fq_name[1]`. */
+  project: string;
+  virtualNetworkRefs: ContrailRef[];
+  macAddresses: string[];
+  /** The host whose vRouter it is bound to (`host_id`; for a gateway, its id); undefined when unbound. */
+  hostId?: string;
+}
+
+export interface CreateVirtualMachineInterfaceInput {
+  /** `['default-domain', <project>, <name>]`; the project must exist. */
+  fqName: string[];
+  /** The network it is on, e.g. `['default-domain', tenant, `${tenant}-iot`]`; must exist. */
+  virtualNetworkFqName: string[];
+  /** The host whose vRouter it is bound to (`host_id`). */
+  hostId: string;
+}
+
 /** A Contrail project (`['default-domain', <name>]`): owns a tenant's networks and IPAMs. */
 export interface ContrailProject {
   uuid: string;
@@ -117,6 +144,14 @@ const virtualRouter = object({
   network_ipam_refs: optional(arrayOf(ref)),
 });
 
+const virtualMachineInterface = object({
+  uuid: string,
+  fq_name: arrayOf(string),
+  virtual_network_refs: optional(arrayOf(ref)),
+  virtual_machine_interface_mac_addresses: optional(object({ mac_address: optional(arrayOf(string)) })),
+  virtual_machine_interface_bindings: optional(object({ key_value_pair: optional(arrayOf(object({ key: string, value: string }))) })),
+});
+
 const bgpRouter = object({
   uuid: string,
   fq_name: arrayOf(string),
@@ -145,8 +180,9 @@ function detailList<T>(collection: string, resource: string, item: Check<T>): Ch
 
 /**
  * The Contrail config API over `fetch`: virtual networks, vRouters and BGP routers, plus what a
- * gateway registration needs (create, find and delete a vRouter) and what onboarding a tenant
- * needs (its project, network IPAM and virtual network).
+ * gateway registration needs (create, find and delete a vRouter), what a guest tenant of a shared
+ * gateway needs (a virtual machine interface bound to the gateway's vRouter) and what onboarding a
+ * tenant needs (its project, network IPAM and virtual network).
  */
 export class ContrailClient {
   readonly #url: string;
@@ -306,6 +342,60 @@ export class ContrailClient {
     await this.#send('DELETE', `/virtual-router/${encodeURIComponent(uuid)}`, undefined, () => undefined);
   }
 
+  async listVirtualMachineInterfaces(): Promise<ContrailVirtualMachineInterface[]> {
+    const items = await this.#get(
+      '/virtual-machine-interfaces?detail=true',
+      detailList('virtual-machine-interfaces', 'virtual-machine-interface', virtualMachineInterface),
+    );
+    return items.map(toVirtualMachineInterface);
+  }
+
+  /** The interface of that fq_name, or undefined. */
+  async findVirtualMachineInterface(fqName: readonly string[]): Promise<ContrailVirtualMachineInterface | undefined> {
+    const wanted = fqName.join(':');
+    const list = await this.#get('/virtual-machine-interfaces', object({ 'virtual-machine-interfaces': arrayOf(listItem) }));
+    const item = list['virtual-machine-interfaces'].find((i) => i.fq_name.join(':') === wanted);
+    return item && this.readVirtualMachineInterface(item.uuid);
+  }
+
+  async readVirtualMachineInterface(uuid: string): Promise<ContrailVirtualMachineInterface> {
+    const body = await this.#get(
+      `/virtual-machine-interface/${encodeURIComponent(uuid)}`,
+      object({ 'virtual-machine-interface': virtualMachineInterface }),
+    );
+    return toVirtualMachineInterface(body['virtual-machine-interface']);
+  }
+
+  /**
+   * Creates an interface in its project on `virtualNetworkFqName`, bound to the vRouter of
+   * `hostId`; Contrail picks its MAC address (read it back with `readVirtualMachineInterface`).
+   */
+  async createVirtualMachineInterface(input: CreateVirtualMachineInterfaceInput): Promise<ContrailVirtualMachineInterface> {
+    const wanted = input.virtualNetworkFqName.join(':');
+    const network = (await this.listVirtualNetworks()).find((n) => n.fqName.join(':') === wanted);
+    if (!network) throw new Error(`Contrail: virtual network ${wanted} does not exist`);
+    const virtualNetworkRefs = [{ to: network.fqName, uuid: network.uuid }];
+    const created = await this.#create('virtual-machine-interface', {
+      fq_name: input.fqName,
+      parent_type: 'project',
+      virtual_network_refs: virtualNetworkRefs,
+      virtual_machine_interface_bindings: { key_value_pair: [{ key: 'host_id', value: input.hostId }] },
+    });
+    return {
+      uuid: created.uuid,
+      name: lastName(input.fqName),
+      fqName: input.fqName,
+      project: input.fqName[1] ?? '',
+      virtualNetworkRefs,
+      macAddresses: [],
+      hostId: input.hostId,
+    };
+  }
+
+  async deleteVirtualMachineInterface(uuid: string): Promise<void> {
+    await this.#delete('virtual-machine-interface', uuid);
+  }
+
   /** `POST /<resource>s` with `{<resource>: properties}`; Contrail answers with the new object's uuid. */
   async #create(resource: string, properties: Record<string, unknown>): Promise<{ uuid: string }> {
     const created = await this.#send('POST', `/${resource}s`, { [resource]: properties }, object({ [resource]: object({ uuid: string }) }));
@@ -362,6 +452,18 @@ function toVirtualRouter(r: ReturnType<typeof virtualRouter>): ContrailVirtualRo
     fqName: r.fq_name,
     ipAddress: r.virtual_router_ip_address,
     networkIpamRefs: (r.network_ipam_refs ?? []).map((x) => ({ to: x.to, uuid: x.uuid })),
+  };
+}
+
+function toVirtualMachineInterface(i: ReturnType<typeof virtualMachineInterface>): ContrailVirtualMachineInterface {
+  return {
+    uuid: i.uuid,
+    name: lastName(i.fq_name),
+    fqName: i.fq_name,
+    project: i.fq_name[1] ?? '',
+    virtualNetworkRefs: (i.virtual_network_refs ?? []).map((r) => ({ to: r.to, uuid: r.uuid })),
+    macAddresses: i.virtual_machine_interface_mac_addresses?.mac_address ?? [],
+    hostId: i.virtual_machine_interface_bindings?.key_value_pair?.find((pair) => pair.key === 'host_id')?.value,
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '#log';
-import type { ContrailClient } from './contrail.ts';
-import type { CreatePodInput, KubernetesClient } from './kubernetes.ts';
+import type { ContrailClient, ContrailVirtualMachineInterface } from './contrail.ts';
+import type { CreatePodInput, KubePod, KubernetesClient } from './kubernetes.ts';
 import { GatewayLabel, gatewayNodeLabels } from './labels.ts';
 import { runSteps, type Step } from './steps.ts';
 
@@ -15,7 +15,16 @@ export interface GatewayToProvision {
 
 export interface GatewayProvisionerOptions {
   kubernetes: Pick<KubernetesClient, 'createNode' | 'readNode' | 'deleteNode' | 'listNamespaces' | 'listPods' | 'createPod' | 'deletePod'>;
-  contrail: Pick<ContrailClient, 'listVirtualNetworks' | 'createVirtualRouter' | 'findVirtualRouter' | 'deleteVirtualRouter'>;
+  contrail: Pick<
+    ContrailClient,
+    | 'listVirtualNetworks'
+    | 'createVirtualRouter'
+    | 'findVirtualRouter'
+    | 'deleteVirtualRouter'
+    | 'listVirtualMachineInterfaces'
+    | 'createVirtualMachineInterface'
+    | 'deleteVirtualMachineInterface'
+  >;
   logger: Logger;
   /** The Contrail virtual network of a tenant. Default `['default-domain', tenant, `${tenant}-iot`]`. */
   virtualNetworkOf?: (tenant: string) => string[];
@@ -42,6 +51,14 @@ export function tenantVirtualNetwork(tenant: string): string[] {
   return ['default-domain', tenant, `${tenant}-iot`];
 }
 
+/**
+ * The Contrail interface of a guest tenant's collector on a shared gateway: in the tenant's
+ * project, named after the gateway (one per tenant and gateway).
+ */
+export function guestInterfaceFqName(gatewayId: string, tenant: string): string[] {
+  return ['default-domain', tenant, `collector-${gatewayId}`];
+}
+
 /** Label selector of a gateway's collector pods (gateway ids are valid label values). */
 function collectorSelector(gatewayId: string): string {
   return `app=collector,${GatewayLabel.GATEWAY}=${gatewayId}`;
@@ -56,6 +73,11 @@ function collectorSelector(gatewayId: string): string {
  * A tenant is onboarded beforehand: its Kubernetes namespace, its Contrail virtual network (with
  * its own route target) and its OpenStack project exist (the simulator seeds them for every
  * scenario tenant); provisioning checks and refuses a tenant that lacks them.
+ *
+ * A shared gateway serves guest tenants besides its owner (`addTenant`): each guest has its own
+ * collector pod on the gateway's node, in the guest's namespace, and a virtual machine interface
+ * on the guest's virtual network bound to the gateway's vRouter. The owner's parts (node labelled
+ * with the owner, vRouter serving the owner's network, collector) are the gateway's own.
  */
 export class GatewayProvisioner {
   readonly #options: GatewayProvisionerOptions;
@@ -122,13 +144,15 @@ export class GatewayProvisioner {
   }
 
   /**
-   * Removes the gateway's collector pods, its vRouter and its Kubernetes node, then runs `more`.
-   * Parts already gone are skipped, so a retry after a partial failure elsewhere completes it.
+   * Removes every tenant's collector pods and interfaces on the gateway (a shared gateway's guests'
+   * too), its vRouter and its Kubernetes node, then runs `more`. Parts already gone are skipped,
+   * so a retry after a partial failure elsewhere completes it.
    */
   async deprovision(gateway: GatewayToProvision, more: readonly Step[] = []): Promise<void> {
     const { kubernetes, contrail } = this.#options;
-    const [pods, vrouter, node] = await Promise.all([
+    const [pods, interfaces, vrouter, node] = await Promise.all([
       kubernetes.listPods({ labelSelector: collectorSelector(gateway.id) }),
+      contrail.listVirtualMachineInterfaces(),
       contrail.findVirtualRouter(gateway.id),
       kubernetes.readNode(gateway.id),
     ]);
@@ -136,9 +160,8 @@ export class GatewayProvisioner {
     await runSteps(
       `Decommissioning gateway "${gateway.id}"`,
       [
-        ...pods.map((pod) =>
-          this.#removal(`removing its collector pod ${pod.name}`, { ...this.collectorPod(gateway, pod.name), namespace: pod.namespace }),
-        ),
+        ...pods.map((pod) => this.#podRemoval(gateway, pod)),
+        ...interfaces.filter((i) => i.hostId === gateway.id).map((i) => this.#interfaceRemoval(i)),
         ...(vrouter
           ? [
               {
@@ -169,6 +192,66 @@ export class GatewayProvisioner {
     this.#options.logger.info({ gateway: gateway.id }, 'gateway deprovisioned');
   }
 
+  /**
+   * Makes `tenant` a guest of the gateway: checks it is onboarded, creates its interface on its
+   * virtual network bound to the gateway's vRouter, then deploys its collector pod on the
+   * gateway's node in its namespace; then runs `more`. All or nothing.
+   */
+  async addTenant(gateway: GatewayToProvision, tenant: string, more: readonly Step[] = []): Promise<CollectorPod> {
+    if (tenant === gateway.tenant) throw new Error(`tenant "${tenant}" owns gateway "${gateway.id}": it is no guest of it`);
+    const { contrail } = this.#options;
+    const fqName = guestInterfaceFqName(gateway.id, tenant);
+    let interfaceUuid: string | undefined;
+    const collector = this.#creation(`deploying the collector pod of tenant "${tenant}"`, this.guestCollectorPod(gateway, tenant));
+    await runSteps(
+      `Adding tenant "${tenant}" to gateway "${gateway.id}"`,
+      [
+        this.#tenantCheck(tenant),
+        {
+          name: `creating the Contrail interface of tenant "${tenant}"`,
+          run: async () => {
+            interfaceUuid = (
+              await contrail.createVirtualMachineInterface({
+                fqName,
+                virtualNetworkFqName: this.#virtualNetwork(tenant),
+                hostId: gateway.id,
+              })
+            ).uuid;
+          },
+          undo: () => contrail.deleteVirtualMachineInterface(interfaceUuid!),
+        },
+        collector.step,
+        ...more,
+      ],
+      this.#options.logger.child({ gatewayId: gateway.id, tenant }),
+    );
+    this.#options.logger.info({ gateway: gateway.id, tenant, pod: collector.pod.name, interface: fqName.join(':') }, 'guest tenant added');
+    return collector.pod;
+  }
+
+  /**
+   * Removes a guest tenant's collector pods and interface from the gateway, then runs `more`; all
+   * or nothing. Parts already gone are skipped (the tenant need not be onboarded any more).
+   */
+  async removeTenant(gateway: GatewayToProvision, tenant: string, more: readonly Step[] = []): Promise<void> {
+    if (tenant === gateway.tenant) throw new Error(`tenant "${tenant}" owns gateway "${gateway.id}": decommission the gateway instead`);
+    const { kubernetes, contrail } = this.#options;
+    const [pods, interfaces] = await Promise.all([
+      kubernetes.listPods({ namespace: tenant, labelSelector: collectorSelector(gateway.id) }),
+      contrail.listVirtualMachineInterfaces(),
+    ]);
+    await runSteps(
+      `Removing tenant "${tenant}" from gateway "${gateway.id}"`,
+      [
+        ...pods.map((pod) => this.#podRemoval(gateway, pod)),
+        ...interfaces.filter((i) => i.hostId === gateway.id && i.project === tenant).map((i) => this.#interfaceRemoval(i)),
+        ...more,
+      ],
+      this.#options.logger.child({ gatewayId: gateway.id, tenant }),
+    );
+    this.#options.logger.info({ gateway: gateway.id, tenant, pods: pods.map((p) => p.name) }, 'guest tenant removed');
+  }
+
   /** Whether the gateway's Kubernetes node exists and reports Ready. */
   async nodeReady(id: string): Promise<boolean> {
     return (await this.#options.kubernetes.readNode(id))?.ready ?? false;
@@ -180,18 +263,53 @@ export class GatewayProvisioner {
    * ReplicaSet's would, so that it can start before the pod it replaces is gone.
    */
   collectorPod(gateway: GatewayToProvision, name = `collector-${gateway.id}-${podSuffix()}`): CreatePodInput {
+    return this.#collectorPodOf(gateway, gateway.tenant, name);
+  }
+
+  /** The collector pod of a guest tenant of the gateway: the same, in the guest's namespace, its name showing the guest. */
+  guestCollectorPod(
+    gateway: GatewayToProvision,
+    tenant: string,
+    name = `collector-${gateway.id}-${tenant}-${podSuffix()}`,
+  ): CreatePodInput {
+    return this.#collectorPodOf(gateway, tenant, name);
+  }
+
+  #collectorPodOf(gateway: GatewayToProvision, tenant: string, name: string): CreatePodInput {
     return {
       name,
-      namespace: gateway.tenant,
-      labels: { app: 'collector', [GatewayLabel.GATEWAY]: gateway.id, [GatewayLabel.TENANT]: gateway.tenant },
+      namespace: tenant,
+      labels: { app: 'collector', [GatewayLabel.GATEWAY]: gateway.id, [GatewayLabel.TENANT]: tenant },
       nodeSelector: { [GatewayLabel.ARCH]: gateway.arch, [GatewayLabel.HOSTNAME]: gateway.id },
       containers: [
         {
           name: 'collector',
           image: this.#options.collectorImage ?? 'iot-platform/collector:1.0',
-          env: { GATEWAY_ID: gateway.id, TENANT: gateway.tenant },
+          env: { GATEWAY_ID: gateway.id, TENANT: tenant },
         },
       ],
+    };
+  }
+
+  /** Removes a collector pod of the gateway; its undo makes it again for the tenant whose namespace it is in. */
+  #podRemoval(gateway: GatewayToProvision, pod: KubePod): Step {
+    const template = this.#collectorPodOf(gateway, pod.namespace, pod.name);
+    return this.#removal(`removing the collector pod ${pod.namespace}/${pod.name}`, template);
+  }
+
+  /** Deletes an interface; its undo creates it again on the same network and host. */
+  #interfaceRemoval(vmi: ContrailVirtualMachineInterface): Step {
+    const { contrail } = this.#options;
+    const network = vmi.virtualNetworkRefs[0]?.to ?? this.#virtualNetwork(vmi.project);
+    return {
+      name: `removing the Contrail interface ${vmi.fqName.join(':')}`,
+      run: () => contrail.deleteVirtualMachineInterface(vmi.uuid),
+      undo: async () =>
+        void (await contrail.createVirtualMachineInterface({
+          fqName: vmi.fqName,
+          virtualNetworkFqName: network,
+          hostId: vmi.hostId ?? '',
+        })),
     };
   }
 

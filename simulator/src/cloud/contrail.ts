@@ -2,7 +2,7 @@ import { RouteTable } from '#kit';
 import { BadRequest, HttpError, MethodNotAllowed, NotFound } from './errors.ts';
 import { isRecord, readJson, routed, sendJson, sendText, type Answer, type Exchange, type Handler } from './http.ts';
 import type { ContrailObject, JsonObject } from './model.ts';
-import { virtualRouter } from './seed.ts';
+import { interfaceMac, virtualRouter } from './seed.ts';
 import { newUid, type CloudState } from './state.ts';
 
 /** Each collection the API serves and the resource (type) of one of its objects. */
@@ -12,6 +12,7 @@ const resourceOf = {
   'virtual-routers': 'virtual-router',
   'bgp-routers': 'bgp-router',
   'network-ipams': 'network-ipam',
+  'virtual-machine-interfaces': 'virtual-machine-interface',
 } as const;
 type Collection = keyof typeof resourceOf;
 const COLLECTIONS = Object.keys(resourceOf) as Collection[];
@@ -21,10 +22,12 @@ type ConfigCollection = (typeof CONFIG_COLLECTIONS)[number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROUTE_TARGET = /^target:\d+:\d+$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /**
  * The Contrail config API (port 8082): read access to BGP routers; create, read and delete of
- * projects, network IPAMs and virtual networks; full create/update/delete of virtual routers.
+ * projects, network IPAMs, virtual networks and virtual machine interfaces; full
+ * create/update/delete of virtual routers.
  * Errors are plain text, as the real API server's are.
  */
 export function contrailHandler(state: CloudState, baseUrl: () => string): Handler {
@@ -34,6 +37,7 @@ export function contrailHandler(state: CloudState, baseUrl: () => string): Handl
     'virtual-routers': () => [...state.virtualRouters.values()],
     'bgp-routers': () => state.bgpRouters,
     'network-ipams': () => state.networkIpams,
+    'virtual-machine-interfaces': () => state.virtualMachineInterfaces,
   };
   const href = (resource: string, uuid: string) => `${baseUrl()}/${resource}/${uuid}`;
   const view = (resource: string, object: ContrailObject): JsonObject => ({ ...object, href: href(resource, object.uuid) });
@@ -58,6 +62,12 @@ export function contrailHandler(state: CloudState, baseUrl: () => string): Handl
     .on('PUT', '/virtual-router/{uuid}', (exchange, { uuid }) => updateVirtualRouter(exchange, objectOf('virtual-routers', uuid)))
     .on('DELETE', '/virtual-router/{uuid}', ({ res }, { uuid }) => {
       state.virtualRouters.delete(objectOf('virtual-routers', uuid).uuid);
+      sendJson(res, 200, {});
+    });
+  routes
+    .on('POST', '/virtual-machine-interfaces', createVirtualMachineInterface)
+    .on('DELETE', '/virtual-machine-interface/{uuid}', ({ res }, { uuid }) => {
+      refused(() => state.deleteConfigObject(state.virtualMachineInterfaces, objectOf('virtual-machine-interfaces', uuid).uuid));
       sendJson(res, 200, {});
     });
   for (const collection of CONFIG_COLLECTIONS) {
@@ -116,6 +126,67 @@ export function contrailHandler(state: CloudState, baseUrl: () => string): Handl
         href: href('virtual-router', router.uuid),
         parent_type: router.parent_type,
         name: router.name,
+      },
+    });
+  }
+
+  /**
+   * POST of a virtual machine interface: `fq_name` in an existing project, `virtual_network_refs`
+   * to existing networks (by uuid or `to`), optional `host_id` binding; Contrail gives it a MAC
+   * address when none is asked.
+   */
+  async function createVirtualMachineInterface({ req, res }: Exchange): Promise<void> {
+    const body = await readJson(req);
+    const input = isRecord(body) ? body['virtual-machine-interface'] : undefined;
+    if (!isRecord(input)) throw new BadRequest('Bad Request: expected {"virtual-machine-interface": {...}}');
+    const fqName = input['fq_name'];
+    if (
+      !Array.isArray(fqName) ||
+      fqName.length !== 3 ||
+      fqName[0] !== 'default-domain' ||
+      !fqName.every((part) => typeof part === 'string' && part)
+    ) {
+      throw new BadRequest('Bad Request: fq_name must be ["default-domain", <project>, <name>]');
+    }
+    const refs = input['virtual_network_refs'];
+    if (!Array.isArray(refs) || !refs.length) throw new BadRequest('Bad Request: virtual_network_refs must name a virtual network');
+    const networkRefs = refs.map((ref): JsonObject => {
+      const network = referencedNetwork(state, ref);
+      return { to: network.fq_name, uuid: network.uuid, attr: null };
+    });
+    const bindings = input['virtual_machine_interface_bindings'] ?? { key_value_pair: [] };
+    const pairs = isRecord(bindings) ? bindings['key_value_pair'] : undefined;
+    if (!Array.isArray(pairs) || !pairs.every((p) => isRecord(p) && typeof p['key'] === 'string' && typeof p['value'] === 'string'))
+      throw new BadRequest('Bad Request: virtual_machine_interface_bindings.key_value_pair must be a list of {key, value} strings');
+    const macs = isRecord(input['virtual_machine_interface_mac_addresses'])
+      ? input['virtual_machine_interface_mac_addresses']['mac_address']
+      : undefined;
+    if (macs !== undefined && (!Array.isArray(macs) || !macs.every((m) => typeof m === 'string' && MAC.test(m))))
+      throw new BadRequest('Bad Request: virtual_machine_interface_mac_addresses.mac_address must be a list of MAC addresses');
+    const uuid = newUid();
+    const name = fqName[2] as string;
+    const object: ContrailObject = {
+      uuid,
+      fq_name: fqName as string[],
+      name,
+      display_name: typeof input['display_name'] === 'string' ? input['display_name'] : name,
+      parent_type: 'project',
+      virtual_network_refs: networkRefs,
+      virtual_machine_interface_mac_addresses: { mac_address: macs?.length ? (macs as string[]) : [interfaceMac(uuid)] },
+      virtual_machine_interface_bindings: { key_value_pair: pairs.map((p) => ({ key: String(p['key']), value: String(p['value']) })) },
+      ...(typeof input['virtual_machine_interface_device_owner'] === 'string'
+        ? { virtual_machine_interface_device_owner: input['virtual_machine_interface_device_owner'] }
+        : {}),
+    };
+    refused(() => state.addConfigObject(state.virtualMachineInterfaces, object));
+    sendJson(res, 200, {
+      'virtual-machine-interface': {
+        fq_name: object.fq_name,
+        uuid,
+        href: href('virtual-machine-interface', uuid),
+        parent_type: object.parent_type,
+        parent_uuid: object['parent_uuid'] ?? null,
+        name,
       },
     });
   }
@@ -250,6 +321,16 @@ function referencedIpam(state: CloudState, ref: unknown): ContrailObject {
   );
   if (!ipam) throw new NotFound(`Reference not found: network-ipam ${JSON.stringify(ref['uuid'] ?? ref['to'])}`);
   return ipam;
+}
+
+/** The virtual network a reference names by `uuid` or `to` (its fq_name); `NotFound` when there is none. */
+function referencedNetwork(state: CloudState, ref: unknown): ContrailObject {
+  if (!isRecord(ref)) throw new BadRequest('Bad Request: each reference must be an object');
+  const network = state.virtualNetworks.find(
+    (n) => n.uuid === ref['uuid'] || (Array.isArray(ref['to']) && ref['to'].join(':') === n.fq_name.join(':')),
+  );
+  if (!network) throw new NotFound(`Reference not found: virtual-network ${JSON.stringify(ref['uuid'] ?? ref['to'])}`);
+  return network;
 }
 
 /** Runs a change of the state; its refusal is worded as the API server words it: `Conflict: ...`, `Not Found: ...`. */

@@ -154,6 +154,50 @@ export interface ContrailSeed {
   virtualNetworks: ContrailObject[];
   virtualRouters: ContrailObject[];
   bgpRouters: ContrailObject[];
+  /** One per guest tenant of a shared gateway, bound to the gateway's vRouter (`guestTenants`). */
+  virtualMachineInterfaces: ContrailObject[];
+}
+
+/** A tenant with nodes on a gateway it does not own: it has its own collector pod and interface there. */
+export interface GuestTenant {
+  gateway: ScenarioGateway;
+  tenant: string;
+}
+
+/**
+ * The guests of the scenario's shared gateways: each tenant of `scenario.tenants` (so onboarded:
+ * namespace, network) that scenario nodes are assigned to on a gateway of another owner, once.
+ */
+export function guestTenants(scenario: Scenario): GuestTenant[] {
+  return scenario.gateways.flatMap((gateway) =>
+    [...new Set(gateway.nodes.flatMap((node) => node.tenant ?? []))]
+      .filter((tenant) => tenant !== gateway.tenant && scenario.tenants.includes(tenant))
+      .map((tenant) => ({ gateway, tenant })),
+  );
+}
+
+/** The interface a guest's collector has on its network, bound to the gateway's vRouter (as `GatewayProvisioner.addTenant` makes it). */
+function guestInterface({ gateway, tenant }: GuestTenant): ContrailObject {
+  const fq = ['default-domain', tenant, `collector-${gateway.id}`];
+  const network = ['default-domain', tenant, `${tenant}-iot`];
+  return {
+    uuid: stableUuid('vmi', tenant, gateway.id),
+    fq_name: fq,
+    name: fq[2]!,
+    display_name: fq[2]!,
+    parent_type: 'project',
+    parent_uuid: stableUuid('contrail-project', tenant),
+    virtual_network_refs: [{ to: network, uuid: stableUuid('vn', tenant), attr: null }],
+    virtual_machine_interface_mac_addresses: { mac_address: [interfaceMac(`${tenant}|${gateway.id}`)] },
+    virtual_machine_interface_bindings: { key_value_pair: [{ key: 'host_id', value: gateway.id }] },
+    virtual_machine_interface_device_owner: 'iot-platform:collector',
+  };
+}
+
+/** A locally administered MAC address, as Contrail gives interfaces (`02:...`). */
+export function interfaceMac(seed: string): string {
+  const hex = stableUuid('vmi-mac', seed).replaceAll('-', '');
+  return `02:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:${hex.slice(6, 8)}:${hex.slice(8, 10)}`;
 }
 
 /** The tenant's address space: `10.<100 + n>.0.0/16`. */
@@ -232,6 +276,7 @@ export function seedContrail(scenario: Scenario): ContrailSeed {
     virtualNetworks: [fabric, ...tenantNetworks],
     virtualRouters: [...computeRouters, ...gatewayRouters],
     bgpRouters: bgp,
+    virtualMachineInterfaces: guestTenants(scenario).map(guestInterface),
   };
 }
 
@@ -355,7 +400,23 @@ export function seedKubernetes(scenario: Scenario, nextVersion: () => string): K
       `10.244.${i + 1}.2`,
     ),
   );
-  return { nodes, namespaces, pods: [...system, ...collectors] };
+  const guestsSoFar = new Map<string, number>();
+  const guestCollectors = guestTenants(scenario).map(({ gateway, tenant }) => {
+    const nth = (guestsSoFar.get(gateway.id) ?? 0) + 1;
+    guestsSoFar.set(gateway.id, nth);
+    return kubePod(
+      meta(
+        `collector-${gateway.id}-${tenant}`,
+        { app: 'collector', 'iot-platform.io/gateway': gateway.id, 'iot-platform.io/tenant': tenant },
+        tenant,
+      ),
+      gateway.id,
+      { 'kubernetes.io/arch': gateway.arch, 'kubernetes.io/hostname': gateway.id },
+      [{ name: 'collector', image: 'iot-platform/collector:1.0' }],
+      `10.244.${scenario.gateways.indexOf(gateway) + 1}.${2 + nth}`,
+    );
+  });
+  return { nodes, namespaces, pods: [...system, ...collectors, ...guestCollectors] };
 }
 
 export function gatewayLabels(gateway: Pick<ScenarioGateway, 'id' | 'tenant' | 'arch'>): Record<string, string> {

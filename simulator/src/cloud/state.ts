@@ -70,6 +70,8 @@ export interface CloudSnapshot {
   virtualNetworks: ContrailObject[];
   virtualRouters: ContrailObject[];
   bgpRouters: ContrailObject[];
+  /** Absent in state files written before interfaces were simulated: the scenario's are kept then. */
+  virtualMachineInterfaces?: ContrailObject[];
   nodes: KubeObject[];
   namespaces: KubeObject[];
   pods: KubeObject[];
@@ -98,6 +100,8 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   readonly virtualNetworks: ContrailObject[];
   readonly virtualRouters = new Map<string, ContrailObject>();
   readonly bgpRouters: ContrailObject[];
+  /** Ports on tenants' networks bound to a host's vRouter: guest tenants' collectors on shared gateways. */
+  readonly virtualMachineInterfaces: ContrailObject[];
 
   readonly nodes = new Map<string, KubeObject>();
   readonly namespaces = new Map<string, KubeObject>();
@@ -127,6 +131,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     this.virtualNetworks = contrail.virtualNetworks;
     for (const router of contrail.virtualRouters) this.virtualRouters.set(router.uuid, router);
     this.bgpRouters = contrail.bgpRouters;
+    this.virtualMachineInterfaces = contrail.virtualMachineInterfaces;
     const kube = seedKubernetes(scenario, () => this.nextResourceVersion());
     for (const node of kube.nodes) this.nodes.set(node.metadata.name, node);
     for (const ns of kube.namespaces) this.namespaces.set(ns.metadata.name, ns);
@@ -144,6 +149,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
       virtualNetworks: [...this.virtualNetworks],
       virtualRouters: [...this.virtualRouters.values()],
       bgpRouters: [...this.bgpRouters],
+      virtualMachineInterfaces: [...this.virtualMachineInterfaces],
       nodes: [...this.nodes.values()],
       namespaces: [...this.namespaces.values()],
       pods: [...this.pods.values()],
@@ -165,6 +171,7 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
     replace(this.networkIpams, snapshot.networkIpams);
     replace(this.virtualNetworks, snapshot.virtualNetworks);
     replace(this.bgpRouters, snapshot.bgpRouters);
+    if (snapshot.virtualMachineInterfaces) replace(this.virtualMachineInterfaces, snapshot.virtualMachineInterfaces);
     this.virtualRouters.clear();
     for (const router of snapshot.virtualRouters) this.virtualRouters.set(router.uuid, router);
     this.nodes.clear();
@@ -254,18 +261,23 @@ export class CloudState extends EventEmitter<CloudStateEvents> {
   }
 
   /**
-   * Deletes a project, network IPAM or virtual network, refused as the API server refuses it: a
-   * project with children, an IPAM a network or vRouter refers to.
+   * Deletes a project, network IPAM, virtual network or virtual machine interface, refused as the
+   * API server refuses it: a project with children, an IPAM a network or vRouter refers to, a
+   * network an interface is on.
    */
   deleteConfigObject(list: ContrailObject[], uuid: string): ContrailObject {
     const index = list.findIndex((o) => o.uuid === uuid);
     if (index < 0) throw new NotFound(`ID ${uuid} not found`);
     const object = list[index]!;
-    const children = [...this.networkIpams, ...this.virtualNetworks].filter((o) => o['parent_uuid'] === uuid);
-    if (children.length) throw new Conflict(`Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}`);
-    const referrers = [...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) =>
-      asArray(o['network_ipam_refs']).some((r) => asObject(r)['uuid'] === uuid),
+    const children = [...this.networkIpams, ...this.virtualNetworks, ...this.virtualMachineInterfaces].filter(
+      (o) => o['parent_uuid'] === uuid,
     );
+    if (children.length) throw new Conflict(`Delete when children still present: ${JSON.stringify(children.map((c) => c.fq_name))}`);
+    const refersTo = (o: ContrailObject, refs: string) => asArray(o[refs]).some((r) => asObject(r)['uuid'] === uuid);
+    const referrers = [
+      ...[...this.virtualNetworks, ...this.virtualRouters.values()].filter((o) => refersTo(o, 'network_ipam_refs')),
+      ...this.virtualMachineInterfaces.filter((o) => refersTo(o, 'virtual_network_refs')),
+    ];
     if (referrers.length) throw new Conflict(`Delete when resource still referred: ${JSON.stringify(referrers.map((r) => r.fq_name))}`);
     list.splice(index, 1);
     return object;

@@ -6,7 +6,7 @@ import { createInfrastructureLoaders, type InfrastructureLoaders } from './loade
 /** The external systems the subgraph reads: the `#cloud` clients, or anything shaped like them. */
 export interface InfrastructureSources {
   openstack: Pick<OpenStackClient, 'listProjects' | 'listServers' | 'listHypervisors' | 'listNetworks'>;
-  contrail: Pick<ContrailClient, 'listVirtualNetworks' | 'listVirtualRouters' | 'listBgpRouters'>;
+  contrail: Pick<ContrailClient, 'listVirtualNetworks' | 'listVirtualRouters' | 'listBgpRouters' | 'listVirtualMachineInterfaces'>;
   kubernetes: Pick<KubernetesClient, 'listNodes' | 'listPods' | 'listNamespaces'>;
   /** Creates tenants in the data center, all or nothing (`TenantOnboarder`). */
   onboarder: Pick<TenantOnboarder, 'onboard'>;

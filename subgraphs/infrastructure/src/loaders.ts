@@ -8,6 +8,7 @@ import {
   labelSelectorIn,
   tenantVirtualNetwork,
   type ContrailBgpRouter,
+  type ContrailVirtualMachineInterface,
   type ContrailVirtualNetwork,
   type ContrailVirtualRouter,
   type KubeNamespace,
@@ -31,12 +32,15 @@ export interface InfrastructureLists {
   networks(): Promise<OpenStackNetwork[]>;
   virtualNetworks(): Promise<ContrailVirtualNetwork[]>;
   virtualRouters(): Promise<ContrailVirtualRouter[]>;
+  virtualInterfaces(): Promise<ContrailVirtualMachineInterface[]>;
   bgpRouters(): Promise<ContrailBgpRouter[]>;
   nodes(): Promise<KubeNode[]>;
   pods(): Promise<KubePod[]>;
   namespaces(): Promise<KubeNamespace[]>;
   /** Tenants by the `iot-platform.io/tenant` label of the namespaces the caller sees, by id. */
   tenants(): Promise<TenantModel[]>;
+  /** Gateways the caller has a collector pod or an interface on: its own, and shared ones it is a guest of. */
+  gatewaysServed(): Promise<ReadonlySet<string>>;
 }
 
 export interface InfrastructureLoaders {
@@ -50,6 +54,10 @@ export interface InfrastructureLoaders {
   vrouterByName: DataLoader<string, ContrailVirtualRouter | null>;
   /** Virtual networks that use an IPAM, by the IPAM's uuid. */
   virtualNetworksByIpam: DataLoader<string, ContrailVirtualNetwork[]>;
+  /** A virtual network by uuid. */
+  virtualNetwork: DataLoader<string, ContrailVirtualNetwork | null>;
+  /** Interfaces bound to a host's vRouter (`host_id`), by host name. */
+  interfacesByHost: DataLoader<string, ContrailVirtualMachineInterface[]>;
   serversByHypervisor: DataLoader<string, OpenStackServer[]>;
   /** A tenant's namespace (named like the tenant), by tenant id. */
   namespaceOfTenant: DataLoader<string, KubeNamespace | null>;
@@ -91,15 +99,29 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
     // Shared networks (the external one) are listed to every project, as Neutron does.
     networks: inOwnProjects(() => upstream(() => openstack.listNetworks())),
     virtualNetworks: once(async () => (await upstream(() => contrail.listVirtualNetworks())).filter(wall.virtualNetwork)),
-    virtualRouters: once(async () => (await upstream(() => contrail.listVirtualRouters())).filter(wall.virtualRouter)),
+    virtualRouters: once(async () => {
+      const [routers, served] = await Promise.all([upstream(() => contrail.listVirtualRouters()), lists.gatewaysServed()]);
+      return routers.filter((router) => wall.virtualRouter(router, served));
+    }),
+    virtualInterfaces: once(async () => (await upstream(() => contrail.listVirtualMachineInterfaces())).filter(wall.virtualInterface)),
     bgpRouters: once(async () => (wall.operator ? upstream(() => contrail.listBgpRouters()) : [])),
-    nodes: once(async () => (await upstream(() => kubernetes.listNodes())).filter(wall.node)),
+    nodes: once(async () => seenNodes(await upstream(() => kubernetes.listNodes()))),
     pods: once(async () => ownPods(await upstream(() => kubernetes.listPods()))),
     namespaces: once(async () => (await allNamespaces()).filter(wall.namespace)),
     tenants: once(async () => {
       const ids = new Set((await lists.namespaces()).flatMap((ns) => ns.labels[GatewayLabel.TENANT] ?? []));
       return [...ids].sort().map((id) => ({ id }));
     }),
+    gatewaysServed: once(async () => {
+      if (wall.operator) return new Set<string>();
+      const [pods, interfaces] = await Promise.all([lists.pods(), lists.virtualInterfaces()]);
+      return wall.gatewaysServed(pods, interfaces);
+    }),
+  };
+  /** The nodes the caller sees, as it sees them; asks what it serves only when some node is not its own. */
+  const seenNodes = async (nodes: KubeNode[]) => {
+    const served = nodes.every(wall.ownNode) ? new Set<string>() : await lists.gatewaysServed();
+    return nodes.flatMap((node) => wall.node(node, served) ?? []);
   };
   /** A loader of one item per key out of a whole list, matched by `keyOf(item)` and `wanted(key)`. */
   const pick = <T>(list: () => Promise<T[]>, keyOf: (item: T) => string, wanted: (key: string) => string = (key) => key) =>
@@ -116,7 +138,7 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
       const nodes = valid.length
         ? await upstream(() => kubernetes.listNodes(labelSelectorIn(GatewayLabel.GATEWAY, [...new Set(valid)])))
         : [];
-      const byGateway = new Map(nodes.filter(wall.node).map((n) => [n.labels[GatewayLabel.GATEWAY], n]));
+      const byGateway = new Map((await seenNodes(nodes)).map((n) => [n.labels[GatewayLabel.GATEWAY], n]));
       return ids.map((id) => byGateway.get(id) ?? null);
     }),
     podsByNode: new DataLoader(async (names) => {
@@ -138,6 +160,11 @@ export function createInfrastructureLoaders(sources: InfrastructureSources, call
     virtualNetworksByIpam: new DataLoader(async (uuids) => {
       const networks = await lists.virtualNetworks();
       return uuids.map((uuid) => networks.filter((n) => n.networkIpamRefs.some((r) => r.uuid === uuid)));
+    }),
+    virtualNetwork: pick(lists.virtualNetworks, (n) => n.uuid),
+    interfacesByHost: new DataLoader(async (hosts) => {
+      const interfaces = await lists.virtualInterfaces();
+      return hosts.map((host) => interfaces.filter((i) => i.hostId === host));
     }),
     serversByHypervisor: new DataLoader(async (hostnames) => {
       const servers = await lists.servers();

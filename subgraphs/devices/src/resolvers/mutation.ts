@@ -3,16 +3,16 @@ import { runSteps, type GatewayToProvision, type Step } from '#cloud';
 import type { GatewayMqttCredentials } from '#broker';
 import { defaultTopics, MType, topicFor } from '#iqrf';
 import { ErrorCode, quoteInput, userError } from '#kit';
-import type { GatewayRecord, GatewayRegistry } from '#registry';
+import { nodeTenant, type GatewayRecord, type GatewayRegistry } from '#registry';
 import type { MutationResolvers, RegisterGatewayInput } from '../__generated__/resolvers.ts';
-import type { DevicesContext } from '../context.ts';
+import type { DevicesContext, Provisioner } from '../context.ts';
 import { forgetGateway } from '../loaders.ts';
 import { runMutation } from '../run-mutation.ts';
 import { announceMeshChange } from '../sources/mesh-change.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
 
 const GATEWAY_ID = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
-const TENANT = /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$/;
+export const TENANT = /^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$/;
 /** Daemon requests that change the mesh take long on a real network. */
 const MESH_TIMEOUT_MS = 30_000;
 
@@ -20,6 +20,9 @@ const MESH_TIMEOUT_MS = 30_000;
  * Mutations: scopes are checked first (a top-level error), then `runMutation` gives idempotency
  * and turns expected failures into the payload's `userErrors`. Gateways come through the
  * loader, whose tenant wall makes another tenant's gateway NOT_FOUND like an unknown one.
+ * Gateway-level operations (bonding, discovery, collector, credentials, decommission) are the
+ * owner's and the operators': a guest tenant of a shared gateway sees it, so it is told FORBIDDEN
+ * (`requireGatewayOwner`), not NOT_FOUND.
  */
 export const Mutation: MutationResolvers = {
   async registerGateway(_, { input }, ctx) {
@@ -49,6 +52,7 @@ export const Mutation: MutationResolvers = {
   async rotateGatewayCredentials(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
     requireScope(ctx.caller, Scope.INFRA_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, "rotate its daemon's credentials");
     return runMutation(ctx, 'rotateGatewayCredentials', input, { gateway: null, mqttCredentials: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       let issued: GatewayMqttCredentials | undefined;
@@ -64,6 +68,7 @@ export const Mutation: MutationResolvers = {
 
   async bondNode(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, 'bond nodes to it');
     return runMutation(ctx, 'bondNode', input, { node: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       if (input.address !== null && input.address !== undefined && !isNodeAddress(input.address))
@@ -108,6 +113,7 @@ export const Mutation: MutationResolvers = {
 
   async unbondNode(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, 'unbond its nodes');
     return runMutation(ctx, 'unbondNode', input, { gateway: null, removedAddress: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       if (!isNodeAddress(input.address)) throw badInput('address', `address must be 1-239, got ${input.address}`);
@@ -115,12 +121,18 @@ export const Mutation: MutationResolvers = {
       if (!(await sources.catalog.mesh(gateway, { fresh: true })).bonded.includes(input.address)) {
         throw new MutationFailure('NOT_FOUND', `No node ${input.address} is bonded to gateway "${gateway.id}"`, ['input', 'address']);
       }
+      // Its assignment goes with it: a guest tenant whose last node it was leaves the gateway.
+      const tenant = nodeTenant(gateway, input.address);
+      const lastOfGuest =
+        tenant !== gateway.tenant &&
+        !Object.entries(gateway.nodes).some(([address, meta]) => Number(address) !== input.address && meta.tenant === tenant);
       try {
         // The bond goes last: a node cannot be bonded again from here (it must be in range and asked to).
         await runSteps(
           `Unbonding node ${input.address} of gateway "${gateway.id}"`,
           [
             forgetNodeMeta(sources.registry, gateway.id, input.address),
+            ...(lastOfGuest ? [guestRemoval(sources.provisioner, toProvision(gateway), tenant)] : []),
             { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
           ],
           ctx.services.logger.child({ gatewayId: gateway.id }),
@@ -135,6 +147,7 @@ export const Mutation: MutationResolvers = {
 
   async discoverMesh(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, 'discover its mesh');
     return runMutation(ctx, 'discoverMesh', input, { discovery: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       const waves = input.waves ?? 2;
@@ -151,6 +164,7 @@ export const Mutation: MutationResolvers = {
   async deployCollector(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
     requireScope(ctx.caller, Scope.INFRA_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, 'deploy its collector');
     return runMutation(ctx, 'deployCollector', input, { gateway: null, collector: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       return { gateway, collector: await ctx.sources.provisioner.deployCollector(toProvision(gateway)) };
@@ -160,6 +174,7 @@ export const Mutation: MutationResolvers = {
   async decommissionGateway(_, { input }, ctx) {
     requireScope(ctx.caller, Scope.DEVICES_WRITE);
     requireScope(ctx.caller, Scope.INFRA_WRITE);
+    await requireGatewayOwner(ctx, input.gatewayId, 'decommission it');
     return runMutation(ctx, 'decommissionGateway', input, { decommissionedGatewayId: null }, async () => {
       const gateway = await visibleGateway(input.gatewayId, ctx);
       const { sources, services } = ctx;
@@ -171,6 +186,7 @@ export const Mutation: MutationResolvers = {
           ['input', 'gatewayId'],
         );
       // Registry last: until the data center is clean, the gateway stays listed and can be retried.
+      // Every tenant's parts go: the owner's and those of a shared gateway's guests.
       await sources.provisioner.deprovision(toProvision(gateway), [
         {
           name: 'revoking its MQTT credentials',
@@ -199,13 +215,36 @@ function requireOwnTenant(caller: Caller, tenant: string): void {
   );
 }
 
+/**
+ * A gateway-level operation on a gateway the caller sees but does not own (a guest tenant of a
+ * shared gateway): a top-level FORBIDDEN. One it does not see is left to `visibleGateway` (NOT_FOUND).
+ */
+async function requireGatewayOwner(ctx: DevicesContext, gatewayId: string, action: string): Promise<void> {
+  const gateway = await ctx.loaders.visibleGateway.load(gatewayId);
+  if (!gateway || canSeeTenant(ctx.caller, gateway.tenant)) return;
+  throw userError(
+    ErrorCode.FORBIDDEN,
+    `Only the owner of gateway ${quoteInput(gatewayId)} or an operator may ${action}; your tenant is a guest of it`,
+    { gatewayId },
+  );
+}
+
+/** A step that removes a guest tenant's parts from a gateway (`Provisioner.removeTenant`); its undo adds them again. */
+export function guestRemoval(provisioner: Provisioner, gateway: GatewayToProvision, tenant: string): Step {
+  return {
+    name: `removing the collector pod and vRouter interface of tenant "${tenant}"`,
+    run: () => provisioner.removeTenant(gateway, tenant),
+    undo: async () => void (await provisioner.addTenant(gateway, tenant)),
+  };
+}
+
 /** The same words for an id taken by the caller's own gateway and by another tenant's. */
 function idTaken(id: string): MutationFailure {
   return new MutationFailure('ALREADY_EXISTS', `Gateway id ${quoteInput(id)} is not available`, ['input', 'id']);
 }
 
 /** The gateway if the caller may see it; NOT_FOUND otherwise (another tenant's is not told apart). */
-async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
+export async function visibleGateway(id: string, { loaders }: DevicesContext): Promise<GatewayRecord> {
   const gateway = await loaders.gateway.load(id);
   if (!gateway) throw new MutationFailure('NOT_FOUND', `No gateway ${quoteInput(id)}`, ['input', 'gatewayId']);
   return gateway;
@@ -223,7 +262,7 @@ function mqttCredentialsOf(credentials: GatewayMqttCredentials) {
   };
 }
 
-function toProvision(gateway: GatewayRecord): GatewayToProvision {
+export function toProvision(gateway: GatewayRecord): GatewayToProvision {
   return { id: gateway.id, tenant: gateway.tenant, arch: gateway.arch.toLowerCase() as GatewayToProvision['arch'] };
 }
 
@@ -331,6 +370,6 @@ function optionalText(value: string | null | undefined, field: string): string |
   return text;
 }
 
-function isNodeAddress(address: number): boolean {
+export function isNodeAddress(address: number): boolean {
   return Number.isInteger(address) && address >= 1 && address <= 239;
 }

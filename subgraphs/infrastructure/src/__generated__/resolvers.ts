@@ -38,8 +38,10 @@ export type ContrailView = {
   __typename?: 'ContrailView';
   /** The BGP mesh: operators only, an empty list for a tenant. */
   bgpPeers: Array<BgpPeer>;
-  /** vRouters serving the caller's networks (its gateways' vRouters); compute nodes' for operators only. */
+  /** vRouters serving the caller's networks (its gateways' vRouters, and those of shared gateways it is a guest of); compute nodes' for operators only. */
   vRouters: Array<VRouter>;
+  /** Interfaces of the caller's project (`fqName[1]`): on a shared gateway, a guest tenant's own, bound to the gateway's vRouter. */
+  virtualInterfaces: Array<VirtualInterface>;
   /** Virtual networks of the caller's project (`fqName[1]`, the tenant). */
   virtualNetworks: Array<VirtualNetwork>;
 };
@@ -56,15 +58,28 @@ export type Datacenter = {
   openstack: OpenStackView;
 };
 
-/** A gateway, owned by the devices subgraph; here: what the data center knows about it. */
+/**
+ * A gateway, owned by the devices subgraph; here: what the data center knows about it. Its owner
+ * (the tenant its node is labelled with) and operators see all of it. A guest tenant of a shared
+ * gateway (one with its own collector pod on the gateway, labelled `iot-platform.io/gateway`, in
+ * its namespace, or its own interface bound to the gateway's vRouter) sees the gateway too, with
+ * only its own parts: see each field.
+ */
 export type Gateway = {
   __typename?: 'Gateway';
   id: Scalars['ID']['output'];
-  /** The gateway's Kubernetes node (registered by its kubelet); null when there is none. */
+  /**
+   * The gateway's Kubernetes node (registered by its kubelet); null when there is none. A guest
+   * tenant sees it without the `iot-platform.io/tenant` label (which names the owner): its name,
+   * readiness, architecture and addresses are what its collector runs on.
+   */
   node?: Maybe<KubernetesNode>;
-  /** Pods scheduled on the gateway's node (its collector among them). */
+  /** Pods scheduled on the gateway's node (its collector among them), of the caller's namespaces only: a guest sees its own collector, not the owner's. */
   pods: Array<Pod>;
-  /** The gateway's OpenContrail vRouter; null when it has none. */
+  /**
+   * The gateway's OpenContrail vRouter; null when it has none. A guest tenant sees it with its own
+   * interface (`interfaces`) and its own networks (`virtualNetworks`) only.
+   */
   vrouter?: Maybe<VRouter>;
 };
 
@@ -116,7 +131,7 @@ export type KubernetesView = {
   __typename?: 'KubernetesView';
   /** Namespaces labelled `iot-platform.io/tenant` with the caller's tenant. */
   namespaces: Array<KubernetesNamespace>;
-  /** Nodes labelled `iot-platform.io/tenant` with the caller's tenant (its gateways' nodes). */
+  /** Nodes labelled `iot-platform.io/tenant` with the caller's tenant (its gateways' nodes), and those of shared gateways it is a guest of, without that label (see `Gateway.node`). */
   nodes: Array<KubernetesNode>;
   /** Pods in the caller's namespaces (all of one of them with `namespace`). */
   pods: Array<Pod>;
@@ -311,12 +326,38 @@ export type UserErrorCode =
 
 export type VRouter = {
   __typename?: 'VRouter';
+  /**
+   * Interfaces bound to it (Contrail `virtual-machine-interface`s whose `host_id` binding is the
+   * vRouter's host): on a shared gateway, one per guest tenant on that tenant's network. A tenant
+   * sees its own, an operator all.
+   */
+  interfaces: Array<VirtualInterface>;
   /** Address of the vRouter agent; null until known. */
   ipAddress?: Maybe<Scalars['String']['output']>;
   name: Scalars['String']['output'];
   uuid: Scalars['ID']['output'];
-  /** Virtual networks whose address spaces (IPAMs) the vRouter serves. */
+  /** Virtual networks whose address spaces (IPAMs) the vRouter serves, and those its interfaces are on; of the caller's project only (an operator: all). */
   virtualNetworks: Array<VirtualNetwork>;
+};
+
+/**
+ * A Contrail virtual machine interface (a port) on a tenant's virtual network, bound to a host's
+ * vRouter: how a guest tenant's collector on a shared gateway reaches its own network.
+ */
+export type VirtualInterface = {
+  __typename?: 'VirtualInterface';
+  /** `default-domain:<tenant>:collector-<gatewayId>` for a guest's collector. */
+  fqName: Array<Scalars['String']['output']>;
+  /** The host whose vRouter it is bound to (`host_id`): a gateway's id; null when unbound. */
+  host?: Maybe<Scalars['String']['output']>;
+  /** As Contrail assigned them. */
+  macAddresses: Array<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
+  /** The Contrail project (= platform tenant) it belongs to. */
+  tenant: Scalars['String']['output'];
+  uuid: Scalars['ID']['output'];
+  /** The network it is on; null when it is on none the caller sees. */
+  virtualNetwork?: Maybe<VirtualNetwork>;
 };
 
 export type VirtualNetwork = {
@@ -458,6 +499,7 @@ export type ResolversTypes = ResolversObject<{
   UserError: ResolverTypeWrapper<UserError>;
   UserErrorCode: UserErrorCode;
   VRouter: ResolverTypeWrapper<VRouterModel>;
+  VirtualInterface: ResolverTypeWrapper<Omit<VirtualInterface, 'virtualNetwork'> & { virtualNetwork?: Maybe<ResolversTypes['VirtualNetwork']> }>;
   VirtualNetwork: ResolverTypeWrapper<VirtualNetworkModel>;
 }>;
 
@@ -491,6 +533,7 @@ export type ResolversParentTypes = ResolversObject<{
   Tenant: TenantModel;
   UserError: UserError;
   VRouter: VRouterModel;
+  VirtualInterface: Omit<VirtualInterface, 'virtualNetwork'> & { virtualNetwork?: Maybe<ResolversParentTypes['VirtualNetwork']> };
   VirtualNetwork: VirtualNetworkModel;
 }>;
 
@@ -510,6 +553,7 @@ export type BgpPeerResolvers<ContextType = InfrastructureContext, ParentType ext
 export type ContrailViewResolvers<ContextType = InfrastructureContext, ParentType extends ResolversParentTypes['ContrailView'] = ResolversParentTypes['ContrailView']> = ResolversObject<{
   bgpPeers?: Resolver<Array<ResolversTypes['BgpPeer']>, ParentType, ContextType>;
   vRouters?: Resolver<Array<ResolversTypes['VRouter']>, ParentType, ContextType>;
+  virtualInterfaces?: Resolver<Array<ResolversTypes['VirtualInterface']>, ParentType, ContextType>;
   virtualNetworks?: Resolver<Array<ResolversTypes['VirtualNetwork']>, ParentType, ContextType>;
 }>;
 
@@ -661,10 +705,21 @@ export type UserErrorResolvers<ContextType = InfrastructureContext, ParentType e
 }>;
 
 export type VRouterResolvers<ContextType = InfrastructureContext, ParentType extends ResolversParentTypes['VRouter'] = ResolversParentTypes['VRouter']> = ResolversObject<{
+  interfaces?: Resolver<Array<ResolversTypes['VirtualInterface']>, ParentType, ContextType>;
   ipAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   uuid?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   virtualNetworks?: Resolver<Array<ResolversTypes['VirtualNetwork']>, ParentType, ContextType>;
+}>;
+
+export type VirtualInterfaceResolvers<ContextType = InfrastructureContext, ParentType extends ResolversParentTypes['VirtualInterface'] = ResolversParentTypes['VirtualInterface']> = ResolversObject<{
+  fqName?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  host?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  macAddresses?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tenant?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  uuid?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  virtualNetwork?: Resolver<Maybe<ResolversTypes['VirtualNetwork']>, ParentType, ContextType>;
 }>;
 
 export type VirtualNetworkResolvers<ContextType = InfrastructureContext, ParentType extends ResolversParentTypes['VirtualNetwork'] = ResolversParentTypes['VirtualNetwork']> = ResolversObject<{
@@ -700,6 +755,7 @@ export type Resolvers<ContextType = InfrastructureContext> = ResolversObject<{
   Tenant?: TenantResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
   VRouter?: VRouterResolvers<ContextType>;
+  VirtualInterface?: VirtualInterfaceResolvers<ContextType>;
   VirtualNetwork?: VirtualNetworkResolvers<ContextType>;
 }>;
 

@@ -1,5 +1,6 @@
 import { requireScope, Scope } from '#auth';
 import type { Resolvers } from '../__generated__/resolvers.ts';
+import { virtualInterfaces } from './contrail.ts';
 
 /**
  * `Query.datacenter` (needs `infra:read`) and its three views; each list is fetched once per
@@ -27,6 +28,7 @@ export const datacenterResolvers: Resolvers = {
     virtualNetworks: (_view, _args, ctx) => ctx.loaders.lists.virtualNetworks(),
     vRouters: (_view, _args, ctx) => ctx.loaders.lists.virtualRouters(),
     bgpPeers: (_view, _args, ctx) => ctx.loaders.lists.bgpRouters(),
+    virtualInterfaces: async (_view, _args, ctx) => virtualInterfaces(await ctx.loaders.lists.virtualInterfaces(), ctx),
   },
   KubernetesView: {
     nodes: (_view, _args, ctx) => ctx.loaders.lists.nodes(),

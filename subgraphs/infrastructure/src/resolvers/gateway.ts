@@ -5,9 +5,11 @@ import type { Resolvers } from '../__generated__/resolvers.ts';
 export const gatewayResolvers: Resolvers = {
   Gateway: {
     /**
-     * The data center knows a gateway's tenant by its Kubernetes node's label: for a tenant's
-     * caller, a gateway without a node of its tenant (another tenant's, or none) resolves to null
-     * and the router drops it. Operators get every id, with null node and vRouter when unknown.
+     * The data center knows a gateway's tenant by its Kubernetes node's label, and a shared
+     * gateway's guests by their collector pods and interfaces there (`tenantWall`): for a tenant's
+     * caller, a gateway whose node it sees neither as owner nor as guest (another tenant's, or
+     * none) resolves to null and the router drops it. Operators get every id, with null node and
+     * vRouter when unknown.
      */
     __resolveReference: async (reference, ctx) => {
       requireScope(ctx.caller, Scope.INFRA_READ);
