@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { MqttClient } from 'mqtt';
-import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
+import { ApiKeys, createTokenVerifier, DEVELOPMENT_SECRET, Scope, type ApiKeyRecord, type TokenVerifierOptions } from '#auth';
 import { createCloudClients, GatewayProvisioner, TenantOnboarder, type CloudOptions } from '#cloud';
 import {
   DynsecAccounts,
@@ -17,7 +17,18 @@ import { connectMqtt, createMqttClient, IqrfClient, type MqttOptions } from '#iq
 import type { RunningSubgraph } from '#kit';
 import type { Logger } from '#log';
 import { publishedSensorIds, type OpenDataCatalog } from '#opendata-catalog';
-import { openGatewayRegistry, openIdempotencyStore, type GatewayRegistry, type RegistryOptions } from '#registry';
+import {
+  gatewayTenants,
+  nodeTenant,
+  openActuatorGrants,
+  openGatewayRegistry,
+  openIdempotencyStore,
+  type ActuatorGrantStore,
+  type GatewayRecord,
+  type GatewayRegistry,
+  type NewActuatorGrant,
+  type RegistryOptions,
+} from '#registry';
 import {
   buildScenario,
   scenarioOpenData,
@@ -40,6 +51,7 @@ import {
   type RunningRouter,
 } from '../router/src/index.ts';
 import { wireDevices } from '../subgraphs/devices/src/index.ts';
+import type { ActuatorRateLimitSettings } from '../subgraphs/devices/src/sources/actuator-rate-limit.ts';
 import { wireInfrastructure } from '../subgraphs/infrastructure/src/index.ts';
 import { wireOpendata } from '../subgraphs/opendata/src/index.ts';
 import { wireTelemetry } from '../subgraphs/telemetry/src/index.ts';
@@ -122,6 +134,15 @@ export interface PlatformConfig {
   auth?: PlatformAuth;
   /** More to serve on the router's port beside GraphQL and open data (e.g. the dashboard). */
   httpHandlers?: readonly HttpHandler[];
+  /** Commands to one actuator at once, then one per interval (ACTUATOR_COMMAND_BURST, ACTUATOR_COMMAND_INTERVAL_MS); 5 and 10 s by default. */
+  actuatorCommandLimit?: ActuatorRateLimitSettings;
+  /**
+   * With the simulated city and no grant recorded yet: grant each tenant's developer (`<tenant>-developer`,
+   * the subject of `npm run token` and the printed tokens) its actuators of one gateway, and each
+   * API key with `actuators:write` the street lights of a guest tenant's gateway (`demoGrants`).
+   * Default: on with the simulator, outside production.
+   */
+  demoGrants?: boolean;
 }
 
 export interface PlatformAuth {
@@ -147,6 +168,10 @@ export interface Platform {
   router: RunningRouter;
   collector: Collector;
   registry: GatewayRegistry;
+  /** Tenants' grants of command rights on actuators (the devices subgraph's). */
+  actuatorGrants: ActuatorGrantStore;
+  /** What the demo grants gave, in one line; undefined when none were made (`PlatformConfig.demoGrants`). */
+  demoGrants?: string;
   store: TimeSeriesStore;
   bus: LiveBus;
   iqrf: IqrfClient;
@@ -279,6 +304,13 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     }
     const idempotency = openIdempotencyStore(backends, logger);
     closers.push(() => idempotency.close());
+    const actuatorGrants = await openActuatorGrants(backends, logger);
+    closers.push(() => actuatorGrants.close());
+    const demoGrants =
+      (config.demoGrants ?? (config.simulate && !config.hardening?.production)) && (await actuatorGrants.listByTenant()).length === 0
+        ? await grantDemoRights(actuatorGrants, scenario.tenants, registered, config.auth?.apiKeys ?? [])
+        : undefined;
+    if (demoGrants) logger.info({ grants: demoGrants }, 'demo actuator grants');
 
     const subgraphSecret = config.auth?.subgraphSecret ?? randomBytes(32).toString('base64url');
     const common = {
@@ -299,11 +331,15 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         iqrf,
         provisioner,
         idempotency,
+        actuatorGrants,
         credentials: gatewayCredentials,
         openSensorIds: publishedSensorIds(openDataCatalog),
       },
+      // What the devices subgraph opens itself (actuator rate limits) is shared through the same Redis.
+      backends,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       iqrfTimeoutMs: config.iqrfTimeoutMs,
+      actuatorCommandLimit: config.actuatorCommandLimit,
     });
     closers.push(() => started.devices.close());
     started.telemetry = await wireTelemetry({
@@ -422,6 +458,8 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
       router,
       collector,
       registry,
+      actuatorGrants,
+      demoGrants,
       store,
       bus,
       iqrf,
@@ -433,6 +471,54 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
     await close();
     throw error;
   }
+}
+
+/**
+ * Demo grants, so that commanding works at once: each tenant's developer (`<tenant>-developer`)
+ * may command the tenant's actuators on the first gateway it has actuator nodes on, and each API
+ * key with `actuators:write` the street lights of the first guest tenant with lights on a shared
+ * gateway (the second customer's street). Returns what was granted, in one line.
+ */
+async function grantDemoRights(
+  grants: ActuatorGrantStore,
+  tenants: readonly string[],
+  gateways: readonly GatewayRecord[],
+  apiKeys: readonly ApiKeyRecord[],
+): Promise<string | undefined> {
+  const sorted = [...gateways].filter((g) => g.status !== 'DECOMMISSIONED').sort((a, b) => a.id.localeCompare(b.id));
+  const actuatorNodes = (gateway: GatewayRecord, tenant: string, key = '') =>
+    Object.entries(gateway.nodes).filter(
+      ([address, meta]) =>
+        nodeTenant(gateway, Number(address)) === tenant && Object.keys(meta.actuators ?? {}).some((k) => k.startsWith(key)),
+    );
+  const given: string[] = [];
+  const grant = async (what: NewActuatorGrant, said: string) => {
+    await grants.grant(what);
+    given.push(said);
+  };
+  for (const tenant of tenants) {
+    const gateway = sorted.find((g) => actuatorNodes(g, tenant).length > 0);
+    if (gateway)
+      await grant(
+        { tenant, grantee: { kind: 'USER', id: `${tenant}-developer` }, gatewayId: gateway.id, grantedBy: 'demo' },
+        `${tenant}-developer: ${tenant}'s actuators on ${gateway.id}`,
+      );
+  }
+  const partners = apiKeys.filter((key) => key.scopes?.includes(Scope.ACTUATORS_WRITE));
+  const street = sorted
+    .flatMap((gateway) =>
+      gatewayTenants(gateway)
+        .slice(1)
+        .map((tenant) => ({ gateway, tenant })),
+    )
+    .find(({ gateway, tenant }) => actuatorNodes(gateway, tenant, 'light').length > 0);
+  if (street)
+    for (const key of partners)
+      await grant(
+        { tenant: street.tenant, grantee: { kind: 'API_KEY', id: key.id }, gatewayId: street.gateway.id, kind: 'LIGHT', grantedBy: 'demo' },
+        `API key ${key.id}: ${street.tenant}'s street lights on ${street.gateway.id}`,
+      );
+  return given.length ? `Demo grants (commanding needs one): ${given.join('; ')}` : undefined;
 }
 
 /** The ports `npm start` uses: the router on 4000, subgraphs on 4001-4004 (as in schema/supergraph.graphql). */

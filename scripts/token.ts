@@ -1,15 +1,16 @@
 /**
  * `npm run token -- --tenant pisek-city --scopes devices:read,telemetry:read [--expires 12h]`
  * prints a development JWT (HS256 with JWT_SECRET, or the development secret `npm start` uses).
- * `--admin` mints an operator token (every tenant); `--api-key <id> [--name ...] [--per-minute N]`
- * issues a partner API key instead: the key on stdout, the record to add to API_KEYS on stderr.
+ * `--admin` mints an operator token (every tenant); `--api-key <id> [--name ...] [--per-minute N]
+ * [--scopes actuators:write]` issues a partner API key instead (open data, and with `actuators:write`
+ * the actuators tenants grant it): the key on stdout, the record to add to API_KEYS on stderr.
  */
 import { parseArgs } from 'node:util';
-import { allScopes, DEVELOPMENT_SECRET, isScope, issueApiKey, mintToken, Scope } from '#auth';
+import { allScopes, apiKeyScopes, DEVELOPMENT_SECRET, isScope, issueApiKey, mintToken, Scope } from '#auth';
 
 const usage = `usage: npm run token -- --tenant <tenant> [--scopes ${allScopes.filter((s) => s !== 'admin').join(',')}] [--expires 12h]
        npm run token -- --admin [--expires 1h]
-       npm run token -- --api-key <id> [--name <partner>] [--per-minute 600]`;
+       npm run token -- --api-key <id> [--name <partner>] [--per-minute 600] [--scopes ${Scope.ACTUATORS_WRITE}]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -30,7 +31,13 @@ async function main(): Promise<void> {
     const perMinute = Number(values['per-minute']);
     if (!Number.isInteger(perMinute) || perMinute < 1)
       throw new Error(`--per-minute must be a positive integer, got "${values['per-minute']}"`);
-    const { key, record } = issueApiKey(values['api-key'], values.name ?? values['api-key'], perMinute);
+    const scopes = (values.scopes ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const unknown = scopes.filter((s) => !isScope(s));
+    if (unknown.length) throw new Error(`unknown scopes: ${unknown.join(', ')}; an API key may have: ${apiKeyScopes.join(', ')}`);
+    const { key, record } = issueApiKey(values['api-key'], values.name ?? values['api-key'], perMinute, scopes.filter(isScope));
     console.error(`Add this record to API_KEYS (or the API_KEYS_FILE array); the key is not stored anywhere:\n${JSON.stringify(record)}`);
     return void console.log(key);
   }

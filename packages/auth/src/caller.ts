@@ -24,12 +24,13 @@ export function isScope(value: string): value is Scope {
 /**
  * Who is calling, as the router established it and the subgraphs read it:
  * - `user`: a JWT's subject, of one tenant (or of none, as an operator with `admin`);
- * - `apiKey`: a partner's API key, open data only, with its own quota;
+ * - `apiKey`: a partner's API key, of no tenant: open data, and the actuators tenants granted it
+ *   when it has `actuators:write`; with its own quota;
  * - `anonymous`: no credentials, open data only.
  */
 export interface Caller {
   kind: 'user' | 'apiKey' | 'anonymous';
-  /** The token's `sub`, the API key's id, or `anonymous`. */
+  /** The token's `sub`, the API key's id (whom grants name), or `anonymous`. */
   subject: string;
   /** The tenant whose things the caller sees; null for operators and open-data callers. */
   tenant: string | null;

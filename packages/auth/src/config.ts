@@ -34,7 +34,7 @@ export function subgraphTrustFromEnv(env: Env): { secret: string } {
 /**
  * Reads the router's identity settings: JWT_JWKS_URL (RS256/ES256, with JWT_ISSUER and JWT_AUDIENCE) or
  * JWT_SECRET (HS256); SUBGRAPH_SECRET; API_KEYS_FILE or API_KEYS (a JSON array of
- * `{id, name, sha256, requestsPerMinute}`). Outside production the secrets default to
+ * `{id, name, sha256, requestsPerMinute, scopes?}`, scopes of `apiKeyScopes` only). Outside production the secrets default to
  * development ones; in production each must be set, or this throws naming it.
  */
 export async function authSettingsFromEnv(env: Env): Promise<AuthSettings> {

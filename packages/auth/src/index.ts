@@ -32,5 +32,5 @@ export {
   type TokenVerifierOptions,
   type MintOptions,
 } from './tokens.ts';
-export { ApiKeys, ApiKeyError, apiKeyCaller, issueApiKey, parseApiKeys, type ApiKeyRecord } from './api-keys.ts';
+export { ApiKeys, ApiKeyError, apiKeyCaller, apiKeyScopes, issueApiKey, parseApiKeys, type ApiKeyRecord } from './api-keys.ts';
 export { authSettingsFromEnv, subgraphTrustFromEnv, DEVELOPMENT_SUBGRAPH_SECRET, type AuthSettings } from './config.ts';

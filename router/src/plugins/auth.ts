@@ -21,7 +21,11 @@ import type { SubgraphEndpoint } from '../subgraphEndpoints.ts';
 export interface RouterAuthOptions {
   /** Checks `Authorization: Bearer` JWTs. */
   verifyToken: TokenVerifier;
-  /** Partner API keys (`x-api-key`), open data only. */
+  /**
+   * Partner API keys (`x-api-key`): open data, and the key's own scopes (`actuators:write`). The
+   * router refuses no operation for being a key's (mutations included): the subgraphs decide what
+   * a key may do, and the key's quota (`RATE_LIMIT_API_KEY_PER_MINUTE` or its `requestsPerMinute`) still applies.
+   */
   apiKeys?: ApiKeys;
   /** The secret shared with the subgraphs: every subgraph request carries the caller signed with it. */
   subgraphSecret: string;
