@@ -100,6 +100,34 @@ export function apiEndpoint() {
 }
 
 /**
+ * @typedef {{ message: string, path?: ReadonlyArray<string | number>, extensions?: Record<string, any> }} ApiError
+ */
+
+/**
+ * POSTs one operation and returns the response's `data` and `errors` as they are: for a mutation,
+ * whose caller shows a refusal (`FORBIDDEN`, `RATE_LIMITED`) by its code. Throws only when no
+ * GraphQL response came (the network, a proxy's error page).
+ * @param {string} url
+ * @param {string} query
+ * @param {Record<string, unknown>} [variables]
+ * @returns {Promise<{ data: any, errors: ApiError[], status: number }>}
+ */
+export async function graphqlResponse(url, query, variables) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentials() },
+    body: JSON.stringify({ query, variables }),
+  });
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new Error(`HTTP ${response.status}: not a GraphQL response`);
+  }
+  return { data: body?.data ?? null, errors: Array.isArray(body?.errors) ? body.errors : [], status: response.status };
+}
+
+/**
  * POSTs one operation; throws when there is no data at all. Partial errors are logged and the
  * data is returned.
  * @param {string} url
@@ -108,15 +136,10 @@ export function apiEndpoint() {
  * @returns {Promise<any>}
  */
 export async function graphql(url, query, variables) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...credentials() },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors?.length) console.warn('GraphQL errors', body.errors);
-  if (!body.data) throw new Error(body.errors?.[0]?.message ?? `HTTP ${response.status}`);
-  return body.data;
+  const { data, errors, status } = await graphqlResponse(url, query, variables);
+  if (errors.length) console.warn('GraphQL errors', errors);
+  if (!data) throw new Error(errors[0]?.message ?? `HTTP ${status}`);
+  return data;
 }
 
 /**
@@ -149,14 +172,8 @@ export function liveClient(url, onState) {
 }
 
 /**
- * Keeps one `readings` subscription going for as long as the page lives, and loses nothing:
- * each event's `cursor` is written into the subscription's variables, which graphql-ws sends
- * again as they are when it re-subscribes after a reconnect, so the stream resumes right behind
- * the last reading received (`after`). When the server ends the subscription (an error, a slow
- * consumer) or the client gives up (its retries spent, e.g. the router down for minutes: a
- * dashboard on a wall keeps going) it is started again the same way; a cursor too old for the live bus
- * (`CURSOR_EXPIRED`) calls `onGap`, whose caller reads the gap from history, and the stream
- * restarts from now.
+ * Keeps one `readings` subscription going for as long as the page lives, and loses nothing (see
+ * `resumableSubscription`).
  * @param {import('graphql-ws').Client} client
  * @param {string} query a subscription with an `$after: String` variable and a `readings` field
  * @param {Record<string, unknown>} variables
@@ -164,16 +181,37 @@ export function liveClient(url, onState) {
  * @returns {() => void} stops the subscription
  */
 export function resumableReadings(client, query, variables, { onReading, onGap }) {
+  return resumableSubscription(client, query, variables, 'readings', { onEvent: onReading, onGap });
+}
+
+/**
+ * Keeps one subscription whose events carry a `cursor` (`readings`, `actuatorEvents`) going for
+ * as long as the page lives, and loses nothing: each event's `cursor` is written into the
+ * subscription's variables, which graphql-ws sends again as they are when it re-subscribes after
+ * a reconnect, so the stream resumes right behind the last event received (`after`). When the
+ * server ends the subscription (an error, a slow consumer) or the client gives up (its retries
+ * spent, e.g. the router down for minutes: a dashboard on a wall keeps going) it is started again
+ * the same way; a cursor too old for the live bus (`CURSOR_EXPIRED`) calls `onGap`, whose caller
+ * reads the gap from history (or the current state), and the stream restarts from now.
+ * @template {{ cursor?: string | null }} T
+ * @param {import('graphql-ws').Client} client
+ * @param {string} query a subscription with an `$after: String` variable and a field named `field`
+ * @param {Record<string, unknown>} variables
+ * @param {string} field
+ * @param {{ onEvent: (event: T) => void, onGap?: () => void }} handlers
+ * @returns {() => void} stops the subscription
+ */
+export function resumableSubscription(client, query, variables, field, { onEvent, onGap }) {
   const payload = { query, variables: { ...variables, after: /** @type {string | null} */ (null) } };
   let stopped = false;
   let dispose = () => {};
   let restartTimer = 0;
-  const restart = (delayMs) => {
+  const restart = (/** @type {number} */ delayMs) => {
     if (stopped) return;
     clearTimeout(restartTimer);
     restartTimer = setTimeout(start, delayMs);
   };
-  /** @param {ReadonlyArray<{ message: string, extensions?: Record<string, any> }>} errors */
+  /** @param {ReadonlyArray<ApiError>} errors */
   const onErrors = (errors) => {
     for (const error of errors) {
       const code = error.extensions?.code;
@@ -186,13 +224,15 @@ export function resumableReadings(client, query, variables, { onReading, onGap }
     }
   };
   function start() {
+    if (stopped) return;
     dispose = client.subscribe(payload, {
       next: (result) => {
+        if (stopped) return;
         if (result.errors?.length) onErrors(/** @type {any} */ (result.errors));
-        const reading = /** @type {Reading | undefined} */ (result.data?.readings);
-        if (!reading) return;
-        if (reading.cursor) payload.variables.after = reading.cursor;
-        onReading(reading);
+        const event = /** @type {T | undefined} */ (result.data?.[field]);
+        if (!event) return;
+        if (event.cursor) payload.variables.after = event.cursor;
+        onEvent(event);
       },
       error: (error) => {
         if (Array.isArray(error)) onErrors(error);

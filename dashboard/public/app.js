@@ -1,9 +1,10 @@
-// The live city dashboard: rooms and IQRF mesh of a gateway the caller chooses among its own,
-// traffic at Kollarova x Zizkova, parking, gateway status, from the GraphQL API only. What the
-// caller may not read (an anonymous caller or a partner's API key: everything but open data) is
-// not asked for and its panels are not shown. `?api=<url>` names the endpoint (on this origin or
+// The live city dashboard: rooms, actuators and IQRF mesh of a gateway the caller chooses among
+// its own (actuators switched by callers allowed to), traffic at Kollarova x Zizkova, parking,
+// gateway status, from the GraphQL API only. What the caller may not read (an anonymous caller or
+// a partner's API key: everything but open data) is not asked for and its panels are not shown. `?api=<url>` names the endpoint (on this origin or
 // one of DASHBOARD_API_ORIGINS; default /graphql of this origin), `?gateway=<id>` the gateway
 // shown first (default: the caller's first), `?intersection=<name>` the crossing.
+import { showActuators } from './actuators.js';
 import { apiEndpoint, callerView, graphql, liveClient, resumableReadings } from './api.js';
 import { BucketChart } from './charts.js';
 import { $, render } from './dom.js';
@@ -23,6 +24,8 @@ const day = 24 * 3600_000;
 const tenMinutes = 600_000;
 const seesGateways = caller.may('devices:read');
 const seesRooms = seesGateways && caller.may('telemetry:read');
+// A partner's API key or a user who may command actuators but not read gateways: those granted to it, if any.
+const seesGrantedActuators = !seesGateways && (caller.kind === 'apiKey' || (caller.kind === 'user' && caller.may('actuators:write')));
 
 /**
  * What the page has received, for people (the header) and for tests: the count, and each
@@ -52,7 +55,7 @@ function showProblem(/** @type {unknown} */ error) {
 // Panels this caller may not read are left out, not shown as errors.
 $('caller').textContent = caller.label;
 $('rooms-panel').hidden = !seesRooms;
-for (const id of ['gateways-panel', 'mesh-panel']) $(id).hidden = !seesGateways;
+for (const id of ['gateways-panel', 'actuators-panel', 'mesh-panel']) $(id).hidden = !seesGateways;
 $('gateway-title').hidden = !seesGateways;
 $('open-data-note').hidden = seesGateways;
 if (caller.kind === 'apiKey') $('open-data-note').textContent = 'Open data only (a partner API key reads open data): traffic and parking.';
@@ -220,6 +223,8 @@ async function startCity() {
 
 /** @type {ReturnType<typeof showRooms> | null} */
 let rooms = null;
+/** @type {ReturnType<typeof showActuators> | null} */
+let actuators = null;
 /** @type {BucketChart | undefined} */
 let traffic;
 /** @type {string | null} */
@@ -247,6 +252,7 @@ function showGateway(/** @type {string} */ id) {
   const gateway = gatewaysById.get(id);
   $('gateway-title').textContent = gateway ? `${gateway.name} (${gateway.id})` : id;
   $('mesh-gateway').textContent = id;
+  $('actuators-gateway').textContent = id;
   const url = new URL(location.href);
   url.searchParams.set('gateway', id);
   history.replaceState(null, '', url);
@@ -257,6 +263,9 @@ function showGateway(/** @type {string} */ id) {
     rooms = shown;
     shown.ready.catch(showProblem);
   }
+  actuators?.stop();
+  actuators = showActuators({ api, client, gatewayId: id });
+  actuators.ready.catch(showProblem);
   showMesh(id).catch(showProblem);
 }
 
@@ -335,5 +344,15 @@ async function startGateways() {
   setInterval(() => refreshGateways().catch((error) => console.warn('gateways', error)), 15_000);
 }
 
+/** The actuators granted to a caller who reads no gateways, shown when there are some. */
+async function startGrantedActuators() {
+  $('actuators-heading').textContent = 'Actuators granted to you';
+  actuators = showActuators({ api, client, gatewayId: null });
+  if (!(await actuators.ready)) return;
+  $('actuators-panel').hidden = false;
+  $('open-data-note').textContent = 'Open data (traffic and parking), and the actuators granted to you.';
+}
+
 startCity().catch(showProblem);
 if (seesGateways) startGateways().catch(showProblem);
+else if (seesGrantedActuators) startGrantedActuators().catch(showProblem);

@@ -35,6 +35,17 @@ export function roomLabel(/** @type {string} */ room) {
   return /\broom\b/i.test(room) ? room : `room ${room}`;
 }
 
+/** Where a node is, as a heading: `room 301` for a bare number, a street or `school room 2` as it is. */
+export function placeLabel(/** @type {string} */ place) {
+  return /^\d+$/.test(place) ? `room ${place}` : place;
+}
+
+/** `14:03:07` for a time of today, `3 May, 14:03:07` for an older one. */
+export function when(/** @type {string | number | Date} */ time) {
+  const date = new Date(time);
+  return date.toDateString() === new Date().toDateString() ? timeOfDay(date) : dayAndTime(date);
+}
+
 /** Each room quantity written with the unit and the precision its sensors have. */
 export const quantityFormats = {
   CO2: (/** @type {number} */ v) => `${Math.round(v)} ppm`,
