@@ -24,6 +24,7 @@ import { telemetryOptionsFromEnv, telemetryServices } from '#telemetry';
 import { dashboardHandler, dashboardOptionsFromEnv } from '../dashboard/handler.ts';
 import { routerHardeningFromEnv } from '../router/src/hardening.ts';
 import type { PlatformConfig } from './platform.ts';
+import { actuatorRateLimitFromEnv } from '../subgraphs/devices/src/index.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -64,6 +65,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     heartbeatIntervalMs: durationFromEnv(env, 'HEARTBEAT_INTERVAL', '10s'),
     hardening: await routerHardeningFromEnv(env),
     auth: { tokens: auth.tokens, apiKeys: auth.apiKeys, subgraphSecret: env.optional('SUBGRAPH_SECRET') },
+    actuatorCommandLimit: actuatorRateLimitFromEnv(env),
   };
 }
 
@@ -151,7 +153,7 @@ async function developmentCredentials(auth: AuthSettings, tenants: readonly stri
       tenants.map(async (tenant) => ({ tenant, token: await mintToken({ tenant, scopes: tenantScopes, secret }) })),
     ),
     operator: await mintToken({ scopes: [Scope.ADMIN], secret }),
-    apiKey: auth.apiKeys.length ? undefined : issueApiKey('demo-partner', 'Demo partner (this run only)', 600),
+    apiKey: auth.apiKeys.length ? undefined : issueApiKey('demo-partner', 'Demo partner (this run only)', 600, [Scope.ACTUATORS_WRITE]),
   };
 }
 
@@ -208,9 +210,10 @@ runService('platform', async (env, logger) => {
             `  operator (admin, every tenant)      Authorization: Bearer ${credentials.operator}`,
             ...(credentials.apiKey
               ? [
-                  `  partner API key (open data)         x-api-key: ${credentials.apiKey.key} (its dashboard: ${base}/#key=${credentials.apiKey.key})`,
+                  `  partner API key (open data, lights) x-api-key: ${credentials.apiKey.key} (its dashboard: ${base}/#key=${credentials.apiKey.key})`,
                 ]
               : []),
+            ...(platform.demoGrants ? [`  actuator grants                     ${platform.demoGrants}`] : []),
           ]
         : []),
       'Ctrl-C stops it.',

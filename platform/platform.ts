@@ -51,7 +51,7 @@ import {
   type RunningRouter,
 } from '../router/src/index.ts';
 import { wireDevices } from '../subgraphs/devices/src/index.ts';
-import type { ActuatorRateLimitSettings } from '../subgraphs/devices/src/sources/actuator-rate-limit.ts';
+import type { ActuatorRateLimitSettings } from '../subgraphs/devices/src/index.ts';
 import { wireInfrastructure } from '../subgraphs/infrastructure/src/index.ts';
 import { wireOpendata } from '../subgraphs/opendata/src/index.ts';
 import { wireTelemetry } from '../subgraphs/telemetry/src/index.ts';

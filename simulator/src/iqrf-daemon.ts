@@ -96,6 +96,12 @@ export class IqrfDaemonSimulator {
   private readonly changed = new Set<string>();
   /** The nodes' relays and lights. */
   private readonly actuators = new ActuatorBank();
+  /** `<gatewayId>:<address>` of nodes whose next actuator commands are carried out with their answers lost: how many more. */
+  private readonly lostAnswers = new Map<string, number>();
+  /** Actuator commands (not reads) each node received, by `<gatewayId>:<address>`. */
+  private readonly commandCounts = new Map<string, number>();
+  /** How far the simulated clock is ahead of `now` (`advanceClock`). */
+  private clockOffsetMs = 0;
   private started = false;
   private readonly onMessage = (topic: string, payload: Buffer) => {
     const gatewayId = gatewayFromTopic(this.topics.requests, topic);
@@ -107,7 +113,8 @@ export class IqrfDaemonSimulator {
   constructor(private readonly options: IqrfDaemonSimulatorOptions) {
     this.random = seededRandom(options.scenario.seed ^ 0x1f2e3d);
     this.topics = options.topics ?? defaultTopics;
-    this.now = options.now ?? (() => new Date());
+    const now = options.now ?? (() => new Date());
+    this.now = () => new Date(now().getTime() + this.clockOffsetMs);
     for (const gateway of options.scenario.gateways) this.gateways.set(gateway.id, newGateway(gateway));
     for (const lot of options.scenario.parkingLots) this.capacities.set(`${lot.gatewayId}:${lot.counterAddress}`, lot.capacity);
   }
@@ -192,6 +199,27 @@ export class IqrfDaemonSimulator {
     const key = `${id}:${address}`;
     if (answers) this.deadNodes.delete(key);
     else this.deadNodes.add(key);
+  }
+
+  /**
+   * The node's next `count` actuator commands are carried out, but their answers are lost on the
+   * way back: the daemon answers its DPA timeout (status -1), as for a node that did not answer.
+   */
+  loseCommandAnswers(id: string, address: number, count: number): void {
+    this.lostAnswers.set(`${id}:${address}`, count);
+  }
+
+  /** How many actuator commands (not reads: an empty `binOuts`, power 127) a node has received. */
+  commandsReceived(id: string, address: number): number {
+    return this.commandCounts.get(`${id}:${address}`) ?? 0;
+  }
+
+  /**
+   * Moves the simulated clock forward (sensor signals, timed outputs, a room's airing): tests see
+   * a time of day or a quarter of an hour of ventilation without waiting for it.
+   */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
   }
 
   /** The states of a node's binary outputs now, in index order (empty for a node without). */
@@ -470,15 +498,24 @@ export class IqrfDaemonSimulator {
   private actuate(gateway: SimulatedGateway, mType: ActuatorMType, msgId: string, address: number, param: Record<string, unknown>): void {
     const node = gateway.nodes.get(address);
     if (!node) return this.reply(gateway, mType, msgId, { nAdr: address }, 1003, 'ERROR_NADR');
+    const key = `${gateway.spec.id}:${address}`;
+    // A silent node gives the DPA timeout, whatever it was asked: its refusals come from the node too.
+    if (this.deadNodes.has(key)) return this.reply(gateway, mType, msgId, { nAdr: address }, -1, 'ERROR_TIMEOUT');
     const binary = mType === MType.BINARY_OUTPUT_ENUMERATE || mType === MType.BINARY_OUTPUT_SET;
     const count = (binary ? node.binaryOutputs : node.lights)?.length ?? 0;
     // A node without the standard's peripheral refuses it, as DPA does.
     if (count === 0) return this.reply(gateway, mType, msgId, { nAdr: address }, 3, 'ERROR_PNUM');
-    let applies = !this.deadNodes.has(`${gateway.spec.id}:${address}`);
-    let answers = applies;
+    let applies = true;
+    let answers = true;
+    const isCommand = isActuatorCommand(mType, param);
+    if (isCommand) this.commandCounts.set(key, (this.commandCounts.get(key) ?? 0) + 1);
+    const lost = this.lostAnswers.get(key) ?? 0;
     const lossRate = this.options.lossRate ?? 0;
-    // Drawn only with a loss rate, so that commands leave the sensors' random sequence alone by default.
-    if (answers && lossRate > 0 && this.random() < lossRate) {
+    if (isCommand && lost > 0) {
+      this.lostAnswers.set(key, lost - 1);
+      answers = false;
+    } else if (lossRate > 0 && this.random() < lossRate) {
+      // Drawn only with a loss rate, so that commands leave the sensors' random sequence alone by default.
       answers = false;
       applies = this.random() < 0.5;
     }
@@ -581,6 +618,14 @@ const lightOperations: { readonly [M in LightPowerMType]: LightOperation } = {
   [MType.LIGHT_INCREMENT_POWER]: 'increment',
   [MType.LIGHT_DECREMENT_POWER]: 'decrement',
 };
+
+/** Whether a Binary Output or Light request changes anything (an empty `binOuts` or power 127 only reports). */
+function isActuatorCommand(mType: ActuatorMType, param: Record<string, unknown>): boolean {
+  if (mType === MType.BINARY_OUTPUT_SET) return Array.isArray(param.binOuts) && param.binOuts.length > 0;
+  if (mType === MType.BINARY_OUTPUT_ENUMERATE || mType === MType.LIGHT_ENUMERATE) return false;
+  const lights = Array.isArray(param.lights) ? (param.lights as Array<{ power?: unknown }>) : [];
+  return mType !== MType.LIGHT_SET_POWER ? lights.length > 0 : lights.some((light) => light.power !== 127);
+}
 
 function newGateway(spec: ScenarioGateway): SimulatedGateway {
   return { spec, nodes: new Map(spec.nodes.map((n) => [n.address, { ...n }])), lastRead: new Map() };

@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { startEmbeddedBroker, type EmbeddedBroker } from '#broker';
 import { IqrfClient, MeshCatalog } from '#iqrf';
 import { silentLogger } from '#log';
-import { FileGatewayRegistry, type GatewayRecord } from '#registry';
+import { FileGatewayRegistry, parseMeshSnapshot, type GatewayRecord } from '#registry';
 import { buildScenario, scenarioRegistry, type IqrfDaemonSimulator } from '#simulator';
 import { accountMaker, connectAs, startDaemons } from '../support/mqtt.ts';
 
@@ -49,6 +49,27 @@ describe('MeshCatalog', () => {
     for (const gateway of scenarioRegistry(scenario)) await registry.add(gateway);
     catalog = newCatalog();
     sent.length = 0;
+  });
+
+  it("enumerates each node's binary outputs and lights (none without the peripheral), and keeps a silent node's", async () => {
+    const austin = await catalog.mesh(record('austin-gw01'));
+    expect(austin.actuators?.[21]).toEqual({ binaryOutputs: 2, lights: 0 });
+    // Routers have neither peripheral: the daemon refuses both (ERROR_PNUM), which counts none.
+    expect(austin.actuators?.[1]).toEqual({ binaryOutputs: 0, lights: 0 });
+    const pisek = await catalog.mesh(record('pisek-gw001'));
+    expect(pisek.actuators?.[1]).toEqual({ binaryOutputs: 0, lights: 2 });
+
+    daemons.setNodeAnswers('austin-gw01', 21, false);
+    try {
+      catalog.invalidate('austin-gw01');
+      const after = await catalog.mesh(record('austin-gw01'));
+      expect(after.actuators?.[21]).toEqual({ binaryOutputs: 2, lights: 0 });
+    } finally {
+      daemons.setNodeAnswers('austin-gw01', 21, true);
+    }
+    // A snapshot kept before actuators were enumerated is still read back.
+    expect(parseMeshSnapshot({ ...austin, actuators: undefined })).toBeDefined();
+    expect(parseMeshSnapshot({ ...austin, actuators: { 21: { binaryOutputs: -1, lights: 0 } } })).toBeUndefined();
   });
 
   it('keeps the sensors of a node that does not answer, and the mesh LIVE, without asking again on every read', async () => {

@@ -1,9 +1,9 @@
 import type { Logger } from '#log';
 import { MType } from './api.ts';
-import type { IqrfClient } from './client.ts';
+import { IqrfStatusError, type IqrfClient } from './client.ts';
 import { GatewayBreakers, type GatewayBreakerOptions } from './gateway-breakers.ts';
 import { GatewayUnavailableError } from './gateway-unavailable-error.ts';
-import { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore } from './mesh-snapshot.ts';
+import { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore, type NodeActuators } from './mesh-snapshot.ts';
 import type { EnumeratedSensor } from './messages.ts';
 import { RefreshingMap } from './refreshing-map.ts';
 
@@ -42,7 +42,7 @@ export interface ObservedMesh extends MeshSnapshot {
 const REGISTRY_RECHECK_MS = 5_000;
 
 /**
- * What each gateway's IQRF daemon says about its mesh (topology, bonded nodes, the sensors of
+ * What each gateway's IQRF daemon says about its mesh (topology, bonded nodes, the sensors and actuators of
  * each node), fetched as one snapshot: enumerating a mesh costs radio time, and both the API and
  * the collector need it. Snapshots are kept in the registry (surviving restarts, shared by every
  * process) and refetched in the background once older than `ttlMs`: a read waits on a daemon only
@@ -220,14 +220,19 @@ export class MeshCatalog {
       this.iqrf.request(gatewayId, MType.BONDED_DEVICES, { nAdr: 0, param: {} }, options).then((data) => data.rsp.result.bondedDevices),
     ]);
     // Every node is waited for (none keeps the daemon busy after the fetch ended), and one that
-    // does not answer (a flat battery) keeps the sensors it had.
-    const enumerated = await Promise.allSettled(
-      bonded.map(async (address) => {
-        const data = await this.iqrf.request(gatewayId, MType.SENSOR_ENUMERATE, { nAdr: address, param: {} }, options);
-        return data.rsp.result.sensors;
+    // does not answer (a flat battery) keeps the sensors and actuators it had. A node's three
+    // enumerations go out together: one round trip per node, nodes in parallel.
+    const enumerated = await Promise.all(
+      bonded.map((address) => {
+        const node = { nAdr: address, param: {} };
+        return Promise.all([
+          settle(this.iqrf.request(gatewayId, MType.SENSOR_ENUMERATE, node, options).then((data) => data.rsp.result.sensors)),
+          settle(peripheralCount(this.iqrf.request(gatewayId, MType.BINARY_OUTPUT_ENUMERATE, node, options), (r) => r.binOuts)),
+          settle(peripheralCount(this.iqrf.request(gatewayId, MType.LIGHT_ENUMERATE, node, options), (r) => r.lights)),
+        ]);
       }),
     );
-    const failed = enumerated.flatMap((result, i) =>
+    const failed = enumerated.flatMap(([result], i) =>
       result.status === 'rejected' ? [{ address: bonded[i]!, reason: result.reason as Error }] : [],
     );
     if (failed.length && failed.length === bonded.length) throw failed[0]!.reason;
@@ -237,10 +242,42 @@ export class MeshCatalog {
         'mesh nodes did not enumerate; their sensors are as last known',
       );
     const sensors: Record<number, EnumeratedSensor[]> = {};
-    enumerated.forEach((result, i) => {
+    const actuators: Record<number, NodeActuators> = {};
+    enumerated.forEach(([sensorResult, outputs, lights], i) => {
       const address = bonded[i]!;
-      sensors[address] = result.status === 'fulfilled' ? result.value : (previous?.sensors[address] ?? []);
+      sensors[address] = sensorResult.status === 'fulfilled' ? sensorResult.value : (previous?.sensors[address] ?? []);
+      const known = previous?.actuators?.[address];
+      if (outputs.status === 'fulfilled' && lights.status === 'fulfilled')
+        actuators[address] = { binaryOutputs: outputs.value, lights: lights.value };
+      else if (known || outputs.status === 'fulfilled' || lights.status === 'fulfilled')
+        // One of the two failed: what is known of it stays (nothing known counts none for now).
+        actuators[address] = {
+          binaryOutputs: outputs.status === 'fulfilled' ? outputs.value : (known?.binaryOutputs ?? 0),
+          lights: lights.status === 'fulfilled' ? lights.value : (known?.lights ?? 0),
+        };
     });
-    return { incarnation: incarnationOf(gateway), topology, bonded, sensors, observedAt };
+    return { incarnation: incarnationOf(gateway), topology, bonded, sensors, actuators, observedAt };
   }
+}
+
+/** DPA's status for a request to a peripheral the node does not implement. */
+const ERROR_PNUM = 3;
+
+/** How many outputs or lights a node's peripheral has: 0 when the node refuses it as not implemented (ERROR_PNUM). */
+function peripheralCount<R>(answer: Promise<{ rsp: { result: R } }>, count: (result: R) => number): Promise<number> {
+  return answer.then(
+    (data) => count(data.rsp.result),
+    (error: unknown) => {
+      if (error instanceof IqrfStatusError && error.status === ERROR_PNUM) return 0;
+      throw error;
+    },
+  );
+}
+
+/** `Promise.allSettled` of one promise. */
+function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 }

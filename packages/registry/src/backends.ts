@@ -1,4 +1,6 @@
 import type { Logger } from '#log';
+import { MemoryActuatorLog, RedisActuatorLog, type ActuatorLog } from './actuator-log.ts';
+import { FileActuatorGrantStore, grantsFileOf, RedisActuatorGrantStore, type ActuatorGrantStore } from './actuator-grants.ts';
 import { FileGatewayRegistry } from './file-registry.ts';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency-store.ts';
 import { RedisGatewayRegistry } from './redis-registry.ts';
@@ -32,4 +34,21 @@ export function openIdempotencyStore(options: RegistryOptions, logger: Logger): 
   return options.redisUrl
     ? new RedisIdempotencyStore({ url: options.redisUrl, logger: logger.child({ component: 'idempotency' }) })
     : new MemoryIdempotencyStore();
+}
+
+/**
+ * Tenants' grants on their actuators: Redis when named (every API instance sees a revocation at
+ * once), else a JSON file beside the registry file (`registry.grants.json`), in memory without one.
+ */
+export async function openActuatorGrants(options: RegistryOptions, logger: Logger): Promise<ActuatorGrantStore> {
+  return options.redisUrl
+    ? new RedisActuatorGrantStore({ url: options.redisUrl, logger: logger.child({ component: 'actuator-grants' }) })
+    : FileActuatorGrantStore.open(options.registryFile && grantsFileOf(options.registryFile));
+}
+
+/** Actuators' audit trails, states and events: Redis when named (shared by every API instance, kept across restarts), memory otherwise. */
+export function openActuatorLog(options: RegistryOptions, logger: Logger): ActuatorLog {
+  return options.redisUrl
+    ? new RedisActuatorLog({ url: options.redisUrl, logger: logger.child({ component: 'actuator-log' }) })
+    : new MemoryActuatorLog();
 }

@@ -31,6 +31,8 @@ export {
   type IdempotencyStoreOptions,
 } from './idempotency-store.ts';
 export { openGatewayRegistry, openIdempotencyStore, registryOptionsFromEnv, type RegistryOptions } from './backends.ts';
+export { openActuatorLog } from './backends.ts';
+export { openActuatorGrants } from './backends.ts';
 export type {
   ActuatorCommandOutcome,
   ActuatorStateStatus,
@@ -41,3 +43,24 @@ export type {
   ActuatorLogEntry,
 } from './actuator-log.ts';
 export type { Grantee, ActuatorSelection, ActuatorGrantRecord } from './actuator-grants.ts';
+export {
+  FileActuatorGrantStore,
+  RedisActuatorGrantStore,
+  grantCovers,
+  grantsFileOf,
+  selectionMatches,
+  type ActuatorGrantStore,
+  type NewActuatorGrant,
+  type RedisActuatorGrantStoreOptions,
+} from './actuator-grants.ts';
+export {
+  MemoryActuatorLog,
+  RedisActuatorLog,
+  compareLogPositions,
+  isLogPosition,
+  type ActuatorLog,
+  type ActuatorLogListener,
+  type ActuatorLogOptions,
+  type AuditPage,
+  type RedisActuatorLogOptions,
+} from './actuator-log.ts';

@@ -1,4 +1,4 @@
-import type { MeshSnapshot, Quantity } from '#iqrf';
+import type { MeshSnapshot, NodeActuators, Quantity } from '#iqrf';
 
 // The mesh snapshot is the IQRF package's (its `MeshCatalog` makes them); the registry keeps them.
 export { incarnationOf, type MeshSnapshot } from '#iqrf';
@@ -84,6 +84,24 @@ export function parseMeshSnapshot(value: unknown): MeshSnapshot | undefined {
     candidate.bonded.every((address) => Number.isInteger(address)) &&
     typeof candidate.sensors === 'object' &&
     candidate.sensors !== null &&
-    Object.values(candidate.sensors).every(Array.isArray);
+    Object.values(candidate.sensors).every(Array.isArray) &&
+    // Snapshots kept before actuators were enumerated have none: they stay valid.
+    (candidate.actuators === undefined || isActuatorCounts(candidate.actuators));
   return valid ? (candidate as MeshSnapshot) : undefined;
+}
+
+/** Whether `value` is a snapshot's `actuators`: per address, counts of binary outputs and lights. */
+function isActuatorCounts(value: unknown): boolean {
+  const isCount = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.values(value).every(
+      (node: unknown) =>
+        typeof node === 'object' &&
+        node !== null &&
+        isCount((node as NodeActuators).binaryOutputs) &&
+        isCount((node as NodeActuators).lights),
+    )
+  );
 }

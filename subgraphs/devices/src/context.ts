@@ -4,8 +4,11 @@ import type { IqrfClient, MeshCatalog } from '#iqrf';
 import type { Logger } from '#log';
 import type { CollectorPod, GatewayToProvision, Step } from '#cloud';
 import type { GatewayRegistry, IdempotencyStore } from '#registry';
+import type { ActuatorGrantStore } from '#registry';
+import type { ActuatorLog } from '#registry';
 import { createLoaders, type DevicesLoaders } from './loaders.ts';
 import type { GatewayActivation } from './sources/gateway-activation.ts';
+import type { ActuatorRateLimit } from './sources/actuator-rate-limit.ts';
 import type { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 
 /**
@@ -16,6 +19,10 @@ export interface Provisioner {
   provision(gateway: GatewayToProvision, more?: readonly Step[]): Promise<CollectorPod>;
   deployCollector(gateway: GatewayToProvision, more?: readonly Step[]): Promise<CollectorPod>;
   deprovision(gateway: GatewayToProvision, more?: readonly Step[]): Promise<void>;
+  /** Makes `tenant` a guest of a shared gateway: its own collector pod and vRouter interface there (checks it is onboarded). */
+  addTenant(gateway: GatewayToProvision, tenant: string, more?: readonly Step[]): Promise<CollectorPod>;
+  /** Removes a guest tenant's collector pod and vRouter interface from a gateway (parts already gone are skipped). */
+  removeTenant(gateway: GatewayToProvision, tenant: string, more?: readonly Step[]): Promise<void>;
   nodeReady(gatewayId: string): Promise<boolean>;
 }
 
@@ -32,6 +39,12 @@ export interface DevicesSources {
   credentials: GatewayCredentials;
   /** Mutation results by idempotency key: Redis when the platform has one; in memory when absent. */
   idempotency?: IdempotencyStore;
+  /** Actuators' audit trails, last states and events (`actuatorEvents`): Redis when the platform has one, else memory. */
+  actuatorLog: ActuatorLog;
+  /** How long a command (or a state read) waits for the daemon before it is UNCONFIRMED (ACTUATOR_COMMAND_TIMEOUT_MS). */
+  actuatorCommandTimeoutMs: number;
+  /** Tenants' grants of command rights on their actuators: read at every request (a revocation holds at once). */
+  actuatorGrants: ActuatorGrantStore;
 }
 
 /** What the subgraph runs itself, from its sources, for as long as it runs. */
@@ -44,6 +57,8 @@ export interface DevicesServices {
   activation: GatewayActivation;
   /** When the subgraph started (ms since the epoch): gateways not heard yet are unknown, not OFFLINE, for one online window. */
   startedAt: number;
+  /** Commands per actuator (a token bucket each): shared through Redis when the platform has one. */
+  actuatorRateLimit: ActuatorRateLimit;
 }
 
 export interface DevicesContext {

@@ -3,13 +3,17 @@ import { MeshCatalog, onlineWindowMs } from '#iqrf';
 import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import type { Logger } from '#log';
 import { openGatewayRegistry, openIdempotencyStore, type RegistryOptions } from '#registry';
+import { openActuatorGrants } from '#registry';
+import { openActuatorLog } from '#registry';
 import { createDevicesContext, type DevicesContext, type DevicesServices, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { GatewayActivation } from './sources/gateway-activation.ts';
 import { announceMeshChange, followMeshChanges } from './sources/mesh-change.ts';
 import { MeshDiscoveries } from './sources/mesh-discoveries.ts';
+import { openActuatorRateLimit, type ActuatorRateLimitSettings } from './sources/actuator-rate-limit.ts';
 
 export type { DevicesSources, Provisioner } from './context.ts';
+export { actuatorRateLimitFromEnv, type ActuatorRateLimitSettings } from './sources/actuator-rate-limit.ts';
 
 /** The devices subgraph's wiring: `npm run subgraph:devices` and the all-in-one start both pass one. */
 export interface DevicesConfig extends SubgraphStartOptions {
@@ -20,7 +24,11 @@ export interface DevicesConfig extends SubgraphStartOptions {
    * made over the IQRF client, the provisioner absent from `cloud`.
    */
   sources: Pick<DevicesSources, 'iqrf' | 'credentials' | 'openSensorIds' | 'idempotency'> &
-    Partial<Pick<DevicesSources, 'registry' | 'catalog' | 'provisioner'>>;
+    Partial<Pick<DevicesSources, 'registry' | 'catalog' | 'provisioner'>> &
+    /** The grants store absent is opened from `backends` (Redis, else beside the registry file) and closed with the subgraph. */
+    Partial<Pick<DevicesSources, 'actuatorGrants'>> &
+    /** The actuator log absent is opened from `backends` (Redis, else memory) and closed with the subgraph. */
+    Partial<Pick<DevicesSources, 'actuatorLog'>>;
   /** The data center gateways are provisioned in, when no provisioner is given. */
   cloud?: CloudOptions;
   backends?: RegistryOptions;
@@ -31,6 +39,10 @@ export interface DevicesConfig extends SubgraphStartOptions {
   heartbeatIntervalMs?: number;
   /** How long a daemon request of the mesh catalogue waits; the catalogue's default when absent. */
   iqrfTimeoutMs?: number;
+  /** How long an actuator command waits for the daemon's confirmation before it is UNCONFIRMED. Default 5 s. */
+  actuatorCommandTimeoutMs?: number;
+  /** Commands to one actuator at once and then one per interval (ACTUATOR_COMMAND_BURST, ACTUATOR_COMMAND_INTERVAL_MS); 5 and 10 s by default. */
+  actuatorCommandLimit?: ActuatorRateLimitSettings;
 }
 
 /**
@@ -55,6 +67,9 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
         }),
       provisioner: config.sources.provisioner ?? provisionerOf(config.cloud, logger),
       onlineWindowMs: onlineWindow,
+      actuatorGrants: config.sources.actuatorGrants ?? owned.own(await openActuatorGrants(backends, logger)),
+      actuatorLog: config.sources.actuatorLog ?? owned.own(openActuatorLog(backends, logger)),
+      actuatorCommandTimeoutMs: config.actuatorCommandTimeoutMs ?? 5_000,
     };
     const services: DevicesServices = {
       logger,
@@ -72,6 +87,7 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
         logger,
       }),
       startedAt: Date.now(),
+      actuatorRateLimit: owned.own(openActuatorRateLimit(backends.redisUrl, config.actuatorCommandLimit, logger)),
     };
     // Closed with what the wiring opened, also when a later step of the start fails.
     owned.own(services.activation);

@@ -48,6 +48,8 @@ runService('devices', async (env, logger) => {
     backends,
     heartbeatIntervalMs,
     iqrfTimeoutMs,
+    // How long an actuator command waits for the daemon's confirmation before it is UNCONFIRMED.
+    actuatorCommandTimeoutMs: env.int('ACTUATOR_COMMAND_TIMEOUT_MS', 5_000),
   }).catch((error: unknown) => {
     throw explainListenError([listen], error);
   });
