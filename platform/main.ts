@@ -66,6 +66,7 @@ async function readConfig(env: EnvReader, logger: Logger, auth: AuthSettings): P
     hardening: await routerHardeningFromEnv(env),
     auth: { tokens: auth.tokens, apiKeys: auth.apiKeys, subgraphSecret: env.optional('SUBGRAPH_SECRET') },
     actuatorCommandLimit: actuatorRateLimitFromEnv(env),
+    actuatorCommandTimeoutMs: env.int('ACTUATOR_COMMAND_TIMEOUT_MS', 5_000),
   };
 }
 

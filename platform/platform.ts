@@ -136,6 +136,8 @@ export interface PlatformConfig {
   httpHandlers?: readonly HttpHandler[];
   /** Commands to one actuator at once, then one per interval (ACTUATOR_COMMAND_BURST, ACTUATOR_COMMAND_INTERVAL_MS); 5 and 10 s by default. */
   actuatorCommandLimit?: ActuatorRateLimitSettings;
+  /** How long a command to an actuator waits for its daemon's answer before it is UNCONFIRMED (ACTUATOR_COMMAND_TIMEOUT_MS); 5 s by default. */
+  actuatorCommandTimeoutMs?: number;
   /**
    * With the simulated city and no grant recorded yet: grant each tenant's developer (`<tenant>-developer`,
    * the subject of `npm run token` and the printed tokens) its actuators of one gateway, and each
@@ -335,11 +337,12 @@ export async function startPlatform(config: PlatformConfig): Promise<Platform> {
         credentials: gatewayCredentials,
         openSensorIds: publishedSensorIds(openDataCatalog),
       },
-      // What the devices subgraph opens itself (actuator rate limits) is shared through the same Redis.
+      // What the devices subgraph opens itself (actuator log, grants, rate limits) is shared through the same Redis.
       backends,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       iqrfTimeoutMs: config.iqrfTimeoutMs,
       actuatorCommandLimit: config.actuatorCommandLimit,
+      actuatorCommandTimeoutMs: config.actuatorCommandTimeoutMs,
     });
     closers.push(() => started.devices.close());
     started.telemetry = await wireTelemetry({

@@ -6,7 +6,7 @@ import { connectMqtt, IqrfClient } from '#iqrf';
 import { checkStartup, durationFromEnv, explainListenError, redisService, runService, type PortToListen } from '#kit';
 import { loadOpenDataCatalog, openDataCatalogFromEnv, publishedSensorIds } from '#opendata-catalog';
 import { registryOptionsFromEnv } from '#registry';
-import { wireDevices } from './index.ts';
+import { actuatorRateLimitFromEnv, wireDevices } from './index.ts';
 
 const defaultRegistryFile = fileURLToPath(new URL('../../../.data/registry.json', import.meta.url));
 
@@ -50,6 +50,7 @@ runService('devices', async (env, logger) => {
     iqrfTimeoutMs,
     // How long an actuator command waits for the daemon's confirmation before it is UNCONFIRMED.
     actuatorCommandTimeoutMs: env.int('ACTUATOR_COMMAND_TIMEOUT_MS', 5_000),
+    actuatorCommandLimit: actuatorRateLimitFromEnv(env),
   }).catch((error: unknown) => {
     throw explainListenError([listen], error);
   });

@@ -10,7 +10,7 @@ import { createLoaders, requireGateway } from '../loaders.ts';
 import type { ActuatorCommandModel, ActuatorEventModel, ActuatorModel } from '../models.ts';
 import { runMutation } from '../run-mutation.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
-import { canSeeActuator, commandRefusal, commandSubject } from '../sources/actuator-access.ts';
+import { canSeeActuator, commandRefusal, commandSubject, unseenCommandRefusal } from '../sources/actuator-access.ts';
 import { commandActuators, type ActuatorOrder } from '../sources/actuator-commands.ts';
 import { ActuatorEventStream, decodeActuatorCursor, encodeActuatorCursor } from '../sources/actuator-events.ts';
 import { actuatorFromId, actuatorGatewayIds, actuatorNotFound, requireActuator, visibleActuators } from '../sources/actuator-lookup.ts';
@@ -194,8 +194,13 @@ async function requireActuatorForCommand(ctx: DevicesContext, id: string): Promi
   try {
     return await requireActuator(ctx, id);
   } catch (error) {
-    if (error instanceof GraphQLError && error.extensions.code === ErrorCode.NOT_FOUND)
+    if (error instanceof GraphQLError && error.extensions.code === ErrorCode.NOT_FOUND) {
+      // A commander that may not see it (a partner's key, a revoked grant) is told FORBIDDEN, the
+      // same whether it exists or not: nothing is told of another tenant's actuators.
+      const refusal = await unseenCommandRefusal(ctx, id);
+      if (refusal) throw new GraphQLError(refusal.message, { extensions: { code: ErrorCode.FORBIDDEN, actuatorId: id } });
       throw new MutationFailure('NOT_FOUND', error.message, ['input', 'actuatorId']);
+    }
     if (error instanceof GraphQLError && typeof error.extensions.code === 'string')
       throw new MutationFailure(error.extensions.code as UserErrorCode, error.message, ['input', 'actuatorId']);
     throw error;

@@ -85,7 +85,7 @@ async function refusalOf(ctx: DevicesContext, actuator: ActuatorInfo, kind: Actu
       code: 'BAD_USER_INPUT',
       message: `Actuator "${actuator.id}" is a ${actuator.kind}: ${kind === 'LIGHT' ? 'a level is for lights' : 'on/off is for binary outputs'}`,
     };
-  const retryAfterMs = await ctx.services.actuatorRateLimit?.take(actuator.id);
+  const retryAfterMs = await ctx.services.actuatorRateLimit.take(actuator.id);
   if (retryAfterMs !== undefined)
     return {
       code: 'RATE_LIMITED',
