@@ -114,7 +114,8 @@ export class FrcDecoder {
       readings.push({
         sensorId: sensor.id,
         gatewayId,
-        tenant: gateway.tenant,
+        // The node's tenant: on a shared gateway each node's readings are its tenant's series.
+        tenant: sensor.tenant,
         quantity: sensor.quantity,
         ...(sensor.room ? { room: sensor.room } : {}),
         time,

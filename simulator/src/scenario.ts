@@ -76,6 +76,7 @@ export interface ScenarioParkingLot {
 export interface Scenario {
   name: 'demo' | 'pisek';
   seed: number;
+  /** Every tenant of the city, gateway owners and guests with nodes on shared gateways alike (each is onboarded). */
   tenants: string[];
   gateways: ScenarioGateway[];
   intersections: ScenarioIntersection[];
@@ -100,6 +101,10 @@ const parkingCounter: ScenarioSensor[] = [{ type: SensorType.BINARYDATA30, quant
 const roomRelays: ScenarioBinaryOutput[] = [{ name: 'ventilation', ventilates: true }, { name: 'relay 2' }];
 /** The street lights a pole's node dims. */
 const streetLights: ScenarioLight[] = [{ name: 'street light A' }, { name: 'street light B' }];
+/** The parking operator whose car park counters sit on Pisek gateway 1, a city gateway (a shared gateway). */
+export const PARKING_TENANT = 'pisek-parking';
+/** The street-lighting customer whose lights' router nodes sit on city gateways (shared gateways). */
+export const LIGHTS_TENANT = 'pisek-lights';
 
 /**
  * Builds a scenario. `demo` (the default) is the Austin conference mesh plus a slice of Pisek;
@@ -118,7 +123,7 @@ export function buildScenario(name: Scenario['name'] = 'demo', seed = 2016): Sce
   return {
     name,
     seed,
-    tenants: [...new Set(gateways.map((g) => g.tenant))],
+    tenants: [...new Set(gateways.flatMap((g) => [g.tenant, ...g.nodes.flatMap((node) => node.tenant ?? [])]))],
     gateways,
     intersections: [
       {
@@ -182,7 +187,12 @@ function austinGateway(mid: () => string): ScenarioGateway {
   };
 }
 
-/** One Pisek gateway: 10 endpoints behind a couple of routers; gateway 1 holds the crossing and car parks. */
+/**
+ * One Pisek gateway: 10 endpoints behind a couple of routers; gateway 1 holds the crossing and car
+ * parks. Gateways are shared: gateway 1's car park counters are the parking operator's, and the
+ * street-light routers of gateways 2 and 3 (and of every fifth gateway of the full city) the
+ * lighting customer's, while the rooms behind them stay the gateway owner's.
+ */
 function pisekGateway(index: number, random: () => number, mid: () => string): ScenarioGateway {
   const id = `pisek-gw${String(index).padStart(3, '0')}`;
   const nodes: ScenarioNode[] = [];
@@ -206,6 +216,7 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
       name: 'parking Na Nabrezi',
       room: 'Na Nabrezi',
       sensors: parkingCounter,
+      tenant: PARKING_TENANT,
     });
     nodes.push({
       address: 3,
@@ -215,9 +226,11 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
       name: 'parking Zimni stadion',
       room: 'Zimni stadion',
       sensors: parkingCounter,
+      tenant: PARKING_TENANT,
     });
     for (let i = 4; i <= 10; i++) nodes.push(environmentNode(i, i % 2 ? 1 : 2, `school room ${i - 3}`, mid));
   } else {
+    const lightsShared = index <= 3 || index % 5 === 0;
     for (let r = 1; r <= routers; r++)
       // Routers sit on street-light poles: each dims its pole's lights.
       nodes.push({
@@ -228,6 +241,7 @@ function pisekGateway(index: number, random: () => number, mid: () => string): S
         name: `router-${r}`,
         sensors: [],
         lights: streetLights,
+        ...(lightsShared ? { tenant: LIGHTS_TENANT } : {}),
       });
     for (let i = 1; i <= 10; i++) nodes.push(environmentNode(routers + i, 1 + (i % routers), `building ${index} room ${i}`, mid));
   }

@@ -1,11 +1,17 @@
 import { quantityUnit, sensorTypes } from '#iqrf';
-import { sensorId, type GatewayRecord, type NodeMeta } from '#registry';
+import { actuatorKey, sensorId, type GatewayRecord, type NodeMeta } from '#registry';
 import type { DatasetContent, OpenDataCatalog, SeriesRecord } from '#opendata-catalog';
-import type { Scenario } from './scenario.ts';
+import { PARKING_TENANT, type Scenario, type ScenarioNode } from './scenario.ts';
+
+/** The city's tenant: it publishes the crossing's counts and the school rooms. */
+const CITY_TENANT = 'pisek-city';
+/** Who each publishing tenant is to a reader of the catalogue (DCAT `dct:publisher`). */
+const publisherNames: Record<string, string> = { [CITY_TENANT]: 'Mesto Pisek', [PARKING_TENANT]: 'Parkoviste Pisek s.r.o.' };
 
 /**
  * What an operator would have entered for the scenario's city: the registry of its gateways
- * (tenant, location, node names and rooms, counter meanings). Used to seed an empty registry.
+ * (tenant, location, node names and rooms, counter meanings, actuator names, and the tenant of
+ * each node assigned to a guest on a shared gateway). Used to seed an empty registry.
  */
 export function scenarioRegistry(scenario: Scenario, registeredAt = new Date(0)): GatewayRecord[] {
   return scenario.gateways.map((gateway) => ({
@@ -23,24 +29,50 @@ export function scenarioRegistry(scenario: Scenario, registeredAt = new Date(0))
           name: node.name,
           ...(node.room ? { room: node.room } : {}),
           quantities: Object.fromEntries(node.sensors.map((sensor, index) => [index, sensor.quantity])),
+          ...(node.tenant && node.tenant !== gateway.tenant ? { tenant: node.tenant } : {}),
+          ...(node.binaryOutputs?.length || node.lights?.length ? { actuators: actuatorNames(node) } : {}),
         },
       ]),
     ),
   }));
 }
 
+/** A node's actuator names by their key in the node (`output0`, `light1`). */
+function actuatorNames(node: ScenarioNode): Record<string, string> {
+  return Object.fromEntries([
+    ...(node.binaryOutputs ?? []).map((output, index) => [actuatorKey('BINARY_OUTPUT', index), output.name]),
+    ...(node.lights ?? []).map((light, index) => [actuatorKey('LIGHT', index), light.name]),
+  ]);
+}
+
 /** The open data catalogue of the scenario's city: datasets, the counted crossing, car parks. */
 export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified = new Date(0)): OpenDataCatalog {
   const license = { name: 'Creative Commons Attribution 4.0', url: 'https://creativecommons.org/licenses/by/4.0/' };
   const graphql = { title: 'GraphQL API', format: 'GraphQL', mediaType: 'application/graphql-response+json', accessPath: '/graphql' };
-  const dataset = (id: string, title: string, description: string, themes: string[], keywords: string[], content: DatasetContent) => ({
+  // Who publishes a thing: its counter node's tenant (the parking operator's car parks are its own).
+  const tenantOf = (gatewayId: string, address: number): string => {
+    const gateway = scenario.gateways.find((g) => g.id === gatewayId);
+    return gateway?.nodes.find((node) => node.address === address)?.tenant ?? gateway?.tenant ?? '';
+  };
+  const lots = scenario.parkingLots.map((lot) => ({ lot, tenant: tenantOf(lot.gatewayId, lot.counterAddress) }));
+  const parkingTenant = lots[0]?.tenant ?? PARKING_TENANT;
+  const dataset = (
+    id: string,
+    tenant: string,
+    title: string,
+    description: string,
+    themes: string[],
+    keywords: string[],
+    content: DatasetContent,
+  ) => ({
     id,
+    tenant,
     title,
     description,
     themes,
     keywords,
     license,
-    publisher: 'Mesto Pisek',
+    publisher: publisherNames[tenant] ?? tenant,
     distributions: [graphql],
     modified: modified.toISOString(),
     accrualPeriodicity: 'PT10S',
@@ -66,6 +98,7 @@ export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified
     datasets: [
       dataset(
         'pisek-traffic-counts',
+        CITY_TENANT,
         'Traffic counts, Kollarova x Zizkova',
         'Vehicles and pedestrians counted at the crossing of Kollarova and Zizkova, Pisek.',
         ['TRAN'],
@@ -74,14 +107,16 @@ export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified
       ),
       dataset(
         'pisek-parking-occupancy',
+        parkingTenant,
         'Car park occupancy',
-        'Cars parked and free spaces in the municipal car parks of Pisek.',
+        'Cars parked and free spaces in the car parks of Pisek, published by their operator.',
         ['TRAN'],
         ['parking', 'Pisek'],
         { kind: 'parking' },
       ),
       dataset(
         'indoor-environment',
+        CITY_TENANT,
         'Indoor environment',
         'Temperature, relative humidity and CO2 per room, from IQRF sensor meshes.',
         ['ENVI', 'HEAL'],
@@ -91,13 +126,15 @@ export function scenarioOpenData(scenario: Scenario, publicUrl: string, modified
     ],
     intersections: scenario.intersections.map((crossing) => ({
       id: crossing.id,
+      tenant: tenantOf(crossing.gatewayId, crossing.counterAddress),
       name: crossing.name,
       location: crossing.location,
       vehicleSensorId: sensorId(crossing.gatewayId, crossing.counterAddress, 0),
       pedestrianSensorId: sensorId(crossing.gatewayId, crossing.counterAddress, 1),
     })),
-    parkingLots: scenario.parkingLots.map((lot) => ({
+    parkingLots: lots.map(({ lot, tenant }) => ({
       id: lot.id,
+      tenant,
       name: lot.name,
       capacity: lot.capacity,
       location: lot.location,

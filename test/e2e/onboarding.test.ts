@@ -6,7 +6,8 @@ import { adminToken, tenantScopes, tokenFor } from '../support/auth.ts';
 import { graphql } from '../support/graphql.ts';
 import { startTestPlatform } from '../support/platform.ts';
 
-// The demo city's tenants are "pisek-city" (route target target:64512:1) and "austin-summit" (:2).
+// The demo city's tenants are "pisek-city" (route target target:64512:1), "austin-summit" (:2) and
+// the guests of its shared gateways, "pisek-parking" and "pisek-lights" (two more): a new one is the fifth.
 const ONBOARD = /* GraphQL */ `
   mutation ($input: OnboardTenantInput!) {
     onboardTenant(input: $input) {
@@ -85,8 +86,8 @@ describe('onboarding tenants through the router', () => {
         virtualNetwork: {
           fqName: ['default-domain', 'brno-city', 'brno-city-iot'],
           tenant: 'brno-city',
-          routeTargets: ['target:64512:3'],
-          subnets: ['10.102.0.0/16'],
+          routeTargets: ['target:64512:5'],
+          subnets: ['10.104.0.0/16'],
         },
         project: { name: 'brno-city', description: 'City of Brno', enabled: true },
       },
@@ -103,7 +104,13 @@ describe('onboarding tenants through the router', () => {
     ]);
 
     const tenants = await graphql(platform.routerUrl, '{ tenants { id } }', undefined, { token: admin });
-    expect(tenants.data!.tenants.map((t: { id: string }) => t.id)).toEqual(['austin-summit', 'brno-city', 'pisek-city']);
+    expect(tenants.data!.tenants.map((t: { id: string }) => t.id)).toEqual([
+      'austin-summit',
+      'brno-city',
+      'pisek-city',
+      'pisek-lights',
+      'pisek-parking',
+    ]);
   });
 
   it('leaves nothing behind when the last step fails, and the id can be onboarded afterwards', async () => {

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '#log';
-import { buildScenario, scenarioOpenData } from '#simulator';
-import type { GatewayRecord } from '#registry';
+import { buildScenario, scenarioOpenData, scenarioRegistry } from '#simulator';
+import { nodeTenant, parseSensorId, type GatewayRecord } from '#registry';
 import { MemoryTimeSeriesStore, type Reading } from '#telemetry';
 import { createOpenDataHandler, type OpenDataHandler } from '../../subgraphs/opendata/src/rest/index.ts';
 import { toCsv } from '../../subgraphs/opendata/src/rest/csv.ts';
@@ -12,10 +12,13 @@ import type { OpenDataCatalog } from '#opendata-catalog';
 /** The handler's clock: every relative time and default range is computed from it. */
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');
 const at = (hhmmss: string) => Date.parse(`2026-11-24T${hhmmss}.000Z`);
-const reading = (sensorId: string, time: number, value: number): Reading => ({
+/** The scenario's registry: gateways, their owners and their nodes' tenants (a shared gateway's car parks are the parking operator's). */
+const records = new Map(scenarioRegistry(buildScenario('demo')).map((record) => [record.id, record]));
+/** A reading as the collector stamps it: its node's tenant's (`tenant` overrides, for readings of an earlier tenant). */
+const reading = (sensorId: string, time: number, value: number, tenant?: string): Reading => ({
   sensorId,
-  gatewayId: 'pisek-gw001',
-  tenant: 'pisek-city',
+  gatewayId: parseSensorId(sensorId)!.gatewayId,
+  tenant: tenant ?? nodeTenant(records.get(parseSensorId(sensorId)!.gatewayId)!, parseSensorId(sensorId)!.address),
   quantity: 'VEHICLE_COUNT',
   time,
   value,
@@ -77,11 +80,9 @@ describe('open data downloads (/opendata/)', () => {
   let catalog: OpenDataCatalog;
   let base: string;
   const store = new MemoryTimeSeriesStore({ resolutionSeconds: 10, retentionSeconds: 3 * 86_400 });
-  /** The scenario's gateways and their owners: open data publishes each sensor's current owner's readings. */
-  const owners = new Map(buildScenario('demo').gateways.map((gateway) => [gateway.id, gateway.tenant]));
+  /** The scenario's registry: open data publishes each sensor's readings of its node's current tenant, while that is its publisher. */
   const registry = {
-    getMany: async (ids: readonly string[]) =>
-      ids.map((id) => (owners.has(id) ? ({ id, tenant: owners.get(id)! } as GatewayRecord) : undefined)),
+    getMany: async (ids: readonly string[]): Promise<Array<GatewayRecord | undefined>> => ids.map((id) => records.get(id)),
   };
 
   const get = (path: string, init?: RequestInit) => fetch(`${base}${path}`, init);
@@ -110,6 +111,8 @@ describe('open data downloads (/opendata/)', () => {
       reading(nabrezi!.sensorId, at('09:30:00'), 70),
       reading(nabrezi!.sensorId, at('10:00:00'), 130),
       reading(stadion!.sensorId, at('10:10:00'), 10),
+      // Taken while the car park's counter was still the city's: another tenant's series, not published.
+      reading(stadion!.sensorId, at('09:10:00'), 190, 'pisek-city'),
       // Indoor environment: a school room's CO2 and a sensor no dataset publishes.
       reading('pisek-gw001.4.2', at('09:00:00'), 400),
       reading('pisek-gw001.4.2', at('09:10:00'), 500),
@@ -297,6 +300,23 @@ describe('open data downloads (/opendata/)', () => {
       ]);
       const { body } = await getJson(`/datasets/pisek-parking-occupancy.json${range}&lot=p-zimni-stadion`);
       expect(body.rows).toEqual([{ time: '2026-11-24T10:00:00.000Z', lot: 'p-zimni-stadion', capacity: 200, occupied: 10 }]);
+    });
+
+    it("parking is the parking operator's (a shared gateway): a counter assigned away from its publisher publishes nothing", async () => {
+      const range = '?from=2026-11-24T09:00:00Z&until=2026-11-24T11:00:00Z&every=1h&lot=p-zimni-stadion';
+      const rows = async () => ((await getJson(`/datasets/pisek-parking-occupancy.json${range}`)).body.rows as Json[]) ?? [];
+      const catalogue = (await getJson('/datasets/pisek-parking-occupancy')).body;
+      expect(catalogue['dct:publisher']).toEqual({ '@type': 'foaf:Agent', 'foaf:name': 'Parkoviste Pisek s.r.o.' });
+      expect(await rows()).toEqual([{ time: '2026-11-24T10:00:00.000Z', lot: 'p-zimni-stadion', capacity: 200, occupied: 10 }]);
+      // An operator assigns the counter's node to the city: the parking operator published it, the city did not.
+      const gateway = records.get('pisek-gw001')!;
+      const { tenant: _assigned, ...cityNode } = gateway.nodes[3]!;
+      records.set(gateway.id, { ...gateway, nodes: { ...gateway.nodes, 3: cityNode } });
+      try {
+        expect(await rows()).toEqual([]);
+      } finally {
+        records.set(gateway.id, gateway);
+      }
     });
 
     it('refuses unknown datasets, bad times, bad durations and too many buckets with a clear JSON error', async () => {

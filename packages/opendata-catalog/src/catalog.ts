@@ -1,3 +1,5 @@
+import { PublishedSensors } from './published-sensors.ts';
+
 /** WGS84 degrees. */
 export interface GeoPoint {
   lat: number;
@@ -7,6 +9,12 @@ export interface GeoPoint {
 /** A dataset entry of the catalogue (DCAT-AP terms). */
 export interface DatasetRecord {
   id: string;
+  /**
+   * The platform tenant that publishes it: it may publish only sensors of its own nodes (one
+   * gateway serves several tenants). Absent in catalogues written before gateways were shared:
+   * each sensor is then published by its gateway's owner.
+   */
+  tenant?: string;
   title: string;
   description: string;
   themes: string[];
@@ -50,6 +58,8 @@ export interface SeriesRecord {
 
 export interface IntersectionRecord {
   id: string;
+  /** The tenant that publishes its counters (their nodes must be its); absent: their gateway's owner. */
+  tenant?: string;
   name: string;
   location: GeoPoint;
   vehicleSensorId: string;
@@ -58,6 +68,8 @@ export interface IntersectionRecord {
 
 export interface ParkingLotRecord {
   id: string;
+  /** The tenant that publishes its counter (the node must be its); absent: the gateway's owner. */
+  tenant?: string;
   name: string;
   capacity: number;
   location: GeoPoint;
@@ -89,6 +101,8 @@ export function validateCatalog(value: unknown, source: string): OpenDataCatalog
     if (!Array.isArray(catalog[key])) fail(`"${key}" must be an array`);
     catalog[key]!.forEach((entry, i) => {
       if (typeof entry?.id !== 'string' || !entry.id) fail(`${key}[${i}].id must be a non-empty string`);
+      const tenant: unknown = (entry as { tenant?: unknown }).tenant;
+      if (tenant !== undefined && (typeof tenant !== 'string' || !tenant)) fail(`${key}[${i}].tenant must be a non-empty string`);
     });
   }
   catalog.datasets!.forEach((dataset, i) => {
@@ -115,7 +129,42 @@ export function validateCatalog(value: unknown, source: string): OpenDataCatalog
       fail(`${where}.kind must be "traffic", "parking" or "sensors"`);
     }
   });
+  const publisherProblem = publisherConflict(catalog as OpenDataCatalog);
+  if (publisherProblem) fail(publisherProblem);
   return catalog as OpenDataCatalog;
+}
+
+/**
+ * What contradicts "a tenant publishes only its own": a traffic or parking dataset of one tenant
+ * covering another's crossing or car park, or a sensor published by two tenants.
+ */
+function publisherConflict(catalog: OpenDataCatalog): string | undefined {
+  for (const [i, dataset] of catalog.datasets.entries()) {
+    const content = datasetContent(dataset);
+    if (!dataset.tenant || !content || content.kind === 'sensors') continue;
+    const things =
+      content.kind === 'traffic' ? pick(catalog.intersections, content.intersectionIds) : pick(catalog.parkingLots, content.parkingLotIds);
+    const foreign = things.find((thing) => thing.tenant !== dataset.tenant);
+    if (foreign)
+      return `datasets[${i}] ("${dataset.id}") is published by tenant "${dataset.tenant}" but covers ${content.kind === 'traffic' ? 'intersection' : 'car park'} "${foreign.id}" of ${foreign.tenant ? `tenant "${foreign.tenant}"` : 'no tenant'}: give its ${content.kind === 'traffic' ? 'intersectionIds' : 'parkingLotIds'} or its tenant`;
+  }
+  const publishers = new Map<string, string | undefined>();
+  for (const [sensorId, tenant] of publishedSensorEntries(catalog)) {
+    if (publishers.has(sensorId) && publishers.get(sensorId) !== tenant)
+      return `sensor "${sensorId}" is published by ${describeTenant(publishers.get(sensorId))} and by ${describeTenant(tenant)}: a sensor has one publisher, its node's tenant`;
+    publishers.set(sensorId, tenant);
+  }
+  return undefined;
+}
+
+function describeTenant(tenant: string | undefined): string {
+  return tenant ? `tenant "${tenant}"` : "its gateway's owner";
+}
+
+function pick<T extends { id: string }>(things: readonly T[], ids: readonly string[] | undefined): T[] {
+  if (!ids) return [...things];
+  const wanted = new Set(ids);
+  return things.filter((thing) => wanted.has(thing.id));
 }
 
 /**
@@ -132,17 +181,28 @@ export function datasetContent(dataset: DatasetRecord): DatasetContent | undefin
   return undefined;
 }
 
+/** Each published sensor with its publishing tenant (undefined: its gateway's owner), in catalogue order. */
+function publishedSensorEntries(catalog: OpenDataCatalog): Array<[string, string | undefined]> {
+  return [
+    ...catalog.intersections.flatMap((crossing): Array<[string, string | undefined]> => [
+      [crossing.vehicleSensorId, crossing.tenant],
+      [crossing.pedestrianSensorId, crossing.tenant],
+    ]),
+    ...catalog.parkingLots.map((lot): [string, string | undefined] => [lot.sensorId, lot.tenant]),
+    ...catalog.datasets.flatMap((dataset) =>
+      dataset.content?.kind === 'sensors'
+        ? dataset.content.series.map((series): [string, string | undefined] => [series.sensorId, dataset.tenant])
+        : [],
+    ),
+  ];
+}
+
 /**
  * Every sensor whose readings the catalogue publishes: the crossings' counters, the car parks'
- * sensors and the series of `sensors` datasets. The telemetry subgraph serves their readings to
- * every caller (anonymous ones too); every other sensor stays its tenant's.
+ * sensors and the series of `sensors` datasets, with who publishes each. The telemetry subgraph
+ * serves their readings to every caller (anonymous ones too), but only while the sensor's node
+ * is its publisher's (`isPublishedNow`); every other sensor stays its tenant's.
  */
-export function publishedSensorIds(catalog: OpenDataCatalog): Set<string> {
-  return new Set([
-    ...catalog.intersections.flatMap((crossing) => [crossing.vehicleSensorId, crossing.pedestrianSensorId]),
-    ...catalog.parkingLots.map((lot) => lot.sensorId),
-    ...catalog.datasets.flatMap((dataset) =>
-      dataset.content?.kind === 'sensors' ? dataset.content.series.map((series) => series.sensorId) : [],
-    ),
-  ]);
+export function publishedSensorIds(catalog: OpenDataCatalog): PublishedSensors {
+  return new PublishedSensors(publishedSensorEntries(catalog));
 }

@@ -15,4 +15,5 @@ export {
   type ParkingLotRecord,
   type SeriesRecord,
 } from './catalog.ts';
+export { foreignPublishedSensors, isPublishedNow, PublishedSensors } from './published-sensors.ts';
 export { catalogScenarios, loadOpenDataCatalog, openDataCatalogFromEnv, scenarioCatalogFile, type OpenDataCatalogOptions } from './load.ts';

@@ -9,8 +9,9 @@ export interface OpendataSources {
   /** Counter readings (traffic, parking) are read from the platform's time-series store. */
   store: TimeSeriesStore;
   /**
-   * Who owns each gateway now: a published sensor's readings are those its gateway's current
-   * owner took (a re-registered gateway id does not publish the earlier owner's readings).
+   * Who owns each gateway and node now: a published sensor's readings are those its node's
+   * current tenant took, and only while that tenant is its publisher (a re-registered gateway id
+   * does not publish the earlier owner's readings; a node assigned away publishes nothing).
    */
   registry: Pick<GatewayRegistry, 'getMany'>;
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import type { Logger } from '#log';
-import { openGatewayRegistry, type RegistryOptions } from '#registry';
+import { foreignPublishedSensors, publishedSensorIds } from '#opendata-catalog';
+import { openGatewayRegistry, parseSensorId, type RegistryOptions } from '#registry';
 import { openTimeSeriesStore, type TelemetryBackendOptions } from '#telemetry';
 import { createOpendataContext, type OpendataContext, type OpendataSources } from './context.ts';
 import { createOpenDataHandler } from './rest/index.ts';
@@ -39,6 +40,7 @@ export async function wireOpendata(config: OpendataConfig): Promise<RunningSubgr
       store: config.sources.store ?? owned.own(openTimeSeriesStore(backends, logger)),
       registry: config.sources.registry ?? owned.own(await openGatewayRegistry(backends, logger)),
     };
+    await warnForeignPublished(sources, logger);
     return startSubgraph<OpendataContext>({
       httpHandlers: [openDataRoutes(sources, logger)],
       name: 'opendata',
@@ -52,4 +54,18 @@ export async function wireOpendata(config: OpendataConfig): Promise<RunningSubgr
       exposeInternalErrors: config.exposeInternalErrors,
     });
   });
+}
+
+/**
+ * Logs each published sensor whose node is another tenant's than its publisher's (a shared
+ * gateway's node assigned away, or a catalogue written for another assignment): it publishes
+ * nothing (`PublishedSeries`) until the catalogue or the assignment is put right.
+ */
+async function warnForeignPublished({ catalog, registry }: OpendataSources, logger: Logger): Promise<void> {
+  const published = publishedSensorIds(catalog);
+  const gatewayIds = [...new Set([...published].flatMap((id) => parseSensorId(id)?.gatewayId ?? []))];
+  const records = gatewayIds.length ? await registry.getMany(gatewayIds) : [];
+  const gateways = new Map(records.flatMap((record) => (record ? [[record.id, record] as const] : [])));
+  for (const foreign of foreignPublishedSensors(published, gateways))
+    logger.warn(foreign, 'open data: a published sensor belongs to another tenant than its publisher; it publishes nothing');
 }

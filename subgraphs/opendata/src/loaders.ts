@@ -8,7 +8,7 @@ export type OpenDataLoaders = ReturnType<typeof createLoaders>;
 
 /** Per-operation DataLoaders over the catalogue and the counters' readings (as their gateways' current owners took them). */
 export function createLoaders({ catalog, store, registry }: OpendataSources) {
-  const published = new PublishedSeries(store, registry);
+  const published = new PublishedSeries(store, registry, catalog);
   const byId = <T extends { id: string }>(items: readonly T[]) => {
     const index = new Map(items.map((item) => [item.id, item]));
     return new DataLoader<string, T | null>(async (ids) => ids.map((id) => index.get(id) ?? null));

@@ -6,11 +6,12 @@ import { createLoaders, type TelemetryLoaders } from './loaders.ts';
 export interface TelemetrySources {
   store: TimeSeriesStore;
   bus: LiveBus;
-  /** Who owns each gateway: a sensor's readings belong to its gateway's tenant. */
+  /** Who owns each gateway and node: a sensor's readings belong to its node's tenant (`nodeTenant`). */
   registry: Pick<GatewayRegistry, 'getMany'>;
   /**
-   * Sensors the open data catalogue publishes (crossing counters, car parks, published series):
-   * every caller may read them, whatever its tenant.
+   * Sensors the open data catalogue publishes (crossing counters, car parks, published series),
+   * with their publishers (`publishedSensorIds`): every caller may read them, whatever its tenant,
+   * while their node is their publisher's (`isPublishedNow`).
    */
   openSensorIds: ReadonlySet<string>;
   /** Readings a subscriber may have waiting before it is cut off as too slow. */

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { parseSensorId } from '#registry';
+import { nodeTenant, parseSensorId, type GatewayRecord } from '#registry';
 import { readOwnedLatest, readOwnedSeries, type Aggregate, type Point, type SeriesKey } from '#telemetry';
 import type { TelemetrySources } from './context.ts';
 
@@ -16,22 +16,25 @@ export interface HistoryKey {
 
 /** Per-operation DataLoaders over the time-series store and the registry. */
 export function createLoaders({ store, registry }: TelemetrySources) {
-  /** The tenant of a gateway; null when the registry has no such gateway. */
-  const gatewayTenant = new DataLoader<string, string | null>(async (ids) =>
-    (await registry.getMany(ids)).map((record) => record?.tenant ?? null),
+  /** A gateway's registry record (its owner, its nodes' tenants); null when the registry has no such gateway. */
+  const gateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
+    (await registry.getMany(ids)).map((record) => record ?? null),
   );
 
   /**
-   * The series a sensor's readings are read from: its gateway's current owner's. Readings taken
-   * while another tenant owned the gateway id are in another series, never read here. Null when
-   * no gateway of that id is registered.
+   * The series a sensor's readings are read from: its node's current tenant's (on a shared
+   * gateway each node's readings are its tenant's; `nodeTenant`). Readings taken while another
+   * tenant owned the gateway id or the node are in another series, never read here. Null when no
+   * gateway of that id is registered.
    */
   const seriesKey = new DataLoader<string, SeriesKey | null>(async (sensorIds) => {
-    const tenants = await gatewayTenant.loadMany(sensorIds.map((id) => parseSensorId(id)?.gatewayId ?? ''));
+    const parsed = sensorIds.map(parseSensorId);
+    const records = await gateway.loadMany(parsed.map((p) => p?.gatewayId ?? ''));
     return sensorIds.map((sensorId, i) => {
-      const tenant = tenants[i];
-      if (tenant instanceof Error) return tenant;
-      return tenant && parseSensorId(sensorId) ? { sensorId, tenant } : null;
+      const record = records[i];
+      const key = parsed[i];
+      if (record instanceof Error) return record;
+      return record && key ? { sensorId, tenant: nodeTenant(record, key.address) } : null;
     });
   });
   const seriesKeys = async (sensorIds: readonly string[]): Promise<Array<SeriesKey | undefined>> =>
@@ -71,7 +74,7 @@ export function createLoaders({ store, registry }: TelemetrySources) {
     { cacheKeyFn: (key) => `${key.sensorId}|${rangeKey(key)}` },
   );
 
-  return { gatewayTenant, seriesKey, seriesKeys, latest, series };
+  return { gateway, seriesKey, seriesKeys, latest, series };
 }
 
 function rangeKey({ from, until, everySeconds, aggregate }: HistoryKey): string {

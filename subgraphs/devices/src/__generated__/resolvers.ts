@@ -32,14 +32,16 @@ export type Actuator = {
   audit: Array<ActuatorCommand>;
   /** Whether the caller may command it now: `actuators:write` and a grant (`grantActuatorAccess`), or an operator. */
   canCommand: Scalars['Boolean']['output'];
-  gateway: Gateway;
+  /** Its gateway; null for a grantee from outside its tenant (a partner's API key), who sees the actuator only. */
+  gateway?: Maybe<Gateway>;
   /** `<gatewayId>.<nodeAddress>.output<index>` or `<gatewayId>.<nodeAddress>.light<index>` */
   id: Scalars['ID']['output'];
   /** Its index within the node's Binary Output or Light peripheral (as the daemon numbers them). */
   index: Scalars['Int']['output'];
   kind: ActuatorKind;
   name: Scalars['String']['output'];
-  node: MeshNode;
+  /** Its node; null for a grantee from outside its tenant. */
+  node?: Maybe<MeshNode>;
   room?: Maybe<Scalars['String']['output']>;
   /**
    * Its state as the daemon reports it: read from the node (at most a few seconds old) while the
@@ -334,10 +336,17 @@ export type Gateway = {
   /** Whether `mesh` and `sensors` are live or last known, and when the daemon said them; null when nothing is known. */
   observation?: Maybe<MeshObservation>;
   registeredAt: Scalars['DateTime']['output'];
-  /** Its sensors, from the same observation as `mesh` (and null, with an error, when `mesh` is). */
+  /**
+   * Its sensors the caller may see (on a shared gateway, its own nodes' only; every one for an
+   * operator), from the same observation as `mesh` (and null, with an error, when `mesh` is).
+   */
   sensors?: Maybe<Array<Sensor>>;
   status: GatewayStatus;
-  /** The customer the gateway belongs to. */
+  /**
+   * The customer the gateway belongs to, its owner. A shared gateway's guest tenants (with nodes
+   * on it, `tenants`) see it too: the gateway itself (name, location, status, this owner) is
+   * shared with them; its nodes, sensors and actuators are each their own tenant's.
+   */
   tenant: Scalars['String']['output'];
   /**
    * Tenants with nodes on this gateway, the owner (`tenant`) first: more than one on a shared
@@ -481,13 +490,18 @@ export type MeshNetwork = {
   __typename?: 'MeshNetwork';
   coordinator: MeshNode;
   gateway: Gateway;
-  /** Bonded nodes (not the coordinator), by address. */
+  /** Bonded nodes (not the coordinator), by address; on a shared gateway another tenant's are anonymous `HOP`s. */
   nodes: Array<MeshNode>;
   /** Whether this mesh is live or last known, and when the daemon said it. */
   observation: MeshObservation;
   size: Scalars['Int']['output'];
 };
 
+/**
+ * A node of a mesh. On a shared gateway, another tenant's node is a `HOP` to the caller: its `id`,
+ * `address`, `parent` and `hops` (the tree needs them), `name`, `room` and `tenant` null, no
+ * sensors or actuators; as an entity (`_entities`) it is null. Operators see every node.
+ */
 export type MeshNode = {
   __typename?: 'MeshNode';
   /** Its actuators the caller may see; empty for a HOP. */
@@ -541,12 +555,22 @@ export type Mutation = {
   /**
    * Gives bonded nodes of a gateway (and so their sensors, actuators and readings from then on) to a
    * tenant, all or nothing: a tenant new on the gateway gets its own collector pod on the gateway's
-   * Kubernetes node in its namespace and a vRouter interface on its Contrail virtual network; a
-   * tenant left with no nodes loses both. Readings taken before stay the earlier tenant's. Needs
-   * `admin` (operators only).
+   * Kubernetes node in its namespace (`collector-<gatewayId>-<tenant>-...`) and a vRouter interface
+   * on its Contrail virtual network (`default-domain:<tenant>:collector-<gatewayId>`, bound to the
+   * gateway's vRouter); a guest tenant left with no nodes loses both; then the nodes' tenant is
+   * recorded. Readings taken before stay the earlier tenant's. Addresses are bonded nodes of the
+   * gateway (1-239; the last known mesh when its daemon does not answer): BAD_USER_INPUT on
+   * `addresses` otherwise. A tenant that is not onboarded is BAD_USER_INPUT on `tenant`; a failing
+   * data-center step is UPSTREAM_ERROR and nothing changed. Needs `admin` (operators only): anyone
+   * else gets a top-level FORBIDDEN error.
    */
   assignNodes: AssignNodesPayload;
-  /** Bonds a node to the gateway's IQRF network (iqmeshNetwork_BondNodeLocal) and records its name and room. Needs `devices:write`. */
+  /**
+   * Bonds a node to the gateway's IQRF network (iqmeshNetwork_BondNodeLocal) and records its name
+   * and room; the node is the gateway owner's (`assignNodes` gives it to another tenant). Needs
+   * `devices:write`. A guest tenant of a shared gateway gets a top-level FORBIDDEN error: only the
+   * gateway's owner or an operator may.
+   */
   bondNode: BondNodePayload;
   /**
    * One command to many actuators (e.g. every street light of a street): one daemon request per
@@ -556,24 +580,29 @@ export type Mutation = {
    */
   commandActuators: CommandActuatorsPayload;
   /**
-   * Removes a gateway, all or nothing: its collector pods, its Contrail vRouter and its Kubernetes
-   * node (its IQRF daemon goes dark), revokes its MQTT credentials (its daemon is disconnected at
-   * once), then its record. It is gone from `gateways`, `gateway(id)` is
-   * NOT_FOUND, and the id may be registered again; its readings stay in the time series. Needs
-   * `devices:write` and `infra:write`.
+   * Removes a gateway, all or nothing: every tenant's collector pods and vRouter interfaces on it
+   * (a shared gateway's guests' too), its Contrail vRouter and its Kubernetes node (its IQRF daemon
+   * goes dark), revokes its MQTT credentials (its daemon is disconnected at once), then its record.
+   * It is gone from `gateways`, `gateway(id)` is NOT_FOUND, and the id may be registered again; its
+   * readings stay in the time series. Needs `devices:write` and `infra:write`. A guest tenant of a
+   * shared gateway gets a top-level FORBIDDEN error: only the gateway's owner or an operator may.
    */
   decommissionGateway: DecommissionGatewayPayload;
   /**
    * Re-deploys the gateway's collector: a new pod first (tenant namespace, nodeSelector for the
-   * gateway's architecture and node), then the old collector pods are deleted. Needs
-   * `devices:write` and `infra:write`.
+   * gateway's architecture and node), then the old collector pods are deleted. The owner's
+   * collector only: guest tenants' collectors on a shared gateway stay. Needs `devices:write` and
+   * `infra:write`. A guest tenant of a shared gateway gets a top-level FORBIDDEN error: only the
+   * gateway's owner or an operator may.
    */
   deployCollector: DeployCollectorPayload;
   /**
    * Starts mesh discovery on the gateway (iqmeshNetwork_AutoNetwork): waves that find and bond the
    * nodes in range. Returns at once with the run; follow it with `meshDiscovery(gatewayId,
    * discoveryId)`. One run per gateway at a time (CONFLICT). Nodes bonded by a wave stay bonded if
-   * a later wave fails (the run ends FAILED, listing them). Needs `devices:write`.
+   * a later wave fails (the run ends FAILED, listing them); they are the gateway owner's. Needs
+   * `devices:write`. A guest tenant of a shared gateway gets a top-level FORBIDDEN error: only the
+   * gateway's owner or an operator may.
    */
   discoverMesh: DiscoverMeshPayload;
   /**
@@ -592,13 +621,19 @@ export type Mutation = {
    * virtual network the data center lacks is BAD_USER_INPUT on `tenant`. Needs `devices:write`.
    */
   registerGateway: RegisterGatewayPayload;
-  /** Removes a guest tenant from a shared gateway, all or nothing: its nodes go back to the owner, its collector pod and vRouter interface are removed. Needs `admin`. */
+  /**
+   * Removes a guest tenant from a shared gateway, all or nothing: its collector pod and vRouter
+   * interface are removed, then its nodes go back to the owner; the owner's parts stay. The owner is
+   * BAD_USER_INPUT on `tenant` (decommission the gateway instead); a tenant with no nodes there is
+   * NOT_FOUND. Needs `admin` (operators only): anyone else gets a top-level FORBIDDEN error.
+   */
   removeGatewayTenant: RemoveGatewayTenantPayload;
   /** Removes a grant: commands under it are FORBIDDEN from then on. Needs `devices:write` of the grant's tenant; another tenant's grant is NOT_FOUND. */
   revokeActuatorAccess: RevokeActuatorAccessPayload;
   /**
    * Issues new MQTT credentials to the gateway's IQRF daemon: the old password stops working at once
-   * and its connections are closed. Needs `devices:write` and `infra:write`.
+   * and its connections are closed. Needs `devices:write` and `infra:write`. A guest tenant of a
+   * shared gateway gets a top-level FORBIDDEN error: only the gateway's owner or an operator may.
    */
   rotateGatewayCredentials: RotateGatewayCredentialsPayload;
   /** Sets a light's power (`iqrfLight_SetPower`), as `switchActuator` does a binary output: same rights, confirmation and timeout. */
@@ -614,7 +649,12 @@ export type Mutation = {
    * (`extensions.actuatorId`). Every attempt is audited and streamed (`actuatorEvents`).
    */
   switchActuator: ActuatorCommandPayload;
-  /** Removes a node's bond (iqmeshNetwork_RemoveBond). Needs `devices:write`. */
+  /**
+   * Removes a node's bond (iqmeshNetwork_RemoveBond) and what is recorded of it, its assignment to a
+   * tenant too: a guest tenant whose last node on the gateway it was loses its collector pod and
+   * vRouter interface there, all or nothing. Needs `devices:write`. A guest tenant of a shared
+   * gateway gets a top-level FORBIDDEN error: only the gateway's owner or an operator may.
+   */
   unbondNode: UnbondNodePayload;
 };
 
@@ -970,19 +1010,22 @@ export type Query = {
    * partner API key, a user with `actuators:write`), optionally of one gateway, room and kind.
    */
   actuators: Array<Actuator>;
-  /** The gateway with this id; a NOT_FOUND error when there is none or it is another tenant's. */
+  /** The gateway with this id; a NOT_FOUND error when there is none or the caller's tenant neither owns it nor has nodes on it. */
   gateway?: Maybe<Gateway>;
   /**
-   * The caller's gateways (needs `devices:read`, as every field here): a caller sees its own
-   * tenant's gateways, meshes and sensors, an operator (`admin`) every tenant's; another tenant's
-   * are answered as if they did not exist, so `tenant` naming another tenant gives an empty list.
+   * The caller's gateways (needs `devices:read`, as every field here): a caller sees the gateways
+   * its tenant owns or has nodes on (shared gateways), and of them only its own nodes' sensors and
+   * actuators, other tenants' nodes as anonymous hops; an operator (`admin`) sees everything.
+   * Another tenant's gateways are answered as if they did not exist, so `tenant` naming another
+   * tenant gives an empty list. `tenant`: the gateways that tenant owns or has nodes on.
    */
   gateways: Array<Gateway>;
-  /** The sensor with this id; a NOT_FOUND error when there is none or it is another tenant's. */
+  /** The sensor with this id; a NOT_FOUND error when there is none or it is another tenant's (on a shared gateway too). */
   sensor?: Maybe<Sensor>;
   /**
-   * Sensors of one of the caller's gateways, or of all of them when `gatewayId` is omitted (leaving
-   * out, without an error, those of a gateway never observed whose daemon fails: ask `gateways` for them).
+   * The caller's own sensors, of one of its gateways or of all of them when `gatewayId` is omitted
+   * (leaving out, without an error, those of a gateway never observed whose daemon fails: ask
+   * `gateways` for them). On a shared gateway, another tenant's sensors are not listed.
    */
   sensors: Array<Sensor>;
 };
@@ -1457,12 +1500,12 @@ export type ActuatorResolvers<ContextType = DevicesContext, ParentType extends R
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Actuator']> | FederationReferenceType, FederationReferenceType, ContextType>;
   audit?: Resolver<Array<ResolversTypes['ActuatorCommand']>, ParentType, ContextType, RequireFields<ActuatorAuditArgs, 'last'>>;
   canCommand?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  gateway?: Resolver<ResolversTypes['Gateway'], ParentType, ContextType>;
+  gateway?: Resolver<Maybe<ResolversTypes['Gateway']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   index?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ActuatorKind'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  node?: Resolver<ResolversTypes['MeshNode'], ParentType, ContextType>;
+  node?: Resolver<Maybe<ResolversTypes['MeshNode']>, ParentType, ContextType>;
   room?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   state?: Resolver<ResolversTypes['ActuatorState'], ParentType, ContextType>;
 }>;

@@ -6,7 +6,7 @@ import { ErrorCode, userError } from '#kit';
 import { parseActuatorId, type ActuatorInfo, type ActuatorLogEntry } from '#registry';
 import type { Resolvers, UserError, UserErrorCode } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
-import { createLoaders, requireGateway } from '../loaders.ts';
+import { createLoaders } from '../loaders.ts';
 import type { ActuatorCommandModel, ActuatorEventModel, ActuatorModel } from '../models.ts';
 import { runMutation } from '../run-mutation.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
@@ -38,8 +38,9 @@ export const actuatorResolvers: Resolvers = {
       return (await ctx.loaders.actuator.load(id)) ?? described;
     },
     room: ({ room }) => room ?? null,
-    gateway: ({ gatewayId }, _, { loaders, caller }) => requireGateway(loaders, caller, gatewayId),
-    node: ({ gatewayId, address }) => ({ gatewayId, address }),
+    // A grantee from outside the tenant (a partner's key) sees the actuator, not its gateway or node.
+    gateway: ({ gatewayId }, _, { loaders }) => loaders.visibleGateway.load(gatewayId),
+    node: async ({ gatewayId, address }, _, { loaders }) => ((await loaders.visibleGateway.load(gatewayId)) ? { gatewayId, address } : null),
     state: ({ id }, _, { loaders }) => loaders.actuatorState.load(id),
     canCommand: async (actuator, _, ctx) => {
       if (ctx.caller.kind === 'anonymous') return false;

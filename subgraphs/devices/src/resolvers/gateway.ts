@@ -5,10 +5,11 @@ import type { GatewayModel } from '../models.ts';
 import type { ObservedMesh } from '#iqrf';
 
 export const Gateway: GatewayResolvers = {
-  // Another tenant's gateway resolves to null, as a missing one does (the loader's wall).
+  // Another tenant's gateway resolves to null, as a missing one does (the loader's wall); a shared
+  // gateway resolves for every tenant with nodes on it.
   __resolveReference: ({ id }, { loaders, caller }) => {
     requireScope(caller, Scope.DEVICES_READ);
-    return loaders.gateway.load(id);
+    return loaders.visibleGateway.load(id);
   },
   location: ({ location }) => ({ latitude: location.lat, longitude: location.lon, address: location.address ?? null }),
   lastSeen: ({ id }, _, { sources }) => {
@@ -22,6 +23,7 @@ export const Gateway: GatewayResolvers = {
     await loaders.mesh.load(id);
     return { gatewayId: id };
   },
+  // The caller's own nodes' sensors only (the loader's wall): on a shared gateway, not the other tenants'.
   sensors: async ({ id }, { quantity }, { loaders }) => {
     const sensors = await loaders.gatewaySensors.load(id);
     return quantity ? sensors.filter((s) => s.quantity === quantity) : sensors;

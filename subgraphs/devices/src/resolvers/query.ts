@@ -1,9 +1,14 @@
-import { canSeeTenant, requireScope, Scope } from '#auth';
+import { requireScope, Scope } from '#auth';
+import { gatewayTenants } from '#registry';
+import { canSeeGateway } from '../loaders.ts';
 import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import type { QueryResolvers } from '../__generated__/resolvers.ts';
 import { liveStatus } from './gateway.ts';
 
-/** Every root field needs `devices:read`; lists hold only the caller's tenant's gateways (all for `admin`). */
+/**
+ * Every root field needs `devices:read`; lists hold only the gateways the caller's tenant owns or
+ * has nodes on (all for `admin`), and of those only its own nodes' sensors.
+ */
 export const Query: QueryResolvers = {
   async gateways(_, { tenant, status }, ctx) {
     const { sources, caller } = ctx;
@@ -11,8 +16,8 @@ export const Query: QueryResolvers = {
     const all = await sources.registry.list();
     return (
       all
-        .filter((g) => canSeeTenant(caller, g.tenant))
-        .filter((g) => (tenant ? g.tenant === tenant : true))
+        .filter((g) => canSeeGateway(caller, g))
+        .filter((g) => (tenant ? gatewayTenants(g).includes(tenant) : true))
         // The status the list shows: ONLINE and OFFLINE are the heartbeat's, not stored.
         .filter((g) => (status ? liveStatus(g, ctx) === status : true))
         .sort((a, b) => a.id.localeCompare(b.id))
@@ -20,10 +25,11 @@ export const Query: QueryResolvers = {
   },
   async gateway(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
-    const gateway = await loaders.gateway.load(id);
+    const gateway = await loaders.visibleGateway.load(id);
     if (!gateway) throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(id)}`, { id: clipInput(id) });
     return gateway;
   },
+  // Another tenant's sensor, on a gateway the caller shares with it too, is NOT_FOUND as an unknown one.
   async sensor(_, { id }, { loaders, caller }) {
     requireScope(caller, Scope.DEVICES_READ);
     const sensor = await loaders.sensor.load(id);
@@ -37,11 +43,11 @@ export const Query: QueryResolvers = {
     requireScope(caller, Scope.DEVICES_READ);
     let gatewayIds: string[];
     if (gatewayId) {
-      if (!(await loaders.gateway.load(gatewayId)))
+      if (!(await loaders.visibleGateway.load(gatewayId)))
         throw userError(ErrorCode.NOT_FOUND, `No gateway ${quoteInput(gatewayId)}`, { id: clipInput(gatewayId) });
       gatewayIds = [gatewayId];
     } else {
-      gatewayIds = (await sources.registry.list()).filter((g) => canSeeTenant(caller, g.tenant)).map((g) => g.id);
+      gatewayIds = (await sources.registry.list()).filter((g) => canSeeGateway(caller, g)).map((g) => g.id);
     }
     const lists = await loaders.gatewaySensors.loadMany(gatewayIds);
     return lists.flatMap((list) => (list instanceof Error ? [] : list)).filter((s) => !quantity || s.quantity === quantity);

@@ -20,7 +20,7 @@ export interface OpenDataHandlerOptions {
   catalog: OpenDataCatalog;
   /** Where the counters' and sensors' readings are read from. */
   store: TimeSeriesStore;
-  /** Who owns each gateway now: only the current owner's readings of a sensor are published. */
+  /** Who owns each gateway and node now: a sensor publishes only while its node is its publisher's, and only that tenant's readings. */
   registry: Pick<GatewayRegistry, 'getMany'>;
   logger: Logger;
   /** The clock for default and relative ranges (tests fix it). */
@@ -54,7 +54,7 @@ export function createOpenDataHandler(options: OpenDataHandlerOptions): OpenData
   const { catalog, logger } = options;
   const now = options.now ?? Date.now;
   const urls = new OpenDataUrls(catalog);
-  const store = new PublishedSeries(options.store, options.registry);
+  const store = new PublishedSeries(options.store, options.registry, catalog);
   const sensorThings = createSensorThingsView({ catalog, store, baseUrl: urls.sensorThings, now });
   const dcatOptions = { sensorThings: true };
   const datasets = new Map(catalog.datasets.map((dataset) => [dataset.id, dataset]));

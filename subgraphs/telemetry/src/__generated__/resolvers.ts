@@ -55,8 +55,11 @@ export type Sensor = {
   __typename?: 'Sensor';
   id: Scalars['ID']['output'];
   /**
-   * The most recent reading within the store's retention. A sensor's readings are its gateway's
-   * tenant's (they need `telemetry:read`); those the open data catalogue publishes, everyone's.
+   * The most recent reading within the store's retention. A sensor's readings are its node's
+   * tenant's (they need `telemetry:read`): its gateway's owner unless the node was assigned to
+   * another tenant (a shared gateway); readings taken before a reassignment stay the earlier
+   * tenant's. Those the open data catalogue publishes (while their node is their publisher's),
+   * everyone's.
    */
   latest?: Maybe<Reading>;
   /**
@@ -87,7 +90,9 @@ export type Subscription = {
    * Live readings as the collector accepts them. Filters combine with AND; at least one of
    * `sensorIds` or `gatewayId` is required. Needs `telemetry:read` (only `opendata:read` when every
    * sensor named is published as open data); another tenant's gateway or sensor is NOT_FOUND, and
-   * no reading of another tenant is ever delivered.
+   * no reading of another tenant is ever delivered. A shared gateway's `gatewayId` is every tenant's
+   * with nodes on it, each getting its own nodes' readings only (another tenant's published sensors
+   * only when named in `sensorIds`).
    *
    * - `after`: a `cursor` of an earlier event: first every matching reading published since (within
    *   the live bus's retention; an older cursor gives CURSOR_EXPIRED), then the live stream, with

@@ -1,10 +1,10 @@
 import { GraphQLError } from 'graphql';
 import { requireScope, Scope } from '#auth';
 import { ErrorCode, isInstantInBounds, quoteInput, userError } from '#kit';
-import { parseSensorId } from '#registry';
+import { parseSensorId, type GatewayRecord } from '#registry';
 import { Aggregate } from '#telemetry';
 import type { SubscriptionReadingBatchesArgs, SubscriptionReadingsArgs, SubscriptionResolvers } from '../__generated__/resolvers.ts';
-import { canReadGateway, canReadReading, canReadSensor } from '../access.ts';
+import { canReadGateway, canReadReading, canReadSensor, openTenant } from '../access.ts';
 import type { TelemetryContext } from '../context.ts';
 import { createLoaders } from '../loaders.ts';
 import type { ReadingModel } from '../models.ts';
@@ -67,9 +67,15 @@ async function readingFilter(args: SubscriptionReadingBatchesArgs, ctx: Telemetr
       field: 'sensorIds',
     });
   await checkAccess(args, ctx);
-  const owners = await ownersAtStart(args, ctx);
+  const gateways = await gatewaysAtStart(args, ctx);
+  const named = new Set(sensorIds ?? []);
   return {
-    readable: (reading) => canReadReading(ctx.caller, ctx.sources, reading, (gatewayId) => owners.get(gatewayId)),
+    // Another tenant's open sensors only when named: a gateway's stream is the caller's own nodes'
+    // readings (a shared gateway's other tenants publish theirs to whoever asks for them by id).
+    readable: (reading) =>
+      canReadReading(ctx.caller, reading, (sensorId, gatewayId) =>
+        named.has(sensorId) ? openTenant(ctx.sources, sensorId, gateways.get(gatewayId)) : null,
+      ),
     ...(sensorIds?.length ? { sensorIds: new Set(sensorIds) } : {}),
     ...(gatewayId ? { gatewayId } : {}),
     ...(quantity ? { quantity } : {}),
@@ -94,16 +100,16 @@ async function checkAccess({ sensorIds, gatewayId }: SubscriptionReadingBatchesA
 }
 
 /**
- * Who owns the gateways a subscription names, when it starts: an open sensor's live readings are
- * those of this owner (see `canReadReading`).
+ * The registry records of the gateways a subscription names, when it starts: an open sensor's
+ * live readings are those of the tenant that published it then (see `canReadReading`).
  */
-async function ownersAtStart(
+async function gatewaysAtStart(
   { sensorIds, gatewayId }: SubscriptionReadingBatchesArgs,
   ctx: TelemetryContext,
-): Promise<Map<string, string | null>> {
-  const gateways = [...new Set([...(sensorIds ?? []).map((id) => parseSensorId(id)!.gatewayId), ...(gatewayId ? [gatewayId] : [])])];
-  const tenants = await ctx.loaders.gatewayTenant.loadMany(gateways);
-  return new Map(gateways.map((id, i) => [id, typeof tenants[i] === 'string' ? tenants[i] : null]));
+): Promise<Map<string, GatewayRecord | null>> {
+  const ids = [...new Set([...(sensorIds ?? []).map((id) => parseSensorId(id)!.gatewayId), ...(gatewayId ? [gatewayId] : [])])];
+  const records = await ctx.loaders.gateway.loadMany(ids);
+  return new Map(ids.map((id, i) => [id, records[i] instanceof Error ? null : (records[i] ?? null)]));
 }
 
 function liveBatches(
@@ -143,7 +149,7 @@ async function historyThenLive(
   // bucket is waited for years ahead.
   const from = args.from ? new Date(args.from).getTime() : now;
   if (from > now) throw userError(ErrorCode.BAD_TIME_RANGE, 'from must not be in the future');
-  // Each sensor under the owner of its gateway now: an earlier owner's history is never read.
+  // Each sensor under its node's tenant now: an earlier owner's history is never read.
   const series = (await ctx.loaders.seriesKeys(args.sensorIds)).filter((key) => key !== undefined);
   if (args.every) {
     const cursorTime = bucketCursor ? Number(bucketCursor[1]) : undefined;
