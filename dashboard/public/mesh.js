@@ -143,9 +143,12 @@ export function renderMesh(container, mesh) {
     label.textContent = labelOf(address);
     group.append(label);
     const title = svg('title');
-    title.textContent = node
-      ? `${node.name ?? `node ${address}`} (address ${address}, ${role.toLowerCase()}, ${node.hops} hops${node.room ? `, ${roomLabel(node.room)}` : ''})`
-      : `coordinator (address ${address})`;
+    title.textContent = !node
+      ? `coordinator (address ${address})`
+      : role === 'HOP'
+        ? // Another customer's node on a shared gateway: the API tells its place in the tree, nothing else.
+          `another customer's node (address ${address}, a routing hop, ${node.hops} hops)`
+        : `${node.name ?? `node ${address}`} (address ${address}, ${role.toLowerCase()}, ${node.hops} hops${node.room ? `, ${roomLabel(node.room)}` : ''})`;
     group.append(title);
     drawing.append(group);
   }
