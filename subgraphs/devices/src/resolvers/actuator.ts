@@ -40,7 +40,8 @@ export const actuatorResolvers: Resolvers = {
     room: ({ room }) => room ?? null,
     // A grantee from outside the tenant (a partner's key) sees the actuator, not its gateway or node.
     gateway: ({ gatewayId }, _, { loaders }) => loaders.visibleGateway.load(gatewayId),
-    node: async ({ gatewayId, address }, _, { loaders }) => ((await loaders.visibleGateway.load(gatewayId)) ? { gatewayId, address } : null),
+    node: async ({ gatewayId, address }, _, { loaders }) =>
+      (await loaders.visibleGateway.load(gatewayId)) ? { gatewayId, address } : null,
     state: ({ id }, _, { loaders }) => loaders.actuatorState.load(id),
     canCommand: async (actuator, _, ctx) => {
       if (ctx.caller.kind === 'anonymous') return false;
