@@ -115,14 +115,15 @@ export async function startCloudSimulator(options: CloudSimulatorOptions): Promi
 }
 
 /**
- * Answers a request with the fault injected for it (`CloudState.injectFault`), if any; tells
- * `onChange` when a request that may have changed something is answered.
+ * Answers a request with the fault injected for it (`CloudState.injectFault`), if any, or holds
+ * it first (`Fault.hold`); tells `onChange` when a request that may have changed something is answered.
  */
 function faulty(state: CloudState, system: Fault['system'], handler: Handler, onChange?: () => void): Handler {
-  return (req, res, url) => {
+  return async (req, res, url) => {
     const fault = state.takeFault(system, req.method ?? 'GET', url.pathname);
     if (onChange && req.method !== 'GET' && req.method !== 'HEAD') res.once('finish', onChange);
-    if (!fault) return handler(req, res, url);
+    if (fault?.hold) await fault.hold().catch(() => undefined);
+    if (!fault || fault.hold) return handler(req, res, url);
     sendJson(res, fault.status ?? 500, { message: fault.message ?? `injected ${system} fault` });
   };
 }

@@ -53,6 +53,12 @@ export interface Fault {
   message?: string;
   /** How many matching requests fail. Default 1. */
   times?: number;
+  /**
+   * Instead of failing, the request is held: `hold` is called when it arrives, and the request is
+   * answered as usual once the promise it returns settles. A test holds one step of a change to
+   * run another change meanwhile (a race made deterministic).
+   */
+  hold?: () => Promise<unknown>;
 }
 
 interface Token {

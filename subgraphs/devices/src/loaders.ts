@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { canSeeTenant, type Caller } from '#auth';
+import { canSeeTenant, isAdmin, type Caller } from '#auth';
 import type { ObservedMesh, TopologyDevice } from '#iqrf';
 import { isPublishedNow } from '#opendata-catalog';
 import { describeMeshSensors, gatewayTenants, nodeTenant, parseSensorId, type GatewayRecord, type SensorInfo } from '#registry';
@@ -74,6 +74,18 @@ export function createLoaders(sources: DevicesSources, caller: Caller) {
 /** Whether the caller sees the gateway: it owns it or has nodes on it (a shared gateway), or is an operator. */
 export function canSeeGateway(caller: Caller, gateway: Pick<GatewayRecord, 'tenant' | 'nodes'>): boolean {
   return gatewayTenants(gateway).some((tenant) => canSeeTenant(caller, tenant));
+}
+
+/**
+ * The tenants of a gateway the caller may know of: every one for an operator; for a tenant, the
+ * owner and itself (when it has nodes there), never the other guests (nor, to the owner, its
+ * guests: their nodes are anonymous hops to it). `Gateway.tenants` and the `tenant` filter of
+ * `Query.gateways` both answer from it, so that the filter is no oracle for who else is a guest.
+ */
+export function tenantsSeenBy(caller: Caller, gateway: Pick<GatewayRecord, 'tenant' | 'nodes'>): string[] {
+  const tenants = gatewayTenants(gateway);
+  if (isAdmin(caller)) return tenants;
+  return tenants.filter((tenant) => tenant === gateway.tenant || canSeeTenant(caller, tenant));
 }
 
 /**

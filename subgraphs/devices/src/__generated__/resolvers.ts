@@ -27,7 +27,9 @@ export type Actuator = {
   /**
    * Its audit trail, newest first: who commanded what, when, and the outcome (refusals too).
    * `before`: an entry's `id`, for the page after it. A tenant's callers with `devices:read` see
-   * every entry; a partner API key sees its own commands.
+   * every entry of their tenant (not those of before the node was theirs); a partner API key sees
+   * its own commands. It keeps the last 1000 commands sent and, apart, the last 100 refusals: a
+   * flood of refused attempts never pushes a sent command out.
    */
   audit: Array<ActuatorCommand>;
   /** Whether the caller may command it now: `actuators:write` and a grant (`grantActuatorAccess`), or an operator. */
@@ -45,7 +47,9 @@ export type Actuator = {
   room?: Maybe<Scalars['String']['output']>;
   /**
    * Its state as the daemon reports it: read from the node (at most a few seconds old) while the
-   * gateway answers, else the last state confirmed, with `status` saying which.
+   * gateway answers, else the last state confirmed, with `status` and `confirmedAt` saying which.
+   * One request reads at most 64 nodes (a gateway's worth): asked for more, the others give their
+   * last state confirmed.
    */
   state: ActuatorState;
 };
@@ -82,7 +86,11 @@ export type ActuatorCommand = {
   /** The state before the command, as the daemon's answer reported it (`prevVals`); null unless CONFIRMED. */
   previous?: Maybe<ActuatorState>;
   requestedAt: Scalars['DateTime']['output'];
-  /** Who asked: a token's subject (`sub`), or `apiKey:<id>` for a partner API key. */
+  /**
+   * Who asked: a token's subject (`sub`), or `apiKey:<id>` for a partner API key. Told to operators
+   * and the actuator's tenant's callers with `devices:read`; anyone else (a grantee) is told its own
+   * name and `another caller` for the rest.
+   */
   requestedBy: Scalars['String']['output'];
 };
 
@@ -1017,7 +1025,9 @@ export type Query = {
    * its tenant owns or has nodes on (shared gateways), and of them only its own nodes' sensors and
    * actuators, other tenants' nodes as anonymous hops; an operator (`admin`) sees everything.
    * Another tenant's gateways are answered as if they did not exist, so `tenant` naming another
-   * tenant gives an empty list. `tenant`: the gateways that tenant owns or has nodes on.
+   * tenant gives an empty list. `tenant`: the gateways that tenant owns or has nodes on, among the
+   * tenants the caller may know of (`Gateway.tenants`): naming a guest of the caller's own gateway,
+   * or another guest of a gateway it shares, gives nothing either.
    */
   gateways: Array<Gateway>;
   /** The sensor with this id; a NOT_FOUND error when there is none or it is another tenant's (on a shared gateway too). */
@@ -1170,7 +1180,10 @@ export type Subscription = {
    * actuators the caller may see, or of the listed ones (at least one of the two). Needs
    * `devices:read` or a grant for each actuator listed; another tenant's is NOT_FOUND. `after`: a
    * `cursor` of an earlier event: first every matching event recorded since (an expired cursor gives
-   * CURSOR_EXPIRED), then live, none missing and none twice.
+   * CURSOR_EXPIRED), then live, none missing and none twice. Each event is checked against the
+   * caller's rights when it is given: a revoked grant stops its actuators' events within a second
+   * (the subscription stays open, quiet, and a new grant brings them back); a grantee hears other
+   * callers' commands of its actuators without their names (`requestedBy`).
    */
   actuatorEvents: ActuatorEvent;
   /**

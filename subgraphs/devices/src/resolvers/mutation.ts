@@ -97,6 +97,7 @@ export const Mutation: MutationResolvers = {
               },
               undo: () => removeBond(ctx, gateway.id, assigned),
             },
+            claimForOwner(ctx, gateway, () => assigned),
             ...(name || room
               ? [updateNodeMeta(sources.registry, gateway.id, () => assigned, { ...(name ? { name } : {}), ...(room ? { room } : {}) })]
               : []),
@@ -123,15 +124,22 @@ export const Mutation: MutationResolvers = {
       }
       // Its assignment goes with it: a guest tenant whose last node it was leaves the gateway.
       const tenant = nodeTenant(gateway, input.address);
-      const lastOfGuest =
-        tenant !== gateway.tenant &&
-        !Object.entries(gateway.nodes).some(([address, meta]) => Number(address) !== input.address && meta.tenant === tenant);
+      const lastOfGuest = isLastOfGuest(gateway, input.address);
       try {
         // The bond goes last: a node cannot be bonded again from here (it must be in range and asked to).
         await runSteps(
           `Unbonding node ${input.address} of gateway "${gateway.id}"`,
           [
-            forgetNodeMeta(sources.registry, gateway.id, input.address),
+            // Compare-and-set: an assignment meanwhile (another node given to that guest, or this
+            // one to another tenant) would leave a guest with nodes and no collector.
+            forgetNodeMeta(sources.registry, gateway.id, input.address, (current) => {
+              if (nodeTenant(current, input.address) !== tenant || isLastOfGuest(current, input.address) !== lastOfGuest)
+                throw new MutationFailure(
+                  'CONFLICT',
+                  `The nodes' tenants of gateway ${quoteInput(gateway.id)} changed meanwhile (an assignNodes); nothing was changed: try again`,
+                  ['input', 'address'],
+                );
+            }),
             ...(lastOfGuest ? [guestRemoval(sources.provisioner, toProvision(gateway), tenant)] : []),
             { name: 'removing the bond (iqmeshNetwork_RemoveBond)', run: () => removeBond(ctx, gateway.id, input.address) },
           ],
@@ -299,12 +307,64 @@ function updateNodeMeta(registry: GatewayRegistry, gatewayId: string, address: (
   };
 }
 
-function forgetNodeMeta(registry: GatewayRegistry, gatewayId: string, address: number): Step {
+/**
+ * A node just bonded is its gateway's owner's. The registry may still give its address to a guest
+ * (the earlier node there was unbonded outside the API, e.g. with IQRF IDE, or the registry was
+ * restored from a backup): that assignment was of another device, and the new one's sensors and
+ * readings must not become the guest's. It is cleared; a guest whose last node that was leaves the
+ * gateway (its collector pod and vRouter interface go), as `unbondNode` would have done.
+ */
+function claimForOwner(ctx: DevicesContext, gateway: GatewayRecord, address: () => number): Step {
+  const { registry, provisioner } = ctx.sources;
+  let stale: string | undefined;
+  let guestRemoved = false;
+  const setTenant = (tenant: string | undefined) =>
+    registry.update(gateway.id, (g) => {
+      const { tenant: _earlier, ...meta } = g.nodes[address()] ?? {};
+      const next = tenant ? { ...meta, tenant } : meta;
+      const { [address()]: _node, ...others } = g.nodes;
+      return { ...g, nodes: Object.keys(next).length ? { ...others, [address()]: next } : others };
+    });
+  return {
+    name: "recording the node as its owner's",
+    run: async () => {
+      const [current] = await registry.getMany([gateway.id]);
+      stale = current?.nodes[address()]?.tenant;
+      if (!current || !stale) return;
+      if (isLastOfGuest(current, address())) {
+        await provisioner.removeTenant(toProvision(current), stale);
+        guestRemoved = true;
+      }
+      await setTenant(undefined);
+      ctx.services.logger.warn(
+        { gatewayId: gateway.id, address: address(), tenant: stale },
+        "a new node took the address of a guest's node",
+      );
+    },
+    undo: async () => {
+      if (!stale) return;
+      await setTenant(stale);
+      if (guestRemoved) await provisioner.addTenant(toProvision(gateway), stale);
+    },
+  };
+}
+
+/** Whether the node at `address` is the only one of its tenant, a guest of the gateway. */
+function isLastOfGuest(gateway: GatewayRecord, address: number): boolean {
+  const tenant = nodeTenant(gateway, address);
+  return (
+    tenant !== gateway.tenant && !Object.entries(gateway.nodes).some(([other, meta]) => Number(other) !== address && meta.tenant === tenant)
+  );
+}
+
+/** Forgets what the registry knows of a node (name, room, tenant); `check` may refuse the current record (it throws). */
+function forgetNodeMeta(registry: GatewayRegistry, gatewayId: string, address: number, check?: (current: GatewayRecord) => void): Step {
   let before: GatewayRecord['nodes'][number] | undefined;
   return {
     name: "forgetting the node's name and room",
     run: async () => {
       await registry.update(gatewayId, (g) => {
+        check?.(g);
         const { [address]: removed, ...nodes } = g.nodes;
         before = removed;
         return { ...g, nodes };

@@ -1,6 +1,5 @@
 import { requireScope, Scope } from '#auth';
-import { gatewayTenants } from '#registry';
-import { canSeeGateway } from '../loaders.ts';
+import { canSeeGateway, tenantsSeenBy } from '../loaders.ts';
 import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
 import type { QueryResolvers } from '../__generated__/resolvers.ts';
 import { liveStatus } from './gateway.ts';
@@ -17,7 +16,9 @@ export const Query: QueryResolvers = {
     return (
       all
         .filter((g) => canSeeGateway(caller, g))
-        .filter((g) => (tenant ? gatewayTenants(g).includes(tenant) : true))
+        // Among the tenants the caller may know of (`Gateway.tenants`): naming another guest of a
+        // shared gateway finds nothing, as naming any other tenant does.
+        .filter((g) => (tenant ? tenantsSeenBy(caller, g).includes(tenant) : true))
         // The status the list shows: ONLINE and OFFLINE are the heartbeat's, not stored.
         .filter((g) => (status ? liveStatus(g, ctx) === status : true))
         .sort((a, b) => a.id.localeCompare(b.id))

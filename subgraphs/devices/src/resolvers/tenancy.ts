@@ -1,11 +1,11 @@
-import { canSeeTenant, isAdmin, requireScope, Scope } from '#auth';
+import { requireScope, Scope } from '#auth';
 import { runSteps, type Step } from '#cloud';
 import { GatewayUnavailableError } from '#iqrf';
 import { quoteInput } from '#kit';
 import { gatewayTenants, type GatewayRecord, type GatewayRegistry, type NodeMeta } from '#registry';
 import type { Resolvers } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
-import { forgetGateway } from '../loaders.ts';
+import { forgetGateway, tenantsSeenBy } from '../loaders.ts';
 import { runMutation } from '../run-mutation.ts';
 import { announceMeshChange } from '../sources/mesh-change.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
@@ -33,15 +33,18 @@ export const tenancyResolvers: Resolvers = {
         const unbonded = addresses.filter((address) => !bonded.includes(address));
         if (unbonded.length) throw badInput('addresses', `No node ${unbonded.join(', ')} is bonded to gateway ${quoteInput(gateway.id)}`);
 
-        // The owner takes its nodes back: they carry no tenant of their own then.
-        const nodes = withTenant(gateway.nodes, addresses, tenant === gateway.tenant ? undefined : tenant);
-        const before = gatewayTenants(gateway);
-        const after = gatewayTenants({ ...gateway, nodes });
-        const added = after.find((t) => !before.includes(t));
-        const removed = before.filter((t) => !after.includes(t));
+        const { added, removed } = tenantChanges(gateway, addresses, tenant);
         const { provisioner, registry } = ctx.sources;
         const target = toProvision(gateway);
-        const steps = [...removed.map((t) => guestRemoval(provisioner, target, t)), recordTenant(registry, gateway, addresses, tenant)];
+        const steps = [
+          ...removed.map((t) => guestRemoval(provisioner, target, t)),
+          recordTenant(registry, gateway, tenant, (current) => {
+            // Planned on the record read at the start: the data center was changed for that plan.
+            const now = tenantChanges(current, addresses, tenant);
+            if (now.added !== added || now.removed.join() !== removed.join()) throw changedMeanwhile(gateway.id);
+            return addresses;
+          }),
+        ];
         let collector = null;
         try {
           if (added) collector = await provisioner.addTenant(target, added, steps);
@@ -71,12 +74,11 @@ export const tenancyResolvers: Resolvers = {
             'input',
             'tenant',
           ]);
-        const addresses = Object.entries(gateway.nodes)
-          .filter(([, meta]) => meta.tenant === tenant)
-          .map(([address]) => Number(address));
         try {
+          // Every node of the tenant when its record is written, those assigned to it meanwhile too:
+          // its parts are gone, so none may stay its.
           await ctx.sources.provisioner.removeTenant(toProvision(gateway), tenant, [
-            recordTenant(ctx.sources.registry, gateway, addresses, gateway.tenant),
+            recordTenant(ctx.sources.registry, gateway, gateway.tenant, (current) => nodesOf(current, tenant)),
           ]);
         } finally {
           await settled(ctx, gateway.id);
@@ -88,11 +90,7 @@ export const tenancyResolvers: Resolvers = {
 
   Gateway: {
     /** Operators see every tenant; a tenant the owner and itself (when it has nodes there), never the other guests. */
-    tenants: (gateway, _args, ctx) => {
-      const tenants = gatewayTenants(gateway);
-      if (isAdmin(ctx.caller)) return tenants;
-      return tenants.filter((tenant) => tenant === gateway.tenant || canSeeTenant(ctx.caller, tenant));
-    },
+    tenants: (gateway, _args, ctx) => tenantsSeenBy(ctx.caller, gateway),
   },
 };
 
@@ -110,6 +108,35 @@ async function bondedNodes({ sources }: DevicesContext, gateway: GatewayRecord):
   }
 }
 
+/**
+ * What giving `addresses` to `tenant` changes of the gateway's tenants: the one it adds (a new
+ * guest, which gets its parts) and those it leaves with no node (which lose theirs).
+ */
+function tenantChanges(gateway: GatewayRecord, addresses: readonly number[], tenant: string): { added?: string; removed: string[] } {
+  // The owner takes its nodes back: they carry no tenant of their own then.
+  const nodes = withTenant(gateway.nodes, addresses, tenant === gateway.tenant ? undefined : tenant);
+  const before = gatewayTenants(gateway);
+  const after = gatewayTenants({ ...gateway, nodes });
+  const added = after.find((t) => !before.includes(t));
+  return { ...(added ? { added } : {}), removed: before.filter((t) => !after.includes(t)) };
+}
+
+/** The addresses of the nodes assigned to `tenant` on `gateway`. */
+function nodesOf(gateway: GatewayRecord, tenant: string): number[] {
+  return Object.entries(gateway.nodes)
+    .filter(([, meta]) => meta.tenant === tenant)
+    .map(([address]) => Number(address));
+}
+
+/** Another operation changed the gateway's nodes' tenants since this one read them. */
+function changedMeanwhile(gatewayId: string): MutationFailure {
+  return new MutationFailure(
+    'CONFLICT',
+    `The nodes' tenants of gateway ${quoteInput(gatewayId)} changed meanwhile (another assignNodes or removeGatewayTenant); nothing was changed: try again`,
+    ['input', 'gatewayId'],
+  );
+}
+
 /** The nodes with `addresses` given to `tenant` (undefined: to the gateway's owner). */
 function withTenant(nodes: GatewayRecord['nodes'], addresses: readonly number[], tenant: string | undefined): GatewayRecord['nodes'] {
   const changed: GatewayRecord['nodes'] = { ...nodes };
@@ -125,13 +152,33 @@ function withTenant(nodes: GatewayRecord['nodes'], addresses: readonly number[],
 /**
  * Records the nodes' tenant in the registry (the owner: their assignment is cleared); its undo
  * puts back what those nodes had, leaving other changes made meanwhile alone.
+ *
+ * It is the last step, after the data center was changed for what the gateway's record said at
+ * the start; the record may have changed since (a concurrent assignment, on this or another API
+ * instance; a decommissioned gateway whose id was registered again). So the write is a
+ * compare-and-set (`GatewayRegistry.update` retries its change on the current record):
+ * `addressesOf` reads the nodes to record from the current record, or throws CONFLICT when the
+ * plan no longer holds, and the whole operation is rolled back rather than leave a tenant with
+ * nodes and no collector, or parts with no nodes.
  */
-function recordTenant(registry: GatewayRegistry, gateway: GatewayRecord, addresses: readonly number[], tenant: string): Step {
+function recordTenant(
+  registry: GatewayRegistry,
+  gateway: GatewayRecord,
+  tenant: string,
+  addressesOf: (current: GatewayRecord) => readonly number[],
+): Step {
   let before: GatewayRecord['nodes'] = {};
+  let addresses: readonly number[] = [];
   return {
     name: `recording the nodes' tenant`,
     run: async () => {
       const updated = await registry.update(gateway.id, (g) => {
+        if (g.tenant !== gateway.tenant || g.registeredAt !== gateway.registeredAt)
+          throw new MutationFailure('CONFLICT', `Gateway ${quoteInput(gateway.id)} was decommissioned meanwhile; nothing was changed`, [
+            'input',
+            'gatewayId',
+          ]);
+        addresses = addressesOf(g);
         before = g.nodes;
         return { ...g, nodes: withTenant(g.nodes, addresses, tenant === g.tenant ? undefined : tenant) };
       });
