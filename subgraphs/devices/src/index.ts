@@ -8,7 +8,7 @@ import { openActuatorLog } from '#registry';
 import { createDevicesContext, type DevicesContext, type DevicesServices, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { GatewayActivation } from './sources/gateway-activation.ts';
-import { announceMeshChange, followMeshChanges } from './sources/mesh-change.ts';
+import { announceMeshChange, followMeshChanges, releaseStaleAssignments } from './sources/mesh-change.ts';
 import { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 import { openActuatorRateLimit, type ActuatorRateLimitSettings } from './sources/actuator-rate-limit.ts';
 
@@ -78,7 +78,10 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
       discoveries: new MeshDiscoveries({
         iqrf: sources.iqrf,
         logger,
-        onMeshChanged: (gatewayId) => announceMeshChange(sources, gatewayId),
+        onMeshChanged: async (gatewayId, bonded) => {
+          await releaseStaleAssignments({ registry: sources.registry, logger }, gatewayId, bonded);
+          await announceMeshChange(sources, gatewayId);
+        },
       }),
       activation: new GatewayActivation({
         registry: sources.registry,

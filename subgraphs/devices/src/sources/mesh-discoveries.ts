@@ -50,8 +50,8 @@ export class DiscoveryRunningError extends Error {
 export interface MeshDiscoveriesOptions {
   iqrf: Pick<IqrfClient, 'stream'>;
   logger: Logger;
-  /** Called when a run bonded nodes (after each such wave, and at its end): caches of the mesh must go. */
-  onMeshChanged: (gatewayId: string) => Promise<void>;
+  /** Called when a run bonded nodes (after each such wave, with their addresses): caches of the mesh must go. */
+  onMeshChanged: (gatewayId: string, bonded: readonly number[]) => Promise<void>;
   /** How long a finished run stays known (for `meshDiscovery(discoveryId)` and its state). Default 10 min. */
   retentionMs?: number;
   /** Longest wait between two messages of a run; a wave takes tens of seconds on a real mesh. Default 3 min. */
@@ -177,7 +177,7 @@ export class MeshDiscoveries {
         wave = progress.wave;
         const newNodes = (progress.newNodes ?? []).map((n) => n.address);
         summary.newNodes.push(...newNodes);
-        if (newNodes.length) await this.options.onMeshChanged(summary.gatewayId);
+        if (newNodes.length) await this.options.onMeshChanged(summary.gatewayId, newNodes);
         const last = progress.lastWave === true;
         if (last) this.finish(summary, 'COMPLETED', null);
         this.emit(run, {
@@ -200,7 +200,7 @@ export class MeshDiscoveries {
         'mesh discovery failed',
       );
       // Nodes may have been bonded before the failure, even without a result message saying so.
-      await this.options.onMeshChanged(summary.gatewayId).catch(() => undefined);
+      await this.options.onMeshChanged(summary.gatewayId, summary.newNodes).catch(() => undefined);
     }
   }
 
