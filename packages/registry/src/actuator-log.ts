@@ -1,3 +1,5 @@
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '#log';
 import type { ActuatorKind } from './actuators.ts';
@@ -77,8 +79,9 @@ export type ActuatorLogListener = (entry: ActuatorLogEntry) => void;
 /**
  * What the platform remembers of its actuators: each actuator's audit trail (every command, its
  * latest word), its last known state, and the ordered stream of events that `actuatorEvents`
- * replays and follows. Implementations: in memory (the embedded default) and Redis (a stream for
- * the events, a sorted set and a hash per actuator for the trail, a hash for states), both bounded.
+ * replays and follows. Implementations: in memory (the embedded default), in memory written
+ * through to a JSON-lines file (the embedded default beside a registry file), and Redis (a stream
+ * for the events, sorted sets and a hash per actuator for the trail, a hash for states), all bounded.
  */
 export interface ActuatorLog {
   /**
@@ -103,14 +106,23 @@ export interface ActuatorLog {
 }
 
 export interface ActuatorLogOptions {
-  /** Commands kept per actuator (older ones leave its trail). Default 1000. */
+  /** Commands sent kept per actuator (older ones leave its trail). Default 1000. */
   auditLimit?: number;
+  /**
+   * Refused commands kept per actuator, apart from those sent: a flood of refused attempts (over
+   * the rate limit, without a grant) pushes out older refusals only, never a command that reached
+   * the gateway. Default 100.
+   */
+  refusalLimit?: number;
   /** Events kept in the stream, about (replay reaches that far back). Default 100,000. */
   eventLimit?: number;
 }
 
 const AUDIT_LIMIT = 1_000;
+const REFUSAL_LIMIT = 100;
 const EVENT_LIMIT = 100_000;
+/** The largest part of a Redis stream id (an unsigned 64-bit integer). */
+const MAX_ID_PART = 2n ** 64n - 1n;
 
 /** Orders two positions (`<n>` or a Redis stream id `<ms>-<seq>`): negative when `a` comes first. */
 export function compareLogPositions(a: string, b: string): number {
@@ -120,41 +132,56 @@ export function compareLogPositions(a: string, b: string): number {
   return aSeq === bSeq ? 0 : aSeq < bSeq ? -1 : 1;
 }
 
-/** Whether `text` is a position of an actuator log (as a cursor decodes it). */
+/**
+ * Whether `text` is a position of an actuator log (as a cursor decodes it): a counter or a Redis
+ * stream id, each part at most 2^64 - 1 (a larger one is no position, and Redis refuses it).
+ */
 export function isLogPosition(text: string): boolean {
-  return /^\d{1,20}(-\d{1,20})?$/.test(text);
+  return /^\d{1,20}(-\d{1,20})?$/.test(text) && text.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
 }
 
-/** The embedded default: this process's memory, bounded per actuator and in events. */
+/** Whether a command first recorded with this outcome is a refusal, kept apart in its trail. */
+function isRefusal(command: ActuatorCommandRecord): boolean {
+  return command.outcome === 'REFUSED';
+}
+
+/** A command in its trail with its rank there (arrival order, shared by sent and refused ones). */
+type Ranked = [rank: number, command: ActuatorCommandRecord];
+
+/** One actuator's trail: commands sent and refusals, each bounded apart, by id in arrival order. */
+interface Trail {
+  next: number;
+  sent: Map<string, Ranked>;
+  refused: Map<string, Ranked>;
+}
+
+/** What the memory log holds, as `FileActuatorLog` writes it whole. */
+interface MemorySnapshot {
+  sequence: number;
+  events: ActuatorLogEntry[];
+  trails: Array<[actuatorId: string, next: number, sent: Ranked[], refused: Ranked[]]>;
+  states: Array<[actuatorId: string, state: ActuatorStateRecord]>;
+}
+
+/** The embedded default without a registry file: this process's memory, bounded per actuator and in events. */
 export class MemoryActuatorLog implements ActuatorLog {
-  private readonly events: ActuatorLogEntry[] = [];
-  private readonly trails = new Map<string, Map<string, ActuatorCommandRecord>>();
+  private events: ActuatorLogEntry[] = [];
+  private readonly trails = new Map<string, Trail>();
   private readonly stateOf = new Map<string, ActuatorStateRecord>();
   private readonly listeners = new Set<ActuatorLogListener>();
   private sequence = 0;
   private readonly auditLimit: number;
+  private readonly refusalLimit: number;
   private readonly eventLimit: number;
 
   constructor(options: ActuatorLogOptions = {}) {
     this.auditLimit = options.auditLimit ?? AUDIT_LIMIT;
+    this.refusalLimit = options.refusalLimit ?? REFUSAL_LIMIT;
     this.eventLimit = options.eventLimit ?? EVENT_LIMIT;
   }
 
   async append(event: ActuatorEventRecord): Promise<ActuatorLogEntry> {
-    if (event.command) {
-      // A Map keeps insertion order: a command's updates keep its place in the trail.
-      let trail = this.trails.get(event.actuatorId);
-      if (!trail) this.trails.set(event.actuatorId, (trail = new Map()));
-      trail.set(event.command.id, event.command);
-      for (const id of trail.keys()) {
-        if (trail.size <= this.auditLimit) break;
-        trail.delete(id);
-      }
-    }
-    if (event.state) this.stateOf.set(event.actuatorId, event.state);
-    const entry = { position: String(++this.sequence), event };
-    this.events.push(entry);
-    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
+    const entry = this.record({ position: String(this.sequence + 1), event });
     for (const listener of this.listeners) {
       try {
         listener(entry);
@@ -174,10 +201,12 @@ export class MemoryActuatorLog implements ActuatorLog {
   }
 
   async audit(actuatorId: string, { last, before }: AuditPage): Promise<ActuatorCommandRecord[]> {
-    const newestFirst = [...(this.trails.get(actuatorId)?.values() ?? [])].reverse();
-    const start = before === undefined ? 0 : newestFirst.findIndex((command) => command.id === before) + 1;
+    const trail = this.trails.get(actuatorId);
+    if (!trail || last <= 0) return [];
+    const newestFirst = [...trail.sent.values(), ...trail.refused.values()].sort(([a], [b]) => b - a);
+    const start = before === undefined ? 0 : newestFirst.findIndex(([, command]) => command.id === before) + 1;
     if (before !== undefined && start === 0) return [];
-    return newestFirst.slice(start, start + Math.max(0, last));
+    return newestFirst.slice(start, start + last).map(([, command]) => command);
   }
 
   subscribe(listener: ActuatorLogListener): () => void {
@@ -198,6 +227,260 @@ export class MemoryActuatorLog implements ActuatorLog {
   async close(): Promise<void> {
     this.listeners.clear();
   }
+
+  /**
+   * Takes an event in at its position without telling listeners (an append, or one read back
+   * from a file): its command becomes its trail's word on it, its state the actuator's.
+   */
+  protected record(entry: ActuatorLogEntry): ActuatorLogEntry {
+    const { event } = entry;
+    if (event.command) this.keep(event.actuatorId, event.command);
+    if (event.state) this.stateOf.set(event.actuatorId, event.state);
+    this.sequence = Math.max(this.sequence, Number(entry.position));
+    this.events.push(entry);
+    if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
+    return entry;
+  }
+
+  /** The position of the last event taken in (0 before any). */
+  protected lastPosition(): number {
+    return this.sequence;
+  }
+
+  /** All it holds, as plain data. */
+  protected snapshot(): MemorySnapshot {
+    return {
+      sequence: this.sequence,
+      events: this.events,
+      trails: [...this.trails].map(([id, trail]) => [id, trail.next, [...trail.sent.values()], [...trail.refused.values()]]),
+      states: [...this.stateOf],
+    };
+  }
+
+  /** Replaces what it holds with a snapshot (read back from a file). */
+  protected restore(snapshot: MemorySnapshot): void {
+    this.sequence = snapshot.sequence;
+    this.events = snapshot.events.slice(-this.eventLimit);
+    this.trails.clear();
+    for (const [id, next, sent, refused] of snapshot.trails)
+      this.trails.set(id, {
+        next,
+        sent: new Map(sent.slice(-this.auditLimit).map((ranked) => [ranked[1].id, ranked])),
+        refused: new Map(refused.slice(-this.refusalLimit).map((ranked) => [ranked[1].id, ranked])),
+      });
+    this.stateOf.clear();
+    for (const [id, state] of snapshot.states) this.stateOf.set(id, state);
+  }
+
+  /** A command's latest word in its trail: a new one takes the next rank in its part (sent or refused), an update keeps its place. */
+  private keep(actuatorId: string, command: ActuatorCommandRecord): void {
+    let trail = this.trails.get(actuatorId);
+    if (!trail) this.trails.set(actuatorId, (trail = { next: 1, sent: new Map(), refused: new Map() }));
+    const known = trail.sent.get(command.id) ?? trail.refused.get(command.id);
+    if (known) {
+      known[1] = command;
+      return;
+    }
+    const [part, limit] = isRefusal(command) ? [trail.refused, this.refusalLimit] : [trail.sent, this.auditLimit];
+    part.set(command.id, [trail.next++, command]);
+    // A Map keeps insertion order: its first keys are the oldest.
+    for (const id of part.keys()) {
+      if (part.size <= limit) break;
+      part.delete(id);
+    }
+  }
+}
+
+/** Where the actuator log of the registry at `path` is kept (`registry-demo.json` -> `registry-demo.actuators.jsonl`). */
+export function actuatorLogFileOf(path: string): string {
+  return path.endsWith('.json') ? `${path.slice(0, -'.json'.length)}.actuators.jsonl` : `${path}.actuators.jsonl`;
+}
+
+/** One line of the log file: an event appended, a state kept without an event, or the whole log (written when the file is compacted). */
+type FileLine =
+  | { t: 'event'; p: string; e: ActuatorEventRecord }
+  | { t: 'state'; a: string; s: ActuatorStateRecord }
+  | { t: 'snapshot'; s: MemorySnapshot };
+
+export interface FileActuatorLogOptions extends ActuatorLogOptions {
+  /** The JSON-lines file (`actuatorLogFileOf` the registry file). */
+  path: string;
+  logger: Logger;
+  /** The least number of lines appended before the file is compacted. Default 10,000. */
+  compactAfterLines?: number;
+}
+
+/**
+ * The embedded default beside a registry file: the memory log, each change also appended to a
+ * JSON-lines file and read back at start, so that a restart keeps the audit trails, the states
+ * and the event stream (cursors given before a restart resume after it). The file stays bounded:
+ * once as many lines were appended as the log held at its last compaction (`compactAfterLines`
+ * at least), it
+ * is replaced whole (a temporary file, then a rename) by one line of what the log holds. A line
+ * cut short by a crash is skipped when read back. An append resolves once its line is written; a
+ * failed write is logged and the log goes on in memory (a command is never failed for it).
+ * A file that cannot be read (other than missing) fails every call, and is never overwritten.
+ */
+export class FileActuatorLog extends MemoryActuatorLog {
+  private readonly path: string;
+  private readonly logger: Logger;
+  private readonly ready: Promise<void>;
+  /** Lines to append with the next write, and that write. */
+  private batch: { lines: string[]; written: Promise<void> } | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  /** Lines in the file beside its first (a snapshot, when compacted). */
+  private linesAppended = 0;
+  private readonly minCompactAfter: number;
+  private compactAfter: number;
+  private lastFailureLog = 0;
+  /** The file ends with a line cut short: the next write starts a line of its own. */
+  private torn = false;
+
+  constructor(options: FileActuatorLogOptions) {
+    super(options);
+    this.path = options.path;
+    this.logger = options.logger;
+    this.minCompactAfter = options.compactAfterLines ?? 10_000;
+    this.compactAfter = this.minCompactAfter;
+    this.ready = this.load();
+    this.ready.catch((error: unknown) =>
+      this.logger.error({ path: this.path, err: error }, 'actuator log file cannot be read; actuator commands fail until it can'),
+    );
+  }
+
+  /** Resolves once the file was read back (rejects when it cannot be). */
+  opened(): Promise<void> {
+    return this.ready;
+  }
+
+  override async append(event: ActuatorEventRecord): Promise<ActuatorLogEntry> {
+    await this.ready;
+    const entry = await super.append(event);
+    await this.write({ t: 'event', p: entry.position, e: event });
+    return entry;
+  }
+
+  override async saveState(actuatorId: string, state: ActuatorStateRecord): Promise<void> {
+    await this.ready;
+    await super.saveState(actuatorId, state);
+    await this.write({ t: 'state', a: actuatorId, s: state });
+  }
+
+  override async states(actuatorIds: readonly string[]): Promise<Array<ActuatorStateRecord | undefined>> {
+    await this.ready;
+    return super.states(actuatorIds);
+  }
+
+  override async audit(actuatorId: string, page: AuditPage): Promise<ActuatorCommandRecord[]> {
+    await this.ready;
+    return super.audit(actuatorId, page);
+  }
+
+  override async readRange(position: string, count: number): Promise<ActuatorLogEntry[]> {
+    await this.ready;
+    return super.readRange(position, count);
+  }
+
+  override async oldestPosition(): Promise<string | undefined> {
+    await this.ready;
+    return super.oldestPosition();
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.writing;
+  }
+
+  private async load(): Promise<void> {
+    const text = await readFile(this.path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    let skipped = 0;
+    this.torn = text.length > 0 && !text.endsWith('\n');
+    for (const raw of text.split('\n')) {
+      if (!raw) continue;
+      this.linesAppended++;
+      const line = parseLine(raw);
+      if (!line) skipped++;
+      else if (line.t === 'snapshot') this.restore(line.s);
+      else if (line.t === 'state') await super.saveState(line.a, line.s);
+      // An event already taken in (written again after a compaction that held it) is skipped.
+      else if (Number(line.p) > this.lastPosition()) this.record({ position: line.p, event: line.e });
+    }
+    this.compactAfter = Math.max(this.minCompactAfter, this.snapshot().events.length);
+    if (skipped)
+      this.logger.warn({ path: this.path, skipped }, 'actuator log file: skipped lines that are not log entries (cut short by a crash?)');
+  }
+
+  /** Appends a line with the next write (lines asked meanwhile go together); resolves once it is written or its failure logged. */
+  private write(line: FileLine): Promise<void> {
+    if (!this.batch) {
+      const batch = { lines: [] as string[], written: Promise.resolve() };
+      batch.written = this.writing.then(() => {
+        this.batch = undefined;
+        return this.flush(batch.lines);
+      });
+      this.writing = batch.written;
+      this.batch = batch;
+    }
+    this.batch.lines.push(JSON.stringify(line));
+    return this.batch.written;
+  }
+
+  private async flush(lines: readonly string[]): Promise<void> {
+    try {
+      await mkdir(dirname(this.path), { recursive: true });
+      await appendFile(this.path, `${this.torn ? '\n' : ''}${lines.join('\n')}\n`);
+      this.torn = false;
+      this.linesAppended += lines.length;
+      if (this.linesAppended >= this.compactAfter) await this.compact();
+    } catch (error) {
+      if (Date.now() - this.lastFailureLog > 60_000) {
+        this.lastFailureLog = Date.now();
+        this.logger.error({ path: this.path, err: error }, 'actuator log file write failed; the log goes on in memory only');
+      }
+    }
+  }
+
+  /** Replaces the file by one line of what the log holds now (lines written after it may repeat some: reading back skips them). */
+  private async compact(): Promise<void> {
+    const temporary = `${this.path}.${process.pid}.tmp`;
+    const snapshot = this.snapshot();
+    await writeFile(temporary, `${JSON.stringify({ t: 'snapshot', s: snapshot } satisfies FileLine)}\n`);
+    await rename(temporary, this.path);
+    this.linesAppended = 0;
+    this.compactAfter = Math.max(this.minCompactAfter, snapshot.events.length);
+  }
+}
+
+function parseLine(raw: string): FileLine | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const line = value as Partial<Record<'t' | 'p' | 'a', unknown>> & { e?: unknown; s?: unknown };
+  if (line.t === 'event' && typeof line.p === 'string' && isLogPosition(line.p) && isEventRecord(line.e))
+    return { t: 'event', p: line.p, e: line.e };
+  if (line.t === 'state' && typeof line.a === 'string' && typeof line.s === 'object' && line.s !== null)
+    return { t: 'state', a: line.a, s: line.s as ActuatorStateRecord };
+  if (line.t === 'snapshot' && isSnapshot(line.s)) return { t: 'snapshot', s: line.s };
+  return undefined;
+}
+
+function isSnapshot(value: unknown): value is MemorySnapshot {
+  if (typeof value !== 'object' || value === null) return false;
+  const snapshot = value as Partial<MemorySnapshot>;
+  return (
+    typeof snapshot.sequence === 'number' &&
+    Array.isArray(snapshot.events) &&
+    snapshot.events.every((entry) => typeof entry?.position === 'string' && isEventRecord(entry.event)) &&
+    Array.isArray(snapshot.trails) &&
+    Array.isArray(snapshot.states)
+  );
 }
 
 export interface RedisActuatorLogOptions extends ActuatorLogOptions {
@@ -211,23 +494,26 @@ export interface RedisActuatorLogOptions extends ActuatorLogOptions {
 }
 
 /**
- * Appends an event in one step. KEYS: events stream, states hash, trail sorted set, trail hash,
- * trail counter. ARGV: event JSON, event limit, actuator id, state JSON or '', command id or '',
- * command JSON, audit limit. A new command takes the trail's next number (its order); older ones
- * than the limit leave both the set and the hash. Returns the event's stream id.
+ * Appends an event in one step. KEYS: events stream, states hash, trail sorted set of commands
+ * sent, trail hash, trail counter, trail sorted set of refusals. ARGV: event JSON, event limit,
+ * actuator id, state JSON or '', command id or '', command JSON, audit limit, refusal limit, '1'
+ * for a new refusal. A new command takes the trail's next number (its order) in its part (sent or
+ * refused); older ones than that part's limit leave both the set and the hash. Returns the event's stream id.
  */
 const APPEND_SCRIPT = `
 if ARGV[5] ~= '' then
   if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then
-    redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), ARGV[5])
+    local part, limit = KEYS[3], tonumber(ARGV[7])
+    if ARGV[9] == '1' then part, limit = KEYS[6], tonumber(ARGV[8]) end
+    redis.call('ZADD', part, redis.call('INCR', KEYS[5]), ARGV[5])
+    local excess = redis.call('ZCARD', part) - limit
+    if excess > 0 then
+      local dropped = redis.call('ZRANGE', part, 0, excess - 1)
+      redis.call('ZREMRANGEBYRANK', part, 0, excess - 1)
+      redis.call('HDEL', KEYS[4], unpack(dropped))
+    end
   end
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
-  local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[7])
-  if excess > 0 then
-    local dropped = redis.call('ZRANGE', KEYS[3], 0, excess - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, excess - 1)
-    redis.call('HDEL', KEYS[4], unpack(dropped))
-  end
 end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[1])
@@ -237,8 +523,8 @@ type StreamEntry = [id: string, fields: string[]];
 
 /**
  * `ActuatorLog` in Redis, shared by every API instance: the events in one stream (`<prefix>:events`,
- * trimmed with MAXLEN ~), states in a hash, and per actuator its trail as a sorted set of command
- * ids by arrival with the commands in a hash. One connection writes and reads; a second one
+ * trimmed with MAXLEN ~), states in a hash, and per actuator its trail as two sorted sets of command
+ * ids by arrival (sent, refused) with the commands in a hash. One connection writes and reads; a second one
  * blocks on XREAD to hear events, whoever appended them, while anyone listens.
  */
 export class RedisActuatorLog implements ActuatorLog {
@@ -248,6 +534,7 @@ export class RedisActuatorLog implements ActuatorLog {
   private readonly prefix: string;
   private readonly stream: string;
   private readonly auditLimit: number;
+  private readonly refusalLimit: number;
   private readonly eventLimit: number;
   private readonly blockMs: number;
   private readonly logger: Logger;
@@ -263,12 +550,13 @@ export class RedisActuatorLog implements ActuatorLog {
     this.prefix = options.prefix ?? '{iot:actuators}';
     this.stream = `${this.prefix}:events`;
     this.auditLimit = options.auditLimit ?? AUDIT_LIMIT;
+    this.refusalLimit = options.refusalLimit ?? REFUSAL_LIMIT;
     this.eventLimit = options.eventLimit ?? EVENT_LIMIT;
     this.blockMs = options.blockMs ?? 5_000;
     this.logger = options.logger;
     this.url = options.url;
     this.redis = this.connect(options.url, 'writer');
-    this.redis.defineCommand('appendActuatorEvent', { numberOfKeys: 5, lua: APPEND_SCRIPT });
+    this.redis.defineCommand('appendActuatorEvent', { numberOfKeys: 6, lua: APPEND_SCRIPT });
   }
 
   async append(event: ActuatorEventRecord): Promise<ActuatorLogEntry> {
@@ -282,6 +570,7 @@ export class RedisActuatorLog implements ActuatorLog {
       this.trailKey(event.actuatorId, 'order'),
       this.trailKey(event.actuatorId, 'commands'),
       this.trailKey(event.actuatorId, 'counter'),
+      this.trailKey(event.actuatorId, 'refusals'),
       JSON.stringify(event),
       this.eventLimit,
       event.actuatorId,
@@ -289,6 +578,8 @@ export class RedisActuatorLog implements ActuatorLog {
       command?.id ?? '',
       command ? JSON.stringify(command) : '',
       this.auditLimit,
+      this.refusalLimit,
+      command && isRefusal(command) ? '1' : '',
     );
     return { position, event };
   }
@@ -305,14 +596,22 @@ export class RedisActuatorLog implements ActuatorLog {
 
   async audit(actuatorId: string, { last, before }: AuditPage): Promise<ActuatorCommandRecord[]> {
     if (last <= 0) return [];
-    const order = this.trailKey(actuatorId, 'order');
+    const parts = [this.trailKey(actuatorId, 'order'), this.trailKey(actuatorId, 'refusals')];
     let max = '+inf';
     if (before !== undefined) {
-      const score = await this.redis.zscore(order, before);
-      if (score === null) return [];
+      const [sent, refused] = await Promise.all(parts.map((part) => this.redis.zscore(part, before)));
+      const score = sent ?? refused;
+      if (score === null || score === undefined) return [];
       max = `(${score}`;
     }
-    const ids = await this.redis.zrevrangebyscore(order, max, '-inf', 'LIMIT', 0, last);
+    // The newest `last` of each part, merged by rank: the page's newest `last` of both.
+    const ranked = (
+      await Promise.all(parts.map((part) => this.redis.zrevrangebyscore(part, max, '-inf', 'WITHSCORES', 'LIMIT', 0, last)))
+    ).flatMap((reply) => pairs(reply));
+    const ids = ranked
+      .sort((a, b) => b.rank - a.rank)
+      .slice(0, last)
+      .map(({ id }) => id);
     if (!ids.length) return [];
     const values = await this.redis.hmget(this.trailKey(actuatorId, 'commands'), ...ids);
     return values.flatMap((value) => {
@@ -402,7 +701,7 @@ export class RedisActuatorLog implements ActuatorLog {
     }
   }
 
-  private trailKey(actuatorId: string, part: 'order' | 'commands' | 'counter'): string {
+  private trailKey(actuatorId: string, part: 'order' | 'refusals' | 'commands' | 'counter'): string {
     return `${this.prefix}:audit:${actuatorId}:${part}`;
   }
 
@@ -448,6 +747,13 @@ function isEventRecord(value: unknown): value is ActuatorEventRecord {
     typeof event.tenant === 'string' &&
     typeof event.time === 'string'
   );
+}
+
+/** A ZRANGE ... WITHSCORES reply as members with their ranks. */
+function pairs(reply: string[]): Array<{ id: string; rank: number }> {
+  const result: Array<{ id: string; rank: number }> = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) result.push({ id: reply[i]!, rank: Number(reply[i + 1]) });
+  return result;
 }
 
 /** The entries of an XREAD reply of one stream. */

@@ -1,5 +1,13 @@
 import type { Logger } from '#log';
-import { MemoryActuatorLog, RedisActuatorLog, type ActuatorLog } from './actuator-log.ts';
+import {
+  actuatorLogFileOf,
+  FileActuatorLog,
+  MemoryActuatorLog,
+  RedisActuatorLog,
+  type ActuatorLog,
+  type ActuatorLogOptions,
+  type FileActuatorLogOptions,
+} from './actuator-log.ts';
 import { FileActuatorGrantStore, grantsFileOf, RedisActuatorGrantStore, type ActuatorGrantStore } from './actuator-grants.ts';
 import { FileGatewayRegistry } from './file-registry.ts';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency-store.ts';
@@ -46,9 +54,19 @@ export async function openActuatorGrants(options: RegistryOptions, logger: Logge
     : FileActuatorGrantStore.open(options.registryFile && grantsFileOf(options.registryFile));
 }
 
-/** Actuators' audit trails, states and events: Redis when named (shared by every API instance, kept across restarts), memory otherwise. */
-export function openActuatorLog(options: RegistryOptions, logger: Logger): ActuatorLog {
-  return options.redisUrl
-    ? new RedisActuatorLog({ url: options.redisUrl, logger: logger.child({ component: 'actuator-log' }) })
-    : new MemoryActuatorLog();
+/**
+ * Actuators' audit trails, states and events, kept across restarts: Redis when named (shared by
+ * every API instance), else a JSON-lines file beside the registry file
+ * (`registry.actuators.jsonl`, read back in the background: its calls wait for it), in memory
+ * only without one. `limits`: the log's bounds (and the file's compaction), its defaults when absent.
+ */
+export function openActuatorLog(
+  options: RegistryOptions,
+  logger: Logger,
+  limits: ActuatorLogOptions & Pick<FileActuatorLogOptions, 'compactAfterLines'> = {},
+): ActuatorLog {
+  const child = logger.child({ component: 'actuator-log' });
+  if (options.redisUrl) return new RedisActuatorLog({ url: options.redisUrl, logger: child, ...limits });
+  if (options.registryFile) return new FileActuatorLog({ path: actuatorLogFileOf(options.registryFile), logger: child, ...limits });
+  return new MemoryActuatorLog(limits);
 }

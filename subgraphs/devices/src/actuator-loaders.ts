@@ -14,6 +14,13 @@ export const REPORT_POWER = 127;
 const UNKNOWN_STATE: ActuatorStateRecord = { status: 'UNKNOWN' };
 
 /**
+ * Node reads (one daemon request per node and kind) one request may cause: a gateway's worth and
+ * more (the largest demo gateway has about 30 actuator nodes). Beyond, states are the last known:
+ * a query of every actuator of a city must not put thousands of requests on its gateways' radios.
+ */
+export const MAX_NODE_READS_PER_REQUEST = 64;
+
+/**
  * Per-operation DataLoaders of actuators. They are not walled by tenant: a partner API key sees
  * the actuators tenants granted it, on gateways it sees nothing else of. Every resolver filters
  * what they give with `canSeeActuator` before it tells anything.
@@ -22,8 +29,9 @@ const UNKNOWN_STATE: ActuatorStateRecord = { status: 'UNKNOWN' };
  *   and request, as `MeshCatalog` gives it);
  * - `gatewayActuators`, `actuator`: the actuators each mesh enumerated, named from the registry;
  * - `actuatorState`: each actuator's state, read from its node (one daemon request per node and
- *   kind per request, however many of its actuators are asked) while its gateway answers, else the
- *   last state the log keeps. A read that finds another state than last confirmed records STATE_CHANGED.
+ *   kind per request, however many of its actuators are asked; `MAX_NODE_READS_PER_REQUEST` nodes
+ *   at most) while its gateway answers, else the last state the log keeps. A read that finds
+ *   another state than last confirmed records STATE_CHANGED.
  */
 export function createActuatorLoaders(sources: DevicesSources, _caller: Caller) {
   const actuatorGateway = new DataLoader<string, GatewayRecord | null>(async (ids) =>
@@ -64,11 +72,12 @@ export function createActuatorLoaders(sources: DevicesSources, _caller: Caller) 
     });
   });
 
+  const readBudget = { left: MAX_NODE_READS_PER_REQUEST };
   const actuatorState = new DataLoader<string, ActuatorStateRecord>(async (ids) => {
     const known = await actuator.loadMany(ids);
     const stored = await sources.actuatorLog.states(ids);
     const infos = known.flatMap((info) => (info && !(info instanceof Error) ? [info] : []));
-    const read = await readStates(sources, infos);
+    const read = await readStates(sources, infos, readBudget);
     return Promise.all(
       ids.map(async (id, i) => {
         const last = stored[i];
@@ -105,16 +114,25 @@ async function settleRead(
 /**
  * Reads the state of `actuators` from their nodes: per node, one Binary Output request with no
  * output named (its answer reports all 32) and one Light request with power 127 for each light
- * (reports each). Nodes of gateways not asked now (offline, breaker open), and nodes that do
- * not answer, are left out.
+ * (reports each). Nodes of gateways not asked now (offline, breaker open), nodes beyond the
+ * request's `budget` of node reads, and nodes that do not answer, are left out.
  */
-async function readStates(sources: DevicesSources, actuators: readonly ActuatorInfo[]): Promise<Map<string, ActuatorStateRecord>> {
+async function readStates(
+  sources: DevicesSources,
+  actuators: readonly ActuatorInfo[],
+  budget: { left: number },
+): Promise<Map<string, ActuatorStateRecord>> {
   const states = new Map<string, ActuatorStateRecord>();
   const nodes = new Map<string, ActuatorInfo[]>();
   for (const info of actuators) {
     if (!sources.catalog.reachable(info.gatewayId)) continue;
     const key = `${info.gatewayId}:${info.address}:${info.kind}`;
-    nodes.set(key, [...(nodes.get(key) ?? []), info]);
+    const group = nodes.get(key);
+    if (group) group.push(info);
+    else if (budget.left > 0) {
+      budget.left--;
+      nodes.set(key, [info]);
+    }
   }
   const timeoutMs = sources.actuatorCommandTimeoutMs;
   await Promise.all(
@@ -129,8 +147,11 @@ async function readStates(sources: DevicesSources, actuators: readonly ActuatorI
             { timeoutMs },
           );
           const confirmedAt = new Date().toISOString();
-          for (const info of group)
-            states.set(info.id, { on: answer.rsp.result.prevVals[info.index] ?? false, status: 'CONFIRMED', confirmedAt });
+          // An output the answer lacks is left out (its last known state stands), never taken for off.
+          for (const info of group) {
+            const on = answer.rsp.result.prevVals[info.index];
+            if (on !== undefined) states.set(info.id, { on, status: 'CONFIRMED', confirmedAt });
+          }
         } else {
           const indexes = [...new Set(group.map((info) => info.index))].sort((a, b) => a - b);
           const lights = indexes.map((index) => ({ index, power: REPORT_POWER }));

@@ -10,7 +10,14 @@ import { createLoaders } from '../loaders.ts';
 import type { ActuatorCommandModel, ActuatorEventModel, ActuatorModel } from '../models.ts';
 import { runMutation } from '../run-mutation.ts';
 import { badInput, MutationFailure } from '../user-errors.ts';
-import { canSeeActuator, commandRefusal, commandSubject, unseenCommandRefusal } from '../sources/actuator-access.ts';
+import {
+  ANOTHER_CALLER,
+  canSeeActuator,
+  commandRefusal,
+  commandSubject,
+  seesCommandsOf,
+  unseenCommandRefusal,
+} from '../sources/actuator-access.ts';
 import { commandActuators, type ActuatorOrder } from '../sources/actuator-commands.ts';
 import { ActuatorEventStream, decodeActuatorCursor, encodeActuatorCursor } from '../sources/actuator-events.ts';
 import { actuatorFromId, actuatorGatewayIds, actuatorNotFound, requireActuator, visibleActuators } from '../sources/actuator-lookup.ts';
@@ -57,6 +64,9 @@ export const actuatorResolvers: Resolvers = {
     // Built from its ids when its mesh cannot be read: the trail outlives the gateway's answers.
     actuator: async ({ actuatorId, tenant }, _, ctx) =>
       (await ctx.loaders.actuator.load(actuatorId).catch(() => null)) ?? describedOrFail(ctx, actuatorId, tenant),
+    // A grantee hears every event of what it was granted, but not who else commands it (the tenant's users, other partners).
+    requestedBy: ({ requestedBy, tenant }, _, { caller }) =>
+      seesCommandsOf(caller, tenant) || requestedBy === commandSubject(caller) ? requestedBy : ANOTHER_CALLER,
     durationSeconds: ({ durationSeconds }) => durationSeconds ?? null,
     on: ({ on }) => on ?? null,
     level: ({ level }) => level ?? null,
@@ -268,24 +278,25 @@ async function describedOrFail(ctx: DevicesContext, actuatorId: string, tenant: 
 }
 
 /**
- * An actuator's trail, newest first: every entry for its tenant's callers with `devices:read` and
- * operators; a grantee (a partner API key) sees its own commands only.
+ * An actuator's trail, newest first: for operators every entry; for its tenant's callers with
+ * `devices:read` the entries of their tenant (a node handed to another tenant keeps its earlier
+ * commands from the new one); a grantee (a partner API key) sees its own commands only.
  */
 async function auditOf(ctx: DevicesContext, actuator: ActuatorInfo, last: number, before?: string): Promise<ActuatorCommandModel[]> {
   const { caller, sources } = ctx;
-  const seesAll = isAdmin(caller) || (caller.tenant === actuator.tenant && caller.scopes.includes(Scope.DEVICES_READ));
-  if (seesAll) return sources.actuatorLog.audit(actuator.id, { last, ...(before ? { before } : {}) });
+  if (isAdmin(caller)) return sources.actuatorLog.audit(actuator.id, { last, ...(before ? { before } : {}) });
   const subject = commandSubject(caller);
-  const own: ActuatorCommandModel[] = [];
+  const shown = (entry: ActuatorCommandModel) => (seesCommandsOf(caller, entry.tenant) ? true : entry.requestedBy === subject);
+  const kept: ActuatorCommandModel[] = [];
   let cursor = before;
-  // Pages of the whole trail, keeping the caller's own commands, until enough or the trail ends.
-  for (let page = 0; page < 20 && own.length < last; page++) {
+  // Pages of the whole trail, keeping what the caller may see, until enough or the trail ends.
+  for (let page = 0; page < 20 && kept.length < last; page++) {
     const entries = await sources.actuatorLog.audit(actuator.id, { last: MAX_AUDIT_PAGE, ...(cursor ? { before: cursor } : {}) });
-    own.push(...entries.filter((entry) => entry.requestedBy === subject));
+    kept.push(...entries.filter(shown));
     if (entries.length < MAX_AUDIT_PAGE) break;
     cursor = entries.at(-1)!.id;
   }
-  return own.slice(0, last);
+  return kept.slice(0, last);
 }
 
 /**
@@ -300,10 +311,15 @@ async function eventFilter(ctx: DevicesContext, gatewayId: string | undefined, a
     throw userError(ErrorCode.BAD_USER_INPUT, `At most ${MAX_SUBSCRIBED_IDS} actuatorIds per subscription`, { field: 'actuatorIds' });
   if (gatewayId && !(await actuatorGatewayIds(ctx, gatewayId)).length)
     throw userError(ErrorCode.NOT_FOUND, `No gateway "${gatewayId.slice(0, 80)}"`, { field: 'gatewayId' });
-  for (const id of actuatorIds ?? []) {
-    const described = parseActuatorId(id) ? await actuatorFromId(ctx, id) : null;
-    if (!described || !(await canSeeActuator(ctx, described))) throw actuatorNotFound(id);
-  }
+  // Together, so that the registry is read in one batch however many are listed.
+  const seen = await Promise.all(
+    (actuatorIds ?? []).map(async (id) => {
+      const described = parseActuatorId(id) ? await actuatorFromId(ctx, id) : null;
+      return described !== null && (await canSeeActuator(ctx, described));
+    }),
+  );
+  const unseen = seen.indexOf(false);
+  if (unseen >= 0) throw actuatorNotFound(actuatorIds![unseen]!);
   // The registry is read again at most once a second per gateway for the events' walls.
   const records = new Map<string, { at: number; record: Promise<Awaited<ReturnType<typeof actuatorFromId>>> }>();
   return {

@@ -99,6 +99,18 @@ export function granteeOf(caller: Caller): Grantee | undefined {
   return undefined;
 }
 
+/**
+ * Whether the caller sees every command of a tenant's actuators, and who asked for each: an
+ * operator, or the tenant's own callers with `devices:read`. Anyone else (a grantee, a partner
+ * API key) sees its own commands by name only.
+ */
+export function seesCommandsOf(caller: Caller, tenant: string): boolean {
+  return isAdmin(caller) || (caller.tenant === tenant && hasScope(caller, Scope.DEVICES_READ));
+}
+
+/** What `ActuatorCommand.requestedBy` says of someone else's command to a caller that may not know who. */
+export const ANOTHER_CALLER = 'another caller';
+
 /** Who a command is by, in the audit trail and the logs: a token's `sub`, or `apiKey:<id>` for a partner API key. */
 export function commandSubject(caller: Caller): string {
   return caller.kind === 'apiKey' ? `apiKey:${caller.subject}` : caller.subject;

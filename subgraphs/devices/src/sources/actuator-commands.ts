@@ -150,16 +150,23 @@ async function sendToNode(
       const binOuts = indexes.map((index) => ({ index, state: order.on ?? false, ...(order.on ? time : {}) }));
       const answer = await sources.iqrf.request(gatewayId, MType.BINARY_OUTPUT_SET, { nAdr: address, param: { binOuts } }, options);
       const at = new Date().toISOString();
+      const { prevVals } = answer.rsp.result;
+      // A value the answer lacks is not known: no previous state rather than a made-up one.
       previous = new Map(
-        indexes.map((index) => [index, { on: answer.rsp.result.prevVals[index] ?? false, status: 'CONFIRMED', confirmedAt: at }]),
+        indexes.flatMap((index) =>
+          prevVals[index] === undefined ? [] : [[index, { on: prevVals[index], status: 'CONFIRMED', confirmedAt: at }] as const],
+        ),
       );
     } else {
       const lights = indexes.map((index) => ({ index, power: order.level!, ...time }));
       const answer = await sources.iqrf.request(gatewayId, MType.LIGHT_SET_POWER, { nAdr: address, param: { lights } }, options);
       const at = new Date().toISOString();
-      // The answer names the lights of the request in ascending index.
+      const { prevVals } = answer.rsp.result;
+      // The answer names the lights of the request in ascending index; one it lacks has no previous state.
       previous = new Map(
-        indexes.map((index, i) => [index, { level: answer.rsp.result.prevVals[i] ?? 0, status: 'CONFIRMED', confirmedAt: at }]),
+        indexes.flatMap((index, i) =>
+          prevVals[i] === undefined ? [] : [[index, { level: prevVals[i], status: 'CONFIRMED', confirmedAt: at }] as const],
+        ),
       );
     }
   } catch (error) {
@@ -171,7 +178,10 @@ async function sendToNode(
   }
   const finishedAt = new Date().toISOString();
   return {
-    of: (actuator) => ({ outcome: 'CONFIRMED', previous: previous.get(actuator.index)!, finishedAt }),
+    of: (actuator) => {
+      const before = previous.get(actuator.index);
+      return { outcome: 'CONFIRMED', ...(before ? { previous: before } : {}), finishedAt };
+    },
     stateOf: () =>
       order.level === undefined
         ? { on: order.on ?? false, status: 'CONFIRMED', confirmedAt: finishedAt }
