@@ -5,6 +5,8 @@
  *
  *   registry-<scenario>.json        the gateway registry (gateways registered, their tenants, names, rooms)
  *   registry-<scenario>.mesh.json   the meshes the gateways' daemons last reported
+ *   registry-<scenario>.grants.json the actuator grants tenants gave
+ *   registry-<scenario>.actuators.jsonl  the actuators' audit trails, last states and events
  *   simulator-<scenario>.json       the simulated city: bonded nodes of the simulated coordinators and
  *                                   the simulated data center (projects, networks, vRouters, nodes, pods)
  *
@@ -23,7 +25,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** Whether the files of `scenario` (every scenario when undefined) include `name`. */
 function isStateFile(name: string, scenario: string | undefined): boolean {
-  const match = /^(registry|simulator)-([a-z0-9-]+?)(\.mesh)?\.json(\.\d+\.tmp)?$/.exec(name);
+  const match = /^(registry|simulator)-([a-z0-9-]+?)((\.mesh|\.grants)?\.json|\.actuators\.jsonl)(\.\d+\.tmp)?$/.exec(name);
   return match !== null && (scenario === undefined || match[2] === scenario);
 }
 

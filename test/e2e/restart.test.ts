@@ -136,8 +136,12 @@ describe('npm run reset', () => {
       const names = [
         'registry-demo.json',
         'registry-demo.mesh.json',
+        'registry-demo.grants.json',
+        'registry-demo.actuators.jsonl',
+        'registry-demo.actuators.jsonl.123.tmp',
         'simulator-demo.json',
         'registry-pisek.json',
+        'registry-pisek.actuators.jsonl',
         'simulator-pisek.json',
         'notes.txt',
       ];
@@ -145,7 +149,12 @@ describe('npm run reset', () => {
       const port = await freePort();
       const run = (...args: string[]) => runToEnd('npx', ['tsx', 'scripts/reset.ts', ...args], { DATA_DIR: dir, PORT: String(port) });
       expect((await run()).code).toBe(0);
-      expect((await readdir(dir)).sort()).toEqual(['notes.txt', 'registry-pisek.json', 'simulator-pisek.json']);
+      expect((await readdir(dir)).sort()).toEqual([
+        'notes.txt',
+        'registry-pisek.actuators.jsonl',
+        'registry-pisek.json',
+        'simulator-pisek.json',
+      ]);
       // Refused while something answers /health on PORT.
       const server = createHttpServer((_req, res) => res.end('ok'));
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -153,7 +162,7 @@ describe('npm run reset', () => {
         const refused = await run('--all');
         expect(refused.code).toBe(1);
         expect(refused.output).toMatch(/stop it/);
-        expect((await readdir(dir)).length).toBe(3);
+        expect((await readdir(dir)).length).toBe(4);
       } finally {
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));

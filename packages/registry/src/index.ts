@@ -55,6 +55,8 @@ export {
 } from './actuator-grants.ts';
 export {
   MemoryActuatorLog,
+  FileActuatorLog,
+  actuatorLogFileOf,
   RedisActuatorLog,
   compareLogPositions,
   isLogPosition,
@@ -63,4 +65,5 @@ export {
   type ActuatorLogOptions,
   type AuditPage,
   type RedisActuatorLogOptions,
+  type FileActuatorLogOptions,
 } from './actuator-log.ts';

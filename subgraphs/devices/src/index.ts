@@ -2,9 +2,15 @@ import { createCloudClients, GatewayProvisioner, type CloudOptions } from '#clou
 import { MeshCatalog, onlineWindowMs } from '#iqrf';
 import { OwnedResources, startSubgraph, type RunningSubgraph, type SubgraphStartOptions } from '#kit';
 import type { Logger } from '#log';
-import { openGatewayRegistry, openIdempotencyStore, type RegistryOptions } from '#registry';
+import {
+  FileActuatorLog,
+  openActuatorLog,
+  openGatewayRegistry,
+  openIdempotencyStore,
+  type ActuatorLog,
+  type RegistryOptions,
+} from '#registry';
 import { openActuatorGrants } from '#registry';
-import { openActuatorLog } from '#registry';
 import { createDevicesContext, type DevicesContext, type DevicesServices, type DevicesSources } from './context.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { GatewayActivation } from './sources/gateway-activation.ts';
@@ -68,7 +74,7 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
       provisioner: config.sources.provisioner ?? provisionerOf(config.cloud, logger),
       onlineWindowMs: onlineWindow,
       actuatorGrants: config.sources.actuatorGrants ?? owned.own(await openActuatorGrants(backends, logger)),
-      actuatorLog: config.sources.actuatorLog ?? owned.own(openActuatorLog(backends, logger)),
+      actuatorLog: config.sources.actuatorLog ?? owned.own(await openedActuatorLog(backends, logger)),
       actuatorCommandTimeoutMs: config.actuatorCommandTimeoutMs ?? 5_000,
     };
     const services: DevicesServices = {
@@ -120,4 +126,15 @@ function provisionerOf(cloud: CloudOptions | undefined, logger: Logger): Gateway
   if (!cloud) throw new Error('wireDevices: give its provisioner or the cloud options to make one from');
   const { kubernetes, contrail } = createCloudClients(cloud);
   return new GatewayProvisioner({ kubernetes, contrail, logger: logger.child({ component: 'provisioner' }) });
+}
+
+/** The actuator log of `backends`, its file (the embedded default) read back: an unreadable one stops the start, not the first command. */
+async function openedActuatorLog(backends: RegistryOptions, logger: Logger): Promise<ActuatorLog> {
+  const log = openActuatorLog(backends, logger);
+  if (log instanceof FileActuatorLog)
+    await log.opened().catch(async (error: unknown) => {
+      await log.close();
+      throw error;
+    });
+  return log;
 }
