@@ -10,7 +10,7 @@ import { developmentRouterAuth } from '../../router/src/plugins/auth.ts';
 import { maskProductionError } from '../../router/src/plugins/errors.ts';
 import { readPersistedDocuments } from '../../router/src/plugins/persistedOperations.ts';
 import { RouterRateLimit } from '../../router/src/plugins/rateLimit.ts';
-import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from '../../router/src/plugins/rateLimitStore.ts';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from '#kit';
 import { adminToken, tokenFor } from '../support/auth.ts';
 import { graphql, wsClient, type Credentials } from '../support/graphql.ts';
 import { startTestPlatform } from '../support/platform.ts';

@@ -33,3 +33,10 @@ export { runMutation, fingerprintOf, type MutationRunner, type MutationUserError
 export { redisService } from './redis-service.ts';
 export { OwnedResources } from './owned-resources.ts';
 export { StartedRepeater } from './started-repeater.ts';
+export {
+  MemoryRateLimitStore,
+  RedisRateLimitStore,
+  type RateLimitDecision,
+  type RateLimitStore,
+  type RedisRateLimitStoreOptions,
+} from './rate-limit-store.ts';

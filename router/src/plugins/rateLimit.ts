@@ -4,7 +4,7 @@ import { createGraphQLError } from 'graphql-yoga';
 import { anonymousCaller, type Caller } from '#auth';
 import type { Logger } from '#log';
 import { sendGraphQLError } from './httpError.ts';
-import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitDecision, type RateLimitStore } from './rateLimitStore.ts';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitDecision, type RateLimitStore } from '#kit';
 import type { RouterPlugin } from './routerPlugin.ts';
 
 export interface RateLimitOptions {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from '#kit';
 import type { Logger } from '#log';
 
 /**
@@ -30,59 +30,30 @@ export interface ActuatorRateLimit {
   close(): Promise<void>;
 }
 
-/**
- * The bucket as GCRA (the generic cell rate algorithm, as the router's rate limits): one number
- * per actuator, when its bucket would be full again were the command allowed (its theoretical
- * arrival time). A command is allowed while that is at most `burst - 1` intervals ahead.
- */
-function gcra(stored: number | undefined, now: number, { burst, intervalMs }: ActuatorRateLimitSettings) {
-  const tat = Math.max(stored ?? now, now);
-  const retryAfterMs = tat - (burst - 1) * intervalMs - now;
-  return retryAfterMs > 0
-    ? { allowed: false as const, retryAfterMs: Math.ceil(retryAfterMs) }
-    : { allowed: true as const, tat: tat + intervalMs };
+/** The bucket of `settings` as a `RateLimitStore` counts it: `burst` commands a `burst` intervals. */
+async function takeCommand(
+  store: RateLimitStore,
+  key: string,
+  { burst, intervalMs }: ActuatorRateLimitSettings,
+): Promise<number | undefined> {
+  const decision = await store.take(key, burst, burst * intervalMs);
+  return decision.allowed ? undefined : decision.retryAfterMs;
 }
 
 /** The embedded default: buckets in this process's memory (one devices instance). */
 export class MemoryActuatorRateLimit implements ActuatorRateLimit {
-  readonly #arrivals = new Map<string, number>();
-  #takes = 0;
+  readonly #store = new MemoryRateLimitStore();
 
   constructor(private readonly settings: ActuatorRateLimitSettings = defaultActuatorRateLimit) {}
 
-  async take(actuatorId: string): Promise<number | undefined> {
-    const now = Date.now();
-    const decision = gcra(this.#arrivals.get(actuatorId), now, this.settings);
-    if (!decision.allowed) return decision.retryAfterMs;
-    this.#arrivals.set(actuatorId, decision.tat);
-    // A bucket whose arrival time has passed is full: forgetting it changes nothing.
-    if (++this.#takes % 10_000 === 0) for (const [id, tat] of this.#arrivals) if (tat <= now) this.#arrivals.delete(id);
-    return undefined;
+  take(actuatorId: string): Promise<number | undefined> {
+    return takeCommand(this.#store, actuatorId, this.settings);
   }
 
-  async close(): Promise<void> {
-    this.#arrivals.clear();
+  close(): Promise<void> {
+    return this.#store.close();
   }
 }
-
-/**
- * GCRA in one script, so that two devices instances never both take an actuator's last command;
- * the clock is Redis' own (TIME), so instances' clocks need not agree. The key expires once the
- * bucket is full again.
- * KEYS[1]: the actuator's bucket; ARGV: burst, interval in ms. Returns 0 when allowed, else the ms to wait.
- */
-const TAKE_SCRIPT = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local burst = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local wait = tat - (burst - 1) * interval - now
-if wait > 0 then return math.ceil(wait) end
-redis.call('SET', KEYS[1], tat + interval, 'PX', tat + interval - now)
-return 0
-`;
 
 export interface RedisActuatorRateLimitOptions {
   url: string;
@@ -93,42 +64,31 @@ export interface RedisActuatorRateLimitOptions {
 }
 
 /**
- * Buckets in Redis, shared by every devices instance. When Redis fails, this instance's memory
- * buckets decide meanwhile (the hardware stays protected, at worst once per instance), and the
- * failure is logged at most once a minute.
+ * Buckets in Redis (the router's GCRA script, `RedisRateLimitStore`), shared by every devices
+ * instance. When Redis fails, this instance's memory buckets decide meanwhile (the hardware stays
+ * protected, at worst once per instance), and the failure is logged at most once a minute.
  */
 export class RedisActuatorRateLimit implements ActuatorRateLimit {
-  readonly #redis: Redis;
-  readonly #settings: ActuatorRateLimitSettings;
-  readonly #prefix: string;
-  readonly #logger: Logger;
+  readonly #store: RedisRateLimitStore;
   readonly #fallback: MemoryActuatorRateLimit;
+  readonly #settings: ActuatorRateLimitSettings;
+  readonly #logger: Logger;
   #lastFailureLog = 0;
 
   constructor(options: RedisActuatorRateLimitOptions) {
     this.#settings = options.settings ?? defaultActuatorRateLimit;
-    this.#prefix = options.prefix ?? 'iot:actuator-rate:';
     this.#logger = options.logger;
     this.#fallback = new MemoryActuatorRateLimit(this.#settings);
-    this.#redis = new Redis(options.url, {
-      connectionName: 'iot-actuator-rate-limit',
-      retryStrategy: (times) => Math.min(50 * times, 1_000),
-      // A command waits for its rate limit: not through Redis' reconnects.
-      maxRetriesPerRequest: 1,
+    this.#store = new RedisRateLimitStore({
+      url: options.url,
+      prefix: options.prefix ?? 'iot:actuator-rate:',
+      onError: (error) => this.#logger.debug({ err: error }, 'actuator rate limit Redis connection error'),
     });
-    this.#redis.on('error', (error: Error) => this.#logger.debug({ err: error }, 'actuator rate limit Redis connection error'));
   }
 
   async take(actuatorId: string): Promise<number | undefined> {
     try {
-      const wait = (await this.#redis.eval(
-        TAKE_SCRIPT,
-        1,
-        this.#prefix + actuatorId,
-        this.#settings.burst,
-        this.#settings.intervalMs,
-      )) as number;
-      return wait > 0 ? wait : undefined;
+      return await takeCommand(this.#store, actuatorId, this.#settings);
     } catch (error) {
       if (Date.now() - this.#lastFailureLog > 60_000) {
         this.#lastFailureLog = Date.now();
@@ -140,8 +100,7 @@ export class RedisActuatorRateLimit implements ActuatorRateLimit {
 
   async close(): Promise<void> {
     await this.#fallback.close();
-    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => {});
-    this.#redis.disconnect();
+    await this.#store.close();
   }
 }
 

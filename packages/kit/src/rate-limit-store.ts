@@ -18,6 +18,7 @@ export interface RateLimitDecision {
  * token bucket of `limit` tokens, refilled evenly over the period). Counted with GCRA (the
  * generic cell rate algorithm of ATM networks, as redis-cell and `throttled` do): one number per
  * key, the theoretical arrival time of the next request, so a check is a single read and write.
+ * The router's request budgets and the devices subgraph's per-actuator command limits use it.
  */
 export interface RateLimitStore {
   take(key: string, limit: number, periodMs: number): Promise<RateLimitDecision>;
@@ -54,7 +55,7 @@ function decision(
   return { allowed, limit, remaining, resetMs: Math.ceil(resetMs), retryAfterMs: Math.ceil(retryAfterMs) };
 }
 
-/** The embedded default: buckets in this process's memory (one router instance). */
+/** The embedded default: buckets in this process's memory (one instance of the service). */
 export class MemoryRateLimitStore implements RateLimitStore {
   readonly #arrivals = new Map<string, number>();
   #takes = 0;
@@ -74,8 +75,9 @@ export class MemoryRateLimitStore implements RateLimitStore {
 }
 
 /**
- * GCRA in one script, so that concurrent requests to several routers never both take the last
- * token; the clock is Redis' own (TIME), so routers' clocks need not agree. The arrival time
+ * GCRA in one script, so that concurrent requests to several instances (routers, devices
+ * subgraphs) never both take the last token; the clock is Redis' own (TIME), so their clocks need
+ * not agree. The arrival time
  * expires when the bucket is full again.
  * KEYS[1]: the bucket; ARGV: limit, period in ms. Returns {allowed 0|1, resetMs, retryAfterMs}.
  */
@@ -106,7 +108,7 @@ export interface RedisRateLimitStoreOptions {
   onError?: (error: Error) => void;
 }
 
-/** Buckets in Redis, shared by every router instance: the limits hold across all of them. */
+/** Buckets in Redis, shared by every instance: the limits hold across all of them. */
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: RedisWithTake;
   readonly #prefix: string;
