@@ -43,23 +43,36 @@ export function parseActuatorId(id: string): { gatewayId: string; address: numbe
   return { gatewayId: match[1]!, address, kind, index };
 }
 
+/**
+ * One actuator of a node with the registry's name and room (`tenant` when it is to be another than
+ * the node's tenant now, e.g. the one it had when an event was recorded).
+ */
+export function describeActuator(
+  gateway: GatewayRecord,
+  address: number,
+  kind: ActuatorKind,
+  index: number,
+  tenant?: string,
+): ActuatorInfo {
+  const meta = gateway.nodes[address] ?? {};
+  return {
+    id: actuatorId(gateway.id, address, kind, index),
+    gatewayId: gateway.id,
+    tenant: tenant ?? nodeTenant(gateway, address),
+    address,
+    kind,
+    index,
+    name:
+      meta.actuators?.[actuatorKey(kind, index)] ??
+      `${kind === 'LIGHT' ? 'light' : 'output'} ${index + 1} of ${meta.name ?? `node ${address}`}`,
+    ...(meta.room ? { room: meta.room } : {}),
+  };
+}
+
 /** Joins a node's actuator peripherals with the registry's names and room. */
 export function describeActuators(gateway: GatewayRecord, address: number, peripherals: NodeActuators): ActuatorInfo[] {
-  const meta = gateway.nodes[address] ?? {};
-  const tenant = nodeTenant(gateway, address);
   const describe = (kind: ActuatorKind, count: number): ActuatorInfo[] =>
-    Array.from({ length: Math.min(count, 32) }, (_, index) => ({
-      id: actuatorId(gateway.id, address, kind, index),
-      gatewayId: gateway.id,
-      tenant,
-      address,
-      kind,
-      index,
-      name:
-        meta.actuators?.[actuatorKey(kind, index)] ??
-        `${kind === 'LIGHT' ? 'light' : 'output'} ${index + 1} of ${meta.name ?? `node ${address}`}`,
-      ...(meta.room ? { room: meta.room } : {}),
-    }));
+    Array.from({ length: Math.min(count, 32) }, (_, index) => describeActuator(gateway, address, kind, index));
   return [...describe('BINARY_OUTPUT', peripherals.binaryOutputs), ...describe('LIGHT', peripherals.lights)];
 }
 

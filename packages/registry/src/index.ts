@@ -15,6 +15,7 @@ export {
   actuatorId,
   actuatorKey,
   parseActuatorId,
+  describeActuator,
   describeActuators,
   describeMeshActuators,
   type ActuatorInfo,

@@ -1,15 +1,6 @@
 import { isAdmin } from '#auth';
 import { clipInput, ErrorCode, quoteInput, userError } from '#kit';
-import {
-  actuatorKey,
-  gatewayTenants,
-  nodeTenant,
-  parseActuatorId,
-  selectionMatches,
-  type ActuatorInfo,
-  type ActuatorSelection,
-  type GatewayRecord,
-} from '#registry';
+import { describeActuator, gatewayTenants, parseActuatorId, selectionMatches, type ActuatorInfo, type ActuatorSelection } from '#registry';
 import type { DevicesContext } from '../context.ts';
 import { canSeeActuator, grantsOf } from './actuator-access.ts';
 
@@ -22,27 +13,7 @@ export async function actuatorFromId(ctx: DevicesContext, id: string, tenant?: s
   const key = parseActuatorId(id);
   if (!key) return null;
   const record = await ctx.loaders.actuatorGateway.load(key.gatewayId);
-  return record ? describeOne(record, key, tenant) : null;
-}
-
-function describeOne(
-  record: GatewayRecord,
-  { address, kind, index }: NonNullable<ReturnType<typeof parseActuatorId>>,
-  tenant?: string,
-): ActuatorInfo {
-  const meta = record.nodes[address] ?? {};
-  return {
-    id: `${record.id}.${address}.${actuatorKey(kind, index)}`,
-    gatewayId: record.id,
-    tenant: tenant ?? nodeTenant(record, address),
-    address,
-    kind,
-    index,
-    name:
-      meta.actuators?.[actuatorKey(kind, index)] ??
-      `${kind === 'LIGHT' ? 'light' : 'output'} ${index + 1} of ${meta.name ?? `node ${address}`}`,
-    ...(meta.room ? { room: meta.room } : {}),
-  };
+  return record ? describeActuator(record, key.address, key.kind, key.index, tenant) : null;
 }
 
 /** The NOT_FOUND of an actuator that does not exist or that the caller may not see (the two are not told apart). */
