@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
+import type { BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVELOPMENT_SECRET, issueApiKey, mintToken, Scope } from '#auth';
 import { dashboardHandler } from '../../dashboard/handler.ts';
@@ -10,9 +9,9 @@ import type { Platform } from '../../platform/platform.ts';
 import { LIGHTS_TENANT } from '../../simulator/src/scenario.ts';
 import { adminToken } from '../support/auth.ts';
 import { graphql } from '../support/graphql.ts';
+import { launchChromiumProfile } from '../support/chromium.ts';
 import { startTestPlatform } from '../support/platform.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const gatewayId = 'austin-gw01';
 const tenant = 'austin-summit';
@@ -21,34 +20,16 @@ const ventilation301 = `${gatewayId}.21.output0`;
 const ventilation302 = `${gatewayId}.22.output0`;
 
 let context: BrowserContext;
-let userDataDir: string;
+let browser: Awaited<ReturnType<typeof launchChromiumProfile>> | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`${chromiumPath} is missing: install Debian's chromium package (apt-get install chromium) to run the dashboard test`);
-  }
   mkdirSync(artifacts, { recursive: true });
-  userDataDir = mkdtempSync(join(tmpdir(), 'dashboard-actuators-chromium-'));
-  // A fresh profile; without the background-networking flags Chromium keeps dialling Google's hosts.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 1800 },
-  });
+  browser = await launchChromiumProfile('dashboard-actuators');
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 interface DashboardPage {

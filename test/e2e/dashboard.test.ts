@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '#auth';
 import type { Reading } from '#telemetry';
@@ -11,9 +10,9 @@ import { dashboardHandler } from '../../dashboard/handler.ts';
 import type { Platform } from '../../platform/platform.ts';
 import { adminToken, tokenFor } from '../support/auth.ts';
 import { graphql } from '../support/graphql.ts';
+import { launchChromiumProfile } from '../support/chromium.ts';
 import { startTestPlatform } from '../support/platform.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
 type Quantity = Reading['quantity'];
 const gatewayId = 'austin-gw01';
@@ -96,35 +95,16 @@ async function seedDayOfHistory(platform: Platform, token: string) {
 }
 
 let context: BrowserContext;
-let userDataDir: string;
+let browser: Awaited<ReturnType<typeof launchChromiumProfile>> | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`${chromiumPath} is missing: install Debian's chromium package (apt-get install chromium) to run the dashboard test`);
-  }
   mkdirSync(artifacts, { recursive: true });
-  userDataDir = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
-  // A fresh profile each run; without the background-networking flags Chromium keeps dialling
-  // Google's hosts, which this sandbox refuses.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 1800 },
-  });
+  browser = await launchChromiumProfile('dashboard');
+  context = browser.context;
 });
 
 afterAll(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 interface DashboardPage {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,9 +6,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Platform } from '../../platform/platform.ts';
 import { GRAPHIQL_DEFAULT_QUERY } from '../../router/src/graphiql.ts';
+import { chromiumArgs, chromiumPath, requireChromium } from '../support/chromium.ts';
 import { startTestPlatform } from '../support/platform.ts';
 
-const chromiumPath = '/usr/bin/chromium';
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const readmePath = fileURLToPath(new URL('../../README.md', import.meta.url));
 
@@ -29,23 +29,9 @@ describe('GraphiQL without the internet', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(chromiumPath)) {
-      throw new Error(`${chromiumPath} is missing: install Debian's chromium package (apt-get install chromium) to run the GraphiQL test`);
-    }
+    requireChromium('the GraphiQL test');
     platform = await startTestPlatform();
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     // No route out: the page may reach the router on 127.0.0.1 and nothing else.
     await context.route('**/*', (route) => {
