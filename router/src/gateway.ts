@@ -105,7 +105,13 @@ export interface RunningRouter {
  */
 function subscriptionTransport(subgraph: string) {
   return {
-    options: { subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams(subgraph) } } },
+    options: {
+      // The HTTP executor shares one subgraph request among identical ones in flight, keyed on the
+      // body alone: the caller is signed in later (`onFetch`), so a tenant asking what another asks
+      // at the same moment would get the other's answer. Every request is its caller's own.
+      deduplicateInflightRequests: false,
+      subscriptions: { kind: 'ws', location: '/graphql', options: { connectionParams: subgraphWsConnectionParams(subgraph) } },
+    },
   };
 }
 
