@@ -75,7 +75,16 @@ export function requireScope(caller: Caller, scope: Scope): void {
   throw new GraphQLError(`Missing scope "${scope}"`, { extensions: { code: 'FORBIDDEN', scope } });
 }
 
-/** A stable text of everything that decides what a caller sees (to share work between equal callers). */
+/**
+ * A stable text of everything that decides what a caller sees (to share work between equal
+ * callers): its kind, tenant and scopes, and who it is when that matters too. It does for a
+ * grantee: actuators granted to a partner's API key, or to a user who does not read its tenant's
+ * devices, are that caller's alone, as are the names it is told in their events. A user who reads
+ * its tenant's devices (`devices:read`), an operator and an anonymous caller see what every such
+ * caller sees, and share.
+ */
 export function callerPartition(caller: Caller): string {
-  return `${caller.kind}:${caller.tenant ?? '*'}:${[...caller.scopes].sort().join(',')}`;
+  const base = `${caller.kind}:${caller.tenant ?? '*'}:${[...caller.scopes].sort().join(',')}`;
+  const itsOwn = caller.kind === 'apiKey' || (caller.kind === 'user' && !hasScope(caller, Scope.DEVICES_READ));
+  return itsOwn ? `${base}:${caller.subject}` : base;
 }
