@@ -79,12 +79,14 @@ export function requireScope(caller: Caller, scope: Scope): void {
  * A stable text of everything that decides what a caller sees (to share work between equal
  * callers): its kind, tenant and scopes, and who it is when that matters too. It does for a
  * grantee: actuators granted to a partner's API key, or to a user who does not read its tenant's
- * devices, are that caller's alone, as are the names it is told in their events. A user who reads
- * its tenant's devices (`devices:read`), an operator and an anonymous caller see what every such
- * caller sees, and share.
+ * devices, are that caller's alone, as are the names it is told in their events. It does for a
+ * user who may command actuators (`actuators:write`): its grants are its own, and so is the
+ * answer of `Actuator.canCommand`. A user who reads its tenant's devices (`devices:read`) and
+ * commands nothing, an operator and an anonymous caller see what every such caller sees, and share.
  */
 export function callerPartition(caller: Caller): string {
   const base = `${caller.kind}:${caller.tenant ?? '*'}:${[...caller.scopes].sort().join(',')}`;
-  const itsOwn = caller.kind === 'apiKey' || (caller.kind === 'user' && !hasScope(caller, Scope.DEVICES_READ));
-  return itsOwn ? `${base}:${caller.subject}` : base;
+  const grantsMatter =
+    caller.kind === 'user' && !isAdmin(caller) && (!hasScope(caller, Scope.DEVICES_READ) || hasScope(caller, Scope.ACTUATORS_WRITE));
+  return caller.kind === 'apiKey' || grantsMatter ? `${base}:${caller.subject}` : base;
 }
