@@ -158,6 +158,10 @@ describe('who sees and commands an actuator', () => {
     // The node went back to the gateway's owner: pisek-lights' grant no longer covers it.
     expect(await commandRefusal(ctx, { ...streetLight, tenant: 'pisek-city' })).toMatchObject({ code: 'FORBIDDEN' });
     expect(commandSubject(partnerKey)).toBe('apiKey:street-works');
+    // A token whose sub looks like a key's is never taken for that key.
+    const lookalike = { kind: 'user' as const, subject: 'apiKey:street-works', tenant: 'pisek-lights', scopes: [] };
+    expect(commandSubject(lookalike)).toBe('user:apiKey:street-works');
+    expect(commandSubject({ ...lookalike, subject: 'user:apiKey:street-works' })).toBe('user:user:apiKey:street-works');
   });
 
   it("reads the caller's grants once per request, and a revocation holds from the next request", async () => {

@@ -111,7 +111,13 @@ export function seesCommandsOf(caller: Caller, tenant: string): boolean {
 /** What `ActuatorCommand.requestedBy` says of someone else's command to a caller that may not know who. */
 export const ANOTHER_CALLER = 'another caller';
 
-/** Who a command is by, in the audit trail and the logs: a token's `sub`, or `apiKey:<id>` for a partner API key. */
+/**
+ * Who a command is by, in the audit trail and the logs: a token's `sub`, or `apiKey:<id>` for a
+ * partner API key. One caller's name is never another's: a `sub` that itself starts like a key's
+ * (`apiKey:...`), or like an escaped one (`user:...`), is written `user:<sub>`, so a token cannot
+ * pass for a partner's key (and see its commands by name).
+ */
 export function commandSubject(caller: Caller): string {
-  return caller.kind === 'apiKey' ? `apiKey:${caller.subject}` : caller.subject;
+  if (caller.kind === 'apiKey') return `apiKey:${caller.subject}`;
+  return /^(apiKey|user):/.test(caller.subject) ? `user:${caller.subject}` : caller.subject;
 }
