@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from '#log';
@@ -90,6 +90,14 @@ export interface ActuatorLog {
    * actuator's, and the event is appended to the stream; listeners hear it. Resolves with its position.
    */
   append(event: ActuatorEventRecord): Promise<ActuatorLogEntry>;
+  /**
+   * Appends `event` (which ends a command) only while that command's latest word is still PENDING,
+   * in one step: of several processes finishing the same interrupted command, one does. Resolves
+   * with its position, or undefined when the command was already finished (or is not known).
+   */
+  appendIfPending(event: ActuatorEventRecord & { command: ActuatorCommandRecord }): Promise<ActuatorLogEntry | undefined>;
+  /** The commands whose latest word is PENDING (sent, no answer recorded yet), oldest first. */
+  pendingCommands(): Promise<ActuatorCommandRecord[]>;
   /** Keeps an actuator's state without an event (a read confirmed what was known, or found the first state). */
   saveState(actuatorId: string, state: ActuatorStateRecord): Promise<void>;
   /** The last state recorded of each actuator, in key order; undefined when none is. */
@@ -192,6 +200,17 @@ export class MemoryActuatorLog implements ActuatorLog {
     return entry;
   }
 
+  async appendIfPending(event: ActuatorEventRecord & { command: ActuatorCommandRecord }): Promise<ActuatorLogEntry | undefined> {
+    return this.isPending(event.actuatorId, event.command.id) ? this.append(event) : undefined;
+  }
+
+  async pendingCommands(): Promise<ActuatorCommandRecord[]> {
+    return [...this.trails.values()]
+      .flatMap((trail) => [...trail.sent.values()].filter(([, command]) => command.outcome === 'PENDING'))
+      .sort(([, a], [, b]) => a.requestedAt.localeCompare(b.requestedAt))
+      .map(([, command]) => command);
+  }
+
   async saveState(actuatorId: string, state: ActuatorStateRecord): Promise<void> {
     this.stateOf.set(actuatorId, state);
   }
@@ -240,6 +259,11 @@ export class MemoryActuatorLog implements ActuatorLog {
     this.events.push(entry);
     if (this.events.length > this.eventLimit) this.events.splice(0, this.events.length - this.eventLimit);
     return entry;
+  }
+
+  /** Whether the trail's latest word on this command is PENDING (checked and appended in one turn of the event loop). */
+  protected isPending(actuatorId: string, commandId: string): boolean {
+    return this.trails.get(actuatorId)?.sent.get(commandId)?.[1].outcome === 'PENDING';
   }
 
   /** The position of the last event taken in (0 before any). */
@@ -318,7 +342,8 @@ export interface FileActuatorLogOptions extends ActuatorLogOptions {
  * at least), it
  * is replaced whole (a temporary file, then a rename) by one line of what the log holds. A line
  * cut short by a crash is skipped when read back. An append resolves once its line is written; a
- * failed write is logged and the log goes on in memory (a command is never failed for it).
+ * failed write (a full disk, a read-only folder) is logged once and the log goes on in memory (a command
+ * is never failed for it); the first write that works again rewrites the file whole, so nothing is missing.
  * A file that cannot be read (other than missing) fails every call, and is never overwritten.
  */
 export class FileActuatorLog extends MemoryActuatorLog {
@@ -332,7 +357,9 @@ export class FileActuatorLog extends MemoryActuatorLog {
   private linesAppended = 0;
   private readonly minCompactAfter: number;
   private compactAfter: number;
-  private lastFailureLog = 0;
+  /** Writes fail now (said once in the operator's log), and how many lines they missed meanwhile. */
+  private failing = false;
+  private linesMissed = 0;
   /** The file ends with a line cut short: the next write starts a line of its own. */
   private torn = false;
 
@@ -358,6 +385,16 @@ export class FileActuatorLog extends MemoryActuatorLog {
     const entry = await super.append(event);
     await this.write({ t: 'event', p: entry.position, e: event });
     return entry;
+  }
+
+  override async appendIfPending(event: ActuatorEventRecord & { command: ActuatorCommandRecord }): Promise<ActuatorLogEntry | undefined> {
+    await this.ready;
+    return this.isPending(event.actuatorId, event.command.id) ? this.append(event) : undefined;
+  }
+
+  override async pendingCommands(): Promise<ActuatorCommandRecord[]> {
+    await this.ready;
+    return super.pendingCommands();
   }
 
   override async saveState(actuatorId: string, state: ActuatorStateRecord): Promise<void> {
@@ -434,11 +471,23 @@ export class FileActuatorLog extends MemoryActuatorLog {
       await appendFile(this.path, `${this.torn ? '\n' : ''}${lines.join('\n')}\n`);
       this.torn = false;
       this.linesAppended += lines.length;
-      if (this.linesAppended >= this.compactAfter) await this.compact();
+      // Once writes work again, the file is rewritten whole from memory: the lines it missed are back in it.
+      if (this.failing || this.linesAppended >= this.compactAfter) await this.compact();
+      if (this.failing) {
+        this.failing = false;
+        this.logger.warn({ path: this.path, linesMissed: this.linesMissed }, 'actuator log file is written again, whole');
+        this.linesMissed = 0;
+      }
     } catch (error) {
-      if (Date.now() - this.lastFailureLog > 60_000) {
-        this.lastFailureLog = Date.now();
-        this.logger.error({ path: this.path, err: error }, 'actuator log file write failed; the log goes on in memory only');
+      // Said once when writes start failing (a full disk fails every command's write), not per write.
+      if (this.failing) this.linesMissed += lines.length;
+      else {
+        this.failing = true;
+        this.linesMissed = lines.length;
+        this.logger.error(
+          { path: this.path, err: error },
+          'actuator log file cannot be written (full disk? a directory or read-only?); commands go on and the log is kept in memory only until it can',
+        );
       }
     }
   }
@@ -447,8 +496,13 @@ export class FileActuatorLog extends MemoryActuatorLog {
   private async compact(): Promise<void> {
     const temporary = `${this.path}.${process.pid}.tmp`;
     const snapshot = this.snapshot();
-    await writeFile(temporary, `${JSON.stringify({ t: 'snapshot', s: snapshot } satisfies FileLine)}\n`);
-    await rename(temporary, this.path);
+    try {
+      await writeFile(temporary, `${JSON.stringify({ t: 'snapshot', s: snapshot } satisfies FileLine)}\n`);
+      await rename(temporary, this.path);
+    } catch (error) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      throw error;
+    }
     this.linesAppended = 0;
     this.compactAfter = Math.max(this.minCompactAfter, snapshot.events.length);
   }
@@ -495,12 +549,16 @@ export interface RedisActuatorLogOptions extends ActuatorLogOptions {
 
 /**
  * Appends an event in one step. KEYS: events stream, states hash, trail sorted set of commands
- * sent, trail hash, trail counter, trail sorted set of refusals. ARGV: event JSON, event limit,
- * actuator id, state JSON or '', command id or '', command JSON, audit limit, refusal limit, '1'
- * for a new refusal. A new command takes the trail's next number (its order) in its part (sent or
- * refused); older ones than that part's limit leave both the set and the hash. Returns the event's stream id.
+ * sent, trail hash, trail counter, trail sorted set of refusals, hash of PENDING commands (command
+ * id -> actuator id, of every actuator). ARGV: event JSON, event limit, actuator id, state JSON or
+ * '', command id or '', command JSON, audit limit, refusal limit, '1' for a new refusal, the
+ * command's outcome, '1' to append only while the command is PENDING. A new command takes the
+ * trail's next number (its order) in its part (sent or refused); older ones than that part's limit
+ * leave both the set and the hash. Returns the event's stream id, or false when it was to be
+ * appended only while PENDING and is not.
  */
 const APPEND_SCRIPT = `
+if ARGV[11] == '1' and redis.call('HEXISTS', KEYS[7], ARGV[5]) == 0 then return false end
 if ARGV[5] ~= '' then
   if redis.call('HEXISTS', KEYS[4], ARGV[5]) == 0 then
     local part, limit = KEYS[3], tonumber(ARGV[7])
@@ -511,9 +569,11 @@ if ARGV[5] ~= '' then
       local dropped = redis.call('ZRANGE', part, 0, excess - 1)
       redis.call('ZREMRANGEBYRANK', part, 0, excess - 1)
       redis.call('HDEL', KEYS[4], unpack(dropped))
+      redis.call('HDEL', KEYS[7], unpack(dropped))
     end
   end
   redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+  if ARGV[10] == 'PENDING' then redis.call('HSET', KEYS[7], ARGV[5], ARGV[3]) else redis.call('HDEL', KEYS[7], ARGV[5]) end
 end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], ARGV[4]) end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[1])
@@ -524,7 +584,8 @@ type StreamEntry = [id: string, fields: string[]];
 /**
  * `ActuatorLog` in Redis, shared by every API instance: the events in one stream (`<prefix>:events`,
  * trimmed with MAXLEN ~), states in a hash, and per actuator its trail as two sorted sets of command
- * ids by arrival (sent, refused) with the commands in a hash. One connection writes and reads; a second one
+ * ids by arrival (sent, refused) with the commands in a hash, and a hash of the PENDING commands
+ * (for the sweep of commands a restart interrupted). One connection writes and reads; a second one
  * blocks on XREAD to hear events, whoever appended them, while anyone listens.
  */
 export class RedisActuatorLog implements ActuatorLog {
@@ -533,6 +594,8 @@ export class RedisActuatorLog implements ActuatorLog {
   private readonly listeners = new Set<ActuatorLogListener>();
   private readonly prefix: string;
   private readonly stream: string;
+  /** A hash of the commands whose latest word is PENDING: command id -> actuator id. */
+  private readonly pendingKey: string;
   private readonly auditLimit: number;
   private readonly refusalLimit: number;
   private readonly eventLimit: number;
@@ -549,6 +612,7 @@ export class RedisActuatorLog implements ActuatorLog {
   constructor(options: RedisActuatorLogOptions) {
     this.prefix = options.prefix ?? '{iot:actuators}';
     this.stream = `${this.prefix}:events`;
+    this.pendingKey = `${this.prefix}:pending`;
     this.auditLimit = options.auditLimit ?? AUDIT_LIMIT;
     this.refusalLimit = options.refusalLimit ?? REFUSAL_LIMIT;
     this.eventLimit = options.eventLimit ?? EVENT_LIMIT;
@@ -556,14 +620,36 @@ export class RedisActuatorLog implements ActuatorLog {
     this.logger = options.logger;
     this.url = options.url;
     this.redis = this.connect(options.url, 'writer');
-    this.redis.defineCommand('appendActuatorEvent', { numberOfKeys: 6, lua: APPEND_SCRIPT });
+    this.redis.defineCommand('appendActuatorEvent', { numberOfKeys: 7, lua: APPEND_SCRIPT });
   }
 
   async append(event: ActuatorEventRecord): Promise<ActuatorLogEntry> {
+    return { position: (await this.run(event, false))!, event };
+  }
+
+  async appendIfPending(event: ActuatorEventRecord & { command: ActuatorCommandRecord }): Promise<ActuatorLogEntry | undefined> {
+    const position = await this.run(event, true);
+    return position ? { position, event } : undefined;
+  }
+
+  async pendingCommands(): Promise<ActuatorCommandRecord[]> {
+    const pending = await this.redis.hgetall(this.pendingKey);
+    const commands = await Promise.all(
+      Object.entries(pending).map(async ([commandId, actuatorId]) => {
+        const value = await this.redis.hget(this.trailKey(actuatorId, 'commands'), commandId);
+        const command = value === null ? undefined : (this.parse(value) as ActuatorCommandRecord | undefined);
+        return command?.outcome === 'PENDING' ? [command] : [];
+      }),
+    );
+    return commands.flat().sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+  }
+
+  /** Runs the append script (`onlyIfPending`: only while the event's command is PENDING); the event's stream id, or null when not appended. */
+  private async run(event: ActuatorEventRecord, onlyIfPending: boolean): Promise<string | null> {
     const { command, state } = event;
-    const appendEvent = (this.redis as Redis & { appendActuatorEvent(...args: Array<string | number>): Promise<string> })
+    const appendEvent = (this.redis as Redis & { appendActuatorEvent(...args: Array<string | number>): Promise<string | null> })
       .appendActuatorEvent;
-    const position = await appendEvent.call(
+    return appendEvent.call(
       this.redis,
       this.stream,
       `${this.prefix}:states`,
@@ -571,6 +657,7 @@ export class RedisActuatorLog implements ActuatorLog {
       this.trailKey(event.actuatorId, 'commands'),
       this.trailKey(event.actuatorId, 'counter'),
       this.trailKey(event.actuatorId, 'refusals'),
+      this.pendingKey,
       JSON.stringify(event),
       this.eventLimit,
       event.actuatorId,
@@ -580,8 +667,9 @@ export class RedisActuatorLog implements ActuatorLog {
       this.auditLimit,
       this.refusalLimit,
       command && isRefusal(command) ? '1' : '',
+      command?.outcome ?? '',
+      onlyIfPending ? '1' : '',
     );
-    return { position, event };
   }
 
   async saveState(actuatorId: string, state: ActuatorStateRecord): Promise<void> {

@@ -17,6 +17,7 @@ import { GatewayActivation } from './sources/gateway-activation.ts';
 import { announceMeshChange, followMeshChanges, releaseStaleAssignments } from './sources/mesh-change.ts';
 import { MeshDiscoveries } from './sources/mesh-discoveries.ts';
 import { openActuatorRateLimit, type ActuatorRateLimitSettings } from './sources/actuator-rate-limit.ts';
+import { InterruptedCommandSweep } from './sources/actuator-commands.ts';
 
 export type { DevicesSources, Provisioner } from './context.ts';
 export { actuatorRateLimitFromEnv, type ActuatorRateLimitSettings } from './sources/actuator-rate-limit.ts';
@@ -53,7 +54,9 @@ export interface DevicesConfig extends SubgraphStartOptions {
 
 /**
  * Serves the devices subgraph (gateways, IQRF meshes, sensors, provisioning), with graphql-ws
- * for `meshDiscovery`. Gateways left PROVISIONING (by a restart) are watched again.
+ * for `meshDiscovery`. Gateways left PROVISIONING (by a restart) are watched again; actuator
+ * commands left PENDING (by a restart, or a log that could not be written) are finished UNCONFIRMED
+ * once older than the command timeout, at start and then every timeout.
  */
 export async function wireDevices(config: DevicesConfig): Promise<RunningSubgraph> {
   const { logger, backends = {} } = config;
@@ -116,6 +119,9 @@ export async function wireDevices(config: DevicesConfig): Promise<RunningSubgrap
       }),
     );
     for (const gateway of await sources.registry.list()) if (gateway.status === 'PROVISIONING') void services.activation.watch(gateway.id);
+    // Commands a restart left PENDING (older than the timeout: no instance waits for them) end UNCONFIRMED.
+    const sweep = owned.own(new InterruptedCommandSweep(sources.actuatorLog, sources.actuatorCommandTimeoutMs, logger));
+    await sweep.start();
     owned.own({ close: await followMeshChanges(sources) });
     return subgraph;
   });

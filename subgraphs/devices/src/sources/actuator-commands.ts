@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { IqrfResponseError, IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError, MType } from '#iqrf';
-import type { ActuatorCommandRecord, ActuatorEventRecord, ActuatorInfo, ActuatorKind, ActuatorStateRecord } from '#registry';
+import { ErrorCode, userError } from '#kit';
+import type { Logger } from '#log';
+import type { ActuatorCommandRecord, ActuatorEventRecord, ActuatorInfo, ActuatorKind, ActuatorLog, ActuatorStateRecord } from '#registry';
 import type { UserErrorCode } from '../__generated__/resolvers.ts';
 import type { DevicesContext } from '../context.ts';
 import { commandRefusal, commandSubject } from './actuator-access.ts';
@@ -57,19 +59,40 @@ export async function commandActuators(
     ...(groupId ? { groupId } : {}),
   }));
   const accepted: Array<{ actuator: ActuatorInfo; record: ActuatorCommandRecord }> = [];
-  for (const [i, actuator] of actuators.entries()) {
-    const refusal = await refusalOf(ctx, actuator, kind);
-    const record = records[i]!;
-    if (refusal) {
-      records[i] = await finish(ctx, actuator, { ...record, outcome: 'REFUSED', errorCode: refusal.code, error: refusal.message });
-      continue;
+  try {
+    for (const [i, actuator] of actuators.entries()) {
+      const refusal = await refusalOf(ctx, actuator, kind);
+      const record = records[i]!;
+      if (refusal) {
+        records[i] = await finish(ctx, actuator, { ...record, outcome: 'REFUSED', errorCode: refusal.code, error: refusal.message });
+        continue;
+      }
+      await ctx.sources.actuatorLog.append(eventOf('COMMANDED', actuator, record));
+      accepted.push({ actuator, record });
     }
-    await ctx.sources.actuatorLog.append(eventOf('COMMANDED', actuator, record));
-    accepted.push({ actuator, record });
+  } catch (error) {
+    throw await unauditedBeforeSending(ctx, accepted, error);
   }
   const finished = await sendPerNode(ctx, accepted, order);
   for (const [i, record] of records.entries()) records[i] = finished.get(record.id) ?? record;
   return records;
+}
+
+/**
+ * The audit log could not be written before anything was sent (Redis down): nothing is sent, as a
+ * command is never carried out unaudited. Those already recorded COMMANDED are finished FAILED when
+ * the log takes it (else the start-up sweep finishes them UNCONFIRMED). A clear error for the caller.
+ */
+async function unauditedBeforeSending(
+  ctx: DevicesContext,
+  accepted: ReadonlyArray<{ actuator: ActuatorInfo; record: ActuatorCommandRecord }>,
+  error: unknown,
+): Promise<Error> {
+  ctx.services.logger.error({ err: error }, 'actuator log cannot be written; actuator commands are not sent');
+  const error_ = 'The actuator audit log could not be written, so the command was not sent';
+  for (const { actuator, record } of accepted)
+    await finish(ctx, actuator, { ...record, outcome: 'FAILED', error: error_ }).catch(() => undefined);
+  return userError(ErrorCode.UPSTREAM_ERROR, `${error_}: nothing was sent to any actuator; retry once the platform's store is back`);
 }
 
 interface Refusal {
@@ -107,6 +130,7 @@ async function sendPerNode(
   }
   const turns = new Map<string, Turns>();
   const finished = new Map<string, ActuatorCommandRecord>();
+  const unwritten: string[] = [];
   await Promise.all(
     [...nodes.values()].map(async (items) => {
       const gatewayId = items[0]!.actuator.gatewayId;
@@ -114,11 +138,24 @@ async function sendPerNode(
       if (!gatewayTurns) turns.set(gatewayId, (gatewayTurns = new Turns(NODES_PER_GATEWAY)));
       const outcome = await gatewayTurns.run(() => sendToNode(ctx, items, order));
       for (const { actuator, record } of items) {
-        const done = await finish(ctx, actuator, { ...record, ...outcome.of(actuator) }, outcome.stateOf(actuator));
-        finished.set(record.id, done);
+        try {
+          finished.set(record.id, await finish(ctx, actuator, { ...record, ...outcome.of(actuator) }, outcome.stateOf(actuator)));
+        } catch (error) {
+          ctx.services.logger.error({ actuatorId: actuator.id, commandId: record.id, err: error }, 'actuator command outcome not audited');
+          unwritten.push(actuator.id);
+        }
       }
     }),
   );
+  // Never an outcome the audit does not hold: the command stays PENDING there, and the sweep of
+  // interrupted commands finishes it UNCONFIRMED once the log can be written again.
+  if (unwritten.length)
+    throw userError(
+      ErrorCode.UPSTREAM_ERROR,
+      `The command was sent, but its outcome could not be written to the actuator audit log (${unwritten.sort().join(', ')}): ` +
+        'it is not known to the platform; read the actuator again once the platform is back',
+      { actuatorIds: unwritten },
+    );
   return finished;
 }
 
@@ -206,15 +243,7 @@ async function unconfirmed(ctx: DevicesContext, items: ReadonlyArray<{ actuator:
   const finishedAt = new Date().toISOString();
   return {
     of: () => ({ outcome: 'UNCONFIRMED', finishedAt }),
-    stateOf: (actuator) => {
-      const last = states.get(actuator.id);
-      return {
-        ...(last?.on !== undefined ? { on: last.on } : {}),
-        ...(last?.level !== undefined ? { level: last.level } : {}),
-        status: 'UNCONFIRMED',
-        ...(last?.confirmedAt ? { confirmedAt: last.confirmedAt } : {}),
-      };
-    },
+    stateOf: (actuator) => unconfirmedState(states.get(actuator.id)),
   };
 }
 
@@ -230,6 +259,107 @@ async function finish(
   await ctx.sources.actuatorLog.append({ ...eventOf(kind, actuator, done), ...(state ? { state } : {}) });
   if (state) ctx.loaders.actuatorState.clear(actuator.id).prime(actuator.id, state);
   return done;
+}
+
+/** Why a command interrupted by a restart (or an unwritable log) is UNCONFIRMED, as its trail says. */
+export const INTERRUPTED_COMMAND_ERROR =
+  "The API restarted (or could not record the answer) before the gateway's answer came: the command may or may not have been carried out";
+
+/**
+ * Finishes as UNCONFIRMED the commands still PENDING that were asked more than `olderThanMs` ago
+ * (the command timeout: no process waits for their answer any more, since a live one would have
+ * given up by then), with `INTERRUPTED_COMMAND_ERROR`; each actuator's state keeps its last
+ * confirmed values, marked UNCONFIRMED; the events are streamed. Younger ones are left alone: they
+ * may be in flight in another devices instance sharing the log. Of several instances finishing
+ * the same command, one does (`appendIfPending`). A group command still running elsewhere past the
+ * timeout (its nodes wait their turns) may be finished so first; its own answer then follows and is
+ * the trail's last word. Resolves with how many were finished and how many were left for later.
+ */
+export async function finishInterruptedCommands(
+  log: ActuatorLog,
+  olderThanMs: number,
+  logger: Logger,
+): Promise<{ finished: number; younger: number }> {
+  const cutoff = Date.now() - olderThanMs;
+  let finished = 0;
+  let younger = 0;
+  for (const command of await log.pendingCommands()) {
+    if (!(Date.parse(command.requestedAt) < cutoff)) {
+      younger++;
+      continue;
+    }
+    const [last] = await log.states([command.actuatorId]);
+    const now = new Date().toISOString();
+    const done: ActuatorCommandRecord = { ...command, outcome: 'UNCONFIRMED', finishedAt: now, error: INTERRUPTED_COMMAND_ERROR };
+    const appended = await log.appendIfPending({
+      kind: 'UNCONFIRMED',
+      time: now,
+      actuatorId: command.actuatorId,
+      gatewayId: command.gatewayId,
+      tenant: command.tenant,
+      command: done,
+      state: unconfirmedState(last),
+    });
+    if (appended) finished++;
+  }
+  if (finished) logger.warn({ finished, younger }, 'actuator commands left PENDING by a restart were finished UNCONFIRMED');
+  return { finished, younger };
+}
+
+/**
+ * Sweeps interrupted commands (`finishInterruptedCommands`) at start and then every `everyMs`, so
+ * that what another instance left PENDING when it died, or what could not be written while the log
+ * was down, is finished once old enough. A sweep that fails (the log unreachable) is logged and
+ * tried again at the next.
+ */
+export class InterruptedCommandSweep {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly log: ActuatorLog,
+    private readonly olderThanMs: number,
+    private readonly logger: Logger,
+    private readonly everyMs = Math.max(olderThanMs, 1_000),
+  ) {}
+
+  /** Runs the first sweep (its failure is logged, not thrown: the subgraph still starts), then schedules the next. */
+  async start(): Promise<void> {
+    await this.sweep();
+    this.schedule();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      void this.sweep().then(() => this.schedule());
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  private sweep(): Promise<unknown> {
+    this.running = finishInterruptedCommands(this.log, this.olderThanMs, this.logger).catch((error: unknown) =>
+      this.logger.error({ err: error }, 'actuator commands left PENDING could not be swept; trying again later'),
+    );
+    return this.running;
+  }
+}
+
+/** The state of an actuator whose command went unanswered: its last known values, never the asked ones, marked UNCONFIRMED. */
+function unconfirmedState(last: ActuatorStateRecord | undefined): ActuatorStateRecord {
+  return {
+    ...(last?.on !== undefined ? { on: last.on } : {}),
+    ...(last?.level !== undefined ? { level: last.level } : {}),
+    status: 'UNCONFIRMED',
+    ...(last?.confirmedAt ? { confirmedAt: last.confirmedAt } : {}),
+  };
 }
 
 function eventOf(kind: ActuatorEventRecord['kind'], actuator: ActuatorInfo, command: ActuatorCommandRecord): ActuatorEventRecord {
