@@ -71,7 +71,7 @@ export type ActuatorCommand = {
   /** How long it was asked to stay so before the node switches it back (seconds); null for until the next command. */
   durationSeconds?: Maybe<Scalars['Int']['output']>;
   error?: Maybe<Scalars['String']['output']>;
-  /** Why it was REFUSED or FAILED. */
+  /** Why it was REFUSED or FAILED, or why it is UNCONFIRMED when the API restarted before the gateway's answer came. */
   errorCode?: Maybe<UserErrorCode>;
   /** When the answer came, the timeout passed or the command was refused; null while PENDING. */
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
