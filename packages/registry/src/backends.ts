@@ -1,13 +1,7 @@
 import type { Logger } from '#log';
-import {
-  actuatorLogFileOf,
-  FileActuatorLog,
-  MemoryActuatorLog,
-  RedisActuatorLog,
-  type ActuatorLog,
-  type ActuatorLogOptions,
-  type FileActuatorLogOptions,
-} from './actuator-log.ts';
+import { MemoryActuatorLog, type ActuatorLog, type ActuatorLogOptions } from './actuator-log.ts';
+import { actuatorLogFileOf, FileActuatorLog, type FileActuatorLogOptions } from './file-actuator-log.ts';
+import { RedisActuatorLog } from './redis-actuator-log.ts';
 import { FileActuatorGrantStore, grantsFileOf, RedisActuatorGrantStore, type ActuatorGrantStore } from './actuator-grants.ts';
 import { FileGatewayRegistry } from './file-registry.ts';
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from './idempotency-store.ts';

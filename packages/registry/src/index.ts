@@ -56,15 +56,12 @@ export {
 } from './actuator-grants.ts';
 export {
   MemoryActuatorLog,
-  FileActuatorLog,
-  actuatorLogFileOf,
-  RedisActuatorLog,
   compareLogPositions,
   isLogPosition,
   type ActuatorLog,
   type ActuatorLogListener,
   type ActuatorLogOptions,
   type AuditPage,
-  type RedisActuatorLogOptions,
-  type FileActuatorLogOptions,
 } from './actuator-log.ts';
+export { FileActuatorLog, actuatorLogFileOf, type FileActuatorLogOptions } from './file-actuator-log.ts';
+export { RedisActuatorLog, type RedisActuatorLogOptions } from './redis-actuator-log.ts';
