@@ -153,7 +153,9 @@ export const actuatorResolvers: Resolvers = {
           ...(input.level != null ? { level: input.level } : {}),
           ...(input.durationSeconds != null ? { durationSeconds: input.durationSeconds } : {}),
         };
-        const targets = await groupTargets(ctx, select, order);
+        const targets = await groupTargets(ctx, select, order).catch((error: unknown) => {
+          throw notSent(ctx, error);
+        });
         const groupId = `group-${randomUUID()}`;
         return { groupId, commands: await commandActuators(ctx, targets, order, groupId) };
       }),
@@ -215,8 +217,18 @@ async function requireActuatorForCommand(ctx: DevicesContext, id: string): Promi
     }
     if (error instanceof GraphQLError && typeof error.extensions.code === 'string')
       throw new MutationFailure(error.extensions.code as UserErrorCode, error.message, ['input', 'actuatorId']);
-    throw error;
+    throw notSent(ctx, error);
   }
+}
+
+/**
+ * A failure to find what a command reaches (the registry or the platform's store not answering):
+ * nothing was sent, and the caller is told so (UPSTREAM_ERROR) rather than an unexpected error.
+ */
+function notSent(ctx: DevicesContext, error: unknown): Error {
+  if (error instanceof GraphQLError || error instanceof MutationFailure) return error;
+  ctx.services.logger.error({ err: error }, 'the actuators of a command cannot be looked up; nothing was sent');
+  return userError(ErrorCode.UPSTREAM_ERROR, "The platform's store did not answer, so the command was not sent: retry once it is back");
 }
 
 /**
