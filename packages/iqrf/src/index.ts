@@ -44,3 +44,4 @@ export { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore, typ
 export { MeshCatalog, type MeshCatalogOptions, type MeshFreshness, type ObservedMesh } from './mesh-catalog.ts';
 export { GatewayBreakers, type GatewayBreakerOptions } from './gateway-breakers.ts';
 export { GatewayUnavailableError } from './gateway-unavailable-error.ts';
+export { Turns } from './turns.ts';

@@ -6,6 +6,7 @@ import { GatewayUnavailableError } from './gateway-unavailable-error.ts';
 import { incarnationOf, type MeshGateway, type MeshSnapshot, type MeshStore, type NodeActuators } from './mesh-snapshot.ts';
 import type { EnumeratedSensor } from './messages.ts';
 import { RefreshingMap } from './refreshing-map.ts';
+import { Turns } from './turns.ts';
 
 export interface MeshCatalogOptions {
   /** How old a mesh may be before it is fetched again (in the background). Default 5 min; mesh changes refetch at once. */
@@ -64,11 +65,10 @@ export class MeshCatalog {
   private readonly breakers: GatewayBreakers;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
-  private readonly concurrency: number;
   private readonly now: () => number;
   private readonly startedAt: number;
-  private fetches = 0;
-  private readonly turns: Array<() => void> = [];
+  /** Daemon fetches under way at once (`concurrency`). */
+  private readonly turns: Turns;
 
   constructor(
     private readonly iqrf: Pick<IqrfClient, 'request' | 'lastSeen'>,
@@ -76,7 +76,7 @@ export class MeshCatalog {
   ) {
     this.ttlMs = options.ttlMs ?? 300_000;
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.concurrency = options.concurrency ?? 32;
+    this.turns = new Turns(options.concurrency ?? 32);
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
     this.breakers = new GatewayBreakers({ ...options.breaker, now: this.now });
@@ -172,7 +172,7 @@ export class MeshCatalog {
     const previous = this.ours(gateway);
     const started = this.now();
     const heardBefore = this.iqrf.lastSeen(gateway.id);
-    const attempt = () => this.inTurn(() => this.ask(gateway, previous));
+    const attempt = () => this.turns.run(() => this.ask(gateway, previous));
     return attempt()
       .catch((error: unknown) => {
         // A gateway silent until then that was heard meanwhile (its daemon just booted or came
@@ -194,21 +194,6 @@ export class MeshCatalog {
           throw error;
         },
       );
-  }
-
-  // A city-wide read of a cold catalogue would otherwise send thousands of requests at once, and
-  // time out those that wait behind the others in the broker and the daemons' queues.
-  private async inTurn<T>(work: () => Promise<T>): Promise<T> {
-    if (this.fetches >= this.concurrency) await new Promise<void>((resolve) => this.turns.push(resolve));
-    else this.fetches++;
-    try {
-      return await work();
-    } finally {
-      // The turn passes straight to the next in line, or is given back.
-      const next = this.turns.shift();
-      if (next) next();
-      else this.fetches--;
-    }
   }
 
   private async ask(gateway: MeshGateway, previous: MeshSnapshot | undefined): Promise<MeshSnapshot> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IqrfResponseError, IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError, MType } from '#iqrf';
+import { IqrfResponseError, IqrfStatusError, IqrfTimeoutError, IqrfUnavailableError, MType, Turns } from '#iqrf';
 import { ErrorCode, userError } from '#kit';
 import type { Logger } from '#log';
 import type { ActuatorCommandRecord, ActuatorEventRecord, ActuatorInfo, ActuatorKind, ActuatorLog, ActuatorStateRecord } from '#registry';
@@ -364,24 +364,4 @@ function unconfirmedState(last: ActuatorStateRecord | undefined): ActuatorStateR
 
 function eventOf(kind: ActuatorEventRecord['kind'], actuator: ActuatorInfo, command: ActuatorCommandRecord): ActuatorEventRecord {
   return { kind, time: new Date().toISOString(), actuatorId: actuator.id, gatewayId: actuator.gatewayId, tenant: actuator.tenant, command };
-}
-
-/** At most `limit` tasks at once; the others wait for a turn, in order. */
-class Turns {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
 }
